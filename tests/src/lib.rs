@@ -1,0 +1,1 @@
+//! End-to-end tests of rtt-tunnel (being built: see issue 5).

@@ -1,0 +1,2 @@
+//! `cargo xtask`: placeholder until the verbs land.
+fn main() {}
