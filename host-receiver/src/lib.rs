@@ -1,1 +1,15 @@
-//! The host side of rtt-tunnel (being built: see issues 4 and 5).
+//! The host side of rtt-tunnel: drains a target's RTT up channel and relays its spans and
+//! events into the host's `tracing` dispatcher.
+#![warn(missing_docs)]
+
+// Receiver side (issue 4).
+pub mod output;
+pub mod receiver;
+pub mod target_time;
+
+// Transports and the RTT reader (issue 5).
+pub mod elf;
+pub mod gdb;
+pub mod memory;
+pub mod qemu;
+pub mod rtt;
