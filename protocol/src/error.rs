@@ -65,9 +65,18 @@ impl DecodeError {
             E::DeserializeUnexpectedEnd => Self::Truncated,
             E::DeserializeBadVarint => Self::BadVarint,
             E::DeserializeBadUtf8 | E::DeserializeBadChar => Self::BadUtf8,
-            E::DeserializeBadBool => Self::BadTag { what: "bool", tag: 0 },
-            E::DeserializeBadOption => Self::BadTag { what: "option", tag: 0 },
-            E::DeserializeBadEnum => Self::BadTag { what: "enum", tag: 0 },
+            E::DeserializeBadBool => Self::BadTag {
+                what: "bool",
+                tag: 0,
+            },
+            E::DeserializeBadOption => Self::BadTag {
+                what: "option",
+                tag: 0,
+            },
+            E::DeserializeBadEnum => Self::BadTag {
+                what: "enum",
+                tag: 0,
+            },
             _ => Self::Malformed,
         }
     }
@@ -80,7 +89,9 @@ impl fmt::Display for DecodeError {
             Self::BadVarint => f.write_str("varint too long for its type"),
             Self::BadUtf8 => f.write_str("string is not valid UTF-8"),
             Self::BadTag { what, tag } => write!(f, "invalid {what} tag {tag}"),
-            Self::TrailingBytes { count } => write!(f, "{count} unexpected bytes after the message"),
+            Self::TrailingBytes { count } => {
+                write!(f, "{count} unexpected bytes after the message")
+            }
             Self::FieldIndexTooLarge { index } => write!(f, "field index {index} is too large"),
             Self::UnsupportedVersion { found } => write!(
                 f,
@@ -116,7 +127,10 @@ impl fmt::Display for FrameError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Oversized { len } => {
-                write!(f, "skipped a frame of {len} bytes, more than the frame buffer holds")
+                write!(
+                    f,
+                    "skipped a frame of {len} bytes, more than the frame buffer holds"
+                )
             }
             Self::Cobs { len } => write!(f, "skipped {len} bytes that are not a valid COBS frame"),
         }

@@ -299,7 +299,7 @@ impl<'a> Message<'a> {
 
     /// Decodes a message from the whole of `bytes`, borrowing strings from it.
     pub fn decode(bytes: &'a [u8]) -> Result<Self, DecodeError> {
-        check_version(bytes)?;
+        check_tag(bytes)?;
         let (head, rest): (Head<'a>, &'a [u8]) =
             postcard::take_from_bytes(bytes).map_err(DecodeError::from_postcard)?;
         let no_tail = |m: Message<'a>| {
@@ -348,11 +348,22 @@ impl<'a> Message<'a> {
     }
 }
 
-/// A `Hello` of another protocol version may have another layout: recognise it by its first
-/// field before decoding the rest.
-fn check_version(bytes: &[u8]) -> Result<(), DecodeError> {
+/// Checks the message tag before postcard decodes the rest: an unknown tag is named, and a
+/// `Hello` of another protocol version (which may have another layout) is recognised by its
+/// first field.
+fn check_tag(bytes: &[u8]) -> Result<(), DecodeError> {
     const HELLO_TAG: u32 = 0;
-    if let Ok((HELLO_TAG, rest)) = postcard::take_from_bytes::<u32>(bytes) {
+    const LAST_TAG: u32 = 11;
+    let Ok((tag, rest)) = postcard::take_from_bytes::<u32>(bytes) else {
+        return Ok(()); // postcard reports it
+    };
+    if tag > LAST_TAG {
+        return Err(DecodeError::BadTag {
+            what: "message",
+            tag,
+        });
+    }
+    if tag == HELLO_TAG {
         if let Ok((found, _)) = postcard::take_from_bytes::<u16>(rest) {
             if found != PROTOCOL_VERSION {
                 return Err(DecodeError::UnsupportedVersion { found });

@@ -79,8 +79,12 @@ impl<'a> FieldValue<'a> {
             Value::U128(_) => (KIND_U128, 0),
             Value::F64(_) => (KIND_F64, 0),
             Value::Str(_) => (KIND_STR, 0),
-            Value::Debug { truncated: false, .. } => (KIND_DEBUG, 0),
-            Value::Debug { truncated: true, .. } => (KIND_DEBUG_TRUNCATED, 0),
+            Value::Debug {
+                truncated: false, ..
+            } => (KIND_DEBUG, 0),
+            Value::Debug {
+                truncated: true, ..
+            } => (KIND_DEBUG_TRUNCATED, 0),
         };
         let header = (u32::from(self.field) << 4) | kind;
         let mut n = n + put(&header, out)?;
@@ -115,7 +119,12 @@ impl<'a> FieldValue<'a> {
                 let truncated = kind == KIND_DEBUG_TRUNCATED;
                 (Value::Debug { text, truncated }, r)
             })?,
-            tag => return Err(DecodeError::BadTag { what: "value kind", tag }),
+            tag => {
+                return Err(DecodeError::BadTag {
+                    what: "value kind",
+                    tag,
+                })
+            }
         };
         Ok((Self { field, value }, rest))
     }

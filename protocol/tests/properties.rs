@@ -1,0 +1,500 @@
+//! Property tests: every message round-trips through a frame; arbitrary bytes never panic
+//! the decoder or the splitter; the splitter recovers from garbage, truncation and any
+//! chunking.
+
+use proptest::prelude::*;
+use rtt_tunnel_protocol::{
+    CallSite, CallsiteId, Feed, FieldNames, FieldValue, Frame, FrameError, FrameSplitter, Hello,
+    Kind, Level, LevelFilter, LiveSpan, Message, Parent, Request, SpanId, Value, Values,
+    ValuesWriter, PROTOCOL_VERSION,
+};
+
+/// An owned value, so that strategies can own the strings messages borrow.
+#[derive(Debug, Clone)]
+enum OwnedValue {
+    Bool(bool),
+    I64(i64),
+    U64(u64),
+    I128(i128),
+    U128(u128),
+    F64(u64),
+    Str(String),
+    Debug(String, bool),
+}
+
+impl OwnedValue {
+    fn as_value(&self) -> Value<'_> {
+        match self {
+            Self::Bool(v) => Value::Bool(*v),
+            Self::I64(v) => Value::I64(*v),
+            Self::U64(v) => Value::U64(*v),
+            Self::I128(v) => Value::I128(*v),
+            Self::U128(v) => Value::U128(*v),
+            Self::F64(bits) => Value::F64(f64::from_bits(*bits)),
+            Self::Str(s) => Value::Str(s),
+            Self::Debug(s, t) => Value::Debug {
+                text: s,
+                truncated: *t,
+            },
+        }
+    }
+}
+
+fn value() -> impl Strategy<Value = OwnedValue> {
+    prop_oneof![
+        any::<bool>().prop_map(OwnedValue::Bool),
+        any::<i64>().prop_map(OwnedValue::I64),
+        any::<u64>().prop_map(OwnedValue::U64),
+        any::<i128>().prop_map(OwnedValue::I128),
+        any::<u128>().prop_map(OwnedValue::U128),
+        any::<u64>().prop_map(OwnedValue::F64),
+        ".{0,40}".prop_map(OwnedValue::Str),
+        (".{0,40}", any::<bool>()).prop_map(|(s, t)| OwnedValue::Debug(s, t)),
+    ]
+}
+
+fn span_id() -> impl Strategy<Value = SpanId> {
+    prop_oneof![0u32..200, any::<u32>()].prop_map(SpanId)
+}
+
+fn callsite_id() -> impl Strategy<Value = CallsiteId> {
+    prop_oneof![0u32..200, any::<u32>()].prop_map(CallsiteId)
+}
+
+fn parent() -> impl Strategy<Value = Parent> {
+    prop_oneof![
+        Just(Parent::Current),
+        Just(Parent::Root),
+        span_id().prop_map(Parent::Explicit)
+    ]
+}
+
+fn level() -> impl Strategy<Value = Level> {
+    prop_oneof![
+        Just(Level::Trace),
+        Just(Level::Debug),
+        Just(Level::Info),
+        Just(Level::Warn),
+        Just(Level::Error)
+    ]
+}
+
+/// An owned message: the strategy's output, turned into a borrowed `Message` for encoding.
+#[derive(Debug, Clone)]
+enum Spec {
+    Hello(u32, u64, String),
+    CallSite {
+        id: CallsiteId,
+        span: bool,
+        level: Level,
+        strings: [String; 2],
+        module_path: Option<String>,
+        file: Option<String>,
+        line: Option<u32>,
+        fields: Vec<String>,
+    },
+    Event(CallsiteId, Parent, Vec<(u8, OwnedValue)>),
+    NewSpan(SpanId, CallsiteId, Parent, Vec<(u8, OwnedValue)>),
+    Record(SpanId, Vec<(u8, OwnedValue)>),
+    Enter(SpanId),
+    Exit(SpanId),
+    Close(SpanId),
+    Clone(SpanId),
+    FollowsFrom(SpanId, SpanId),
+    Dropped(u32),
+    LiveSpan(LiveSpan),
+}
+
+fn values() -> impl Strategy<Value = Vec<(u8, OwnedValue)>> {
+    prop::collection::vec((any::<u8>(), value()), 0..6)
+}
+
+fn spec() -> impl Strategy<Value = Spec> {
+    prop_oneof![
+        (any::<u32>(), any::<u64>(), ".{0,30}").prop_map(|(b, t, f)| Spec::Hello(b, t, f)),
+        (
+            callsite_id(),
+            any::<bool>(),
+            level(),
+            ["[a-z_:]{0,20}", "[a-z_:]{0,20}"],
+            proptest::option::of("[a-z_:]{0,20}"),
+            proptest::option::of("[a-z_/.]{0,20}"),
+            proptest::option::of(any::<u32>()),
+            prop::collection::vec("[a-z_]{0,10}", 0..8),
+        )
+            .prop_map(
+                |(id, span, level, strings, module_path, file, line, fields)| {
+                    Spec::CallSite {
+                        id,
+                        span,
+                        level,
+                        strings,
+                        module_path,
+                        file,
+                        line,
+                        fields,
+                    }
+                }
+            ),
+        (callsite_id(), parent(), values()).prop_map(|(c, p, v)| Spec::Event(c, p, v)),
+        (span_id(), callsite_id(), parent(), values())
+            .prop_map(|(s, c, p, v)| Spec::NewSpan(s, c, p, v)),
+        (span_id(), values()).prop_map(|(s, v)| Spec::Record(s, v)),
+        span_id().prop_map(Spec::Enter),
+        span_id().prop_map(Spec::Exit),
+        span_id().prop_map(Spec::Close),
+        span_id().prop_map(Spec::Clone),
+        (span_id(), span_id()).prop_map(|(a, b)| Spec::FollowsFrom(a, b)),
+        any::<u32>().prop_map(Spec::Dropped),
+        (span_id(), callsite_id(), parent(), any::<u32>()).prop_map(
+            |(id, callsite, parent, entered)| {
+                Spec::LiveSpan(LiveSpan {
+                    id,
+                    callsite,
+                    parent,
+                    entered,
+                })
+            }
+        ),
+    ]
+}
+
+fn encode_values(vals: &[(u8, OwnedValue)], buf: &mut Vec<u8>) {
+    buf.resize(4096, 0);
+    let mut w = ValuesWriter::new(buf);
+    for (f, v) in vals {
+        w.push(*f, v.as_value()).unwrap();
+    }
+    let n = w.len();
+    buf.truncate(n);
+}
+
+/// Builds the message of `spec`, calling `f` with it.
+fn with_message<R>(spec: &Spec, f: impl FnOnce(&Message<'_>) -> R) -> R {
+    let mut vbuf = Vec::new();
+    let names: Vec<&str>;
+    let msg = match spec {
+        Spec::Hello(boot, tick_hz, firmware) => Message::Hello(Hello {
+            version: PROTOCOL_VERSION,
+            boot: *boot,
+            tick_hz: *tick_hz,
+            firmware,
+        }),
+        Spec::CallSite {
+            id,
+            span,
+            level,
+            strings,
+            module_path,
+            file,
+            line,
+            fields,
+        } => {
+            names = fields.iter().map(String::as_str).collect();
+            Message::CallSite(CallSite {
+                id: *id,
+                kind: if *span { Kind::Span } else { Kind::Event },
+                level: *level,
+                name: &strings[0],
+                target: &strings[1],
+                module_path: module_path.as_deref(),
+                file: file.as_deref(),
+                line: *line,
+                fields: FieldNames::new(&names),
+            })
+        }
+        Spec::Event(callsite, parent, vals) => {
+            encode_values(vals, &mut vbuf);
+            Message::Event {
+                callsite: *callsite,
+                parent: *parent,
+                values: Values::decode(&vbuf).unwrap(),
+            }
+        }
+        Spec::NewSpan(id, callsite, parent, vals) => {
+            encode_values(vals, &mut vbuf);
+            Message::NewSpan {
+                id: *id,
+                callsite: *callsite,
+                parent: *parent,
+                values: Values::decode(&vbuf).unwrap(),
+            }
+        }
+        Spec::Record(span, vals) => {
+            encode_values(vals, &mut vbuf);
+            Message::Record {
+                span: *span,
+                values: Values::decode(&vbuf).unwrap(),
+            }
+        }
+        Spec::Enter(id) => Message::Enter(*id),
+        Spec::Exit(id) => Message::Exit(*id),
+        Spec::Close(id) => Message::Close(*id),
+        Spec::Clone(id) => Message::Clone(*id),
+        Spec::FollowsFrom(span, follows) => Message::FollowsFrom {
+            span: *span,
+            follows: *follows,
+        },
+        Spec::Dropped(frames) => Message::Dropped { frames: *frames },
+        Spec::LiveSpan(s) => Message::LiveSpan(*s),
+    };
+    f(&msg)
+}
+
+fn encode_frame(dt: i64, spec: &Spec) -> Vec<u8> {
+    with_message(spec, |msg| {
+        let mut buf = vec![0u8; 8192];
+        let n = Frame { dt, message: *msg }.encode(&mut buf).unwrap();
+        buf.truncate(n);
+        buf
+    })
+}
+
+/// Feeds `chunks` through a splitter, collecting whole frames and errors.
+fn split<const N: usize>(chunks: &[&[u8]]) -> (Vec<Vec<u8>>, Vec<FrameError>) {
+    let mut splitter = FrameSplitter::<N>::new();
+    let (mut frames, mut errors) = (Vec::new(), Vec::new());
+    for chunk in chunks {
+        let mut input = *chunk;
+        loop {
+            match splitter.feed(input) {
+                Feed::Consumed => break,
+                Feed::Frame { frame, rest } => {
+                    frames.push(frame.to_vec());
+                    input = rest;
+                }
+                Feed::Error { error, rest } => {
+                    errors.push(error);
+                    input = rest;
+                }
+            }
+        }
+    }
+    (frames, errors)
+}
+
+fn raw_frame(dt: i64, spec: &Spec) -> Vec<u8> {
+    let wire = encode_frame(dt, spec);
+    let mut raw = wire[..wire.len() - 1].to_vec();
+    let n = cobs::decode_in_place(&mut raw).unwrap();
+    raw.truncate(n);
+    raw
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn every_message_round_trips(dt in any::<i64>(), spec in spec()) {
+        let wire = encode_frame(dt, &spec);
+        // Exactly one delimiter, at the end.
+        prop_assert_eq!(wire.iter().position(|&b| b == 0), Some(wire.len() - 1));
+        let (frames, errors) = split::<8192>(&[&wire]);
+        prop_assert!(errors.is_empty());
+        prop_assert_eq!(frames.len(), 1);
+        let frame = Frame::decode(&frames[0]).unwrap();
+        prop_assert_eq!(frame.dt, dt);
+        with_message(&spec, |msg| assert_eq!(&frame.message, msg));
+        // Values come back value by value, in order.
+        if let (Spec::Event(_, _, vals) | Spec::NewSpan(_, _, _, vals) | Spec::Record(_, vals),
+                Message::Event { values, .. } | Message::NewSpan { values, .. } | Message::Record { values, .. })
+            = (&spec, frame.message)
+        {
+            let got: Vec<FieldValue<'_>> = values.iter().collect();
+            prop_assert_eq!(got.len(), vals.len());
+            for (g, (f, v)) in got.iter().zip(vals) {
+                prop_assert_eq!(g.field, *f);
+                match (g.value, v.as_value()) {
+                    (Value::F64(a), Value::F64(b)) => prop_assert_eq!(a.to_bits(), b.to_bits()),
+                    (a, b) => prop_assert_eq!(a, b),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn requests_round_trip(level in 0u8..6, resend in any::<bool>()) {
+        let levels = [LevelFilter::Off, LevelFilter::Error, LevelFilter::Warn,
+                      LevelFilter::Info, LevelFilter::Debug, LevelFilter::Trace];
+        let req = if resend { Request::ResendAll } else { Request::SetLevel(levels[level as usize]) };
+        let mut buf = [0u8; 8];
+        let n = req.encode_frame(&mut buf).unwrap();
+        let (frames, _) = split::<16>(&[&buf[..n]]);
+        prop_assert_eq!(Request::decode(&frames[0]), Ok(req));
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic_the_decoder(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+        if let Ok(frame) = Frame::decode(&bytes) {
+            walk(&frame.message);
+        }
+        if let Ok(msg) = Message::decode(&bytes) {
+            walk(&msg);
+        }
+        let _ = Request::decode(&bytes);
+        let _ = Values::decode(&bytes).map(|v| v.iter().count());
+        let _ = FieldNames::decode(&bytes).map(|n| n.iter().count());
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic_the_splitter(
+        bytes in prop::collection::vec(prop_oneof![Just(0u8), any::<u8>()], 0..600),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let cut = cut.index(bytes.len() + 1);
+        let (frames, _) = split::<64>(&[&bytes[..cut], &bytes[cut..]]);
+        for f in &frames {
+            prop_assert!(f.len() <= 64);
+            let _ = Frame::decode(f);
+        }
+    }
+
+    #[test]
+    fn splitter_survives_garbage_and_chunking(
+        specs in prop::collection::vec((any::<i64>(), spec()), 1..8),
+        garbage in prop::collection::vec(prop::collection::vec(1u8.., 0..40), 8),
+        chunk_sizes in prop::collection::vec(1usize..50, 1..20),
+    ) {
+        // Stream: garbage, 0, frame, garbage, 0, frame, ...: each frame follows a delimiter,
+        // so every frame must come back intact whatever the garbage and the chunking.
+        let mut stream = Vec::new();
+        let mut expected = Vec::new();
+        for (i, (dt, spec)) in specs.iter().enumerate() {
+            stream.extend(&garbage[i]);
+            stream.push(0);
+            stream.extend(encode_frame(*dt, spec));
+            expected.push(raw_frame(*dt, spec));
+        }
+        let mut chunks = Vec::new();
+        let mut rest = &stream[..];
+        for size in chunk_sizes.iter().cycle() {
+            if rest.is_empty() { break; }
+            let (a, b) = rest.split_at((*size).min(rest.len()));
+            chunks.push(a);
+            rest = b;
+        }
+        let (frames, _) = split::<8192>(&chunks);
+        let recovered: Vec<_> = frames.into_iter().filter(|f| expected.contains(f)).collect();
+        prop_assert_eq!(recovered, expected);
+    }
+
+    #[test]
+    fn truncated_frame_costs_only_itself(
+        dt in any::<i64>(), a in spec(), b in spec(), cut in any::<prop::sample::Index>(),
+    ) {
+        let first = encode_frame(dt, &a);
+        let second = encode_frame(dt, &b);
+        let cut = cut.index(first.len() - 1); // lose the tail of the first frame
+        let mut stream = first[..cut].to_vec();
+        stream.extend(&second);
+        stream.extend(&second);
+        let (frames, _) = split::<8192>(&[&stream]);
+        let want = raw_frame(dt, &b);
+        // The damaged frame swallows (at most) the second; the third arrives intact.
+        prop_assert_eq!(frames.last(), Some(&want));
+    }
+}
+
+/// Touches every part of a decoded message.
+fn walk(msg: &Message<'_>) {
+    match msg {
+        Message::Event { values, .. }
+        | Message::NewSpan { values, .. }
+        | Message::Record { values, .. } => {
+            for v in values.iter() {
+                let _ = format!("{v:?}");
+            }
+        }
+        Message::CallSite(c) => {
+            for name in c.fields.iter() {
+                let _ = name.len();
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn frame_cut_at_every_position() {
+    let specs = [
+        (5, Spec::Enter(SpanId(3))),
+        (
+            -7,
+            Spec::Event(
+                CallsiteId(1),
+                Parent::Current,
+                vec![(0, OwnedValue::Str("a".repeat(300)))],
+            ),
+        ),
+        (1 << 40, Spec::Dropped(9)),
+    ];
+    let mut stream = Vec::new();
+    let mut expected = Vec::new();
+    for (dt, spec) in &specs {
+        stream.extend(encode_frame(*dt, spec));
+        expected.push(raw_frame(*dt, spec));
+    }
+    for cut in 0..=stream.len() {
+        let (frames, errors) = split::<512>(&[&stream[..cut], &stream[cut..]]);
+        assert!(errors.is_empty(), "cut at {cut}: {errors:?}");
+        assert_eq!(frames, expected, "cut at {cut}");
+    }
+    // And byte by byte.
+    let chunks: Vec<&[u8]> = stream.chunks(1).collect();
+    assert_eq!(split::<512>(&chunks).0, expected);
+}
+
+#[test]
+fn oversized_frames_are_skipped_and_counted() {
+    let big = encode_frame(0, &Spec::Hello(1, 1, "x".repeat(100)));
+    let small = encode_frame(1, &Spec::Enter(SpanId(1)));
+    let mut stream = big.clone();
+    stream.extend(&small);
+    let (frames, errors) = split::<32>(&[&stream[..50], &stream[50..]]);
+    assert_eq!(errors, [FrameError::Oversized { len: big.len() - 1 }]);
+    assert_eq!(frames, [raw_frame(1, &Spec::Enter(SpanId(1)))]);
+}
+
+#[test]
+fn zeroed_memory_is_skipped_without_recursion() {
+    // A large run of delimiters (zeroed RAM) yields nothing and does not grow the stack.
+    let mut stream = vec![0u8; 1 << 20];
+    stream.extend(encode_frame(1, &Spec::Exit(SpanId(2))));
+    let (frames, errors) = split::<64>(&[&stream]);
+    assert!(errors.is_empty());
+    assert_eq!(frames.len(), 1);
+}
+
+#[test]
+fn invalid_cobs_is_an_error_then_resync() {
+    // Code byte 5 promises 4 bytes, only 2 follow before the delimiter.
+    let mut stream = vec![0x05, 0x01, 0x02, 0x00];
+    stream.extend(encode_frame(1, &Spec::Exit(SpanId(2))));
+    let (frames, errors) = split::<64>(&[&stream]);
+    assert_eq!(errors, [FrameError::Cobs { len: 3 }]);
+    assert_eq!(frames.len(), 1);
+}
+
+#[test]
+fn cobs_block_boundaries_round_trip() {
+    // Bodies of every length around one and two full COBS blocks, with and without zeros.
+    for len in (240..=270).chain(495..=520) {
+        for zero_every in [0usize, 7, 254] {
+            let text: String = (0..len)
+                .map(|i| {
+                    if zero_every > 0 && i % zero_every == 0 {
+                        '\0'
+                    } else {
+                        'z'
+                    }
+                })
+                .collect();
+            let spec = Spec::Hello(1, 1, text);
+            let wire = encode_frame(3, &spec);
+            let (frames, errors) = split::<1024>(&[&wire]);
+            assert!(errors.is_empty(), "len {len}");
+            let frame = Frame::decode(&frames[0]).unwrap();
+            with_message(&spec, |msg| assert_eq!(&frame.message, msg, "len {len}"));
+        }
+    }
+}

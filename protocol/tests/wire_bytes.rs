@@ -1,0 +1,385 @@
+//! Byte-exact tests: the exact bytes of every message, value kind, frame and request.
+//! A change to the wire format shows up here as a diff.
+
+use rtt_tunnel_protocol::{
+    CallSite, CallsiteId, FieldNames, Frame, FrameBuilder, Hello, Kind, Level, LevelFilter,
+    LiveSpan, Message, Parent, Request, SpanId, Value, Values, ValuesWriter,
+};
+
+/// The body (message without timestamp or framing) of `msg`.
+fn body(msg: &Message<'_>) -> Vec<u8> {
+    let mut buf = [0u8; 512];
+    let n = msg.encode(&mut buf).unwrap();
+    let bytes = buf[..n].to_vec();
+    assert_eq!(
+        &Message::decode(&bytes).unwrap(),
+        msg,
+        "round trip of {msg:?}"
+    );
+    bytes
+}
+
+/// A whole frame on the wire: COBS, delimiter included.
+fn frame(dt: i64, msg: &Message<'_>) -> Vec<u8> {
+    let mut buf = [0u8; 512];
+    let n = Frame { dt, message: *msg }.encode(&mut buf).unwrap();
+    buf[..n].to_vec()
+}
+
+/// Values encoded by a `ValuesWriter`.
+fn values(vals: &[(u8, Value<'_>)]) -> Vec<u8> {
+    let mut buf = [0u8; 512];
+    let mut w = ValuesWriter::new(&mut buf);
+    for (field, value) in vals {
+        w.push(*field, *value).unwrap();
+    }
+    w.values().as_bytes().to_vec()
+}
+
+#[test]
+fn hello() {
+    let msg = Message::Hello(Hello {
+        version: 1,
+        boot: 7,
+        tick_hz: 1_000_000,
+        firmware: "demo",
+    });
+    assert_eq!(
+        body(&msg),
+        [0x00, 0x01, 0x07, 0xc0, 0x84, 0x3d, 0x04, b'd', b'e', b'm', b'o']
+    );
+}
+
+#[test]
+fn callsite() {
+    let names = ["message", "x"];
+    let msg = Message::CallSite(CallSite {
+        id: CallsiteId(2),
+        kind: Kind::Event,
+        level: Level::Info,
+        name: "ev",
+        target: "app",
+        module_path: Some("app"),
+        file: None,
+        line: Some(300),
+        fields: FieldNames::new(&names),
+    });
+    #[rustfmt::skip]
+    let expected = [
+        0x01, 0x02, 0x00, 0x02,             // tag, id, kind, level
+        0x02, b'e', b'v',                   // name
+        0x03, b'a', b'p', b'p',             // target
+        0x01, 0x03, b'a', b'p', b'p',       // module path
+        0x00,                               // no file
+        0x01, 0xac, 0x02,                   // line 300
+        0x07, b'm', b'e', b's', b's', b'a', b'g', b'e', 0x01, b'x', // field names, to the end
+    ];
+    assert_eq!(body(&msg), expected);
+
+    let span = Message::CallSite(CallSite {
+        id: CallsiteId(200),
+        kind: Kind::Span,
+        level: Level::Error,
+        name: "s",
+        target: "t",
+        module_path: None,
+        file: Some("f.rs"),
+        line: None,
+        fields: FieldNames::new(&[]),
+    });
+    assert_eq!(
+        body(&span),
+        [
+            0x01, 0xc8, 0x01, 0x01, 0x04, 0x01, b's', 0x01, b't', 0x00, 0x01, 0x04, b'f', b'.',
+            b'r', b's', 0x00
+        ]
+    );
+}
+
+#[test]
+fn event_and_parents() {
+    let v = values(&[(0, Value::U64(42))]);
+    let current = Message::Event {
+        callsite: CallsiteId(3),
+        parent: Parent::Current,
+        values: Values::decode(&v).unwrap(),
+    };
+    assert_eq!(body(&current), [0x02, 0x03, 0x00, 0x03, 0x2a]);
+    let root = Message::Event {
+        callsite: CallsiteId(3),
+        parent: Parent::Root,
+        values: Values::EMPTY,
+    };
+    assert_eq!(body(&root), [0x02, 0x03, 0x01]);
+    let explicit = Message::Event {
+        callsite: CallsiteId(3),
+        parent: Parent::Explicit(SpanId(129)),
+        values: Values::EMPTY,
+    };
+    assert_eq!(body(&explicit), [0x02, 0x03, 0x02, 0x81, 0x01]);
+}
+
+#[test]
+fn span_lifecycle() {
+    let v = values(&[(1, Value::Bool(true))]);
+    let new_span = Message::NewSpan {
+        id: SpanId(5),
+        callsite: CallsiteId(1),
+        parent: Parent::Explicit(SpanId(4)),
+        values: Values::decode(&v).unwrap(),
+    };
+    assert_eq!(body(&new_span), [0x03, 0x05, 0x01, 0x02, 0x04, 0x11]);
+    assert_eq!(body(&Message::Enter(SpanId(5))), [0x04, 0x05]);
+    assert_eq!(body(&Message::Exit(SpanId(5))), [0x05, 0x05]);
+    assert_eq!(body(&Message::Close(SpanId(5))), [0x06, 0x05]);
+    assert_eq!(body(&Message::Clone(SpanId(5))), [0x07, 0x05]);
+    let v = values(&[(0, Value::I64(-3))]);
+    let record = Message::Record {
+        span: SpanId(5),
+        values: Values::decode(&v).unwrap(),
+    };
+    assert_eq!(body(&record), [0x08, 0x05, 0x02, 0x05]);
+    let follows = Message::FollowsFrom {
+        span: SpanId(5),
+        follows: SpanId(2),
+    };
+    assert_eq!(body(&follows), [0x09, 0x05, 0x02]);
+    assert_eq!(body(&Message::Dropped { frames: 1000 }), [0x0a, 0xe8, 0x07]);
+    let live = Message::LiveSpan(LiveSpan {
+        id: SpanId(5),
+        callsite: CallsiteId(1),
+        parent: Parent::Root,
+        entered: 2,
+    });
+    assert_eq!(body(&live), [0x0b, 0x05, 0x01, 0x01, 0x02]);
+}
+
+#[test]
+fn every_value_kind() {
+    assert_eq!(values(&[(1, Value::Bool(false))]), [0x10]);
+    assert_eq!(values(&[(2, Value::Bool(true))]), [0x21]);
+    assert_eq!(values(&[(0, Value::I64(-3))]), [0x02, 0x05]);
+    assert_eq!(values(&[(0, Value::I64(i64::MIN))]), {
+        let mut v = vec![0x02];
+        v.extend([0xff; 9]);
+        v.push(0x01);
+        v
+    });
+    assert_eq!(values(&[(0, Value::U64(300))]), [0x03, 0xac, 0x02]);
+    assert_eq!(values(&[(0, Value::I128(-1))]), [0x04, 0x01]);
+    assert_eq!(values(&[(0, Value::U128(u128::MAX))]), {
+        let mut v = vec![0x05];
+        v.extend([0xff; 18]);
+        v.push(0x03);
+        v
+    });
+    assert_eq!(
+        values(&[(0, Value::F64(1.5))]),
+        [0x06, 0, 0, 0, 0, 0, 0, 0xf8, 0x3f]
+    );
+    assert_eq!(values(&[(3, Value::Str("hi"))]), [0x37, 0x02, b'h', b'i']);
+    let debug = Value::Debug {
+        text: "x",
+        truncated: false,
+    };
+    // Field 8 needs a two-byte header.
+    assert_eq!(values(&[(8, debug)]), [0x88, 0x01, 0x01, b'x']);
+    let cut = Value::Debug {
+        text: "ab",
+        truncated: true,
+    };
+    assert_eq!(values(&[(0, cut)]), [0x09, 0x02, b'a', b'b']);
+}
+
+#[test]
+fn debug_values_are_formatted_in_place_and_cut_at_char_boundaries() {
+    let mut buf = [0u8; 64];
+    let mut w = ValuesWriter::new(&mut buf);
+    assert!(!w.push_debug(0, &"é", 16).unwrap());
+    // "\"é\"" is 4 bytes; a limit of 2 cuts after the quote, before the 2-byte 'é'.
+    assert!(w.push_debug(1, &"é", 2).unwrap());
+    assert_eq!(
+        w.values().as_bytes(),
+        [0x08, 0x04, b'"', 0xc3, 0xa9, b'"', 0x19, 0x01, b'"']
+    );
+    let long = "a".repeat(300);
+    let mut buf = [0u8; 512];
+    let mut w = ValuesWriter::new(&mut buf);
+    assert!(!w.push_fmt(0, 400, |f| f.write_str(&long)).unwrap());
+    // A text of 300 bytes keeps its two-byte length prefix.
+    assert_eq!(&w.values().as_bytes()[..3], [0x08, 0xac, 0x02]);
+    assert_eq!(w.len(), 303);
+}
+
+#[test]
+fn frames() {
+    assert_eq!(
+        frame(3, &Message::Enter(SpanId(5))),
+        [0x04, 0x06, 0x04, 0x05, 0x00]
+    );
+    // A Hello's dt is the time since boot.
+    let hello = Message::Hello(Hello {
+        version: 1,
+        boot: 0,
+        tick_hz: 32_768,
+        firmware: "",
+    });
+    assert_eq!(
+        frame(-1, &hello),
+        [0x02, 0x01, 0x02, 0x01, 0x04, 0x80, 0x80, 0x02, 0x01, 0x00]
+    );
+    // A body of 300 non-zero bytes spans two COBS blocks.
+    let long = "b".repeat(297);
+    let hello = Message::Hello(Hello {
+        version: 1,
+        boot: 1,
+        tick_hz: 1,
+        firmware: &long,
+    });
+    let wire = frame(1, &hello);
+    let mut raw = vec![0x02, 0x00, 0x01, 0x01, 0x01, 0xa9, 0x02];
+    raw.extend(long.as_bytes());
+    let mut expected = vec![0u8; raw.len() + 3];
+    let n = cobs::encode(&raw, &mut expected);
+    expected.truncate(n);
+    expected.push(0);
+    assert_eq!(wire, expected);
+}
+
+#[test]
+fn frame_builder_appends_values_after_the_head() {
+    let mut buf = [0u8; 64];
+    let mut b = FrameBuilder::new(&mut buf);
+    b.push_message(&Message::Event {
+        callsite: CallsiteId(9),
+        parent: Parent::Current,
+        values: Values::EMPTY,
+    })
+    .unwrap();
+    b.push_values(|w| w.push(0, Value::Str("ok"))).unwrap();
+    assert_eq!(b.body(), [0x02, 0x09, 0x00, 0x07, 0x02, b'o', b'k']);
+    assert_eq!(
+        b.seal(0).unwrap(),
+        [0x01, 0x03, 0x02, 0x09, 0x05, 0x07, 0x02, b'o', b'k', 0x00]
+    );
+}
+
+#[test]
+fn frame_builder_reports_a_full_buffer() {
+    let mut buf = [0u8; 24];
+    let mut b = FrameBuilder::new(&mut buf);
+    let long = "x".repeat(64);
+    let r = b.push_message(&Message::Hello(Hello {
+        version: 1,
+        boot: 1,
+        tick_hz: 1,
+        firmware: &long,
+    }));
+    assert_eq!(r, Err(rtt_tunnel_protocol::EncodeError::BufferFull));
+    assert_eq!(
+        b.push_values(|w| w.push(0, Value::Str(&long))),
+        Err(rtt_tunnel_protocol::EncodeError::BufferFull)
+    );
+}
+
+#[test]
+fn requests() {
+    let mut buf = [0u8; 8];
+    let n = Request::ResendAll.encode_frame(&mut buf).unwrap();
+    assert_eq!(&buf[..n], [0x01, 0x01, 0x00]);
+    let n = Request::SetLevel(LevelFilter::Info)
+        .encode_frame(&mut buf)
+        .unwrap();
+    assert_eq!(&buf[..n], [0x03, 0x01, 0x03, 0x00]);
+    assert_eq!(
+        Request::decode(&[0x01, 0x05]),
+        Ok(Request::SetLevel(LevelFilter::Trace))
+    );
+    assert!(Request::decode(&[0x01, 0x06]).is_err());
+    assert!(Request::decode(&[0x00, 0x00]).is_err());
+}
+
+#[test]
+fn decode_errors() {
+    use rtt_tunnel_protocol::DecodeError as E;
+    assert_eq!(Message::decode(&[]), Err(E::Truncated));
+    assert!(matches!(
+        Message::decode(&[0x0c]),
+        Err(E::BadTag {
+            what: "message",
+            tag: 12
+        })
+    ));
+    assert_eq!(
+        Message::decode(&[0x04, 0x05, 0x00]),
+        Err(E::TrailingBytes { count: 1 })
+    );
+    assert_eq!(
+        Message::decode(&[0x00, 0x02, 0x00, 0x00, 0x00]),
+        Err(E::UnsupportedVersion { found: 2 })
+    );
+    assert!(matches!(
+        Message::decode(&[0x02, 0x01, 0x00, 0x0f]),
+        Err(E::BadTag {
+            what: "value kind",
+            tag: 15
+        })
+    ));
+    assert_eq!(
+        Message::decode(&[0x02, 0x01, 0x00, 0x80, 0x80, 0x01]),
+        Err(E::FieldIndexTooLarge { index: 1024 })
+    );
+    assert_eq!(
+        Message::decode(&[0x02, 0x01, 0x00, 0x07, 0x05, b'a']),
+        Err(E::Truncated)
+    );
+    assert_eq!(
+        Message::decode(&[0x02, 0x01, 0x00, 0x07, 0x01, 0xff]),
+        Err(E::BadUtf8)
+    );
+}
+
+/// The byte costs documented in the crate docs.
+#[test]
+fn documented_costs() {
+    let cost = |msg: &Message<'_>, vals: &[(u8, Value<'_>)]| {
+        let mut buf = [0u8; 128];
+        let mut b = FrameBuilder::new(&mut buf);
+        b.push_message(msg).unwrap();
+        b.push_values(|w| {
+            for (f, v) in vals {
+                w.push(*f, *v).unwrap();
+            }
+        });
+        b.seal(63).unwrap().len()
+    };
+    let event = Message::Event {
+        callsite: CallsiteId(127),
+        parent: Parent::Current,
+        values: Values::EMPTY,
+    };
+    assert_eq!(cost(&event, &[]), 6);
+    assert_eq!(cost(&event, &[(0, Value::U64(127))]), 8);
+    assert_eq!(cost(&event, &[(0, Value::U64(u64::from(u32::MAX)))]), 12);
+    let three = [
+        (0, Value::U64(7)),
+        (1, Value::Bool(true)),
+        (2, Value::Str("hello")),
+    ];
+    assert_eq!(cost(&event, &three), 16);
+    let new_span = Message::NewSpan {
+        id: SpanId(127),
+        callsite: CallsiteId(127),
+        parent: Parent::Current,
+        values: Values::EMPTY,
+    };
+    assert_eq!(cost(&new_span, &[]), 7);
+    for msg in [
+        Message::Enter(SpanId(127)),
+        Message::Exit(SpanId(1)),
+        Message::Close(SpanId(9)),
+    ] {
+        assert_eq!(cost(&msg, &[]), 5);
+    }
+    assert_eq!(cost(&Message::Dropped { frames: 127 }, &[]), 5);
+}
