@@ -1,2 +1,31 @@
-//! `cargo xtask`: placeholder until the verbs land.
-fn main() {}
+//! `cargo xtask`: the project's few verbs.
+//!
+//! - `cargo xtask test`: install what is missing, then fmt, clippy (host and thumb targets),
+//!   the thumb builds and every host test. What CI runs.
+//! - `cargo xtask demo`: the QEMU demo (not built yet).
+//! - `cargo xtask bench`: the benchmarks (not built yet).
+//! - `cargo xtask bless`: re-record snapshots and fixtures (not built yet).
+
+mod install;
+mod run;
+mod test;
+
+use anyhow::{bail, Result};
+
+const USAGE: &str = "usage: cargo xtask <test | demo | bench | bless>";
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("test") => test::run(),
+        Some("demo") => not_built("demo", "issue 5: end to end in QEMU"),
+        Some("bench") => not_built("bench", "issue 7: benchmarks"),
+        Some("bless") => not_built("bless", "issue 5: snapshots and fixtures"),
+        Some(other) => bail!("unknown verb `{other}`\n{USAGE}"),
+        None => bail!("{USAGE}"),
+    }
+}
+
+fn not_built(verb: &str, issue: &str) -> Result<()> {
+    bail!("`cargo xtask {verb}` is not built yet ({issue}); nothing was run")
+}
