@@ -1,0 +1,143 @@
+//! What can go wrong relaying one frame.
+
+use rtt_tunnel_protocol::{CallsiteId, Kind, SpanId};
+
+/// A frame the [`Receiver`](super::Receiver) could not relay.
+///
+/// A frame that fails is not relayed at all and leaves the receiver as it was (its time still
+/// counts); the receiver keeps working for the next frame. Most errors mean the host missed
+/// frames (it attached late: ask the target to re-send its call sites and live spans), or that
+/// the persisted state given to [`Receiver::new`](super::Receiver::new) does not belong to this
+/// stream.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReceiveError {
+    /// The target speaks another protocol version.
+    #[error(
+        "the target speaks protocol version {found}, this host speaks {expected}: \
+         build the firmware and the host from the same rtt-tunnel release"
+    )]
+    VersionMismatch {
+        /// The version in the target's `Hello`.
+        found: u16,
+        /// The version this host speaks.
+        expected: u16,
+    },
+    /// A message referred to a call site that was never announced for this firmware.
+    #[error(
+        "unknown call site {} in {message}: the target never announced it \
+         (attached late? request a resend of call sites)",
+        callsite.0
+    )]
+    UnknownCallsite {
+        /// The call site.
+        callsite: CallsiteId,
+        /// The message that referred to it.
+        message: &'static str,
+    },
+    /// A span call site was used for an event, or an event call site for a span.
+    #[error(
+        "call site {} ({name:?}) is {actual:?} call site, but {message} needs {expected:?} call site",
+        callsite.0
+    )]
+    CallsiteKind {
+        /// The call site.
+        callsite: CallsiteId,
+        /// Its name.
+        name: &'static str,
+        /// What it is.
+        actual: Kind,
+        /// What the message needs.
+        expected: Kind,
+        /// The message.
+        message: &'static str,
+    },
+    /// A message referred to a span that is not alive (never created, or already closed).
+    #[error(
+        "unknown span {} in {message}: it was never created or is already closed \
+         (attached late? request a resend of live spans)",
+        span.0
+    )]
+    UnknownSpan {
+        /// The span.
+        span: SpanId,
+        /// The message that referred to it.
+        message: &'static str,
+    },
+    /// A `NewSpan` or `LiveSpan` reused the id of a span that is still alive.
+    #[error("span {} in {message} is already alive: a span id was reused before its close", span.0)]
+    SpanExists {
+        /// The span.
+        span: SpanId,
+        /// The message.
+        message: &'static str,
+    },
+    /// An `Exit` for a span that is not entered.
+    #[error("span {} exited, but it is not entered", span.0)]
+    NotEntered {
+        /// The span.
+        span: SpanId,
+    },
+    /// A `LiveSpan` claimed an implausible number of entries.
+    #[error("live span {} is entered {entered} times, more than the {max} this receiver accepts", span.0)]
+    TooManyEntries {
+        /// The span.
+        span: SpanId,
+        /// How many times the target said it is entered.
+        entered: u32,
+        /// The limit.
+        max: u32,
+    },
+    /// More values than `tracing` can relay in one event, span or record.
+    #[error(
+        "{count} values for call site {} ({name:?}) in {message}: tracing relays at most {max}",
+        callsite.0
+    )]
+    TooManyValues {
+        /// The call site.
+        callsite: CallsiteId,
+        /// Its name.
+        name: &'static str,
+        /// How many values came.
+        count: usize,
+        /// The most that can be relayed.
+        max: usize,
+        /// The message.
+        message: &'static str,
+    },
+    /// A value's field index is not a field of the call site.
+    #[error(
+        "value for field {field} of call site {} ({name:?}) in {message}, \
+         but the call site has {fields} fields",
+        callsite.0
+    )]
+    UnknownField {
+        /// The call site.
+        callsite: CallsiteId,
+        /// Its name.
+        name: &'static str,
+        /// The field index that came.
+        field: u8,
+        /// How many fields the call site has.
+        fields: usize,
+        /// The message.
+        message: &'static str,
+    },
+    /// Making the call site's `&'static Metadata` would leak more than the leak limit allows.
+    #[error(
+        "call site {} needs {needed} more leaked bytes, but {leaked} of the {limit} allowed \
+         are leaked already: raise the limit with `receiver::set_leak_limit` if this target \
+         really has that many call sites",
+        callsite.0
+    )]
+    ArenaFull {
+        /// The call site.
+        callsite: CallsiteId,
+        /// Bytes the call site would add.
+        needed: usize,
+        /// Bytes leaked so far in this process.
+        leaked: usize,
+        /// The limit.
+        limit: usize,
+    },
+}
