@@ -2,14 +2,14 @@
 //!
 //! [`Output`] builds a `fmt` layer (human text or JSON lines) with an `EnvFilter`-style filter
 //! and [target-time](crate::target_time) timestamps. Take it as a [`Dispatch`] to install
-//! (`tracing::dispatcher::set_global_default`, or `with_default` around the receiver), or as a
-//! layer to stack with others on a `tracing_subscriber::registry()`.
+//! (`tracing_core::dispatcher::set_global_default`, or `with_default` around the receiver), or
+//! as a layer to stack with others on a `tracing_subscriber::registry()`.
 //!
 //! ```
 //! use host_receiver::output::{Format, Output};
 //!
 //! let dispatch = Output::new(Format::Compact).filter("info,my_firmware=trace").dispatch()?;
-//! tracing::dispatcher::with_default(&dispatch, || {
+//! tracing_core::dispatcher::with_default(&dispatch, || {
 //!     // Relay frames with a `Receiver` here.
 //! });
 //! # Ok::<(), host_receiver::output::OutputError>(())

@@ -14,7 +14,6 @@ use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::mem::size_of;
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{LazyLock, Mutex, MutexGuard, OnceLock};
 
 use rtt_tunnel_protocol::{CallSite, Kind, Level};
@@ -118,13 +117,7 @@ pub(crate) fn level(level: Level) -> tracing_core::Level {
 pub(crate) struct RemoteCallsite {
     meta: OnceLock<&'static Metadata<'static>>,
     fields: OnceLock<Box<[Field]>>,
-    interest: AtomicU8,
 }
-
-const INTEREST_NEVER: u8 = 0;
-const INTEREST_SOMETIMES: u8 = 1;
-const INTEREST_ALWAYS: u8 = 2;
-const INTEREST_UNKNOWN: u8 = 0xff;
 
 impl RemoteCallsite {
     pub fn metadata(&self) -> &'static Metadata<'static> {
@@ -136,25 +129,15 @@ impl RemoteCallsite {
     pub fn fields(&self) -> &[Field] {
         self.fields.get().map_or(&[], |f| f)
     }
-
-    /// Whether every subscriber said it never wants this call site (the cached interest, as
-    /// the `tracing` macros use it). When not, the receiver still asks `Dispatch::enabled`.
-    pub fn never(&self) -> bool {
-        self.interest.load(Ordering::Relaxed) == INTEREST_NEVER
-    }
 }
 
 impl Callsite for RemoteCallsite {
-    fn set_interest(&self, interest: Interest) {
-        let v = if interest.is_never() {
-            INTEREST_NEVER
-        } else if interest.is_always() {
-            INTEREST_ALWAYS
-        } else {
-            INTEREST_SOMETIMES
-        };
-        self.interest.store(v, Ordering::Relaxed);
-    }
+    /// Not cached: the receiver asks `Dispatch::enabled` for every span and event instead.
+    /// `tracing-core` computes a call site's interest once, process-wide, with whatever
+    /// dispatchers exist at that moment (with a single scoped dispatcher, the one current on
+    /// the registering thread); a call site leaked by one receiver and shared with another
+    /// must not inherit a `never` meant for someone else.
+    fn set_interest(&self, _interest: Interest) {}
 
     fn metadata(&self) -> &Metadata<'_> {
         RemoteCallsite::metadata(self)
@@ -229,7 +212,7 @@ impl Arena {
 }
 
 /// The leaked call site for `view`: an existing identical one, or a new one (registered with
-/// `tracing-core`'s callsite registry, so that subscribers' interest and filters apply).
+/// `tracing-core`'s callsite registry, so that every subscriber's `register_callsite` sees it).
 pub(crate) fn intern(view: &CallSiteView<'_>) -> Result<&'static RemoteCallsite, Full> {
     let key = hash(view);
     let callsite = {
@@ -253,7 +236,6 @@ pub(crate) fn intern(view: &CallSiteView<'_>) -> Result<&'static RemoteCallsite,
         let callsite: &'static RemoteCallsite = Box::leak(Box::new(RemoteCallsite {
             meta: OnceLock::new(),
             fields: OnceLock::new(),
-            interest: AtomicU8::new(INTEREST_UNKNOWN),
         }));
         let names: Vec<&'static str> = view.fields.iter().map(|f| a.string(f)).collect();
         let names: &'static [&'static str] = Box::leak(names.into_boxed_slice());

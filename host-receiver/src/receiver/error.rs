@@ -37,8 +37,10 @@ pub enum ReceiveError {
     },
     /// A span call site was used for an event, or an event call site for a span.
     #[error(
-        "call site {} ({name:?}) is {actual:?} call site, but {message} needs {expected:?} call site",
-        callsite.0
+        "call site {} ({name:?}) is {} call site, but {message} needs {} call site",
+        callsite.0,
+        a_kind(.actual),
+        a_kind(.expected)
     )]
     CallsiteKind {
         /// The call site.
@@ -140,4 +142,11 @@ pub enum ReceiveError {
         /// The limit.
         limit: usize,
     },
+}
+
+fn a_kind(kind: &Kind) -> &'static str {
+    match kind {
+        Kind::Span => "a span",
+        Kind::Event => "an event",
+    }
 }

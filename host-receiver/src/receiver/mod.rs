@@ -13,8 +13,8 @@
 //!     PROTOCOL_VERSION,
 //! };
 //!
-//! let subscriber = tracing_subscriber::fmt().with_test_writer().finish();
-//! tracing::subscriber::with_default(subscriber, || {
+//! let dispatch = tracing_core::Dispatch::new(tracing_subscriber::fmt().with_test_writer().finish());
+//! tracing_core::dispatcher::with_default(&dispatch, || {
 //!     let mut receiver = Receiver::default();
 //!     let hello = Hello { version: PROTOCOL_VERSION, boot: 1, tick_hz: 1_000_000, firmware: "demo 0.1" };
 //!     receiver.receive(Frame { dt: 10, message: Message::Hello(hello) });
@@ -405,10 +405,10 @@ impl Receiver {
                 boot = hello.boot,
                 exited,
                 closed,
-                "target reset (boot {old} -> {}, firmware {:?}): {exited} entered spans exited, \
-                 {closed} spans of the old boot closed",
+                firmware = hello.firmware,
+                "target reset (boot {old} -> {}): the old boot's entered spans were exited and \
+                 its spans closed",
                 hello.boot,
-                hello.firmware,
             );
         }
         Ok(())

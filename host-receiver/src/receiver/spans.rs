@@ -45,9 +45,9 @@ impl SpanState {
 }
 
 /// Whether the host's subscriber wants `callsite` now (what the `tracing` macros check before
-/// they make a span or an event).
+/// they make a span or an event; per-layer filters rely on it being asked right before).
 fn enabled(callsite: &RemoteCallsite) -> bool {
-    !callsite.never() && dispatch(|d| d.enabled(callsite.metadata()))
+    dispatch(|d| d.enabled(callsite.metadata()))
 }
 
 /// Where a new span or event goes, on the target and on the host.
