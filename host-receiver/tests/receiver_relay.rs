@@ -536,20 +536,30 @@ fn target_time_of_each_frame() {
 #[test]
 fn frames_before_hello_are_relayed_in_ticks() {
     let log = with_capture(|| {
+        // A host that attached to a running target.
         let mut rx = Receiver::default();
         feed(
             &mut rx,
             [
                 event_site(0, "event", &["message", "n"]),
+                span_site(1, "outer", &[]),
+                new_span(10, 1, Parent::Current),
+                Message::Enter(span(10)),
                 event(0, Parent::Current, rtt_tunnel_protocol::Values::EMPTY),
             ],
         );
         assert_eq!(rx.boot(), None);
         assert_eq!(rx.target_time().tick_hz, None);
-        assert_eq!(rx.target_time().to_string(), "2t");
-        // The first Hello after frames means the target reset meanwhile.
-        feed(&mut rx, [hello(1, FIRMWARE)]);
-        assert_eq!(rx.resets(), 1);
+        assert_eq!(rx.target_time().to_string(), "5t");
+        // The target's Hello (re-sent on request, or after a reset): what came before is
+        // replaced by what the target re-sends after it.
+        rx.receive(Frame {
+            dt: 2_000_000,
+            message: hello(1, FIRMWARE),
+        });
+        assert_eq!(rx.resets(), 0);
+        assert_eq!(rx.span_count(), 0);
+        assert_eq!(rx.target_time().to_string(), "2.000000s");
         // Call sites learned before any Hello are not trusted for the announced firmware.
         assert!(rx
             .try_receive(frame(event(
@@ -559,8 +569,86 @@ fn frames_before_hello_are_relayed_in_ticks() {
             )))
             .is_err());
         assert!(rx.persist_metadata().is_empty());
+        // The re-send.
+        feed(
+            &mut rx,
+            [
+                event_site(0, "event", &["message", "n"]),
+                span_site(1, "outer", &[]),
+                Message::LiveSpan(LiveSpan {
+                    id: span(10),
+                    callsite: CallsiteId(1),
+                    parent: Parent::Root,
+                    entered: 1,
+                }),
+                event(0, Parent::Current, rtt_tunnel_protocol::Values::EMPTY),
+            ],
+        );
     });
-    assert_eq!(log.events().len(), 2);
+    let ops = log.ops();
+    assert_eq!(
+        event_parents(&ops),
+        vec![Some(s("outer#1")), Some(s("outer#2"))]
+    );
+    // No reset warning; the span seen before the Hello was exited and closed at it.
+    assert!(ops
+        .iter()
+        .all(|op| !matches!(op, Op::Event { target, .. } if target == RECEIVER_TARGET)));
+    let hello_at = ops
+        .iter()
+        .position(|op| op == &Op::Close(s("outer#1")))
+        .unwrap();
+    assert_eq!(ops[hello_at - 1], Op::Exit(s("outer#1")));
+}
+
+#[test]
+fn hello_of_the_same_boot_only_sets_the_time() {
+    let log = with_capture(|| {
+        let mut rx = started();
+        feed(
+            &mut rx,
+            [new_span(10, 1, Parent::Root), Message::Enter(span(10))],
+        );
+        let before = rx.target_time().ticks;
+        // The host asked for a re-send: the same Hello, with the exact time since boot (the
+        // host's sum of deltas had drifted, say, by a lost frame).
+        rx.receive(Frame {
+            dt: before + 1_000_000,
+            message: hello(1, FIRMWARE),
+        });
+        assert_eq!(rx.target_time().ticks, before + 1_000_000);
+        assert_eq!(rx.resets(), 0);
+        assert_eq!(rx.entered(), &[span(10)]);
+        // A little back (an interrupt's frame sealed first) is still the same boot.
+        rx.receive(Frame {
+            dt: before + 1_000_000 - 500,
+            message: hello(1, FIRMWARE),
+        });
+        assert_eq!(rx.resets(), 0);
+        // Call sites and spans are still there.
+        feed(
+            &mut rx,
+            [
+                event(0, Parent::Current, rtt_tunnel_protocol::Values::EMPTY),
+                Message::Exit(span(10)),
+            ],
+        );
+        // Far back (more than 10 ms): the target reset without changing its boot value.
+        rx.receive(Frame {
+            dt: 3,
+            message: hello(1, FIRMWARE),
+        });
+        assert_eq!(rx.resets(), 1);
+        assert_eq!(rx.span_count(), 0);
+    });
+    let ops = log.ops();
+    assert_eq!(event_parents(&ops), vec![Some(s("outer#1")), None]);
+    let Op::Event { target, .. } = log.events().pop().unwrap() else {
+        unreachable!()
+    };
+    assert_eq!(target, RECEIVER_TARGET);
+    assert_eq!(log.unbalanced(), vec![]);
+    assert_eq!(log.open_spans(), Vec::<String>::new());
 }
 
 #[test]
@@ -800,4 +888,28 @@ fn disabled_call_sites_are_not_relayed() {
         vec![Some(s("outer#1")), Some(s("outer#1")), Some(s("inner#1"))]
     );
     assert_eq!(log.unbalanced(), vec![]);
+}
+
+#[test]
+fn a_receiver_moves_to_another_thread() {
+    let mut rx = started();
+    feed(&mut rx, [new_span(10, 1, Parent::Root)]);
+    let (spans, local) = rx.persist();
+    // Persisted state crosses threads; the host spans stay with their subscriber, so the
+    // reader thread restores without them.
+    drop(local);
+    let log = std::thread::spawn(move || {
+        with_capture(|| {
+            let mut rx = Receiver::new(
+                host_receiver::receiver::PersistedMetadata::default(),
+                spans,
+                host_receiver::receiver::LocalSpans::default(),
+            );
+            feed(&mut rx, standard_preamble(2));
+            assert_eq!(rx.resets(), 1);
+        })
+    })
+    .join()
+    .unwrap();
+    assert_eq!(log.events().len(), 1);
 }

@@ -34,14 +34,20 @@
 //! # Semantics
 //!
 //! - **Time.** Each frame's `dt` adds to the target time; a `Hello`'s `dt` restarts it (ticks
-//!   since boot). See [`target_time`](crate::target_time).
+//!   since boot). See [`crate::target_time`].
 //! - **Frames before the first `Hello`** (a host that attached to a running target) are
 //!   accepted: the tick rate and the firmware identity are unknown until a `Hello`, so times
-//!   are shown in ticks and the call sites learned are not persisted.
-//! - **Reset.** Every `Hello` after the first frame of the stream means the target booted
-//!   again: the entered spans of the old boot are exited, its spans closed, a `WARN` event
-//!   (target `rtt_tunnel`) says so, and [`resets`](Receiver::resets) counts it. Call sites are
-//!   kept when the firmware identity stays the same, dropped when it changes.
+//!   are shown in ticks and the call sites learned are not persisted. When the `Hello` comes
+//!   (the target re-sends it with its call sites and live spans when the host asks, or it
+//!   reset), the spans seen before it are exited and closed, its call sites forgotten: the
+//!   re-send brings back what is alive. This is not counted as a reset.
+//! - **Reset.** A `Hello` with another boot value or another firmware identity than the
+//!   current boot's, or with the same ones but a time since boot that went back (a target
+//!   whose boot value does not change), means the target booted again: the entered spans of
+//!   the old boot are exited, its spans closed, a `WARN` event (target `rtt_tunnel`) says so,
+//!   and [`resets`](Receiver::resets) counts it. Call sites are kept when the firmware
+//!   identity stays the same, dropped when it changes. A `Hello` of the current boot (a
+//!   re-send) changes nothing but the time, which it sets exactly.
 //! - **Call sites** announced again with the same id: identical content is a no-op; different
 //!   content replaces the old call site (a rebuilt firmware that kept its identity string):
 //!   later messages use the new one, spans already created keep theirs.
@@ -204,6 +210,7 @@ impl Receiver {
             clock: TargetClock::new(),
         };
         this.clock.set(this.target_time());
+        let _current = target_time::set_current(this.target_time());
         this.reenter();
         this
     }
@@ -333,7 +340,7 @@ impl Receiver {
         }
     }
 
-    /// How many times the target reset (a `Hello` after the first frame).
+    /// How many times the target reset (see the [module docs](self)).
     pub fn resets(&self) -> u64 {
         self.epoch
     }
@@ -372,19 +379,46 @@ impl Receiver {
                 expected: rtt_tunnel_protocol::PROTOCOL_VERSION,
             });
         }
-        let reset = self.boot != Boot::NotStarted;
-        let old_boot = self.boot().map(|b| b.boot);
-        let (exited, closed) = if reset {
-            let _current = target_time::set_current(self.target_time());
-            self.end_boot()
-        } else {
-            (0, 0)
+        let old_boot = match &self.boot {
+            Boot::NotStarted => None,
+            Boot::Unannounced => {
+                // A host that attached to a running target sees its Hello when it asks for a
+                // re-send, or when the target resets: either way, what came before is
+                // replaced (live spans are re-sent after the Hello).
+                let _current = target_time::set_current(self.target_time());
+                self.end_boot();
+                None
+            }
+            Boot::Announced(old) if old.boot == hello.boot && old.firmware == hello.firmware => {
+                // Time since boot never goes back within a boot; a little slack (10 ms) for
+                // frames that an interrupt sealed ahead of this one.
+                let slack = i64::try_from(hello.tick_hz / 100).unwrap_or(i64::MAX);
+                if dt >= self.ticks.saturating_sub(slack) {
+                    // The same boot announced again (the host asked for a re-send): only the
+                    // time is taken, exactly, from it.
+                    if let Boot::Announced(info) = &mut self.boot {
+                        info.tick_hz = hello.tick_hz;
+                    }
+                    self.ticks = dt;
+                    self.clock.set(self.target_time());
+                    return Ok(());
+                }
+                Some(old.boot)
+            }
+            Boot::Announced(old) => Some(old.boot),
         };
         let same_firmware = !hello.firmware.is_empty() && self.firmware() == Some(hello.firmware);
+        let (exited, closed) = match old_boot {
+            Some(_) => {
+                let _current = target_time::set_current(self.target_time());
+                self.end_boot()
+            }
+            None => (0, 0),
+        };
         if !same_firmware {
             self.callsites.clear();
         }
-        if reset {
+        if old_boot.is_some() {
             self.epoch += 1;
         }
         self.boot = Boot::Announced(BootInfo {
@@ -395,9 +429,8 @@ impl Receiver {
         self.ticks = dt;
         let time = self.target_time();
         self.clock.set(time);
-        if reset {
+        if let Some(old) = old_boot {
             let _current = target_time::set_current(time);
-            let old = old_boot.map_or_else(|| "unannounced".to_string(), |b| b.to_string());
             tracing::warn!(
                 target: RECEIVER_TARGET,
                 parent: None,
