@@ -1,2 +1,207 @@
-//! The firmware side of rtt-tunnel (being built: see issue 3).
+//! The firmware side of rtt-tunnel: `tracing` for microcontrollers.
+//!
+//! Firmware uses the ordinary `tracing` macros (`info!`, `span!`, `#[instrument]`). This crate
+//! is the `tracing-core` [`Subscriber`](tracing_core::Subscriber) on the chip: `no_std`, no
+//! allocation after start-up, fixed capacity. It turns every span and event into a compact
+//! postcard frame (see `rtt-tunnel-protocol`) in an RTT up channel, from thread mode and
+//! interrupts alike; the host tool drains that channel through a debug probe and replays
+//! everything into the host's `tracing-subscriber`.
+//!
+//! # How it works
+//!
+//! - **One static [`Tunnel`]** holds all state, with fixed capacity (const generics): the
+//!   span table (slot + generation ids, reference counts), the stack of entered spans, the
+//!   call sites seen. The `tracing` subscriber, [`Sender`], is a handle of one pointer to it.
+//! - **Frames** are encoded on the stack outside any critical section, then copied into the
+//!   ring inside one (`critical-section`), whole or not at all. Frames never interleave.
+//! - **Timestamps** come from a [`Clock`] the firmware supplies; each frame carries the ticks
+//!   since the previous frame written. A `Hello` frame (protocol version, boot identity, tick
+//!   rate, firmware identity) starts every boot: see [`Identity`].
+//! - **Call sites** are announced once, on first use, before the first frame that refers to
+//!   them; one whose announcement found the ring full is announced before the next frame that
+//!   needs it, or by [`Tunnel::poll`].
+//! - **Full ring**: the frame is dropped whole and counted; a `Dropped` frame tells the host
+//!   how many, before the next frame that fits.
+//! - **Full tables**: a span that finds no slot gets the untracked id (the host knows it);
+//!   events inside it are still sent. Events from a call site that finds no slot are dropped.
+//!   Everything is counted in [`Stats`]; nothing panics.
+//! - **Values**: every `Visit` method (`bool`, integers up to 128 bits, `f64`, `&str`,
+//!   `Debug`; `Display` and errors through `Debug`). `Debug`, `Display` and string values are
+//!   formatted straight into the frame and cut at [`Tunnel::TEXT_LIMIT`] (`FRAME / 2`, 128
+//!   bytes by default) or at the room left, marked as cut. At most 32 fields per span or event
+//!   (tracing's own limit); a value that does not fit the frame is replaced by an empty text
+//!   marked as cut.
+//! - **The host can ask** on the RTT down channel, read by [`Tunnel::poll`], to re-send the
+//!   `Hello`, every known call site and every live span with its entered count (a host that
+//!   attached late), or to change the runtime level filter ([`Tunnel::set_level`]).
+//! - **Levels**: `tracing`'s `max_level_*` / `release_max_level_*` features compile levels
+//!   out, as usual; below that, the runtime level filters (default: everything).
+//! - **Allocation**: tracing-core 0.1 puts the dispatcher in an `Arc` (12 bytes here), once,
+//!   at [`Tunnel::init`]. [`OneShotAlloc`] is a `#[global_allocator]` that serves that one
+//!   allocation and refuses any other, loudly. Spans and events never allocate.
+//! - **Panics**: [`report_panic`] sends the panic message and location as an `ERROR` event.
+//!
+//! # Example firmware
+//!
+//! A Cortex-M4 firmware with defmt on RTT up channel 0 and rtt-tunnel on up channel 1, in one
+//! control block (`Cargo.toml` below):
+//!
+//! ```ignore
+//! #![no_std]
+//! #![no_main]
+//!
+//! use cortex_m_rt::entry;
+//! use rtt_target::rtt_init;
+//! use rtt_tunnel_sender::{firmware_id, Clock, Identity, OneShotAlloc, RttLink, Tunnel};
+//!
+//! // tracing-core's one allocation (the dispatcher's `Arc`), and no other.
+//! #[global_allocator]
+//! static ALLOCATOR: OneShotAlloc = OneShotAlloc::new();
+//!
+//! /// Timestamps from the DWT cycle counter: 32 bits, wraps.
+//! struct Cycles;
+//! impl Clock for Cycles {
+//!     const BITS: u32 = 32;
+//!     fn now() -> u64 {
+//!         cortex_m::peripheral::DWT::cycle_count() as u64
+//!     }
+//! }
+//!
+//! // 32 live spans, 64 call sites, 16 entered at once, 256-byte frames: about 3 KiB of RAM.
+//! static TUNNEL: Tunnel<RttLink, Cycles> = Tunnel::new();
+//!
+//! const SYSCLK_HZ: u64 = 64_000_000;
+//!
+//! #[entry]
+//! fn main() -> ! {
+//!     let mut cp = cortex_m::Peripherals::take().unwrap();
+//!     cp.DCB.enable_trace();
+//!     cp.DWT.enable_cycle_counter();
+//!
+//!     let channels = rtt_init! {
+//!         up: {
+//!             0: { size: 1024, name: "defmt" }
+//!             1: { size: 4096, name: "rtt-tunnel" }
+//!         }
+//!         down: {
+//!             0: { size: 16, name: "rtt-tunnel" }
+//!         }
+//!     };
+//!     // defmt logs on up channel 0 (rtt-target's `defmt` feature).
+//!     rtt_target::set_defmt_channel(channels.up.0);
+//!     // tracing on up channel 1, host requests on down channel 0.
+//!     let link = RttLink::new(channels.up.1, Some(channels.down.0));
+//!     let identity = Identity { boot: boot_nonce(), tick_hz: SYSCLK_HZ, firmware: firmware_id!() };
+//!     TUNNEL.init(link, identity).unwrap();
+//!
+//!     defmt::info!("defmt still works");
+//!     let mut n = 0u32;
+//!     loop {
+//!         let _round = tracing::info_span!("round", n).entered();
+//!         let reading = measure(n);
+//!         tracing::info!(reading, "measured");
+//!         TUNNEL.poll(); // host requests, pending reports
+//!         n = n.wrapping_add(1);
+//!     }
+//! }
+//!
+//! #[tracing::instrument(level = "debug")]
+//! fn measure(n: u32) -> u32 {
+//!     n * 3
+//! }
+//!
+//! /// Differs from boot to boot: a hardware RNG, or a counter kept in RAM that survives reset.
+//! fn boot_nonce() -> u32 {
+//!     # 0
+//! }
+//!
+//! #[panic_handler]
+//! fn panic(info: &core::panic::PanicInfo) -> ! {
+//!     rtt_tunnel_sender::report_panic(info);
+//!     loop {
+//!         cortex_m::asm::bkpt();
+//!     }
+//! }
+//! ```
+//!
+//! ```toml
+//! [dependencies]
+//! rtt-tunnel-sender = "0.1"
+//! tracing = { version = "0.1", default-features = false, features = ["attributes"] }
+//! rtt-target = { version = "0.6", features = ["defmt"] } # `defmt` only to share RTT with defmt
+//! defmt = "0.3"                                          # rtt-target 0.6 implements defmt 0.3's logger
+//! cortex-m = { version = "0.7", features = ["critical-section-single-core"] }
+//! cortex-m-rt = "0.7"
+//! ```
+//!
+//! Without defmt, declare only the rtt-tunnel channels and leave rtt-target's `defmt`
+//! feature off. Without a down channel, pass `None`: the host then cannot ask for re-sends or
+//! level changes. Interrupt handlers trace like thread mode; interrupts nest, so their spans
+//! nest inside whatever thread mode had entered.
+//!
+//! The same code runs on the host against an in-memory ring: see [`Tunnel`]'s example.
+//!
+//! # Memory
+//!
+//! With the defaults (`Tunnel<L, C, 32, 64, 16, 256>`): about 3 KiB of RAM in `.bss` for the
+//! tunnel, a 256-byte frame buffer on the stack of each span or event operation (an interrupt
+//! that traces needs it on its stack too), and the 12-byte dispatcher allocation.
+//!
+//! # Features
+//!
+//! - `rtt` (default): [`RttLink`], the [`Link`] over rtt-target 0.6's `UpChannel` and
+//!   `DownChannel`. Without it, implement [`Link`] for your own transport.
+//!
+//! A critical-section implementation must be linked in, as for any user of the
+//! `critical-section` crate: on a single-core Cortex-M, cortex-m's
+//! `critical-section-single-core` feature.
+//!
+//! # Supported targets
+//!
+//! Cortex-M3, M4, M7, M23 (mainline), M33 and M55: `thumbv7m-none-eabi`,
+//! `thumbv7em-none-eabi(hf)`, `thumbv8m.main-none-eabi(hf)`, and any target with atomic
+//! compare-and-swap (the host, for tests).
+//!
+//! **Cortex-M0 and M0+ (`thumbv6m-none-eabi`) are not supported**: tracing-core itself needs
+//! atomic compare-and-swap, which those cores do not have, so tracing-core does not build
+//! there.
+//!
+//! Rust 1.85 or later.
 #![no_std]
+#![warn(missing_docs)]
+
+mod alloc;
+mod callsites;
+mod clock;
+mod entered;
+mod error;
+mod identity;
+mod level;
+mod link;
+mod panic;
+#[cfg(feature = "rtt")]
+mod rtt;
+mod spans;
+mod state;
+mod stats;
+mod subscriber;
+mod tunnel;
+mod visit;
+
+pub use alloc::OneShotAlloc;
+pub use clock::Clock;
+pub use error::InitError;
+pub use identity::Identity;
+pub use link::{Link, MemoryLink};
+pub use panic::report_panic;
+#[cfg(feature = "rtt")]
+pub use rtt::RttLink;
+pub use stats::Stats;
+pub use subscriber::Sender;
+pub use tunnel::Tunnel;
+
+#[cfg(test)]
+extern crate std;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,89 @@
+//! The stack of entered spans, shared by thread mode and interrupts: interrupts nest, so
+//! enters and exits stay last-in, first-out. Its top is the contextual parent.
+
+use heapless::Vec;
+
+/// One `enter` of a span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Entry {
+    /// The span's id.
+    pub(crate) id: u64,
+    /// The `Enter` frame was written: the host has this entry on its own stack.
+    pub(crate) sent: bool,
+}
+
+/// At most `N` spans entered at once.
+#[derive(Debug)]
+pub(crate) struct EnteredStack<const N: usize> {
+    entries: Vec<Entry, N>,
+}
+
+impl<const N: usize> EnteredStack<N> {
+    pub(crate) const fn new() -> Self {
+        Self {
+            entries: Vec::new(),
+        }
+    }
+
+    /// Pushes an entry; `false` when the stack is full.
+    pub(crate) fn push(&mut self, id: u64) -> bool {
+        self.entries.push(Entry { id, sent: false }).is_ok()
+    }
+
+    /// The most recent entry of `id`.
+    pub(crate) fn last_mut(&mut self, id: u64) -> Option<&mut Entry> {
+        self.entries.iter_mut().rev().find(|e| e.id == id)
+    }
+
+    /// Removes the most recent entry of `id` (exits need not be in order, as in
+    /// `tracing-subscriber`'s registry).
+    pub(crate) fn remove_last(&mut self, id: u64) -> Option<Entry> {
+        let at = self.entries.iter().rposition(|e| e.id == id)?;
+        Some(self.entries.remove(at))
+    }
+
+    /// Removes every entry of `id` (a span closed while entered); returns how many.
+    pub(crate) fn remove_all(&mut self, id: u64) -> usize {
+        let before = self.entries.len();
+        self.entries.retain(|e| e.id != id);
+        before - self.entries.len()
+    }
+
+    /// Marks every entry of `id` as known to the host.
+    pub(crate) fn mark_sent(&mut self, id: u64) {
+        for e in self.entries.iter_mut().filter(|e| e.id == id) {
+            e.sent = true;
+        }
+    }
+
+    /// The innermost entered span: the target's current span.
+    pub(crate) fn current(&self) -> Option<u64> {
+        self.entries.last().map(|e| e.id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lifo_with_out_of_order_exits_and_a_capacity() {
+        let mut s = EnteredStack::<3>::new();
+        assert_eq!(s.current(), None);
+        assert!(s.push(1) && s.push(2) && s.push(1));
+        assert!(!s.push(4), "full");
+        assert_eq!(s.current(), Some(1));
+        s.last_mut(1).unwrap().sent = true;
+        assert_eq!(s.remove_last(1), Some(Entry { id: 1, sent: true }));
+        assert_eq!(s.current(), Some(2));
+        assert_eq!(s.remove_last(1), Some(Entry { id: 1, sent: false }));
+        assert_eq!(s.remove_last(1), None);
+        assert_eq!(s.current(), Some(2));
+        s.push(3);
+        s.push(2);
+        s.mark_sent(2);
+        assert_eq!(s.last_mut(3).map(|e| e.sent), Some(false));
+        assert_eq!(s.remove_all(2), 2);
+        assert_eq!(s.current(), Some(3));
+    }
+}

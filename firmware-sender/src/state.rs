@@ -1,0 +1,489 @@
+//! Everything the sender keeps, behind one critical-section mutex, and the writing of frames.
+//!
+//! Before a frame goes into the ring, what it depends on goes first: the boot's `Hello`, the
+//! `Dropped` report of frames lost since the last one, and the announcement of the frame's
+//! call site. If any of those does not fit, the frame is dropped too (and counted), so the
+//! host never sees a frame it cannot place.
+
+use heapless::Vec;
+use rtt_tunnel_protocol::{
+    CallSite, CallsiteId, Feed, FieldNames, FrameBuilder, FrameSplitter, Hello, Kind, LiveSpan,
+    Message, Parent, Request, SpanId, PROTOCOL_VERSION,
+};
+
+use crate::callsites::{Announce, CallsiteTable};
+use crate::clock::{self, Clock};
+use crate::entered::EnteredStack;
+use crate::level;
+use crate::spans::SpanTable;
+use crate::{Identity, Link, Stats};
+
+/// Field names announced per call site, and values sent per span or event: tracing's own
+/// limit on the fields of a call site.
+pub(crate) const MAX_FIELDS: usize = 32;
+
+/// Longest request frame the down channel accepts (requests are 2 or 3 bytes).
+const REQUEST_FRAME: usize = 16;
+
+/// Strings of a call site that does not fit a frame are cut to their last this many bytes
+/// (where a file name and line number are) for a second try.
+const SHORT_STRING: usize = 40;
+
+/// What one step of [`State::flush_one`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flush {
+    /// Wrote a frame or otherwise made progress: call again.
+    Progress,
+    /// The ring is full: try again later.
+    Blocked,
+    /// Nothing is pending.
+    Idle,
+}
+
+/// What became of a frame encoded in the scratch buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sent {
+    Written,
+    /// No room in the ring (or not connected): keep it pending.
+    RingFull,
+    /// It does not fit the frame buffer.
+    TooLarge,
+}
+
+/// How a frame's timestamp is stamped.
+#[derive(Debug, Clone, Copy)]
+enum Stamp {
+    SincePrevious,
+    SinceBoot,
+}
+
+/// The link and the time of the last frame written into it.
+#[derive(Debug)]
+struct Output<L> {
+    link: Option<L>,
+    last_written: u64,
+}
+
+impl<L: Link> Output<L> {
+    /// Seals `frame` with its timestamp delta and writes it whole, or not at all.
+    fn write<C: Clock>(
+        &mut self,
+        stats: &mut Stats,
+        now: u64,
+        stamp: Stamp,
+        frame: FrameBuilder<'_>,
+    ) -> bool {
+        let Some(link) = self.link.as_mut() else {
+            return false;
+        };
+        let dt = match stamp {
+            Stamp::SincePrevious => clock::delta::<C>(now, self.last_written),
+            Stamp::SinceBoot => clock::since_boot::<C>(now),
+        };
+        let Ok(bytes) = frame.seal(dt) else {
+            return false;
+        };
+        if !link.write_frame(bytes) {
+            return false;
+        }
+        self.last_written = now;
+        stats.frames_written = stats.frames_written.saturating_add(1);
+        true
+    }
+
+    /// Encodes `message` in `scratch` and writes it.
+    fn send<C: Clock>(
+        &mut self,
+        stats: &mut Stats,
+        scratch: &mut [u8],
+        now: u64,
+        stamp: Stamp,
+        message: &Message<'_>,
+    ) -> Sent {
+        let mut frame = FrameBuilder::new(scratch);
+        if frame.push_message(message).is_err() {
+            return Sent::TooLarge;
+        }
+        if self.write::<C>(stats, now, stamp, frame) {
+            Sent::Written
+        } else {
+            Sent::RingFull
+        }
+    }
+}
+
+/// The sender's state: tables, pending reports, the link. `FRAME` is the size of the frame
+/// buffers (the one on the stack of each span and event operation, and `scratch` here).
+#[derive(Debug)]
+pub(crate) struct State<
+    L,
+    const SPANS: usize,
+    const CALLSITES: usize,
+    const DEPTH: usize,
+    const FRAME: usize,
+> {
+    out: Output<L>,
+    identity: Option<Identity>,
+    hello_pending: bool,
+    unreported_drops: u32,
+    pub(crate) spans: SpanTable<SPANS>,
+    pub(crate) entered: EnteredStack<DEPTH>,
+    pub(crate) callsites: CallsiteTable<CALLSITES>,
+    requests: FrameSplitter<REQUEST_FRAME>,
+    /// Frames encoded inside the critical section (announcements, reports) are built here,
+    /// not on the stack.
+    scratch: [u8; FRAME],
+    /// A call site's field names, gathered for its announcement.
+    names: Vec<&'static str, MAX_FIELDS>,
+    pub(crate) stats: Stats,
+}
+
+impl<
+        L: Link,
+        const SPANS: usize,
+        const CALLSITES: usize,
+        const DEPTH: usize,
+        const FRAME: usize,
+    > State<L, SPANS, CALLSITES, DEPTH, FRAME>
+{
+    pub(crate) const fn new() -> Self {
+        Self {
+            out: Output {
+                link: None,
+                last_written: 0,
+            },
+            identity: None,
+            hello_pending: false,
+            unreported_drops: 0,
+            spans: SpanTable::new(),
+            entered: EnteredStack::new(),
+            callsites: CallsiteTable::new(),
+            requests: FrameSplitter::new(),
+            scratch: [0; FRAME],
+            names: Vec::new(),
+            stats: Stats {
+                frames_written: 0,
+                frames_dropped: 0,
+                spans_untracked: 0,
+                events_untracked: 0,
+                enters_untracked: 0,
+                values_dropped: 0,
+                values_truncated: 0,
+            },
+        }
+    }
+
+    /// Takes the link and queues the `Hello`; `false` if already connected.
+    pub(crate) fn connect(&mut self, link: L, identity: Identity) -> bool {
+        if self.out.link.is_some() {
+            return false;
+        }
+        self.out.link = Some(link);
+        self.identity = Some(identity);
+        self.hello_pending = true;
+        true
+    }
+
+    pub(crate) fn link_mut(&mut self) -> Option<&mut L> {
+        self.out.link.as_mut()
+    }
+
+    /// Writes `frame` after what must precede it; counts it as dropped if anything failed.
+    pub(crate) fn deliver<C: Clock>(
+        &mut self,
+        now: u64,
+        callsite: Option<u32>,
+        frame: FrameBuilder<'_>,
+    ) -> bool {
+        let ok = self.prepare::<C>(now, callsite)
+            && self
+                .out
+                .write::<C>(&mut self.stats, now, Stamp::SincePrevious, frame);
+        if !ok {
+            self.count_drop();
+        }
+        ok
+    }
+
+    /// [`deliver`](Self::deliver) for a message of a few bytes without values, encoded here.
+    pub(crate) fn deliver_small<C: Clock>(&mut self, now: u64, message: &Message<'_>) -> bool {
+        let mut buf = [0u8; 32];
+        let mut frame = FrameBuilder::new(&mut buf);
+        if frame.push_message(message).is_err() {
+            self.count_drop();
+            return false;
+        }
+        self.deliver::<C>(now, None, frame)
+    }
+
+    /// Counts a frame that could not be written, for the next `Dropped` report.
+    pub(crate) fn count_drop(&mut self) {
+        self.unreported_drops = self.unreported_drops.saturating_add(1);
+        self.stats.frames_dropped = self.stats.frames_dropped.saturating_add(1);
+    }
+
+    /// Writes the `Hello`, the `Dropped` report and the call site's announcement, whichever
+    /// are due; `false` if one of them could not be written.
+    fn prepare<C: Clock>(&mut self, now: u64, callsite: Option<u32>) -> bool {
+        if self.out.link.is_none() {
+            return false;
+        }
+        if self.hello_pending && self.send_hello::<C>(now) != Sent::Written {
+            return false;
+        }
+        if self.unreported_drops > 0 && self.send_dropped::<C>(now) != Sent::Written {
+            return false;
+        }
+        let Some(id) = callsite else { return true };
+        match self.callsites.get(id).map(|e| e.announce) {
+            Some(Announce::Done) => true,
+            Some(Announce::Pending) => self.announce::<C>(now, id) == Sent::Written,
+            Some(Announce::TooLarge) | None => false,
+        }
+    }
+
+    fn send_hello<C: Clock>(&mut self, now: u64) -> Sent {
+        let Some(identity) = self.identity else {
+            return Sent::RingFull;
+        };
+        // A firmware identity too long for a frame is cut rather than block every frame.
+        let firmware = head(identity.firmware, FRAME.saturating_sub(48));
+        let hello = Message::Hello(Hello {
+            version: PROTOCOL_VERSION,
+            boot: identity.boot,
+            tick_hz: identity.tick_hz,
+            firmware,
+        });
+        let sent = self.out.send::<C>(
+            &mut self.stats,
+            &mut self.scratch,
+            now,
+            Stamp::SinceBoot,
+            &hello,
+        );
+        if sent == Sent::Written {
+            self.hello_pending = false;
+        }
+        sent
+    }
+
+    fn send_dropped<C: Clock>(&mut self, now: u64) -> Sent {
+        let dropped = Message::Dropped {
+            frames: self.unreported_drops,
+        };
+        let sent = self.out.send::<C>(
+            &mut self.stats,
+            &mut self.scratch,
+            now,
+            Stamp::SincePrevious,
+            &dropped,
+        );
+        if sent == Sent::Written {
+            self.unreported_drops = 0;
+        }
+        sent
+    }
+
+    /// Writes a call site's `CallSite` frame; one that does not fit is tried again with its
+    /// strings cut to their ends, then given up on ([`Announce::TooLarge`]).
+    fn announce<C: Clock>(&mut self, now: u64, id: u32) -> Sent {
+        let Some(entry) = self.callsites.get(id) else {
+            return Sent::TooLarge;
+        };
+        let meta = entry.meta;
+        self.names.clear();
+        for field in meta.fields().iter() {
+            if self.names.push(field.name()).is_err() {
+                break;
+            }
+        }
+        let mut callsite = CallSite {
+            id: CallsiteId(id),
+            kind: if meta.is_span() {
+                Kind::Span
+            } else {
+                Kind::Event
+            },
+            level: level::to_wire(meta.level()),
+            name: meta.name(),
+            target: meta.target(),
+            module_path: meta.module_path(),
+            file: meta.file(),
+            line: meta.line(),
+            fields: FieldNames::new(&self.names),
+        };
+        let mut sent = self.out.send::<C>(
+            &mut self.stats,
+            &mut self.scratch,
+            now,
+            Stamp::SincePrevious,
+            &Message::CallSite(callsite),
+        );
+        if sent == Sent::TooLarge {
+            callsite.name = tail(callsite.name, SHORT_STRING);
+            callsite.target = tail(callsite.target, SHORT_STRING);
+            callsite.module_path = callsite.module_path.map(|m| tail(m, SHORT_STRING));
+            callsite.file = callsite.file.map(|f| tail(f, SHORT_STRING));
+            sent = self.out.send::<C>(
+                &mut self.stats,
+                &mut self.scratch,
+                now,
+                Stamp::SincePrevious,
+                &Message::CallSite(callsite),
+            );
+        }
+        match sent {
+            Sent::Written => self.callsites.set(id, Announce::Done),
+            Sent::TooLarge => self.callsites.set(id, Announce::TooLarge),
+            Sent::RingFull => {}
+        }
+        sent
+    }
+
+    /// Writes a `LiveSpan` for a span marked for re-send.
+    fn send_live_span<C: Clock>(&mut self, now: u64, id: u32) -> Sent {
+        let key = u64::from(id);
+        let Some(live) = self.spans.get(key).copied() else {
+            return Sent::Written;
+        };
+        let parent = match live.parent {
+            Parent::Explicit(p) => Parent::Explicit(self.spans.host_id(u64::from(p.0))),
+            other => other,
+        };
+        let message = Message::LiveSpan(LiveSpan {
+            id: SpanId(id),
+            callsite: CallsiteId(live.callsite),
+            parent,
+            entered: live.entered,
+        });
+        let sent = self.out.send::<C>(
+            &mut self.stats,
+            &mut self.scratch,
+            now,
+            Stamp::SincePrevious,
+            &message,
+        );
+        if sent != Sent::RingFull {
+            if let Some(live) = self.spans.get_mut(key) {
+                live.resend = false;
+                live.sent |= sent == Sent::Written;
+            }
+        }
+        if sent == Sent::Written {
+            self.entered.mark_sent(key);
+        }
+        sent
+    }
+
+    /// Writes one pending frame: the `Hello`, a `Dropped` report, a call-site announcement, a
+    /// re-sent live span, in that order.
+    pub(crate) fn flush_one<C: Clock>(&mut self, now: u64) -> Flush {
+        let progress = |sent| match sent {
+            Sent::RingFull => Flush::Blocked,
+            Sent::Written | Sent::TooLarge => Flush::Progress,
+        };
+        if self.out.link.is_none() {
+            return Flush::Idle;
+        }
+        if self.hello_pending {
+            return progress(self.send_hello::<C>(now));
+        }
+        if self.unreported_drops > 0 {
+            return progress(self.send_dropped::<C>(now));
+        }
+        if let Some(id) = self.callsites.next_pending() {
+            return progress(self.announce::<C>(now, id));
+        }
+        if let Some(id) = self.spans.next_resend() {
+            let key = u64::from(id);
+            let announced = self
+                .spans
+                .get(key)
+                .and_then(|live| self.callsites.get(live.callsite))
+                .is_some_and(|e| e.announce == Announce::Done);
+            if !announced {
+                // Its call site cannot be announced: the host cannot place the span.
+                if let Some(live) = self.spans.get_mut(key) {
+                    live.resend = false;
+                }
+                return Flush::Progress;
+            }
+            return progress(self.send_live_span::<C>(now, id));
+        }
+        Flush::Idle
+    }
+
+    /// Reads and applies the host's requests; returns the last level filter it asked for.
+    pub(crate) fn read_requests(&mut self) -> Option<rtt_tunnel_protocol::LevelFilter> {
+        let link = self.out.link.as_mut()?;
+        let mut level = None;
+        let mut resend = false;
+        let mut buf = [0u8; REQUEST_FRAME];
+        // Bounded: a host that keeps writing cannot keep us here.
+        for _ in 0..8 {
+            let n = link.read_down(&mut buf);
+            if n == 0 {
+                break;
+            }
+            let mut input = &buf[..n];
+            loop {
+                match self.requests.feed(input) {
+                    Feed::Consumed => break,
+                    Feed::Frame { frame, rest } => {
+                        match Request::decode(frame) {
+                            Ok(Request::ResendAll) => resend = true,
+                            Ok(Request::SetLevel(filter)) => level = Some(filter),
+                            // A request this build does not know, or garbage: ignored.
+                            Err(_) => {}
+                        }
+                        input = rest;
+                    }
+                    Feed::Error { rest, .. } => input = rest,
+                }
+            }
+        }
+        if resend {
+            self.hello_pending = self.identity.is_some();
+            self.callsites.mark_all_pending();
+            self.spans.mark_all_for_resend();
+        }
+        level
+    }
+}
+
+/// The first at most `max` bytes of `s`, cut at a character boundary.
+fn head(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// The last at most `max` bytes of `s`, cut at a character boundary.
+fn tail(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut start = s.len() - max;
+    while !s.is_char_boundary(start) {
+        start += 1;
+    }
+    &s[start..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cuts_at_character_boundaries() {
+        assert_eq!(head("abc", 5), "abc");
+        assert_eq!(head("aé", 2), "a");
+        assert_eq!(tail("src/main.rs", 7), "main.rs");
+        assert_eq!(tail("éa", 2), "a");
+    }
+}

@@ -1,0 +1,330 @@
+//! The `tracing_core::Subscriber`: a handle of one pointer to a static [`Tunnel`].
+//!
+//! Each operation takes its timestamp first. A span or event with values is encoded into a
+//! frame buffer on the stack outside any critical section (formatting `Debug` values may take
+//! a while); only the table look-ups and the copy into the ring run inside one. Lifecycle
+//! frames of a few bytes (enter, exit, close, follows-from) are encoded inside, where their
+//! ids are checked.
+
+use rtt_tunnel_protocol::{CallsiteId, FrameBuilder, Message, Parent, SpanId, Values};
+use tracing_core::span::{Attributes, Current, Id, Record};
+use tracing_core::{Event, Interest, LevelFilter, Metadata, Subscriber};
+
+use crate::callsites::Announce;
+use crate::spans::{wire_id, UNTRACKED_ID};
+use crate::visit::{Cut, ValueVisitor};
+use crate::{Clock, Link, Tunnel};
+
+/// The `tracing` subscriber of a [`Tunnel`]; get it with [`Tunnel::sender`] or, wrapped in a
+/// `Dispatch`, [`Tunnel::dispatch`].
+///
+/// Spans that could not be tracked (table full) get an id the host knows as untracked; their
+/// own frames are not sent, events inside them are. The sender counts references itself and
+/// sends only the final `Close` of a span.
+pub struct Sender<
+    L: 'static,
+    C: 'static,
+    const SPANS: usize = 32,
+    const CALLSITES: usize = 64,
+    const DEPTH: usize = 16,
+    const FRAME: usize = 256,
+> {
+    pub(crate) tunnel: &'static Tunnel<L, C, SPANS, CALLSITES, DEPTH, FRAME>,
+}
+
+impl<L, C, const SPANS: usize, const CALLSITES: usize, const DEPTH: usize, const FRAME: usize> Clone
+    for Sender<L, C, SPANS, CALLSITES, DEPTH, FRAME>
+{
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<L, C, const SPANS: usize, const CALLSITES: usize, const DEPTH: usize, const FRAME: usize> Copy
+    for Sender<L, C, SPANS, CALLSITES, DEPTH, FRAME>
+{
+}
+
+impl<L, C, const SPANS: usize, const CALLSITES: usize, const DEPTH: usize, const FRAME: usize>
+    core::fmt::Debug for Sender<L, C, SPANS, CALLSITES, DEPTH, FRAME>
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Sender").finish_non_exhaustive()
+    }
+}
+
+/// Encodes `message` and the values `record` visits into `frame`; `None` if the message
+/// itself does not fit (it always does in a frame of 64 bytes or more).
+fn encode(
+    frame: &mut FrameBuilder<'_>,
+    message: &Message<'_>,
+    text_limit: usize,
+    record: impl FnOnce(&mut ValueVisitor<'_, '_>),
+) -> Option<Cut> {
+    frame.push_message(message).ok()?;
+    Some(frame.push_values(|writer| {
+        let mut visitor = ValueVisitor::new(writer, text_limit);
+        record(&mut visitor);
+        visitor.cut
+    }))
+}
+
+impl<L, C, const SPANS: usize, const CALLSITES: usize, const DEPTH: usize, const FRAME: usize>
+    Sender<L, C, SPANS, CALLSITES, DEPTH, FRAME>
+where
+    L: Link + Send + 'static,
+    C: Clock + 'static,
+{
+    /// Delivers a frame with values encoded outside the critical section.
+    fn deliver(
+        &self,
+        now: u64,
+        callsite: u32,
+        frame: FrameBuilder<'_>,
+        cut: Option<Cut>,
+        span: Option<u64>,
+    ) {
+        self.tunnel.with_state(|st| {
+            let Some(cut) = cut else {
+                st.count_drop();
+                return;
+            };
+            cut.add_to(&mut st.stats);
+            if st.deliver::<C>(now, Some(callsite), frame) {
+                if let Some(live) = span.and_then(|id| st.spans.get_mut(id)) {
+                    live.sent = true;
+                }
+            }
+        });
+    }
+}
+
+impl<L, C, const SPANS: usize, const CALLSITES: usize, const DEPTH: usize, const FRAME: usize>
+    Subscriber for Sender<L, C, SPANS, CALLSITES, DEPTH, FRAME>
+where
+    L: Link + Send + 'static,
+    C: Clock + 'static,
+{
+    fn register_callsite(&self, metadata: &'static Metadata<'static>) -> Interest {
+        // Cached by tracing until `set_level` rebuilds the cache.
+        if self.tunnel.level.allows(metadata.level()) {
+            Interest::always()
+        } else {
+            Interest::never()
+        }
+    }
+
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        self.tunnel.level.allows(metadata.level())
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        Some(self.tunnel.level.get())
+    }
+
+    fn new_span(&self, attrs: &Attributes<'_>) -> Id {
+        let now = C::now();
+        let meta = attrs.metadata();
+        let explicit = attrs.parent().map(Id::into_u64);
+        let contextual = attrs.is_contextual();
+        let reserved = self.tunnel.with_state(|st| {
+            let parent_id = if contextual {
+                st.entered.current()
+            } else {
+                explicit
+            };
+            let stored = parent_id.map_or(Parent::Root, |p| Parent::Explicit(wire_id(p)));
+            let on_wire = match explicit {
+                _ if contextual => Parent::Current,
+                Some(p) => Parent::Explicit(st.spans.host_id(p)),
+                None => Parent::Root,
+            };
+            let callsite = st
+                .callsites
+                .id_of(meta)
+                .filter(|&cs| st.callsites.get(cs).map(|e| e.announce) != Some(Announce::TooLarge));
+            let reserved =
+                callsite.and_then(|cs| Some((st.spans.insert(meta, cs, stored)?, cs, on_wire)));
+            if reserved.is_none() {
+                st.stats.spans_untracked = st.stats.spans_untracked.saturating_add(1);
+            }
+            reserved
+        });
+        let Some(Some((id, callsite, parent))) = reserved else {
+            return Id::from_u64(UNTRACKED_ID);
+        };
+        let mut buf = [0u8; FRAME];
+        let mut frame = FrameBuilder::new(&mut buf);
+        let message = Message::NewSpan {
+            id: SpanId(id),
+            callsite: CallsiteId(callsite),
+            parent,
+            values: Values::EMPTY,
+        };
+        let cut = encode(&mut frame, &message, FRAME / 2, |v| attrs.record(v));
+        self.deliver(now, callsite, frame, cut, Some(u64::from(id)));
+        Id::from_u64(u64::from(id))
+    }
+
+    fn record(&self, span: &Id, values: &Record<'_>) {
+        let now = C::now();
+        let id = span.into_u64();
+        let Ok(wire) = u32::try_from(id) else {
+            return; // untracked
+        };
+        let mut buf = [0u8; FRAME];
+        let mut frame = FrameBuilder::new(&mut buf);
+        let message = Message::Record {
+            span: SpanId(wire),
+            values: Values::EMPTY,
+        };
+        let cut = encode(&mut frame, &message, FRAME / 2, |v| values.record(v));
+        self.tunnel.with_state(|st| {
+            // Only for a span the host knows (its `NewSpan` went out).
+            if !st.spans.get(id).is_some_and(|live| live.sent) {
+                return;
+            }
+            let Some(cut) = cut else {
+                st.count_drop();
+                return;
+            };
+            cut.add_to(&mut st.stats);
+            st.deliver::<C>(now, None, frame);
+        });
+    }
+
+    fn record_follows_from(&self, span: &Id, follows: &Id) {
+        let now = C::now();
+        let (id, follows) = (span.into_u64(), follows.into_u64());
+        self.tunnel.with_state(|st| {
+            if !st.spans.get(id).is_some_and(|live| live.sent) {
+                return;
+            }
+            let message = Message::FollowsFrom {
+                span: wire_id(id),
+                follows: st.spans.host_id(follows),
+            };
+            st.deliver_small::<C>(now, &message);
+        });
+    }
+
+    fn event(&self, event: &Event<'_>) {
+        let now = C::now();
+        let meta = event.metadata();
+        let explicit = event.parent().map(Id::into_u64);
+        let contextual = event.is_contextual();
+        let resolved = self.tunnel.with_state(|st| {
+            let callsite = st
+                .callsites
+                .id_of(meta)
+                .filter(|&cs| st.callsites.get(cs).map(|e| e.announce) != Some(Announce::TooLarge));
+            let Some(callsite) = callsite else {
+                st.stats.events_untracked = st.stats.events_untracked.saturating_add(1);
+                return None;
+            };
+            let parent = match explicit {
+                _ if contextual => Parent::Current,
+                Some(p) => Parent::Explicit(st.spans.host_id(p)),
+                None => Parent::Root,
+            };
+            Some((callsite, parent))
+        });
+        let Some(Some((callsite, parent))) = resolved else {
+            return;
+        };
+        let mut buf = [0u8; FRAME];
+        let mut frame = FrameBuilder::new(&mut buf);
+        let message = Message::Event {
+            callsite: CallsiteId(callsite),
+            parent,
+            values: Values::EMPTY,
+        };
+        let cut = encode(&mut frame, &message, FRAME / 2, |v| event.record(v));
+        self.deliver(now, callsite, frame, cut, None);
+    }
+
+    fn enter(&self, span: &Id) {
+        let now = C::now();
+        let id = span.into_u64();
+        self.tunnel.with_state(|st| {
+            let Some(live) = st.spans.get_mut(id) else {
+                return; // untracked or stale
+            };
+            if !st.entered.push(id) {
+                live.overflow += 1;
+                st.stats.enters_untracked = st.stats.enters_untracked.saturating_add(1);
+                return;
+            }
+            live.entered += 1;
+            if live.sent && st.deliver_small::<C>(now, &Message::Enter(wire_id(id))) {
+                if let Some(entry) = st.entered.last_mut(id) {
+                    entry.sent = true;
+                }
+            }
+        });
+    }
+
+    fn exit(&self, span: &Id) {
+        let now = C::now();
+        let id = span.into_u64();
+        self.tunnel.with_state(|st| {
+            if let Some(live) = st.spans.get_mut(id).filter(|live| live.overflow > 0) {
+                // The most recent enter was not pushed: the stack was full.
+                live.overflow -= 1;
+                return;
+            }
+            let Some(entry) = st.entered.remove_last(id) else {
+                return; // never pushed: untracked or stale
+            };
+            if let Some(live) = st.spans.get_mut(id) {
+                live.entered = live.entered.saturating_sub(1);
+            }
+            if entry.sent {
+                st.deliver_small::<C>(now, &Message::Exit(wire_id(id)));
+            }
+        });
+    }
+
+    fn clone_span(&self, span: &Id) -> Id {
+        self.tunnel.with_state(|st| {
+            if let Some(live) = st.spans.get_mut(span.into_u64()) {
+                live.refs = live.refs.saturating_add(1);
+            }
+        });
+        span.clone()
+    }
+
+    fn try_close(&self, span: Id) -> bool {
+        let now = C::now();
+        let id = span.into_u64();
+        self.tunnel
+            .with_state(|st| {
+                let Some(live) = st.spans.get_mut(id) else {
+                    return false;
+                };
+                live.refs = live.refs.saturating_sub(1);
+                if live.refs > 0 {
+                    return false;
+                }
+                let sent = live.sent;
+                st.entered.remove_all(id);
+                st.spans.remove(id);
+                if sent {
+                    st.deliver_small::<C>(now, &Message::Close(wire_id(id)));
+                }
+                true
+            })
+            .unwrap_or(false)
+    }
+
+    fn current_span(&self) -> Current {
+        self.tunnel
+            .with_state(|st| {
+                let id = st.entered.current()?;
+                let meta = st.spans.get(id)?.meta;
+                Some(Current::new(Id::from_u64(id), meta))
+            })
+            .flatten()
+            .unwrap_or_else(Current::none)
+    }
+}
