@@ -1,7 +1,7 @@
 //! The [`Receiver`]: relays the frames of one target into the host's `tracing` dispatcher.
 //!
 //! It is the equivalent of `tracing-tunnel`'s `TracingEventReceiver` for a microcontroller:
-//! call sites become leaked `&'static Metadata` ([`arena`](self#leaked-memory)), the target's
+//! call sites become leaked `&'static Metadata` ([leaked memory](self#leaked-memory)), the target's
 //! span ids map to host spans, and the target's resets are handled.
 //!
 //! # Example
@@ -13,22 +13,42 @@
 //!     PROTOCOL_VERSION,
 //! };
 //!
-//! let dispatch = tracing_core::Dispatch::new(tracing_subscriber::fmt().with_test_writer().finish());
+//! let output = tracing_subscriber::fmt().with_test_writer().finish();
+//! let dispatch = tracing_core::Dispatch::new(output);
 //! tracing_core::dispatcher::with_default(&dispatch, || {
 //!     let mut receiver = Receiver::default();
-//!     let hello = Hello { version: PROTOCOL_VERSION, boot: 1, tick_hz: 1_000_000, firmware: "demo 0.1" };
+//!     let hello = Hello {
+//!         version: PROTOCOL_VERSION,
+//!         boot: 1,
+//!         tick_hz: 1_000_000,
+//!         firmware: "demo 0.1",
+//!     };
 //!     receiver.receive(Frame { dt: 10, message: Message::Hello(hello) });
 //!     let names = ["message"];
 //!     let site = CallSite {
-//!         id: CallsiteId(0), kind: Kind::Event, level: Level::Info, name: "event src/main.rs:3",
-//!         target: "demo", module_path: Some("demo"), file: Some("src/main.rs"), line: Some(3),
+//!         id: CallsiteId(0),
+//!         kind: Kind::Event,
+//!         level: Level::Info,
+//!         name: "event src/main.rs:3",
+//!         target: "demo",
+//!         module_path: Some("demo"),
+//!         file: Some("src/main.rs"),
+//!         line: Some(3),
 //!         fields: FieldNames::new(&names),
 //!     };
 //!     receiver.receive(Frame { dt: 5, message: Message::CallSite(site) });
-//!     let event = Message::Event { callsite: CallsiteId(0), parent: Parent::Current, values: Values::EMPTY };
-//!     receiver.receive(Frame { dt: 100, message: event });
+//!     let event = Message::Event {
+//!         callsite: CallsiteId(0),
+//!         parent: Parent::Current,
+//!         values: Values::EMPTY,
+//!     };
+//!     // `try_receive` for a real target: errors say what went wrong, and the receiver
+//!     // goes on.
+//!     receiver.try_receive(Frame { dt: 100, message: event })?;
 //!     assert_eq!(receiver.target_time().ticks, 115);
-//! });
+//!     Ok::<(), host_receiver::receiver::ReceiveError>(())
+//! })?;
+//! # Ok::<(), host_receiver::receiver::ReceiveError>(())
 //! ```
 //!
 //! # Semantics
@@ -51,7 +71,7 @@
 //! - **Call sites** announced again with the same id: identical content is a no-op; different
 //!   content replaces the old call site (a rebuilt firmware that kept its identity string):
 //!   later messages use the new one, spans already created keep theirs.
-//! - **Parents.** [`Parent::Current`] is the span the target most recently entered and has not
+//! - **Parents.** [`Parent::Current`](rtt_tunnel_protocol::Parent::Current) is the span the target most recently entered and has not
 //!   exited, as its `Enter` and `Exit` frames tell: the receiver keeps a mirror of the target's
 //!   stack of entered spans. Every span and event is relayed with an explicit parent (or as an
 //!   explicit root), so the result does not depend on the host thread's own context. A target
@@ -99,7 +119,6 @@ mod values;
 pub use arena::{leak_stats, set_leak_limit, LeakStats, DEFAULT_LEAK_LIMIT};
 pub use error::ReceiveError;
 pub use persist::{BootInfo, CallSiteData, LocalSpans, PersistedMetadata, PersistedSpans};
-pub use rtt_tunnel_protocol::Parent;
 pub use values::{MAX_VALUES, TRUNCATED_MARKER};
 
 use crate::target_time::{self, TargetClock, TargetTime};
