@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use host_receiver::receiver::Receiver;
 use receiver_support::*;
-use rtt_tunnel_protocol::{Feed, Frame, FrameSplitter};
+use rtt_tunnel_protocol::{Feed, Frame, FrameSplitter, Request};
 use rtt_tunnel_sender::{Clock, Identity, MemoryLink, Tunnel};
 
 /// A clock that advances 10 ticks per reading.
@@ -23,6 +23,34 @@ impl Clock for TestClock {
 }
 
 static TUNNEL: Tunnel<MemoryLink<32768>, TestClock> = Tunnel::new();
+static LATE: Tunnel<MemoryLink<32768>, TestClock> = Tunnel::new();
+
+/// Splits, decodes and relays `wire`; returns the receive errors.
+fn relay(rx: &mut Receiver, wire: &[u8]) -> Vec<String> {
+    let mut errors = Vec::new();
+    let mut splitter = FrameSplitter::<512>::new();
+    let mut input = wire;
+    loop {
+        match splitter.feed(input) {
+            Feed::Consumed => return errors,
+            Feed::Frame { frame, rest } => {
+                input = rest;
+                let frame = Frame::decode(frame).unwrap();
+                if let Err(e) = rx.try_receive(frame) {
+                    errors.push(e.to_string());
+                }
+            }
+            Feed::Error { error, .. } => panic!("{error}"),
+        }
+    }
+}
+
+fn drain(tunnel: &'static Tunnel<MemoryLink<32768>, TestClock>) -> Vec<u8> {
+    let mut wire = vec![0u8; 32768];
+    let n = tunnel.with_link(|link| link.drain_up(&mut wire)).unwrap();
+    wire.truncate(n);
+    wire
+}
 
 /// The firmware's side: ordinary `tracing` code under the sender's dispatcher.
 fn firmware() {
@@ -72,29 +100,13 @@ fn sender_frames_rebuild_the_same_spans_on_the_host() {
     let target = TUNNEL.dispatch();
     tracing_core::dispatcher::with_default(&target, firmware);
     let stats = TUNNEL.stats();
-    let mut wire = vec![0u8; 32768];
-    let n = TUNNEL.with_link(|link| link.drain_up(&mut wire)).unwrap();
-    wire.truncate(n);
-    assert!(n > 0, "the sender wrote nothing: {stats:?}");
+    let wire = drain(&TUNNEL);
+    assert!(!wire.is_empty(), "the sender wrote nothing: {stats:?}");
 
     let mut errors = Vec::new();
     let log = with_capture(|| {
         let mut rx = Receiver::default();
-        let mut splitter = FrameSplitter::<512>::new();
-        let mut input = &wire[..];
-        loop {
-            match splitter.feed(input) {
-                Feed::Consumed => break,
-                Feed::Frame { frame, rest } => {
-                    input = rest;
-                    let frame = Frame::decode(frame).unwrap();
-                    if let Err(e) = rx.try_receive(frame) {
-                        errors.push(e.to_string());
-                    }
-                }
-                Feed::Error { error, .. } => panic!("{error}"),
-            }
-        }
+        errors = relay(&mut rx, &wire);
         let boot = rx.boot().unwrap();
         assert_eq!((boot.boot, boot.tick_hz), (7, 1_000));
         assert_eq!(boot.firmware, "e2e-firmware 0.1");
@@ -180,6 +192,83 @@ fn sender_frames_rebuild_the_same_spans_on_the_host() {
         span: s("detached#1"),
         follows: s("outer#1"),
     }));
+    assert_eq!(log.unbalanced(), vec![]);
+    assert_eq!(log.open_spans(), Vec::<String>::new());
+}
+
+#[test]
+fn late_attach_with_a_resend_request() {
+    LATE.connect(
+        MemoryLink::new(),
+        Identity {
+            boot: 3,
+            tick_hz: 1_000,
+            firmware: "e2e-firmware 0.1",
+        },
+    )
+    .unwrap();
+    let target = LATE.dispatch();
+    let (host, log) = capture();
+    let mut rx = None;
+    let mut errors = Vec::new();
+    tracing_core::dispatcher::with_default(&target, || {
+        let session = tracing::info_span!("session", id = 9u32);
+        let _session = session.enter();
+        let status = |n: u64| tracing::info!(n, "status");
+        status(1);
+        // The host was not there: those frames are gone.
+        drop(drain(&LATE));
+        tracing::info!("the host attaches now");
+        tracing_core::dispatcher::with_default(&host, || {
+            let mut receiver = Receiver::default();
+            errors.extend(relay(&mut receiver, &drain(&LATE)));
+            rx = Some(receiver);
+        });
+        // The host asks for everything again; the target's main loop polls.
+        let mut request = [0u8; 8];
+        let n = Request::ResendAll.encode_frame(&mut request).unwrap();
+        assert!(LATE
+            .with_link(|link| link.push_down(&request[..n]))
+            .unwrap());
+        LATE.poll();
+        status(2);
+        drop(_session);
+        drop(session);
+    });
+    tracing_core::dispatcher::with_default(&host, || {
+        let mut receiver = rx.take().unwrap();
+        errors.extend(relay(&mut receiver, &drain(&LATE)));
+        assert_eq!(receiver.resets(), 0, "a re-sent Hello is not a reset");
+        assert_eq!(receiver.boot().unwrap().boot, 3);
+        assert_eq!(receiver.span_count(), 0);
+    });
+    assert_eq!(errors, Vec::<String>::new());
+    let events = log.events();
+    let messages: Vec<(Option<String>, Fields)> = events
+        .iter()
+        .map(|op| match op {
+            Op::Event { parent, fields, .. } => (parent.clone(), fields.clone()),
+            _ => unreachable!(),
+        })
+        .collect();
+    // Before the re-send the host knows neither the session nor its Hello; after it, the
+    // live span is back and the event is inside it.
+    assert_eq!(
+        messages,
+        vec![
+            (
+                None,
+                vec![(s("message"), Val::Debug(s("the host attaches now")))]
+            ),
+            (
+                Some(s("session#1")),
+                vec![
+                    (s("message"), Val::Debug(s("status"))),
+                    (s("n"), Val::U64(2))
+                ]
+            ),
+        ]
+    );
     assert_eq!(log.unbalanced(), vec![]);
     assert_eq!(log.open_spans(), Vec::<String>::new());
 }
