@@ -11,6 +11,8 @@
 use rtt_tunnel_protocol::{Parent, SpanId};
 use tracing_core::Metadata;
 
+use crate::maybe::Maybe;
+
 /// The `tracing_core::span::Id` of a span that did not fit in the table. It is never a
 /// wire id (those fit in 32 bits) and maps to [`SpanId::UNTRACKED`].
 pub(crate) const UNTRACKED_ID: u64 = 1 << 63;
@@ -46,7 +48,7 @@ pub(crate) struct Live {
 #[derive(Debug, Clone, Copy)]
 struct Slot {
     generation: u32,
-    span: Option<Live>,
+    span: Maybe<Live>,
 }
 
 /// `N` span slots.
@@ -71,7 +73,7 @@ impl<const N: usize> SpanTable<N> {
             slots: [const {
                 Slot {
                     generation: 0,
-                    span: None,
+                    span: Maybe::None,
                 }
             }; N],
             next_seq: 0,
@@ -109,7 +111,7 @@ impl<const N: usize> SpanTable<N> {
             .min_by_key(|&(_, id)| id)?;
         let seq = self.next_seq;
         self.next_seq = seq.wrapping_add(1);
-        self.slots[slot].span = Some(Live {
+        self.slots[slot].span = Maybe::Some(Live {
             meta,
             callsite,
             parent,
@@ -229,7 +231,7 @@ mod tests {
     fn generations_wrap_below_2_pow_32() {
         let mut t = SpanTable::<2>::new();
         assert_eq!(SpanTable::<2>::SLOT_BITS, 1);
-        t.slots[0].span = Some(Live {
+        t.slots[0].span = Maybe::Some(Live {
             meta: &META,
             callsite: 0,
             parent: Parent::Root,

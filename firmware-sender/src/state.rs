@@ -15,6 +15,7 @@ use crate::callsites::{Announce, CallsiteTable};
 use crate::clock::{self, Clock};
 use crate::entered::EnteredStack;
 use crate::level;
+use crate::maybe::Maybe;
 use crate::spans::SpanTable;
 use crate::{Identity, Link, Stats};
 
@@ -60,7 +61,7 @@ enum Stamp {
 /// The link and the time of the last frame written into it.
 #[derive(Debug)]
 struct Output<L> {
-    link: Option<L>,
+    link: Maybe<L>,
     last_written: u64,
 }
 
@@ -123,7 +124,7 @@ pub(crate) struct State<
     const FRAME: usize,
 > {
     out: Output<L>,
-    identity: Option<Identity>,
+    identity: Maybe<Identity>,
     hello_pending: bool,
     unreported_drops: u32,
     pub(crate) spans: SpanTable<SPANS>,
@@ -149,10 +150,10 @@ impl<
     pub(crate) const fn new() -> Self {
         Self {
             out: Output {
-                link: None,
+                link: Maybe::None,
                 last_written: 0,
             },
-            identity: None,
+            identity: Maybe::None,
             hello_pending: false,
             unreported_drops: 0,
             spans: SpanTable::new(),
@@ -178,8 +179,8 @@ impl<
         if self.out.link.is_some() {
             return false;
         }
-        self.out.link = Some(link);
-        self.identity = Some(identity);
+        self.out.link = Maybe::Some(link);
+        self.identity = Maybe::Some(identity);
         self.hello_pending = true;
         true
     }
@@ -243,7 +244,7 @@ impl<
     }
 
     fn send_hello<C: Clock>(&mut self, now: u64) -> Sent {
-        let Some(identity) = self.identity else {
+        let Some(&identity) = self.identity.as_ref() else {
             return Sent::RingFull;
         };
         // A firmware identity too long for a frame is cut rather than block every frame.
