@@ -8,7 +8,8 @@
 /// are then taken modulo `2^BITS` and read as signed, which is exact as long as no two frames
 /// written one after the other are more than `2^(BITS - 1)` ticks apart (with a 32-bit cycle
 /// counter at 64 MHz: 33 s; call [`Tunnel::poll`] or trace something more often than that, or
-/// extend the counter to 64 bits in software).
+/// extend the counter to 64 bits in software). A `Hello` re-sent at the host's request
+/// carries the time the host has summed so far, so a wrap never sets the host's clock back.
 ///
 /// # Examples
 ///

@@ -62,7 +62,13 @@ enum Stamp {
 #[derive(Debug)]
 struct Output<L> {
     link: Maybe<L>,
+    /// The clock's reading for the last frame written.
     last_written: u64,
+    /// The host's time of the last frame written: the sum of the deltas since the first
+    /// `Hello`. Unlike the clock, it does not wrap, so a re-sent `Hello` carries it.
+    elapsed: i64,
+    /// The first `Hello` went out.
+    started: bool,
 }
 
 impl<L: Link> Output<L> {
@@ -77,9 +83,18 @@ impl<L: Link> Output<L> {
         let Some(link) = self.link.as_mut() else {
             return false;
         };
-        let dt = match stamp {
-            Stamp::SincePrevious => clock::delta::<C>(now, self.last_written),
-            Stamp::SinceBoot => clock::since_boot::<C>(now),
+        let delta = clock::delta::<C>(now, self.last_written);
+        let (dt, elapsed) = match stamp {
+            Stamp::SincePrevious => (delta, self.elapsed.wrapping_add(delta)),
+            Stamp::SinceBoot if !self.started => {
+                let t = clock::since_boot::<C>(now);
+                (t, t)
+            }
+            // A re-sent `Hello`: the time the host has summed so far, carried on.
+            Stamp::SinceBoot => {
+                let t = self.elapsed.wrapping_add(delta);
+                (t, t)
+            }
         };
         let Ok(bytes) = frame.seal(dt) else {
             return false;
@@ -88,6 +103,8 @@ impl<L: Link> Output<L> {
             return false;
         }
         self.last_written = now;
+        self.elapsed = elapsed;
+        self.started |= matches!(stamp, Stamp::SinceBoot);
         stats.frames_written = stats.frames_written.saturating_add(1);
         true
     }
@@ -152,6 +169,8 @@ impl<
             out: Output {
                 link: Maybe::None,
                 last_written: 0,
+                elapsed: 0,
+                started: false,
             },
             identity: Maybe::None,
             hello_pending: false,

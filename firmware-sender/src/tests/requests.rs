@@ -202,3 +202,45 @@ fn requests_split_across_polls_are_reassembled() {
     t.tunnel.poll();
     assert_eq!(t.tunnel.level(), LevelFilter::DEBUG);
 }
+
+#[test]
+fn a_resent_hello_carries_the_hosts_time_across_a_clock_wrap() {
+    /// An 8-bit counter: wraps every 256 ticks.
+    struct Narrow;
+    impl crate::Clock for Narrow {
+        const BITS: u32 = 8;
+        fn now() -> u64 {
+            super::FakeClock::now()
+        }
+    }
+    use crate::Clock as _;
+    let _guard = super::Guard::shared();
+    let tunnel: &'static crate::Tunnel<crate::MemoryLink<4096>, Narrow, 4, 8, 4, 256> =
+        std::boxed::Box::leak(std::boxed::Box::new(crate::Tunnel::new()));
+    set_now(1000);
+    tunnel
+        .connect(crate::MemoryLink::new(), super::IDENTITY)
+        .unwrap();
+    let dispatch = tunnel.dispatch();
+    set_now(1100);
+    tracing::dispatcher::with_default(&dispatch, || tracing::info!("tick"));
+    set_now(1200);
+    let mut buf = [0u8; 16];
+    let n = Request::ResendAll.encode_frame(&mut buf).unwrap();
+    tunnel.with_link(|l| l.push_down(&buf[..n])).unwrap();
+    tunnel.poll();
+    let mut bytes = std::vec![0u8; 4096];
+    let len = tunnel.with_link(|l| l.drain_up(&mut bytes)).unwrap();
+    // 1000 is 232 modulo 256; the host's time then runs on: 332 for the event, 432 for the
+    // re-sent hello (not 1200 modulo 256).
+    assert_eq!(
+        super::render_all(&bytes[..len]),
+        [
+            "+232 hello v1 boot=7 hz=1000000 fw=test-fw 1.0",
+            "+100 callsite 0 Event Info event [message]",
+            "+0 event cs0 current 0=`tick`",
+            "+432 hello v1 boot=7 hz=1000000 fw=test-fw 1.0",
+            "+0 callsite 0 Event Info event [message]",
+        ]
+    );
+}
