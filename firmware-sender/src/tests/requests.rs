@@ -213,7 +213,6 @@ fn a_resent_hello_carries_the_hosts_time_across_a_clock_wrap() {
             super::FakeClock::now()
         }
     }
-    use crate::Clock as _;
     let _guard = super::Guard::shared();
     let tunnel: &'static crate::Tunnel<crate::MemoryLink<4096>, Narrow, 4, 8, 4, 256> =
         std::boxed::Box::leak(std::boxed::Box::new(crate::Tunnel::new()));
