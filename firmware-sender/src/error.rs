@@ -5,6 +5,7 @@ use core::fmt;
 /// [`Tunnel::init`](crate::Tunnel::init) or [`Tunnel::connect`](crate::Tunnel::connect)
 /// failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum InitError {
     /// The tunnel already has a link: connect it once, at start-up.

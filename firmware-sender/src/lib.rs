@@ -173,6 +173,12 @@
 //!
 //! - `rtt` (default): [`RttLink`], the [`Link`] over rtt-target 0.6's `UpChannel` and
 //!   `DownChannel`. Without it, implement [`Link`] for your own transport.
+//! - `defmt`: `defmt::Format` for [`Stats`] and [`InitError`], to log them with defmt.
+//!
+//! ```toml
+//! rtt-tunnel-sender = { version = "0.1", default-features = false } # no rtt-target
+//! rtt-tunnel-sender = { version = "0.1", features = ["defmt"] }
+//! ```
 //!
 //! A critical-section implementation must be linked in, as for any user of the
 //! `critical-section` crate: on a single-core Cortex-M, cortex-m's

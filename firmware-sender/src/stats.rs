@@ -3,6 +3,7 @@
 /// What the sender wrote and what it had to leave out since it was connected. Counters
 /// saturate. Read them with [`Tunnel::stats`](crate::Tunnel::stats).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub struct Stats {
     /// Frames written into the ring (announcements and reports included).
