@@ -21,7 +21,14 @@
 //!   them; one whose announcement found the ring full is announced before the next frame that
 //!   needs it, or by [`Tunnel::poll`].
 //! - **Full ring**: the frame is dropped whole and counted; a `Dropped` frame tells the host
-//!   how many, before the next frame that fits.
+//!   how many, before the next frame that fits. The host's view stays consistent with what it
+//!   received: a span whose `NewSpan` was lost sends no enter, record or close (an explicit
+//!   parent naming it goes out as untracked), and an `Exit` goes out only for an `Enter` that
+//!   did. A re-send request brings such spans back.
+//! - **Span ids** pack a table slot and the slot's generation: the first 128 spans cost one
+//!   byte on the wire, and an id kept after its span closed never names a later span. A new
+//!   span takes the free slot that gives the smallest id, so ids grow slowly (two bytes after
+//!   about `4 × SPANS` spans, three after about `512 × SPANS`).
 //! - **Full tables**: a span that finds no slot gets the untracked id (the host knows it);
 //!   events inside it are still sent. Events from a call site that finds no slot are dropped.
 //!   Everything is counted in [`Stats`]; nothing panics.
