@@ -674,7 +674,9 @@ impl GdbClient {
                 }));
             }
             if self.ack_mode {
-                self.send_raw(b"+", during)?;
+                // A server that exits sends its last packet (`W`) and closes: the ack cannot
+                // go out, but the packet still counts. The failed send marks the connection.
+                let _ = self.send_raw(b"+", during);
             }
             self.stats.packets_received += 1;
             return decode_rle(&body).map_err(|detail| GdbError::Protocol {

@@ -221,7 +221,9 @@ impl Session<'_> {
                     self.memory.lock().unwrap().run_target();
                     self.running = false;
                     if let Some(code) = self.behaviour.exit_on_interrupt {
-                        self.reply(format!("W{code:02x}").as_bytes())?;
+                        // As QEMU does: the last word, and gone without waiting for its ack.
+                        self.stream
+                            .write_all(&frame(format!("W{code:02x}").as_bytes()))?;
                         return Err(Closed);
                     }
                     let stop = format!("T{:02x}thread:01;", self.behaviour.stop_signal);
