@@ -12,11 +12,14 @@
 //! without ever overwriting unread bytes. A reader that set the up channel blocking — or found
 //! it blocking — leaves it non-blocking when closed or dropped.
 //!
+//! [`Pacer`] says how long to wait before the next poll.
+//!
 //! [`sim::SimRtt`] is the target side of the same layout over a
 //! [`SimMemory`](crate::memory::SimMemory), for tests.
 
 mod error;
 pub mod layout;
+mod pacer;
 mod reader;
 pub mod sim;
 #[cfg(test)]
@@ -24,4 +27,5 @@ mod tests;
 
 pub use error::RttError;
 pub use layout::{ChannelInfo, ChannelMode, ChannelSelector, Direction};
+pub use pacer::Pacer;
 pub use reader::{Attachment, Locate, Poll, ResetCause, RttOptions, RttReader, RttStats};

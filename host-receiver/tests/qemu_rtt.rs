@@ -10,7 +10,9 @@ use host_receiver::elf::FirmwareElf;
 use host_receiver::gdb::{GdbMemory, GdbOptions};
 use host_receiver::memory::{batch, MemoryError, TargetMemory};
 use host_receiver::qemu::{Qemu, QemuError, QemuOptions, QemuOutput};
-use host_receiver::rtt::{ChannelMode, ChannelSelector, Poll, RttError, RttOptions, RttReader};
+use host_receiver::rtt::{
+    ChannelMode, ChannelSelector, Pacer, Poll, RttError, RttOptions, RttReader,
+};
 
 use qemu_support::{firmware, require_qemu, BOARDS};
 
@@ -52,7 +54,8 @@ fn smoke_options(elf: &FirmwareElf) -> RttOptions {
         .mode(ChannelMode::BlockIfFull)
 }
 
-/// Polls until `received` holds `len` bytes; returns the time spent after the attach.
+/// Polls until `received` holds `len` bytes, paced as the CLI should; returns the time spent
+/// since the first data.
 fn drain_until<M: TargetMemory>(
     reader: &mut RttReader<M>,
     received: &mut Vec<u8>,
@@ -61,6 +64,7 @@ fn drain_until<M: TargetMemory>(
 ) -> Duration {
     let start = Instant::now();
     let mut data_since = None;
+    let mut pacer = Pacer::new(reader.memory().halts_in_batch());
     while received.len() < len {
         assert!(
             start.elapsed() < PATIENCE,
@@ -68,11 +72,12 @@ fn drain_until<M: TargetMemory>(
             received.len(),
             qemu.stderr()
         );
-        match reader.poll(received) {
-            Ok(Poll::Waiting) => std::thread::sleep(Duration::from_millis(1)),
-            Ok(Poll::Attached(_)) => {}
-            Ok(Poll::Data(_)) => {
+        let ring = reader.attachment().map_or(0, |a| a.up.size as usize);
+        let bytes = match reader.poll(received) {
+            Ok(Poll::Waiting | Poll::Attached(_)) => 0,
+            Ok(Poll::Data(n)) => {
                 data_since.get_or_insert_with(Instant::now);
+                n
             }
             Ok(other) => panic!("unexpected {other:?} after {} bytes", received.len()),
             Err(error) => panic!(
@@ -80,6 +85,9 @@ fn drain_until<M: TargetMemory>(
                 received.len(),
                 qemu.stderr()
             ),
+        };
+        if received.len() < len {
+            std::thread::sleep(pacer.next(bytes, ring));
         }
     }
     data_since.map_or(Duration::ZERO, |t| t.elapsed())
@@ -284,6 +292,7 @@ fn a_firmware_that_exits_ends_the_polls_cleanly() {
         }
     };
     assert!(error.is_target_gone(), "{error}");
+    eprintln!("{machine}: the firmware's exit, as the next poll saw it: {error}");
     let exit_reported = matches!(
         &error,
         RttError::Memory(MemoryError::TargetExited { code: 0 } | MemoryError::Disconnected { .. })

@@ -464,16 +464,17 @@ impl<M: TargetMemory> RttReader<M> {
                 reason,
             })?;
             let n = (found.writable() as usize).min(data.len());
+            if n == 0 {
+                return Ok(0);
+            }
             let buffer = u64::from(found.buffer);
             let first = n.min((found.size - found.write) as usize);
             memory.write(buffer + u64::from(found.write), &data[..first])?;
             if n > first {
                 memory.write(buffer, &data[first..n])?;
             }
-            if n > 0 {
-                let write = ((found.write as usize + n) % found.size as usize) as u32;
-                memory.write_u32(down_address + WRITE_OFFSET, write)?;
-            }
+            let write = ((found.write as usize + n) % found.size as usize) as u32;
+            memory.write_u32(down_address + WRITE_OFFSET, write)?;
             Ok::<_, RttError>(n)
         })?;
         self.stats.bytes_written += written as u64;

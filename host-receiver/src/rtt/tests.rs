@@ -582,10 +582,16 @@ fn down_channel_writes_never_overwrite_unread_bytes() {
     // Ring of 16: 15 bytes of room.
     assert_eq!(reader.write_down(b"0123456789").unwrap(), 10);
     assert_eq!(reader.write_down(b"abcdefghij").unwrap(), 5);
+    let writes = reader.memory().stats().writes;
     assert_eq!(
         reader.write_down(b"more").unwrap(),
         0,
         "full until the target reads"
+    );
+    assert_eq!(
+        reader.memory().stats().writes,
+        writes,
+        "a full ring is not touched"
     );
     assert_eq!(rtt.read_down(reader.memory_mut(), 0), b"0123456789abcde");
     // Wraps around the end of the ring.
