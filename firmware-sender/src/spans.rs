@@ -1,12 +1,16 @@
 //! The span table: fixed slots, each with a generation, reference counts and what the host
 //! was told about the span.
 //!
-//! A span's id is `(generation << slot_bits | slot) + 1`, one number that is both the
-//! `tracing_core::span::Id` and the wire [`SpanId`]. The first spans of every slot have ids
-//! under 128, one byte on the wire; a freed slot's generation goes up, so an id kept after its
-//! span closed never names the next span in that slot (until the slot has been reused
-//! `2^(32 - slot_bits) - 1` times, when its generation wraps). A new span takes the free slot
-//! that gives the smallest id, which keeps ids short.
+//! A span's `tracing_core::span::Id` is `(generation << slot_bits | slot) + 1`: a freed
+//! slot's generation goes up, so an id kept after its span closed never names the next span in
+//! that slot (until the slot has been reused `2^(32 - slot_bits) - 1` times, when its
+//! generation wraps). A new span takes the lowest free slot.
+//!
+//! On the wire a span is named by its slot alone, `slot + 1` ([`SpanTable::wire`]): one byte
+//! for the first 127 slots however long the firmware runs. The generation stays on the target,
+//! which resolves every id it sends (a stale one never reaches the wire), and a slot is only
+//! reused after its span's `Close` went out (or was dropped and counted in a `Dropped`
+//! report; the host then replaces the span it still had under that id).
 
 use rtt_tunnel_protocol::{Parent, SpanId};
 use tracing_core::Metadata;
@@ -17,8 +21,9 @@ use crate::maybe::Maybe;
 /// wire id (those fit in 32 bits) and maps to [`SpanId::UNTRACKED`].
 pub(crate) const UNTRACKED_ID: u64 = 1 << 63;
 
-/// The wire id of a `tracing_core` id: itself, or [`SpanId::UNTRACKED`].
-pub(crate) fn wire_id(id: u64) -> SpanId {
+/// A `tracing_core` id kept as a [`SpanId`] inside the table (a stored parent): itself, or
+/// [`SpanId::UNTRACKED`]. Never sent: [`SpanTable::host_id`] maps it to the wire.
+pub(crate) fn local_ref(id: u64) -> SpanId {
     u32::try_from(id).map_or(SpanId::UNTRACKED, SpanId)
 }
 
@@ -85,6 +90,14 @@ impl<const N: usize> SpanTable<N> {
         ((generation << Self::SLOT_BITS) | slot as u32) + 1
     }
 
+    /// The wire id of a span id: its slot plus one, or [`SpanId::UNTRACKED`].
+    pub(crate) fn wire(id: u64) -> SpanId {
+        match u32::try_from(id).ok().and_then(|v| v.checked_sub(1)) {
+            Some(v) => SpanId((v & ((1u32 << Self::SLOT_BITS) - 1)) + 1),
+            None => SpanId::UNTRACKED,
+        }
+    }
+
     /// The slot index of a live span's id.
     fn slot_of(&self, id: u64) -> Option<usize> {
         let v = u32::try_from(id).ok()?.checked_sub(1)?;
@@ -106,9 +119,8 @@ impl<const N: usize> SpanTable<N> {
             .slots
             .iter()
             .enumerate()
-            .filter(|(_, s)| s.span.is_none())
-            .map(|(i, s)| (i, Self::pack(i, s.generation)))
-            .min_by_key(|&(_, id)| id)?;
+            .find(|(_, s)| s.span.is_none())
+            .map(|(i, s)| (i, Self::pack(i, s.generation)))?;
         let seq = self.next_seq;
         self.next_seq = seq.wrapping_add(1);
         self.slots[slot].span = Maybe::Some(Live {
@@ -150,7 +162,7 @@ impl<const N: usize> SpanTable<N> {
     /// [`SpanId::UNTRACKED`].
     pub(crate) fn host_id(&self, id: u64) -> SpanId {
         match self.get(id) {
-            Some(live) if live.sent => wire_id(id),
+            Some(live) if live.sent => Self::wire(id),
             _ => SpanId::UNTRACKED,
         }
     }
@@ -218,10 +230,11 @@ mod tests {
             t.remove(u64::from(a)).is_none(),
             "closing twice does nothing"
         );
-        // Slots 2 and 3 (ids 3 and 4) are smaller than slot 0's next id (5).
+        // The lowest free slot first: slot 0 in its next generation (id 5, wire id 1).
+        assert_eq!(t.insert(&META, 0, Parent::Root), Some(5));
+        assert_eq!(SpanTable::<4>::wire(5), SpanId(1));
         assert_eq!(t.insert(&META, 0, Parent::Root), Some(3));
         assert_eq!(t.insert(&META, 0, Parent::Root), Some(4));
-        assert_eq!(t.insert(&META, 0, Parent::Root), Some(5));
         assert_eq!(t.insert(&META, 0, Parent::Root), None, "full");
         assert!(t.get(1).is_none() && t.get(5).is_some());
         assert_eq!(t.len(), 4);
@@ -271,8 +284,9 @@ mod tests {
         assert!(t.get(UNTRACKED_ID).is_none());
         assert!(t.get(0).is_none());
         assert!(t.get(u64::from(u32::MAX) + 1).is_none());
-        assert_eq!(wire_id(UNTRACKED_ID), SpanId::UNTRACKED);
-        assert_eq!(wire_id(7), SpanId(7));
+        assert_eq!(local_ref(UNTRACKED_ID), SpanId::UNTRACKED);
+        assert_eq!(local_ref(7), SpanId(7));
+        assert_eq!(SpanTable::<4>::wire(UNTRACKED_ID), SpanId::UNTRACKED);
     }
 
     #[test]

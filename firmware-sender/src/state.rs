@@ -8,7 +8,7 @@
 use heapless::Vec;
 use rtt_tunnel_protocol::{
     CallSite, CallsiteId, Feed, FieldNames, FrameBuilder, FrameSplitter, Hello, Kind, LiveSpan,
-    Message, Parent, Request, SpanId, PROTOCOL_VERSION,
+    Message, Parent, Request, PROTOCOL_VERSION,
 };
 
 use crate::callsites::{Announce, CallsiteTable};
@@ -371,7 +371,7 @@ impl<
             other => other,
         };
         let message = Message::LiveSpan(LiveSpan {
-            id: SpanId(id),
+            id: SpanTable::<SPANS>::wire(key),
             callsite: CallsiteId(live.callsite),
             parent,
             entered: live.entered,

@@ -6,12 +6,12 @@
 //! frames of a few bytes (enter, exit, close, follows-from) are encoded inside, where their
 //! ids are checked.
 
-use rtt_tunnel_protocol::{CallsiteId, FrameBuilder, Message, Parent, SpanId, Values};
+use rtt_tunnel_protocol::{CallsiteId, FrameBuilder, Message, Parent, Values};
 use tracing_core::span::{Attributes, Current, Id, Record};
 use tracing_core::{Event, Interest, LevelFilter, Metadata, Subscriber};
 
 use crate::callsites::Announce;
-use crate::spans::{wire_id, UNTRACKED_ID};
+use crate::spans::{local_ref, SpanTable, UNTRACKED_ID};
 use crate::visit::{Cut, ValueVisitor};
 use crate::{Clock, Link, Tunnel};
 
@@ -133,7 +133,7 @@ where
             } else {
                 explicit
             };
-            let stored = parent_id.map_or(Parent::Root, |p| Parent::Explicit(wire_id(p)));
+            let stored = parent_id.map_or(Parent::Root, |p| Parent::Explicit(local_ref(p)));
             let on_wire = match explicit {
                 _ if contextual => Parent::Current,
                 Some(p) => Parent::Explicit(st.spans.host_id(p)),
@@ -156,7 +156,7 @@ where
         let mut buf = [0u8; FRAME];
         let mut frame = FrameBuilder::new(&mut buf);
         let message = Message::NewSpan {
-            id: SpanId(id),
+            id: SpanTable::<SPANS>::wire(u64::from(id)),
             callsite: CallsiteId(callsite),
             parent,
             values: Values::EMPTY,
@@ -169,13 +169,13 @@ where
     fn record(&self, span: &Id, values: &Record<'_>) {
         let now = C::now();
         let id = span.into_u64();
-        let Ok(wire) = u32::try_from(id) else {
+        if u32::try_from(id).is_err() {
             return; // untracked
-        };
+        }
         let mut buf = [0u8; FRAME];
         let mut frame = FrameBuilder::new(&mut buf);
         let message = Message::Record {
-            span: SpanId(wire),
+            span: SpanTable::<SPANS>::wire(id),
             values: Values::EMPTY,
         };
         let cut = encode(&mut frame, &message, FRAME / 2, |v| values.record(v));
@@ -201,7 +201,7 @@ where
                 return;
             }
             let message = Message::FollowsFrom {
-                span: wire_id(id),
+                span: SpanTable::<SPANS>::wire(id),
                 follows: st.spans.host_id(follows),
             };
             st.deliver_small::<C>(now, &message);
@@ -256,7 +256,9 @@ where
                 return;
             }
             live.entered += 1;
-            if live.sent && st.deliver_small::<C>(now, &Message::Enter(wire_id(id))) {
+            if live.sent
+                && st.deliver_small::<C>(now, &Message::Enter(SpanTable::<SPANS>::wire(id)))
+            {
                 if let Some(entry) = st.entered.last_mut(id) {
                     entry.sent = true;
                 }
@@ -280,7 +282,7 @@ where
                 live.entered = live.entered.saturating_sub(1);
             }
             if entry.sent {
-                st.deliver_small::<C>(now, &Message::Exit(wire_id(id)));
+                st.deliver_small::<C>(now, &Message::Exit(SpanTable::<SPANS>::wire(id)));
             }
         });
     }
@@ -310,7 +312,7 @@ where
                 st.entered.remove_all(id);
                 st.spans.remove(id);
                 if sent {
-                    st.deliver_small::<C>(now, &Message::Close(wire_id(id)));
+                    st.deliver_small::<C>(now, &Message::Close(SpanTable::<SPANS>::wire(id)));
                 }
                 true
             })

@@ -195,7 +195,7 @@ fn a_stale_id_never_reaches_the_next_span_in_its_slot() {
         [
             "+0 callsite 2 Event Info event [message]",
             "+0 event cs2 parent=0 0=`orphan`",
-            "+0 close 2",
+            "+0 close 1",
         ]
     );
 }
@@ -334,4 +334,24 @@ fn an_interrupt_between_timestamp_and_write_gives_a_negative_delta() {
 #[test]
 fn untracked_ids_are_not_wire_ids() {
     assert!(UNTRACKED_ID > u64::from(u32::MAX));
+}
+
+#[test]
+fn wire_ids_stay_one_byte_however_many_spans_came_before() {
+    let t = Target::<16384>::started();
+    t.run(|| {
+        for _ in 0..200 {
+            let outer = tracing::info_span!("outer").entered();
+            drop(tracing::info_span!("inner").entered());
+            drop(outer);
+        }
+    });
+    let frames = t.frames();
+    // The tracing ids grew with each slot's generation; the wire names slots 1 and 2 only.
+    assert!(frames.iter().any(|f| f.ends_with("new 2 cs1 current")));
+    for frame in frames.iter().filter(|f| !f.contains("callsite")) {
+        let id = frame.split(' ').nth(2).unwrap();
+        assert!(id == "1" || id == "2", "{frame}");
+    }
+    assert_eq!(frames.iter().filter(|f| f.contains("close")).count(), 400);
 }

@@ -44,7 +44,7 @@ fn resend_all_sends_hello_call_sites_and_live_spans_oldest_first() {
                 "+0 live 2 cs0 root entered=0",
                 "+0 live 3 cs0 root entered=0",
                 "+0 live 4 cs1 root entered=1",
-                "+0 live 5 cs2 parent=4 entered=2",
+                "+0 live 1 cs2 parent=4 entered=2",
             ]
         );
         t.tunnel.poll();
@@ -56,9 +56,9 @@ fn resend_all_sends_hello_call_sites_and_live_spans_oldest_first() {
         [
             "+0 close 2",
             "+0 close 3",
-            "+0 exit 5",
-            "+0 exit 5",
-            "+0 close 5",
+            "+0 exit 1",
+            "+0 exit 1",
+            "+0 close 1",
             "+0 exit 4",
             "+0 close 4",
         ]
