@@ -142,7 +142,7 @@ fn every_error_leaves_the_receiver_working() {
         rejects(
             &mut rx,
             &log,
-            new_span(10, 2, Parent::Root),
+            new_span(10, 2, Parent::Explicit(SpanId(10))),
             ReceiveError::SpanExists {
                 span: SpanId(10),
                 message: "NewSpan",

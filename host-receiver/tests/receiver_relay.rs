@@ -307,6 +307,37 @@ fn reentered_span_and_close_while_entered() {
 }
 
 #[test]
+fn new_span_reusing_a_live_id_replaces_it() {
+    // The target reuses a span's id only after closing it: a lost `Close` (full ring).
+    let log = with_capture(|| {
+        let mut rx = started();
+        feed(
+            &mut rx,
+            [
+                new_span(10, 1, Parent::Root),
+                Message::Enter(span(10)),
+                // Exit and Close of span 10 were dropped on the target.
+                new_span(10, 2, Parent::Current),
+                Message::Enter(span(10)),
+                event(0, Parent::Current, rtt_tunnel_protocol::Values::EMPTY),
+            ],
+        );
+        assert_eq!(rx.replaced_spans(), 1);
+        assert_eq!(rx.entered(), &[span(10)]);
+    });
+    assert_eq!(log.unbalanced(), vec![]);
+    assert_eq!(log.open_spans(), Vec::<String>::new());
+    // The old span was exited and closed before the new one took its id; the new one is a
+    // root (the old one, its would-be contextual parent, was gone).
+    assert_eq!(event_parents(&log.ops()), vec![Some(s("inner#1"))]);
+    assert!(log
+        .ops()
+        .iter()
+        .position(|op| *op == Op::Close(s("outer#1")))
+        .is_some_and(|close| close < log.ops().len() - 3));
+}
+
+#[test]
 fn out_of_order_exit_removes_the_right_entry() {
     let log = with_capture(|| {
         let mut rx = started();

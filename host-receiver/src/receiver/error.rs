@@ -66,8 +66,9 @@ pub enum ReceiveError {
         /// The message that referred to it.
         message: &'static str,
     },
-    /// A `NewSpan` or `LiveSpan` reused the id of a span that is still alive.
-    #[error("span {} in {message} is already alive: a span id was reused before its close", span.0)]
+    /// A `NewSpan` named its own id as its explicit parent. (A `NewSpan` that reuses the id of
+    /// a live span otherwise replaces it: see [`Receiver::replaced_spans`](super::Receiver::replaced_spans).)
+    #[error("span {} in {message} names itself as its parent", span.0)]
     SpanExists {
         /// The span.
         span: SpanId,

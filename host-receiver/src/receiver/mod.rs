@@ -144,6 +144,8 @@ pub struct Receiver {
     entered: Vec<SpanId>,
     dropped_frames: u64,
     untracked_frames: u64,
+    /// Spans replaced by a `NewSpan` that reused their id (their `Close` was lost).
+    replaced_spans: u64,
     clock: TargetClock,
 }
 
@@ -226,6 +228,7 @@ impl Receiver {
             entered,
             dropped_frames: spans.dropped_frames,
             untracked_frames: spans.untracked_frames,
+            replaced_spans: 0,
             clock: TargetClock::new(),
         };
         this.clock.set(this.target_time());
@@ -372,6 +375,13 @@ impl Receiver {
     /// Lifecycle frames of [`SpanId::UNTRACKED`] spans that were ignored.
     pub fn untracked_frames(&self) -> u64 {
         self.untracked_frames
+    }
+
+    /// Spans closed because a `NewSpan` reused their id: the target frees a span's id (its
+    /// slot) when it closes the span, so this means the `Close` was lost (a full ring; the
+    /// target's `Dropped` report says how many frames). Counted since this receiver was made.
+    pub fn replaced_spans(&self) -> u64 {
+        self.replaced_spans
     }
 
     /// The number of alive spans of the current boot.

@@ -225,15 +225,21 @@ impl Receiver {
             self.untracked_frames += 1;
             return Ok(());
         }
+        let callsite = self.callsite_of_kind(callsite_id, Kind::Span, MESSAGE)?;
+        check_values(callsite, callsite_id, values, MESSAGE)?;
+        self.check_parent(parent, MESSAGE)?;
+        if self.spans.contains_key(&id) && parent != Parent::Explicit(id) {
+            // The target reuses a span's id (its slot) only after closing it: the `Close` was
+            // lost. Close the old span here, as the target did.
+            self.remove_span(id);
+            self.replaced_spans += 1;
+        }
         if self.spans.contains_key(&id) {
             return Err(ReceiveError::SpanExists {
                 span: id,
                 message: MESSAGE,
             });
         }
-        let callsite = self.callsite_of_kind(callsite_id, Kind::Span, MESSAGE)?;
-        check_values(callsite, callsite_id, values, MESSAGE)?;
-        self.check_parent(parent, MESSAGE)?;
         let parent = self.resolve_parent(parent);
         let local = Self::new_local_span(callsite, parent.local, values);
         self.spans.insert(
