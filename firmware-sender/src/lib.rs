@@ -193,7 +193,7 @@
 //!
 //! # Supported targets
 //!
-//! Cortex-M3, M4, M7, M23 (mainline), M33 and M55: `thumbv7m-none-eabi`,
+//! Cortex-M3, M4, M7, M33 and M55: `thumbv7m-none-eabi`,
 //! `thumbv7em-none-eabi(hf)`, `thumbv8m.main-none-eabi(hf)`, and any target with atomic
 //! compare-and-swap (the host, for tests).
 //!

@@ -7,6 +7,10 @@ use crate::value::{FieldNames, Values};
 use crate::PROTOCOL_VERSION;
 
 /// A span as the target names it on the wire. `0` is [`SpanId::UNTRACKED`].
+///
+/// The sender names a span by its slot in its span table, so ids stay small; it reuses an id
+/// only after the span's `Close` was written or dropped (and counted in a `Dropped` report).
+/// A `NewSpan` with the id of a span the host still has means that `Close` was lost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[serde(transparent)]
