@@ -13,3 +13,7 @@ pub mod gdb;
 pub mod memory;
 pub mod qemu;
 pub mod rtt;
+
+// The drain pipeline and capture files (issue 5).
+pub mod capture;
+pub mod session;
