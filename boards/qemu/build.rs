@@ -24,6 +24,11 @@ fn main() {
     println!("cargo:rustc-link-search={}", out.display());
     println!("cargo:rustc-link-arg-bins=-Tlink.x");
     println!("cargo:rustc-env=QEMU_BOARD={board}");
+    // The AN505 (an IoT Kit with TrustZone) has its FPGA I/O block and clocks elsewhere.
+    println!("cargo::rustc-check-cfg=cfg(mps2_tz)");
+    if board == "mps2-an505" {
+        println!("cargo:rustc-cfg=mps2_tz");
+    }
     println!("cargo:rerun-if-changed={}", source.display());
     println!("cargo:rerun-if-changed=build.rs");
 }
