@@ -14,6 +14,10 @@ pub mod memory;
 pub mod qemu;
 pub mod rtt;
 
+// The probe-rs transport (issue 6).
+#[cfg(feature = "probe-rs")]
+pub mod probe;
+
 // The drain pipeline and capture files (issue 5).
 pub mod capture;
 pub mod session;
