@@ -131,7 +131,6 @@ impl SessionError {
 
 /// How [`Session::run`] ended, when it did not fail.
 #[derive(Debug)]
-#[non_exhaustive]
 pub enum RunEnd {
     /// The stop flag was set (Ctrl-C).
     Stopped,
@@ -426,7 +425,7 @@ impl<M: TargetMemory> Session<M> {
             .down
             .as_ref()
             .map_or_else(|| "none".to_owned(), ToString::to_string);
-        let _time = target_time::set_current(self.receiver.target_time());
+        // A host event: no target time.
         tracing::debug!(
             target: RECEIVER_TARGET,
             parent: None,

@@ -1,0 +1,407 @@
+//! The `host-receiver` binary end to end: the boards' firmware runs in QEMU under
+//! `host-receiver --qemu`, and what a person would see is checked: the demo's spans and events
+//! with target timestamps, the summary, the exit code, and clear errors (never a panic) when
+//! the ELF is wrong, the channel is missing, QEMU is missing or killed, or Ctrl-C comes.
+//! Needs `qemu-system-arm` and the thumb targets: the tests fail, never skip, without them.
+
+mod qemu_support;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use qemu_support::{firmware, require_qemu, BOARDS};
+
+const BIN: &str = env!("CARGO_BIN_EXE_host-receiver");
+/// How long any run may take before the test fails.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// What a finished run left.
+#[derive(Debug)]
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn assert_no_panic(&self) {
+        assert!(
+            !self.stderr.contains("panicked"),
+            "host-receiver panicked:\n{}",
+            self.stderr
+        );
+    }
+}
+
+fn command(args: &[&str]) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// Waits for `child` (at most [`PATIENCE`], then kills it and fails) and collects its output.
+fn finish(mut child: Child) -> Run {
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut text = String::new();
+        stdout.read_to_string(&mut text).unwrap();
+        text
+    });
+    let err = std::thread::spawn(move || {
+        let mut text = String::new();
+        stderr.read_to_string(&mut text).unwrap();
+        text
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > PATIENCE {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!(
+                "host-receiver did not end within {PATIENCE:?}; it said:\n{}",
+                err.join().unwrap()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Run {
+        code: status.code(),
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
+}
+
+fn run(args: &[&str]) -> Run {
+    finish(command(args).spawn().unwrap())
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Lines of text output start with the target time: seconds with microseconds.
+fn has_target_time(line: &str) -> bool {
+    let Some(time) = line.split_whitespace().next() else {
+        return false;
+    };
+    let Some(secs) = time.strip_suffix('s') else {
+        return false;
+    };
+    let Some((whole, micros)) = secs.split_once('.') else {
+        return false;
+    };
+    !whole.is_empty()
+        && whole.bytes().all(|b| b.is_ascii_digit())
+        && micros.len() == 6
+        && micros.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn demo(target: &str) -> PathBuf {
+    require_qemu();
+    firmware("demo", target)
+}
+
+/// The demo on one board: its spans and events, nested, at target times; the summary; exit 0.
+fn demo_on(target: &str, machine: &str) {
+    let elf = demo(target);
+    // The machine comes from the target triple in the path.
+    let run = run(&["--qemu", path(&elf), "--color", "never"]);
+    run.assert_no_panic();
+    assert_eq!(run.code, Some(0), "stderr:\n{}", run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    let relayed: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| !l.contains("rtt_tunnel"))
+        .collect();
+    assert!(relayed.len() > 100, "{}", run.stdout);
+    for line in &relayed {
+        assert!(has_target_time(line), "no target time in {line:?}");
+    }
+    let has = |needle: &str| relayed.iter().any(|l| l.contains(needle));
+    assert!(
+        has(&format!("demo firmware up board=\"{machine}\"")),
+        "{}",
+        run.stdout
+    );
+    // Nesting: an #[instrument]ed function inside the loop's spans, and an interrupt's span
+    // inside whatever thread mode had entered.
+    assert!(has(
+        "sensor_loop:round:sample:bus_read: demo: bus transfer done"
+    ));
+    assert!(has(":systick: demo: heartbeat"));
+    assert!(has(
+        " WARN sensor_loop:round: demo: temperature above the limit"
+    ));
+    assert!(has("ERROR sensor_loop:round: demo: sensor unavailable"));
+    assert!(has("demo: demo finished rounds=20"));
+    assert!(
+        run.stderr.contains("errors: 0 frame, 0 decode, 0 receive"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("dropped by the target: 0"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("the firmware exited with code 0"),
+        "{}",
+        run.stderr
+    );
+    // Times go forward within the boot.
+    let times: Vec<f64> = relayed
+        .iter()
+        .map(|l| {
+            let t = l.split_whitespace().next().unwrap();
+            t.trim_end_matches('s').parse().unwrap()
+        })
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+}
+
+#[test]
+fn demo_mps2_an385() {
+    demo_on(BOARDS[0].0, BOARDS[0].1);
+}
+
+#[test]
+fn demo_mps2_an386() {
+    demo_on(BOARDS[1].0, BOARDS[1].1);
+}
+
+#[test]
+fn demo_mps2_an505() {
+    demo_on(BOARDS[2].0, BOARDS[2].1);
+}
+
+#[test]
+fn json_output_is_one_object_per_line_with_the_target_time() {
+    let elf = demo(BOARDS[0].0);
+    let run = run(&[
+        "--qemu",
+        path(&elf),
+        "--machine",
+        BOARDS[0].1,
+        "--format",
+        "json",
+        "--filter",
+        "info",
+    ]);
+    assert_eq!(run.code, Some(0), "stderr:\n{}", run.stderr);
+    let events: Vec<serde_json::Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(!events.is_empty());
+    for event in &events {
+        let level = event["level"].as_str().unwrap();
+        assert!(["INFO", "WARN", "ERROR"].contains(&level), "{event}");
+        let time = event["timestamp"].as_str().unwrap();
+        assert!(has_target_time(time), "{event}");
+    }
+    let finished = events.last().unwrap();
+    assert_eq!(finished["fields"]["message"], "demo finished");
+    assert_eq!(finished["fields"]["frames_dropped"], 0);
+}
+
+#[test]
+fn an_elf_that_is_not_the_running_firmware_is_a_clear_error() {
+    let demo = demo(BOARDS[0].0);
+    let smoke = firmware("rtt-smoke", BOARDS[0].0);
+    let run = run(&[
+        "--qemu",
+        path(&demo),
+        "--elf",
+        path(&smoke),
+        "--attach-timeout",
+        "1",
+    ]);
+    run.assert_no_panic();
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("no RTT control block found at 0x"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("is the sender initialised"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("is the ELF the one running on the target?"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_firmware_without_the_channel_lists_the_channels_it_has() {
+    require_qemu();
+    let smoke = firmware("rtt-smoke", BOARDS[0].0);
+    let run = run(&["--qemu", path(&smoke)]);
+    run.assert_no_panic();
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "error: up channel 'rtt-tunnel' not found; up channels are: 0 'Terminal' (64 bytes), \
+             1 'smoke' (1024 bytes)"
+        ),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_missing_qemu_says_how_to_install_it() {
+    let smoke = firmware("rtt-smoke", BOARDS[0].0);
+    let run = finish(
+        command(&["--qemu", path(&smoke), "--channel", "smoke"])
+            .env("PATH", "/nonexistent")
+            .spawn()
+            .unwrap(),
+    );
+    run.assert_no_panic();
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("apt-get install --no-install-recommends qemu-system-arm"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// The children of process `pid` (all its threads').
+fn children(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for task in tasks.flatten() {
+        if let Ok(text) = std::fs::read_to_string(task.path().join("children")) {
+            out.extend(
+                text.split_whitespace()
+                    .filter_map(|p| p.parse::<u32>().ok()),
+            );
+        }
+    }
+    out
+}
+
+fn signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill {signal} {pid}");
+}
+
+/// Starts host-receiver on the smoke firmware, which waits forever for the host to set its
+/// channel blocking; returns it with its QEMU's pid once QEMU runs.
+fn start_hanging_target() -> (Child, u32) {
+    require_qemu();
+    let smoke = firmware("rtt-smoke", BOARDS[0].0);
+    let mut child = command(&["--qemu", path(&smoke), "--channel", "smoke"])
+        .spawn()
+        .unwrap();
+    match first_child_within(child.id(), PATIENCE) {
+        Some(qemu) => {
+            // Let it attach and poll for a while.
+            std::thread::sleep(Duration::from_millis(500));
+            (child, qemu)
+        }
+        None => {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("QEMU never started");
+        }
+    }
+}
+
+/// The first child process of `pid`, waiting for it at most `patience`.
+fn first_child_within(pid: u32, patience: Duration) -> Option<u32> {
+    let start = Instant::now();
+    while start.elapsed() < patience {
+        if let Some(&child) = children(pid).first() {
+            return Some(child);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    None
+}
+
+#[test]
+fn killing_qemu_mid_run_is_a_clear_error() {
+    let (child, qemu) = start_hanging_target();
+    signal(qemu, "-KILL");
+    let run = finish(child);
+    run.assert_no_panic();
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("QEMU was killed by signal 9"),
+        "{}",
+        run.stderr
+    );
+    // The summary still comes.
+    assert!(run.stderr.contains("0 bytes, 0 frames"), "{}", run.stderr);
+}
+
+#[test]
+fn ctrl_c_stops_cleanly_and_stops_qemu() {
+    let (child, qemu) = start_hanging_target();
+    signal(child.id(), "-INT");
+    let run = finish(child);
+    run.assert_no_panic();
+    assert_eq!(run.code, Some(130), "{}", run.stderr);
+    assert!(run.stderr.contains("stopped (Ctrl-C)"), "{}", run.stderr);
+    assert!(
+        !Path::new(&format!("/proc/{qemu}")).exists(),
+        "QEMU (pid {qemu}) still runs"
+    );
+}
+
+#[test]
+fn help_and_usage_errors() {
+    let run = run(&["--help"]);
+    assert_eq!(run.code, Some(0));
+    for flag in [
+        "--qemu",
+        "--gdb",
+        "--elf",
+        "--machine",
+        "--ram",
+        "--channel",
+        "--format",
+        "--filter",
+        "--color",
+        "--resend",
+        "--level",
+    ] {
+        assert!(run.stdout.contains(flag), "{flag} missing from --help");
+    }
+    let run = self::run(&[]);
+    assert_eq!(run.code, Some(2));
+    assert!(
+        run.stderr.contains("--qemu <ELF>|--gdb <HOST:PORT>"),
+        "{}",
+        run.stderr
+    );
+    let run = self::run(&["--gdb", "127.0.0.1:9"]);
+    assert_eq!(run.code, Some(2));
+    assert!(run.stderr.contains("pass --elf FILE"), "{}", run.stderr);
+}
