@@ -405,3 +405,115 @@ fn help_and_usage_errors() {
     assert_eq!(run.code, Some(2));
     assert!(run.stderr.contains("pass --elf FILE"), "{}", run.stderr);
 }
+
+/// QEMU started by hand, halted, with its gdbstub on a free loopback port.
+struct HandStartedQemu {
+    child: Child,
+    port: u16,
+}
+
+impl HandStartedQemu {
+    fn start(elf: &Path, machine: &str) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("qemu-system-arm")
+            .args(["-machine", machine, "-nographic"])
+            .args(["-semihosting-config", "enable=on,target=native"])
+            .arg("-kernel")
+            .arg(elf)
+            .args(["-gdb", &format!("tcp:127.0.0.1:{port}"), "-S"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Wait until the gdbstub listens.
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(start.elapsed() < PATIENCE, "QEMU's gdbstub never listened");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        HandStartedQemu { child, port }
+    }
+}
+
+impl Drop for HandStartedQemu {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `--gdb` with `--elf`, then with `--ram` (no ELF): the same demo, and the exit code from
+/// the GDB server's exit report.
+#[test]
+fn any_gdb_server_with_an_elf_or_a_ram_range() {
+    let elf = demo(BOARDS[0].0);
+    for locate in [
+        vec!["--elf", path(&elf)],
+        vec!["--ram", "0x20000000..0x20010000"],
+    ] {
+        // A fresh QEMU for each run: the firmware exits at the end of one.
+        let qemu = HandStartedQemu::start(&elf, BOARDS[0].1);
+        let address = format!("127.0.0.1:{}", qemu.port);
+        let mut args = vec!["--gdb", address.as_str(), "--color", "never"];
+        args.extend(&locate);
+        let run = run(&args);
+        run.assert_no_panic();
+        assert_eq!(run.code, Some(0), "{locate:?}: {}", run.stderr);
+        assert!(
+            run.stdout.contains("demo: demo finished rounds=20"),
+            "{locate:?}: {}",
+            run.stdout
+        );
+        assert!(
+            run.stderr.contains("the firmware exited with code 0"),
+            "{}",
+            run.stderr
+        );
+    }
+}
+
+/// `--level` reaches the target through the down channel (it filters on the target from its
+/// next poll on); `--resend` brings a re-sent Hello, which is no reset.
+#[test]
+fn requests_reach_the_target() {
+    let elf = demo(BOARDS[0].0);
+    let run = run(&[
+        "--qemu",
+        path(&elf),
+        "--color",
+        "never",
+        "--level",
+        "info",
+        "--resend",
+    ]);
+    run.assert_no_panic();
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    let finished = lines
+        .iter()
+        .position(|l| l.contains("demo finished"))
+        .expect("the demo finished");
+    // The request is read at the end of the first round: from the fifth round's progress
+    // report on, nothing below INFO.
+    let progress = lines
+        .iter()
+        .position(|l| l.contains("progress round=4"))
+        .expect("a progress report");
+    for line in &lines[progress..=finished] {
+        assert!(
+            !line.contains(" DEBUG ") && !line.contains(" TRACE "),
+            "below --level info: {line}"
+        );
+    }
+    assert!(
+        run.stderr
+            .contains("errors: 0 frame, 0 decode, 0 receive; resets: 0"),
+        "{}",
+        run.stderr
+    );
+}

@@ -2,10 +2,11 @@
 //!
 //! - `cargo xtask test`: install what is missing, then fmt, clippy (host and thumb targets),
 //!   the thumb builds and every host test. What CI runs.
-//! - `cargo xtask demo`: the QEMU demo (not built yet).
+//! - `cargo xtask demo`: the demo firmware in QEMU under `host-receiver`, live in the terminal.
 //! - `cargo xtask bench`: the benchmarks (not built yet).
 //! - `cargo xtask bless`: re-record snapshots and fixtures (not built yet).
 
+mod demo;
 mod install;
 mod run;
 mod test;
@@ -18,7 +19,7 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("test") => test::run(),
-        Some("demo") => not_built("demo", "issue 5: end to end in QEMU"),
+        Some("demo") => demo::run(&args[1..]),
         Some("bench") => not_built("bench", "issue 7: benchmarks"),
         Some("bless") => not_built("bless", "issue 5: snapshots and fixtures"),
         Some(other) => bail!("unknown verb `{other}`\n{USAGE}"),
