@@ -25,10 +25,11 @@
 //!   received: a span whose `NewSpan` was lost sends no enter, record or close (an explicit
 //!   parent naming it goes out as untracked), and an `Exit` goes out only for an `Enter` that
 //!   did. A re-send request brings such spans back.
-//! - **Span ids** pack a table slot and the slot's generation: the first 128 spans cost one
-//!   byte on the wire, and an id kept after its span closed never names a later span. A new
-//!   span takes the free slot that gives the smallest id, so ids grow slowly (two bytes after
-//!   about `4 × SPANS` spans, three after about `512 × SPANS`).
+//! - **Span ids**: the `tracing` id packs a table slot and the slot's generation, so an id
+//!   kept after its span closed never names a later span; the wire names the slot alone
+//!   (`slot + 1`), one byte for tables of up to 127 spans however long the firmware runs. A
+//!   new span takes the lowest free slot; a slot is reused only after its span's `Close` was
+//!   written or dropped (the host then replaces the span it still had under that id).
 //! - **Full tables**: a span that finds no slot gets the untracked id (the host knows it);
 //!   events inside it are still sent. Events from a call site that finds no slot are dropped.
 //!   Everything is counted in [`Stats`]; nothing panics.
