@@ -46,14 +46,18 @@ pub fn run(extra: &[String]) -> Result<()> {
     let firmware = firmware
         .to_str()
         .context("the firmware path is not UTF-8")?;
-    let mut args = vec![
-        "--qemu",
-        firmware,
-        "--machine",
-        MACHINE,
-        "--color",
-        "always",
-    ];
+    let mut args = vec!["--qemu", firmware];
+    // The demo's defaults, unless the options after `demo` say otherwise.
+    let given = |flag: &str| {
+        extra
+            .iter()
+            .any(|a| a == flag || a.starts_with(&format!("{flag}=")))
+    };
+    for (flag, value) in [("--machine", MACHINE), ("--color", "always")] {
+        if !given(flag) {
+            args.extend([flag, value]);
+        }
+    }
     args.extend(extra.iter().map(String::as_str));
     eprintln!("\n$ {} {}", host_receiver.display(), args.join(" "));
     let mut command = Command::new(&host_receiver);
