@@ -1,12 +1,16 @@
 //! `cargo xtask test`: everything CI checks, in the order that fails fastest.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use crate::install::{self, THUMB_TARGETS};
 use crate::run::run as sh;
 
 /// The crates that run on the target: checked and built for every thumb target.
 const NO_STD_CRATES: [&str; 2] = ["rtt-tunnel-protocol", "rtt-tunnel-sender"];
+
+/// The real-board examples: each its own workspace under `boards/`, checked and built from its
+/// directory so that its `.cargo/config.toml` (target, runner, shared target dir) applies.
+const REAL_BOARDS: [&str; 2] = ["boards/nrf52840-dk", "boards/stm32f4"];
 
 pub fn run() -> Result<()> {
     install::rust_tools()?;
@@ -15,7 +19,14 @@ pub fn run() -> Result<()> {
     sh("cargo", &["fmt", "--all", "--", "--check"])?;
     sh(
         "cargo",
-        &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"],
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
     )?;
     for target in THUMB_TARGETS {
         let mut args = vec!["clippy", "--target", target];
@@ -31,9 +42,28 @@ pub fn run() -> Result<()> {
         }
         sh("cargo", &args)?;
     }
+    for board in REAL_BOARDS {
+        cargo_in(board, &["fmt", "--", "--check"])?;
+        cargo_in(board, &["clippy", "--release", "--", "-D", "warnings"])?;
+        cargo_in(board, &["build", "--release"])?;
+    }
     sh("cargo", &["test", "--workspace"])?;
     eprintln!("\nxtask test: all checks passed");
     Ok(())
 }
 
-
+/// Runs `cargo args…` in `dir` (relative to the workspace root), echoing it; fails if it fails.
+fn cargo_in(dir: &str, args: &[&str]) -> Result<()> {
+    eprintln!("\n$ (cd {dir} && cargo {})", args.join(" "));
+    let status = std::process::Command::new("cargo")
+        .args(args)
+        .current_dir(crate::run::root().join(dir))
+        .status()
+        .context("could not start `cargo`")?;
+    anyhow::ensure!(
+        status.success(),
+        "`cargo {}` in {dir} failed ({status})",
+        args.join(" ")
+    );
+    Ok(())
+}
