@@ -1,0 +1,487 @@
+//! What every run must show besides its snapshot: the checks shared by the QEMU runs and the
+//! replays of their captures.
+
+use host_receiver::capture::{CaptureReader, Record};
+use rtt_tunnel_protocol::{Feed, Frame, FrameSplitter, Message};
+
+use crate::boards::Board;
+use crate::layer::{check_times, Op, OpKind, SpanRef, Value};
+use crate::scenario::{is_burst_traffic, span_names, Run, Scenario, LATE_ATTACH_WAITING};
+
+/// Longest a scenario runs on the target, in seconds (a bound for the time check).
+const MAX_TARGET_SECONDS: u64 = 60;
+
+/// Events in the `burst` firmware's burst.
+pub const BURST_EVENTS: u64 = 400;
+
+/// The sender's text limit (`FRAME / 2` of the default 256-byte frame).
+pub const TEXT_LIMIT: usize = 128;
+
+/// One message of a capture, as much as the checks need of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sent {
+    /// A `Hello` of this boot.
+    Hello {
+        /// Its boot value.
+        boot: u32,
+    },
+    /// A call site announcement, by name.
+    CallSite {
+        /// Its name.
+        name: String,
+    },
+    /// A re-sent live span, with its entered count.
+    LiveSpan {
+        /// Times it is entered on the target.
+        entered: u32,
+    },
+    /// Anything else.
+    Other,
+}
+
+/// Decodes every frame of a capture's data records (resetting the splitter at reset
+/// records), independently of the session's pipeline.
+///
+/// # Panics
+///
+/// When the capture does not read or a frame does not decode.
+pub fn sent_messages(capture: &[u8]) -> Vec<Sent> {
+    let mut reader = CaptureReader::new(capture).expect("a capture file");
+    let mut splitter = Box::new(FrameSplitter::<4096>::new());
+    let mut out = Vec::new();
+    while let Some(record) = reader.next_record().expect("a readable capture") {
+        let bytes = match record {
+            Record::Data(bytes) => bytes,
+            Record::Reset { .. } => {
+                splitter.reset();
+                continue;
+            }
+            _ => continue,
+        };
+        let mut input = &bytes[..];
+        loop {
+            match splitter.feed(input) {
+                Feed::Consumed => break,
+                Feed::Error { error, .. } => panic!("a bad frame in the capture: {error}"),
+                Feed::Frame { frame, rest } => {
+                    input = rest;
+                    let frame = Frame::decode(frame).expect("a frame that decodes");
+                    out.push(match frame.message {
+                        Message::Hello(hello) => Sent::Hello { boot: hello.boot },
+                        Message::CallSite(site) => Sent::CallSite {
+                            name: site.name.to_owned(),
+                        },
+                        Message::LiveSpan(live) => Sent::LiveSpan {
+                            entered: live.entered,
+                        },
+                        _ => Sent::Other,
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The first event with this message.
+///
+/// # Panics
+///
+/// When there is none.
+pub fn event<'a>(ops: &'a [Op], message: &str) -> &'a Op {
+    ops.iter()
+        .find(|op| op.message() == Some(message))
+        .unwrap_or_else(|| panic!("no event {message:?} in {ops:#?}"))
+}
+
+/// The event's parent.
+fn parent_of(op: &Op) -> Option<&SpanRef> {
+    match &op.kind {
+        OpKind::Event { parent, .. } | OpKind::NewSpan { parent, .. } => parent.as_ref(),
+        _ => None,
+    }
+}
+
+/// The span created with this name (the first one).
+fn new_span<'a>(ops: &'a [Op], name: &str) -> &'a Op {
+    ops.iter()
+        .find(|op| matches!(&op.kind, OpKind::NewSpan { span, .. } if span.name == name))
+        .unwrap_or_else(|| panic!("no span {name:?} in {ops:#?}"))
+}
+
+fn position(ops: &[Op], what: impl Fn(&Op) -> bool, describe: &str) -> usize {
+    ops.iter()
+        .position(what)
+        .unwrap_or_else(|| panic!("no {describe} in {ops:#?}"))
+}
+
+/// Checks what every run must show, then what its scenario must show. The exit code and
+/// QEMU's output are checked for QEMU runs only (a replay has neither).
+///
+/// # Panics
+///
+/// With what is wrong.
+pub fn check_run(run: &Run, board: &Board) {
+    let ops = &run.ops;
+    let what = format!("{} on {}", run.scenario.name(), board.machine);
+    if let Some(code) = run.exit_code {
+        assert_eq!(
+            code,
+            run.scenario.expected_exit_code(),
+            "{what}: exit code; QEMU printed: {}",
+            run.qemu_output
+        );
+    }
+    if let Err(error) = check_times(ops, board.tick_hz, MAX_TARGET_SECONDS) {
+        panic!("{what}: target times: {error}");
+    }
+    assert_eq!(
+        run.stats.errors(),
+        0,
+        "{what}: frame, decode or receive errors: {:?}",
+        run.stats
+    );
+    if run.scenario != Scenario::Burst {
+        assert_eq!(run.stats.dropped_frames, 0, "{what}: dropped frames");
+    }
+    // Nothing dangles: every span is closed, every enter exited, and no operation names a
+    // span the host never saw created.
+    let count = |f: fn(&OpKind) -> bool| ops.iter().filter(|op| f(&op.kind)).count();
+    assert_eq!(
+        count(|k| matches!(k, OpKind::NewSpan { .. })),
+        count(|k| matches!(k, OpKind::Close(_))),
+        "{what}: spans created and closed"
+    );
+    assert_eq!(
+        count(|k| matches!(k, OpKind::Enter(_))),
+        count(|k| matches!(k, OpKind::Exit(_))),
+        "{what}: enters and exits"
+    );
+    let text = run.text();
+    assert!(!text.contains("#?"), "{what}: an unknown span in\n{text}");
+
+    match run.scenario {
+        Scenario::Nested => check_nested(ops),
+        Scenario::Instrument => check_instrument(ops),
+        Scenario::Values => check_values(ops),
+        Scenario::Interrupt => check_interrupt(ops),
+        Scenario::Burst => check_burst(run),
+        Scenario::Reset => check_reset(run),
+        Scenario::Panic => check_panic(run),
+        Scenario::LateAttach => check_late_attach(run),
+    }
+}
+
+fn check_nested(ops: &[Op]) {
+    assert_eq!(
+        span_names(ops),
+        [
+            "outer",
+            "middle",
+            "inner",
+            "inner",
+            "again",
+            "detached",
+            "child_of_detached"
+        ]
+    );
+    assert_eq!(parent_of(event(ops, "in inner")).unwrap().name, "inner");
+    assert!(parent_of(new_span(ops, "detached")).is_none());
+    assert_eq!(
+        parent_of(event(ops, "explicit parent")).unwrap().name,
+        "detached"
+    );
+    assert!(ops.iter().any(|op| matches!(&op.kind,
+        OpKind::FollowsFrom { span, follows } if span.name == "detached" && follows.name == "outer")));
+    assert!(ops.iter().any(|op| matches!(&op.kind,
+        OpKind::Record { span, fields } if span.name == "outer"
+            && fields == &vec![("later", Value::U64(42))])));
+}
+
+fn check_instrument(ops: &[Op]) {
+    let names = span_names(ops);
+    assert_eq!(
+        names,
+        [
+            "add", "scale", "checksum", "parse", "parse", "renamed", "fib", "fib", "fib", "fib",
+            "fib"
+        ]
+    );
+    let OpKind::NewSpan { fields, .. } = &new_span(ops, "add").kind else {
+        unreachable!()
+    };
+    assert_eq!(fields, &vec![("a", Value::U64(3)), ("b", Value::I64(-10))]);
+    let OpKind::NewSpan {
+        target,
+        level,
+        fields,
+        ..
+    } = &new_span(ops, "renamed").kind
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        (*target, *level),
+        ("scenarios::custom", tracing_core::Level::WARN)
+    );
+    assert_eq!(
+        fields[0],
+        ("point", Value::Text("Point { x: 3, y: -4 }".into()))
+    );
+    // `err` reports the error of the second parse, by Display.
+    let error = ops
+        .iter()
+        .find(|op| op.event_field("error").is_some())
+        .expect("the error event of #[instrument(err)]");
+    assert_eq!(
+        error.event_field("error"),
+        Some(&Value::Text("not a digit at byte 2".into()))
+    );
+    // `ret` of the recursion: five return events, the last one fib(3) = 2.
+    let returns: Vec<&Value> = ops
+        .iter()
+        .filter(|op| matches!(parent_of(op), Some(span) if span.name == "fib"))
+        .filter_map(|op| op.event_field("return"))
+        .collect();
+    assert_eq!(returns.len(), 5, "{returns:?}");
+    assert_eq!(returns[4], &Value::Text("2".into()));
+}
+
+fn check_values(ops: &[Op]) {
+    let field = |message: &str, name: &str| {
+        event(ops, message)
+            .event_field(name)
+            .unwrap_or_else(|| panic!("no field {name} in {message:?}"))
+            .clone()
+    };
+    assert_eq!(field("bool", "yes"), Value::Bool(true));
+    assert_eq!(field("bool", "no"), Value::Bool(false));
+    assert_eq!(field("signed", "i8_min"), Value::I64(i64::from(i8::MIN)));
+    assert_eq!(field("signed", "i64_min"), Value::I64(i64::MIN));
+    assert_eq!(field("unsigned", "u64_max"), Value::U64(u64::MAX));
+    assert_eq!(
+        field("unsigned", "u32_max"),
+        Value::U64(u64::from(u32::MAX))
+    );
+    assert_eq!(field("wide", "i128_min"), Value::I128(i128::MIN));
+    assert_eq!(field("wide", "u128_max"), Value::U128(u128::MAX));
+    assert_eq!(field("float", "pi"), Value::F64(std::f64::consts::PI));
+    assert_eq!(field("float", "half_f32"), Value::F64(0.5));
+    assert_eq!(field("float", "infinity"), Value::F64(f64::INFINITY));
+    assert_eq!(
+        field("str", "text"),
+        Value::Str("hello \"quoted\" \\ world".into())
+    );
+    assert_eq!(field("str", "unicode"), Value::Str("grüße ✓".into()));
+    assert_eq!(field("str", "empty"), Value::Str(String::new()));
+    assert_eq!(
+        field("debug", "reading"),
+        Value::Text(r#"Reading { sensor: "t0", celsius: 21.5, flags: [true, false] }"#.into())
+    );
+    assert_eq!(field("display", "version"), Value::Text("v1.2.3".into()));
+    assert_eq!(
+        field("an error, by Display and by Debug", "error"),
+        Value::Text("bus timeout after 50 ms".into())
+    );
+    assert_eq!(field("bytes", "bytes"), Value::Text("[00 01 fe]".into()));
+    // Cut at the text limit, and marked.
+    let long = field("a Debug value cut at the text limit", "long");
+    let long = long.as_text().expect("text");
+    assert!(long.ends_with('…'), "{long}");
+    assert_eq!(long.trim_end_matches('…').len(), TEXT_LIMIT, "{long}");
+    assert!(
+        long.starts_with("Long { samples: [0, 1000, 2000,"),
+        "{long}"
+    );
+    let long_str = field("a str cut at the text limit", "long_str");
+    let long_str = long_str.as_text().expect("text");
+    assert!(long_str.ends_with('…'), "{long_str}");
+    assert_eq!(
+        long_str.trim_end_matches('…').len(),
+        TEXT_LIMIT,
+        "{long_str}"
+    );
+    assert_eq!(
+        event(ops, "formatted message: 1 + 2 = Some(3)").message(),
+        Some("formatted message: 1 + 2 = Some(3)")
+    );
+}
+
+fn check_interrupt(ops: &[Op]) {
+    // PendSV nests inside the thread's entered span, SysTick inside the waiting span.
+    assert_eq!(parent_of(new_span(ops, "pendsv")).unwrap().name, "step");
+    assert_eq!(parent_of(event(ops, "in PendSV")).unwrap().name, "pendsv");
+    let ticks: Vec<&Op> = ops
+        .iter()
+        .filter(|op| matches!(&op.kind, OpKind::NewSpan { span, .. } if span.name == "systick"))
+        .collect();
+    assert_eq!(ticks.len(), 3);
+    for tick in ticks {
+        assert_eq!(parent_of(tick).unwrap().name, "wait_for_systick");
+    }
+    assert_eq!(
+        event(ops, "back from PendSV").event_field("runs"),
+        Some(&Value::U64(1))
+    );
+}
+
+fn check_burst(run: &Run) {
+    let ops = &run.ops;
+    let received: Vec<u64> = ops
+        .iter()
+        .filter(|op| op.message() == Some("burst event"))
+        .map(|op| op.event_field("i").and_then(Value::as_u64).expect("i"))
+        .collect();
+    assert!(
+        received.windows(2).all(|w| w[0] < w[1]),
+        "burst events out of order: {received:?}"
+    );
+    let reported: u64 = ops
+        .iter()
+        .filter(|op| op.is_receiver_event() && is_burst_traffic(op))
+        .map(|op| {
+            op.event_field("frames")
+                .and_then(Value::as_u64)
+                .expect("frames")
+        })
+        .sum();
+    let counted = event(ops, "burst done")
+        .event_field("dropped")
+        .and_then(Value::as_u64)
+        .expect("the firmware's drop count");
+    assert!(
+        counted > 0,
+        "the burst did not overflow the ring: the scenario tests nothing"
+    );
+    assert_eq!(
+        run.stats.dropped_frames, counted,
+        "the receiver's total of dropped frames and the firmware's own count"
+    );
+    assert_eq!(
+        reported, counted,
+        "the drop reports add up to the firmware's count"
+    );
+    assert_eq!(
+        received.len() as u64 + counted,
+        BURST_EVENTS,
+        "every burst event arrived or was reported dropped"
+    );
+}
+
+fn check_reset(run: &Run) {
+    let ops = &run.ops;
+    assert_eq!(run.stats.target_resets, 1, "{:?}", run.stats);
+    assert!(run.stats.link_resets >= 1, "{:?}", run.stats);
+    let reset = position(
+        ops,
+        |op| op.is_receiver_event() && op.message().is_some_and(|m| m.starts_with("target reset")),
+        "reset warning",
+    );
+    let warning = &ops[reset];
+    assert_eq!(warning.event_field("exited"), Some(&Value::U64(2)));
+    assert_eq!(warning.event_field("closed"), Some(&Value::U64(2)));
+    // Both spans the first boot had entered are exited and closed before the warning, at a
+    // time of the first boot.
+    for name in ["before_reset", "inner"] {
+        for verb in ["exit", "close"] {
+            let at = position(
+                ops,
+                |op| match (&op.kind, verb) {
+                    (OpKind::Exit(span), "exit") | (OpKind::Close(span), "close") => {
+                        span.name == name
+                    }
+                    _ => false,
+                },
+                &format!("{verb} of {name}"),
+            );
+            assert!(at < reset, "{verb} of {name} comes after the reset warning");
+            assert_eq!(ops[at].time.and_then(|t| t.boot), Some(1));
+        }
+    }
+    assert_eq!(warning.time.and_then(|t| t.boot), Some(2));
+    let after = event(ops, "booted again after the reset");
+    assert_eq!(parent_of(after).unwrap().name, "after_reset");
+}
+
+fn check_panic(run: &Run) {
+    let ops = &run.ops;
+    let panic = ops
+        .iter()
+        .find(|op| {
+            matches!(
+                &op.kind,
+                OpKind::Event {
+                    target: "panic",
+                    ..
+                }
+            )
+        })
+        .unwrap_or_else(|| panic!("no panic event in {ops:#?}"));
+    let OpKind::Event { level, .. } = &panic.kind else {
+        unreachable!()
+    };
+    assert_eq!(*level, tracing_core::Level::ERROR);
+    assert_eq!(
+        panic.message(),
+        Some("sensor 3 returned garbage: [1, 2, 3]")
+    );
+    let location = panic.event_field("location").and_then(Value::as_text);
+    assert!(
+        location.is_some_and(|l| l.starts_with("qemu/src/bin/scenarios/panic.rs:")),
+        "{location:?}"
+    );
+    assert_eq!(parent_of(panic).unwrap().name, "deeper");
+    if run.exit_code.is_some() {
+        assert!(
+            run.qemu_output.contains("firmware panicked"),
+            "{}",
+            run.qemu_output
+        );
+    }
+}
+
+fn check_late_attach(run: &Run) {
+    let ops = &run.ops;
+    // What came before the attach is gone; the re-send brought the live spans back, entered
+    // as they are on the target.
+    assert!(!ops
+        .iter()
+        .any(|op| op.message() == Some("traced before the host attached")));
+    assert!(!ops
+        .iter()
+        .any(|op| op.message() == Some(LATE_ATTACH_WAITING)));
+    assert_eq!(span_names(ops)[..3], ["session", "job", "idle_span"]);
+    assert_eq!(
+        parent_of(event(ops, "going on after the re-send"))
+            .unwrap()
+            .name,
+        "job"
+    );
+    assert_eq!(
+        parent_of(event(ops, "in the idle span")).unwrap().name,
+        "idle_span"
+    );
+    let sent = sent_messages(&run.capture);
+    assert_eq!(sent.first(), Some(&Sent::Hello { boot: 1 }), "{sent:?}");
+    let call_sites = sent
+        .iter()
+        .filter(|s| matches!(s, Sent::CallSite { .. }))
+        .count();
+    // session, job, idle_span, and the two events before the wait, re-sent; then the ones
+    // used after it.
+    assert!(call_sites >= 5, "{sent:?}");
+    for name in ["session", "job", "idle_span"] {
+        assert!(
+            sent.contains(&Sent::CallSite { name: name.into() }),
+            "{name} not re-sent: {sent:?}"
+        );
+    }
+    let live: Vec<u32> = sent
+        .iter()
+        .filter_map(|s| match s {
+            Sent::LiveSpan { entered } => Some(*entered),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(live, [1, 1, 0], "live spans and their entered counts");
+}
