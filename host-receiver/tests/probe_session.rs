@@ -1,0 +1,349 @@
+//! The logic `host-receiver --chip` runs, over a simulated probe link: a target memory that is
+//! read while the core runs (`halts_in_batch() == false`, as `ProbeMemory` says), so the
+//! target can write, reset or re-initialise RTT between any two reads of one poll.
+//!
+//! What `host_receiver::probe` itself does (parsing, the probe-rs calls, error messages) is
+//! unit-tested in `src/probe/tests.rs`; the reader's own cases in `src/rtt/tests.rs` and the
+//! pipeline's in `tests/session_relay.rs`. These tests cover what is left for issue 6: polling
+//! paced for a link that does not halt, a reset between two reads in the middle of a session
+//! with blocking mode set, and the mode restored however the host leaves (stop flag, error,
+//! drop), or not at all when the link died.
+
+// A `Vec` of one RAM range is meant.
+#![allow(clippy::single_range_in_vec_init)]
+
+mod receiver_support;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use host_receiver::memory::{Access, MemoryError, SimMemory, TargetMemory};
+use host_receiver::receiver::{Receiver, RECEIVER_TARGET};
+use host_receiver::rtt::sim::SimRtt;
+use host_receiver::rtt::{
+    ChannelMode, ChannelSelector, Pacer, Poll, ResetCause, RttError, RttOptions, RttReader,
+};
+use host_receiver::session::{RunEnd, RunOptions, Session, SessionError};
+use receiver_support::*;
+use rtt_tunnel_protocol::{Frame, Message, Parent};
+
+const RAM: u64 = 0x2000_0000;
+const RAM_SIZE: usize = 0x4000;
+const CB: u64 = 0x2000_0100;
+const RING: u32 = 1024;
+
+/// A running target as a probe sees it: RAM, and the firmware's RTT block (up channel 0
+/// "Terminal", up channel 1 and down channel 0 "rtt-tunnel", as the real-board examples lay
+/// it out), initialised.
+fn target() -> (SimMemory, SimRtt) {
+    let mut memory = SimMemory::new();
+    memory.add_ram(RAM, RAM_SIZE);
+    let rtt = SimRtt::builder(CB)
+        .up("Terminal", 64)
+        .up("rtt-tunnel", RING)
+        .down("rtt-tunnel", 16)
+        .build(&mut memory);
+    rtt.init(&mut memory);
+    assert!(!memory.halts_in_batch(), "a probe link does not halt");
+    (memory, rtt)
+}
+
+/// The channels by name, as the CLI selects them, and the up channel blocking while attached
+/// (what a user who must lose nothing asks for).
+fn blocking_options() -> RttOptions {
+    RttOptions::at(CB)
+        .ram(vec![RAM..RAM + RAM_SIZE as u64])
+        .up_channel(ChannelSelector::name("rtt-tunnel"))
+        .down_channel(ChannelSelector::name("rtt-tunnel"))
+        .mode(ChannelMode::BlockIfFull)
+}
+
+/// Frames built by hand, 1 tick apart.
+fn wire(messages: impl IntoIterator<Item = Message<'static>>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for message in messages {
+        let mut buf = [0u8; 512];
+        let n = Frame { dt: 1, message }.encode(&mut buf).unwrap();
+        out.extend_from_slice(&buf[..n]);
+    }
+    out
+}
+
+/// A boot that announces itself and enters two spans.
+fn boot_inside_spans(boot: u32) -> Vec<u8> {
+    let mut messages = standard_preamble(boot);
+    messages.extend([
+        new_span(1, 1, Parent::Current),
+        Message::Enter(span(1)),
+        new_span(2, 2, Parent::Current),
+        Message::Enter(span(2)),
+    ]);
+    wire(messages)
+}
+
+/// A boot's `Hello`, call sites and one event.
+fn boot_with_event(boot: u32) -> Vec<u8> {
+    let mut messages = standard_preamble(boot);
+    messages.push(event(
+        0,
+        Parent::Current,
+        rtt_tunnel_protocol::Values::EMPTY,
+    ));
+    wire(messages)
+}
+
+#[test]
+fn a_probe_link_is_polled_again_at_once_while_data_comes_and_backs_off_when_idle() {
+    let (mut memory, rtt) = target();
+    // The firmware writes 100 bytes between two polls, 12 times, then goes quiet.
+    let writer = rtt.clone();
+    let mut burst = 0u8;
+    memory.set_target(move |m| {
+        if burst < 12 {
+            burst += 1;
+            assert_eq!(writer.write_up(m, 1, &[burst; 100]), 100);
+        }
+    });
+    let mut pacer = Pacer::new(memory.halts_in_batch());
+    let mut reader = RttReader::new(memory, blocking_options());
+    let mut bytes = Vec::new();
+    let mut pauses = Vec::new();
+    for _ in 0..20 {
+        let poll = reader.poll(&mut bytes).unwrap();
+        let ring = reader.attachment().map_or(0, |a| a.up.size as usize);
+        let n = match poll {
+            Poll::Data(n) => n,
+            _ => 0,
+        };
+        pauses.push((n, pacer.next(n, ring)));
+    }
+    let expected: Vec<u8> = (1..=12u8).flat_map(|b| [b; 100]).collect();
+    assert_eq!(bytes, expected);
+    // The attach poll brings nothing (the target wrote its first burst before it); while
+    // data comes, the next poll follows at once.
+    let (busy, idle) = pauses.split_at(12);
+    assert!(
+        matches!(busy[0], (0, d) if d > Duration::ZERO),
+        "{pauses:?}"
+    );
+    assert!(
+        busy[1..]
+            .iter()
+            .all(|&(n, pause)| n > 0 && pause == Duration::ZERO),
+        "{pauses:?}"
+    );
+    // Quiet: the pause doubles from 200 µs up to the 10 ms ceiling.
+    let idle: Vec<Duration> = idle.iter().map(|(_, pause)| *pause).collect();
+    assert_eq!(
+        idle,
+        [200, 400, 800, 1600, 3200, 6400, 10_000, 10_000].map(Duration::from_micros)
+    );
+}
+
+/// The firmware's events the host relayed (the session's own notices left out), by the
+/// call site's name.
+fn firmware_events(log: &Log) -> Vec<String> {
+    log.events()
+        .into_iter()
+        .filter_map(|op| match op {
+            Op::Event { name, target, .. } if target != RECEIVER_TARGET => Some(name),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_reset_between_two_reads_of_a_poll_mid_session_reattaches_and_ends_the_old_boot() {
+    let (mut memory, rtt) = target();
+    let mut stats = None;
+    let log = with_capture(|| {
+        let mut session = Session::new(
+            RttReader::new(&mut memory, blocking_options()),
+            Receiver::default(),
+        );
+        assert!(matches!(session.poll().unwrap(), Poll::Attached(_)));
+        assert_eq!(
+            rtt.up_mode(session.reader().memory(), 1),
+            ChannelMode::BlockIfFull
+        );
+        let first = boot_inside_spans(1);
+        rtt.write_up(session.reader_mut().memory_mut(), 1, &first);
+        assert_eq!(session.poll().unwrap(), Poll::Data(first.len()));
+        assert_eq!(session.receiver().entered().len(), 2);
+
+        // The old boot writes one more event; the host reads the descriptor and the ring, and
+        // before it reads the descriptor again the chip resets: RAM cleared, RTT initialised
+        // anew (in its default non-blocking mode), the new boot's first frames written.
+        let torn = wire([event(
+            0,
+            Parent::Current,
+            rtt_tunnel_protocol::Values::EMPTY,
+        )]);
+        rtt.write_up(session.reader_mut().memory_mut(), 1, &torn);
+        let reboot = rtt.clone();
+        let second = boot_with_event(2);
+        let written = second.clone();
+        session.reader_mut().memory_mut().before_read(3, move |m| {
+            reboot.wipe(m);
+            reboot.init(m);
+            assert_eq!(reboot.write_up(m, 1, &written), written.len());
+        });
+        // The second look at the descriptor finds the read offset, which only the host moves,
+        // back at 0.
+        assert_eq!(
+            session.poll().unwrap(),
+            Poll::Reset(ResetCause::ReadOffsetMoved {
+                expected: first.len() as u32,
+                found: 0
+            })
+        );
+        // The torn poll's bytes were dropped, and the new boot's read offset left alone.
+        assert_eq!(
+            rtt.up_offsets(session.reader().memory(), 1),
+            (second.len() as u32, 0)
+        );
+        // Re-attach: blocking mode again, on the new block.
+        assert!(matches!(session.poll().unwrap(), Poll::Attached(_)));
+        assert_eq!(
+            rtt.up_mode(session.reader().memory(), 1),
+            ChannelMode::BlockIfFull
+        );
+        assert_eq!(session.poll().unwrap(), Poll::Data(second.len()));
+        assert!(session.receiver().entered().is_empty());
+        let closed = session.close();
+        closed.restore.unwrap();
+        stats = Some(closed.stats);
+    });
+    // Leaving put the new boot's channel back into its own non-blocking mode.
+    assert_eq!(rtt.up_mode(&memory, 1), ChannelMode::NoBlockSkip);
+    let stats = stats.unwrap();
+    assert_eq!((stats.link_resets, stats.target_resets), (1, 1), "{stats}");
+    assert_eq!(
+        stats.errors(),
+        0,
+        "nothing of the torn poll reached the splitter: {stats}"
+    );
+    // The old boot's spans were exited and closed on the host; only the new boot's event is
+    // relayed, not the old boot's torn one.
+    assert!(log.unbalanced().is_empty(), "{:?}", log.unbalanced());
+    assert!(log.open_spans().is_empty(), "{:?}", log.open_spans());
+    assert_eq!(firmware_events(&log), ["event"]);
+}
+
+/// A session over `memory` whose target writes `bytes` in pieces of 40 while the host is
+/// not looking, then sets `stop` (the CLI's Ctrl-C flag) once it has written them all.
+fn run_until_stopped(memory: &mut SimMemory, rtt: &SimRtt, bytes: Vec<u8>) -> RunEnd {
+    let stop = Arc::new(AtomicBool::new(false));
+    let pending = Arc::new(Mutex::new(bytes));
+    let (writer, flag, queue) = (rtt.clone(), Arc::clone(&stop), Arc::clone(&pending));
+    memory.set_target(move |m| {
+        let mut pending = queue.lock().unwrap();
+        let n = pending.len().min(40);
+        let written = writer.write_up(m, 1, &pending[..n]);
+        pending.drain(..written);
+        if pending.is_empty() {
+            flag.store(true, Ordering::Relaxed);
+        }
+    });
+    let mut end = None;
+    with_capture(|| {
+        let mut session = Session::new(
+            RttReader::new(&mut *memory, blocking_options()),
+            Receiver::default(),
+        );
+        end = Some(session.run(&stop, &RunOptions::default()).unwrap());
+        assert_eq!(
+            rtt.up_mode(session.reader().memory(), 1),
+            ChannelMode::BlockIfFull,
+            "blocking while attached"
+        );
+        assert!(session.stats().frames > 0);
+        // No close: the session is dropped, as when the CLI returns early.
+    });
+    end.unwrap()
+}
+
+#[test]
+fn stopping_with_the_flag_then_dropping_the_session_leaves_the_channel_non_blocking() {
+    let (mut memory, rtt) = target();
+    let end = run_until_stopped(&mut memory, &rtt, boot_inside_spans(1));
+    assert!(matches!(end, RunEnd::Stopped), "{end:?}");
+    assert_eq!(rtt.up_mode(&memory, 1), ChannelMode::NoBlockSkip);
+}
+
+/// A probe link whose chip does not answer one read (a transport error that does not mean
+/// the link is gone), over a borrowed memory that outlives the session.
+struct Hiccup<'a> {
+    memory: &'a mut SimMemory,
+    /// The read that fails (counting from 1), 0: none.
+    fail_at_read: u64,
+}
+
+impl TargetMemory for Hiccup<'_> {
+    fn read(&mut self, address: u64, buf: &mut [u8]) -> Result<(), MemoryError> {
+        if self.memory.stats().reads + 1 == self.fail_at_read {
+            self.fail_at_read = 0;
+            return Err(MemoryError::Access {
+                access: Access::Read,
+                address,
+                len: buf.len(),
+                reason: "no answer from the chip (simulated)".into(),
+            });
+        }
+        self.memory.read(address, buf)
+    }
+    fn write(&mut self, address: u64, data: &[u8]) -> Result<(), MemoryError> {
+        self.memory.write(address, data)
+    }
+    fn begin_batch(&mut self) -> Result<(), MemoryError> {
+        self.memory.begin_batch()
+    }
+    fn end_batch(&mut self) -> Result<(), MemoryError> {
+        self.memory.end_batch()
+    }
+}
+
+#[test]
+fn a_session_that_fails_mid_run_restores_the_mode_when_dropped() {
+    let (mut memory, rtt) = target();
+    let writer = rtt.clone();
+    memory.set_target(move |m| {
+        writer.write_up(m, 1, &[0]);
+    });
+    // Fail a read a few polls after the attach.
+    let reads_to_attach = {
+        let (mut fresh, _) = target();
+        RttReader::new(&mut fresh, blocking_options())
+            .attach()
+            .map(|_| ())
+            .unwrap();
+        fresh.stats().reads
+    };
+    let stop = AtomicBool::new(false);
+    with_capture(|| {
+        let hiccup = Hiccup {
+            memory: &mut memory,
+            fail_at_read: reads_to_attach + 8,
+        };
+        let mut session = Session::new(
+            RttReader::new(hiccup, blocking_options()),
+            Receiver::default(),
+        );
+        let error = session.run(&stop, &RunOptions::default()).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                SessionError::Rtt(RttError::Memory(MemoryError::Access { .. }))
+            ),
+            "{error}"
+        );
+        assert!(!error.is_target_gone());
+        assert_eq!(
+            rtt.up_mode(session.reader().memory().memory, 1),
+            ChannelMode::BlockIfFull
+        );
+        // The CLI returns the error; the session is dropped on the way out.
+    });
+    assert_eq!(rtt.up_mode(&memory, 1), ChannelMode::NoBlockSkip);
+}
