@@ -248,6 +248,9 @@ pub fn run_in_qemu(scenario: Scenario, board: &Board) -> Run {
     let qemu_code = qemu
         .wait(Duration::from_secs(10))
         .unwrap_or_else(|e| panic!("QEMU did not end: {e} ({})", context(&qemu)));
+    // QEMU has ended: this only reads the rest of its output.
+    qemu.kill()
+        .unwrap_or_else(|e| panic!("reaping QEMU: {e} ({})", context(&qemu)));
     assert_eq!(
         code,
         qemu_code,

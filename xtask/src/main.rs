@@ -4,8 +4,9 @@
 //!   the thumb builds and every host test. What CI runs.
 //! - `cargo xtask demo`: the demo firmware in QEMU under `host-receiver`, live in the terminal.
 //! - `cargo xtask bench`: the benchmarks (not built yet).
-//! - `cargo xtask bless`: re-record snapshots and fixtures (not built yet).
+//! - `cargo xtask bless`: re-record the QEMU tests' snapshots and fixtures.
 
+mod bless;
 mod demo;
 mod install;
 mod run;
@@ -21,7 +22,7 @@ fn main() -> Result<()> {
         Some("test") => test::run(),
         Some("demo") => demo::run(&args[1..]),
         Some("bench") => not_built("bench", "issue 7: benchmarks"),
-        Some("bless") => not_built("bless", "issue 5: snapshots and fixtures"),
+        Some("bless") => bless::run(),
         Some(other) => bail!("unknown verb `{other}`\n{USAGE}"),
         None => bail!("{USAGE}"),
     }

@@ -47,6 +47,15 @@ pub fn run() -> Result<()> {
         cargo_in(board, &["clippy", "--release", "--", "-D", "warnings"])?;
         cargo_in(board, &["build", "--release"])?;
     }
+    // The QEMU boards' firmware workspace: formatting, and clippy on the release build for the
+    // three boards in one invocation. The QEMU tests below build the same release binaries.
+    cargo_in("boards", &["fmt", "--all", "--", "--check"])?;
+    let mut args = vec!["clippy", "--release"];
+    for target in THUMB_TARGETS {
+        args.extend(["--target", target]);
+    }
+    args.extend(["--", "-D", "warnings"]);
+    cargo_in("boards", &args)?;
     sh("cargo", &["test", "--workspace"])?;
     eprintln!("\nxtask test: all checks passed");
     Ok(())
