@@ -25,26 +25,25 @@ use super::options::{AfterConnect, ProbeOptions};
 /// probe before it returns.
 ///
 /// ```no_run
+/// use std::sync::atomic::AtomicBool;
+/// use host_receiver::elf::FirmwareElf;
 /// use host_receiver::probe::{ProbeMemory, ProbeOptions, Startup};
-/// use host_receiver::rtt::{Pacer, Poll, RttOptions, RttReader};
-/// use host_receiver::memory::TargetMemory;
+/// use host_receiver::receiver::Receiver;
+/// use host_receiver::rtt::{ChannelSelector, RttOptions, RttReader};
+/// use host_receiver::session::{RunOptions, Session};
 ///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let memory = ProbeMemory::open(&ProbeOptions::new("nRF52840_xxAA").startup(Startup::Reset))?;
-/// // Without the firmware ELF, search the chip's RAM for the control block.
-/// let options = RttOptions::scan(memory.ram_ranges());
-/// let mut pacer = Pacer::new(memory.halts_in_batch());
-/// let mut reader = RttReader::new(memory, options);
-/// let mut bytes = Vec::new();
-/// loop {
-///     let poll = reader.poll(&mut bytes)?;
-///     let (n, ring) = match (&poll, reader.attachment()) {
-///         (Poll::Data(n), Some(at)) => (*n, at.up.size as usize),
-///         _ => (0, 0),
-///     };
-///     std::thread::sleep(pacer.next(n, ring));
-///     # break;
-/// }
-/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// // The ELF's `_SEGGER_RTT` symbol locates the control block; without an ELF, search the
+/// // chip's RAM: `RttOptions::scan(memory.ram_ranges())`.
+/// let elf = FirmwareElf::read("firmware.elf")?;
+/// let options = RttOptions::from_elf(&elf)?.up_channel(ChannelSelector::name("rtt-tunnel"));
+/// let mut session = Session::new(RttReader::new(memory, options), Receiver::default());
+/// let stop = AtomicBool::new(false); // set it from a Ctrl-C handler
+/// session.run(&stop, &RunOptions::default())?; // paced for a link that does not halt
+/// session.close().restore?; // the channel is left non-blocking
+/// # Ok(())
+/// # }
 /// ```
 pub struct ProbeMemory {
     session: Session,
