@@ -3,9 +3,11 @@
 //! - `cargo xtask test`: install what is missing, then fmt, clippy (host and thumb targets),
 //!   the thumb builds and every host test. What CI runs.
 //! - `cargo xtask demo`: the demo firmware in QEMU under `host-receiver`, live in the terminal.
-//! - `cargo xtask bench`: the benchmarks (not built yet).
+//! - `cargo xtask bench`: the benchmarks against defmt, rprintln and tracing-tunnel; writes
+//!   `BENCHMARKS.md`.
 //! - `cargo xtask bless`: re-record the QEMU tests' snapshots and fixtures.
 
+mod bench;
 mod bless;
 mod demo;
 mod install;
@@ -21,13 +23,9 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("test") => test::run(),
         Some("demo") => demo::run(&args[1..]),
-        Some("bench") => not_built("bench", "issue 7: benchmarks"),
+        Some("bench") => bench::run(),
         Some("bless") => bless::run(),
         Some(other) => bail!("unknown verb `{other}`\n{USAGE}"),
         None => bail!("{USAGE}"),
     }
-}
-
-fn not_built(verb: &str, issue: &str) -> Result<()> {
-    bail!("`cargo xtask {verb}` is not built yet ({issue}); nothing was run")
 }

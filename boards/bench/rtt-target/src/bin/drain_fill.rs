@@ -1,8 +1,9 @@
 //! The ring filler of the drain benchmark: writes [`TOTAL`] bytes of a known pattern into up
 //! channel 0 (4 KiB, rtt-tunnel's documented ring size) as fast as it can.
 //!
-//! 1. Waits until the host has attached and switched the channel to `BlockIfFull`, so nothing
-//!    is lost and the ring is refilled the moment the host frees room.
+//! 1. Prints `drain-total <bytes>` through semihosting, then waits until the host has
+//!    attached and switched the channel to `BlockIfFull`, so nothing is lost and the ring is
+//!    refilled the moment the host frees room.
 //! 2. Writes the pattern: byte `i` of the stream is `i % 251`.
 //! 3. Waits until the host has read everything and has put the channel back into a
 //!    non-blocking mode (the host measures the link's raw read rate in between), then exits 0.
@@ -39,6 +40,9 @@ fn main() -> ! {
         }
     };
     let mut up = channels.up.0;
+    bench_common::print("drain-total ");
+    bench_common::print_u32(TOTAL);
+    bench_common::print("\n");
     while up.mode() != ChannelMode::BlockIfFull {
         core::hint::spin_loop();
     }

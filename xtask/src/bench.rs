@@ -1,0 +1,496 @@
+//! `cargo xtask bench`: every benchmark of issue 7 in one run, one table, and `BENCHMARKS.md`.
+//!
+//! 1. Installs what is missing (rustup components and thumb targets, `qemu-system-arm`).
+//! 2. Builds the benchmark firmware of `boards/bench` (release profile of the boards
+//!    workspace): the per-operation binaries and the ring filler for `thumbv7m-none-eabi`
+//!    (mps2-an385, Cortex-M3), the size builds for `thumbv7em-none-eabihf`.
+//! 3. Runs `host-receiver/benches/firmware.rs` (QEMU: instructions and bytes per operation,
+//!    the drain; the ELF sections), which writes JSON.
+//! 4. Runs the criterion bench `host-receiver/benches/relay.rs` and reads its estimates.
+//! 5. Prints the table, with the ratios against each anchor measured in the same run and the
+//!    goals of issue 7, and writes it with the conditions to `BENCHMARKS.md`.
+//!
+//! Nothing here asserts a timing: a missed goal is reported, not failed.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use serde_json::Value;
+
+use crate::install;
+use crate::run::{output, root, run as sh};
+
+/// Firmware binaries built for the Cortex-M3 (run under `-icount`) and the Cortex-M4F (sizes).
+const M3_PACKAGES: [&str; 3] = ["bench-tunnel", "bench-defmt", "bench-rtt-target"];
+const M4_PACKAGES: [&str; 3] = ["bench-tunnel", "bench-defmt", "bench-none"];
+
+/// The operations, in table order: key in the firmware bench's JSON, label.
+const OPERATIONS: [(&str, &str); 8] = [
+    ("event_none", "event, no field"),
+    ("event_u32", "event, one `u32`"),
+    ("event_three", "event, `u32` + `bool` + `&str`"),
+    ("event_message", "event, constant message"),
+    ("span_new", "span new"),
+    ("span_enter", "span enter"),
+    ("span_exit", "span exit"),
+    ("span_close", "span close"),
+];
+
+/// The relay benchmarks: criterion id, label.
+const RELAY: [(&str, &str); 5] = [
+    (
+        "rtt-tunnel/noop",
+        "rtt-tunnel: split + decode + Receiver → registry + no-op layer",
+    ),
+    (
+        "tracing-tunnel/noop",
+        "tracing-tunnel: TracingEventReceiver → registry + no-op layer",
+    ),
+    (
+        "rtt-tunnel/fmt",
+        "rtt-tunnel: split + decode + Receiver → registry + fmt layer (sink)",
+    ),
+    (
+        "tracing-tunnel/fmt",
+        "tracing-tunnel: TracingEventReceiver → registry + fmt layer (sink)",
+    ),
+    ("rtt-tunnel/decode", "rtt-tunnel: split + decode only"),
+];
+
+pub fn run() -> Result<()> {
+    let started = Instant::now();
+    install::rust_tools()?;
+    install::qemu()?;
+
+    let root = root();
+    let boards_target = root.join("boards/target");
+    let bench_dir = root.join("target/bench");
+    std::fs::create_dir_all(&bench_dir)
+        .with_context(|| format!("cannot create {}", bench_dir.display()))?;
+
+    build_firmware("thumbv7m-none-eabi", &M3_PACKAGES, &boards_target)?;
+    build_firmware("thumbv7em-none-eabihf", &M4_PACKAGES, &boards_target)?;
+
+    let firmware_json = bench_dir.join("firmware.json");
+    let boards_arg = boards_target.display().to_string();
+    let out_arg = firmware_json.display().to_string();
+    sh(
+        "cargo",
+        &[
+            "bench",
+            "-p",
+            "host-receiver",
+            "--bench",
+            "firmware",
+            "--",
+            "--boards",
+            &boards_arg,
+            "--out",
+            &out_arg,
+        ],
+    )?;
+    let firmware: Value = read_json(&firmware_json)?;
+
+    let criterion_home = bench_dir.join("criterion");
+    let status = Command::new("cargo")
+        .args(["bench", "-p", "host-receiver", "--bench", "relay"])
+        .current_dir(&root)
+        .env("CRITERION_HOME", &criterion_home)
+        .status()
+        .context("could not start cargo bench")?;
+    if !status.success() {
+        bail!("the relay bench failed ({status})");
+    }
+    let mut relay = Vec::new();
+    for (id, label) in RELAY {
+        // criterion turns the `/` of an id into `_` in its directory names.
+        let estimates = criterion_home
+            .join("relay")
+            .join(id.replace('/', "_"))
+            .join("new/estimates.json");
+        let mean_ns = read_json(&estimates)?["mean"]["point_estimate"]
+            .as_f64()
+            .with_context(|| format!("no mean in {}", estimates.display()))?;
+        relay.push((id, label, mean_ns));
+    }
+
+    let conditions = Conditions::gather(&root, &firmware);
+    let report = Report {
+        firmware: &firmware,
+        relay: &relay,
+    };
+    let tables = report.tables()?;
+    println!("\n{tables}");
+    let took = started.elapsed();
+    let markdown = format!(
+        "# Benchmarks\n\n\
+         Written by `cargo xtask bench` ({}); every figure below comes from that run. \
+         Regenerate with `cargo xtask bench` (about {} s on the machine below, builds \
+         included).\n\n{tables}\n{}\n{}",
+        conditions.date,
+        took.as_secs(),
+        conditions.markdown(),
+        METHOD,
+    );
+    let path = root.join("BENCHMARKS.md");
+    std::fs::write(&path, markdown).with_context(|| format!("cannot write {}", path.display()))?;
+    eprintln!(
+        "xtask bench: wrote {} ({} s in all)",
+        path.display(),
+        took.as_secs()
+    );
+    Ok(())
+}
+
+/// Builds `packages` of the boards workspace for `target`, from `boards/` (so its
+/// `.cargo/config.toml` applies) into `boards/target`.
+fn build_firmware(target: &str, packages: &[&str], target_dir: &Path) -> Result<()> {
+    let mut args = vec!["build", "--release", "--bins", "--target", target];
+    for package in packages {
+        args.extend(["-p", package]);
+    }
+    eprintln!("\n$ (cd boards && cargo {})", args.join(" "));
+    let status = Command::new("cargo")
+        .args(&args)
+        .current_dir(root().join("boards"))
+        .env("CARGO_TARGET_DIR", target_dir)
+        // Keep the host build's flags out of the firmware build.
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_BUILD_RUSTFLAGS")
+        .env_remove("CARGO_BUILD_TARGET")
+        .status()
+        .context("could not start cargo")?;
+    if !status.success() {
+        bail!("building the benchmark firmware for {target} failed ({status})");
+    }
+    Ok(())
+}
+
+fn read_json(path: &Path) -> Result<Value> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))
+}
+
+fn num(value: &Value, path: &[&str]) -> Result<f64> {
+    let mut at = value;
+    for key in path {
+        at = &at[key];
+    }
+    at.as_f64()
+        .with_context(|| format!("no number at {}", path.join(".")))
+}
+
+/// The figures of one run.
+struct Report<'a> {
+    firmware: &'a Value,
+    /// (criterion id, label, mean ns per batch of [`RELAY_MESSAGES`]).
+    relay: &'a [(&'a str, &'a str, f64)],
+}
+
+/// Messages per criterion batch of the relay bench (1000 cycles of 5 messages).
+const RELAY_MESSAGES: f64 = 5000.0;
+
+/// "yes"/"NO" for a goal.
+fn verdict(met: bool) -> &'static str {
+    if met {
+        "yes"
+    } else {
+        "**NO**"
+    }
+}
+
+impl Report<'_> {
+    fn tables(&self) -> Result<String> {
+        let mut out = String::new();
+        self.target_table(&mut out)?;
+        self.size_table(&mut out)?;
+        self.relay_table(&mut out)?;
+        self.drain_table(&mut out)?;
+        Ok(out)
+    }
+
+    fn target_table(&self, out: &mut String) -> Result<()> {
+        let ops = &self.firmware["ops"];
+        writeln!(
+            out,
+            "## Target, per operation\n\n\
+             Instructions per call on a Cortex-M3 (QEMU `mps2-an385`, `-icount {}`), bytes per \
+             call read from the RTT ring. rprintln's bytes are its text (no timestamp).\n",
+            self.firmware["icount"].as_str().unwrap_or("?")
+        )?;
+        writeln!(
+            out,
+            "| operation | instr. rtt-tunnel | instr. defmt | instr. rprintln | \
+             ours / defmt | ours / rprintln | bytes rtt-tunnel | bytes defmt | bytes rprintln | \
+             ours / defmt | fewer bytes than defmt | instr. ≤ defmt | instr. ≤ ½ rprintln |"
+        )?;
+        writeln!(out, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|:-:|:-:|:-:|")?;
+        for (key, label) in OPERATIONS {
+            let insn = |logger: &str| num(ops, &[logger, "instructions", key]);
+            let bytes = |logger: &str| num(ops, &[logger, "wire_bytes", key, "mean"]);
+            let (ours, defmt, fmt) = (insn("rtt-tunnel")?, insn("defmt")?, insn("rprintln")?);
+            let (b_ours, b_defmt, b_fmt) =
+                (bytes("rtt-tunnel")?, bytes("defmt")?, bytes("rprintln")?);
+            writeln!(
+                out,
+                "| {label} | {ours:.0} | {defmt:.0} | {fmt:.0} | {:.2} | {:.2} | {b_ours:.1} | \
+                 {b_defmt:.1} | {b_fmt:.1} | {:.2} | {} | {} | {} |",
+                ours / defmt,
+                ours / fmt,
+                b_ours / b_defmt,
+                verdict(b_ours < b_defmt),
+                verdict(ours <= defmt),
+                verdict(ours <= fmt / 2.0),
+            )?;
+        }
+        let tunnel = &ops["rtt-tunnel"];
+        writeln!(
+            out,
+            "\nCalibration (rtt-tunnel's run): {:.4} counter ticks per instruction (1000 `nop`s; \
+             25.6 expected), a measurement's own cost {:.1} instructions (subtracted), {} calls \
+             per operation.\n",
+            num(tunnel, &["ticks_per_instruction"])?,
+            num(tunnel, &["bracket_instructions"])?,
+            num(tunnel, &["calls"])?,
+        )?;
+        Ok(())
+    }
+
+    fn size_table(&self, out: &mut String) -> Result<()> {
+        let sizes = &self.firmware["sizes"];
+        writeln!(
+            out,
+            "## Flash and RAM\n\n\
+             The demo-like application (`boards/bench/common/src/demo.rs`) built three ways for \
+             `thumbv7em-none-eabihf`, bytes of the allocated ELF sections (the stack not \
+             included).\n"
+        )?;
+        writeln!(
+            out,
+            "| build | text | rodata | data | bss | flash | RAM | flash added | RAM added |"
+        )?;
+        writeln!(out, "|---|--:|--:|--:|--:|--:|--:|--:|--:|")?;
+        let base_flash = num(sizes, &["none", "flash"])?;
+        let base_ram = num(sizes, &["none", "ram"])?;
+        for (key, label) in [
+            ("rtt-tunnel", "rtt-tunnel (tracing + sender)"),
+            ("defmt", "defmt + defmt-rtt"),
+            ("none", "no logging"),
+        ] {
+            let n = |field: &str| num(sizes, &[key, field]);
+            writeln!(
+                out,
+                "| {label} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:+.0} | {:+.0} |",
+                n("text")?,
+                n("rodata")?,
+                n("data")?,
+                n("bss")?,
+                n("flash")?,
+                n("ram")?,
+                n("flash")? - base_flash,
+                n("ram")? - base_ram,
+            )?;
+        }
+        let ours = num(sizes, &["rtt-tunnel", "flash"])? - base_flash;
+        let defmt = num(sizes, &["defmt", "flash"])? - base_flash;
+        writeln!(
+            out,
+            "\nFlash added by rtt-tunnel / flash added by defmt-rtt: **{:.2}** \
+             (goal ≤ 2: {}).\n",
+            ours / defmt,
+            verdict(ours <= 2.0 * defmt)
+        )?;
+        Ok(())
+    }
+
+    fn relay_table(&self, out: &mut String) -> Result<()> {
+        writeln!(
+            out,
+            "## Host relay\n\n\
+             Messages per second (criterion mean), a span with an event inside, five messages \
+             per cycle on both sides.\n"
+        )?;
+        writeln!(out, "| pipeline | messages/s | ours / tracing-tunnel |")?;
+        writeln!(out, "|---|--:|--:|")?;
+        let rate = |id: &str| {
+            self.relay
+                .iter()
+                .find(|(i, _, _)| *i == id)
+                .map(|(_, _, ns)| RELAY_MESSAGES / (ns * 1e-9))
+                .with_context(|| format!("no relay figure {id}"))
+        };
+        for (id, label, _) in self.relay {
+            let ratio = match id.strip_prefix("rtt-tunnel/") {
+                Some(sub @ ("noop" | "fmt")) => {
+                    format!("{:.2}", rate(id)? / rate(&format!("tracing-tunnel/{sub}"))?)
+                }
+                _ => String::new(),
+            };
+            writeln!(out, "| {label} | {:.0} | {ratio} |", rate(id)?)?;
+        }
+        let noop = rate("rtt-tunnel/noop")?;
+        writeln!(
+            out,
+            "\nGoals: ≥ 1 million messages/s into registry + no-op layer: {}; faster than \
+             tracing-tunnel (no-op layer): {}; (fmt layer): {}.\n",
+            verdict(noop >= 1e6),
+            verdict(noop > rate("tracing-tunnel/noop")?),
+            verdict(rate("rtt-tunnel/fmt")? > rate("tracing-tunnel/fmt")?),
+        )?;
+        Ok(())
+    }
+
+    fn drain_table(&self, out: &mut String) -> Result<()> {
+        let d = &self.firmware["drain"];
+        writeln!(
+            out,
+            "## Drain through QEMU's gdbstub\n\n\
+             `drain-fill` refills a {:.0}-byte ring as fast as the host empties it; the RTT \
+             reader drains {:.0} bytes with the `Pacer`, then the same connection reads as \
+             many bytes raw (reads of the drain's mean size per poll, one halt).\n",
+            num(d, &["ring"])?,
+            num(d, &["bytes"])?,
+        )?;
+        writeln!(
+            out,
+            "| drained | raw reads | drain / raw | bytes per poll | polls | GDB packets \
+             (drain) | GDB packets (raw) | goal ≥ 80% |"
+        )?;
+        writeln!(out, "|--:|--:|--:|--:|--:|--:|--:|:-:|")?;
+        let ratio = num(d, &["ratio"])?;
+        writeln!(
+            out,
+            "| {:.0} KiB/s | {:.0} KiB/s | {:.0}% | {:.0} | {:.0} | {:.0} | {:.0} | {} |\n",
+            num(d, &["bytes_per_second"])? / 1024.0,
+            num(d, &["raw_bytes_per_second"])? / 1024.0,
+            ratio * 100.0,
+            num(d, &["bytes_per_poll"])?,
+            num(d, &["polls"])?,
+            num(d, &["gdb_packets"])?,
+            num(d, &["raw_packets"])?,
+            verdict(ratio >= 0.8),
+        )?;
+        Ok(())
+    }
+}
+
+/// Where and how the run was made.
+struct Conditions {
+    date: String,
+    qemu: String,
+    rustc: String,
+    cpu: String,
+    cores: String,
+    firmware_profile: String,
+    icount: String,
+}
+
+impl Conditions {
+    fn gather(root: &Path, firmware: &Value) -> Self {
+        let first_line = |s: Option<String>| {
+            s.and_then(|s| s.lines().next().map(str::to_owned))
+                .unwrap_or_else(|| "unknown".into())
+        };
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu = cpuinfo
+            .lines()
+            .find_map(|l| l.strip_prefix("model name"))
+            .map(|l| l.trim_start_matches([' ', '\t', ':']).to_owned())
+            .unwrap_or_else(|| "unknown".into());
+        let cores = cpuinfo
+            .lines()
+            .filter(|l| l.starts_with("processor"))
+            .count()
+            .to_string();
+        Conditions {
+            date: first_line(output("date", &["-u", "+%Y-%m-%d %H:%M UTC"])),
+            qemu: first_line(output("qemu-system-arm", &["--version"])),
+            rustc: first_line(output("rustc", &["--version"])),
+            cpu,
+            cores,
+            firmware_profile: release_profile(&root.join("boards/Cargo.toml")),
+            icount: firmware["icount"].as_str().unwrap_or("?").to_owned(),
+        }
+    }
+
+    fn markdown(&self) -> String {
+        format!(
+            "## Conditions\n\n\
+             - Date: {}\n\
+             - Host CPU: {} ({} logical CPUs, other work may have been running)\n\
+             - QEMU: {}, `-icount {}` for the per-operation runs, none for the drain\n\
+             - Rust: {}\n\
+             - Firmware: the boards workspace's release profile, the same for every build: {}\n\
+             - Host benches: cargo's `bench` profile (optimised, no LTO); criterion, 20 samples, \
+             2 s of measurement per figure\n",
+            self.date,
+            self.cpu,
+            self.cores,
+            self.qemu,
+            self.icount,
+            self.rustc,
+            self.firmware_profile,
+        )
+    }
+}
+
+/// The `[profile.release]` settings of a Cargo.toml, as one line.
+fn release_profile(manifest: &Path) -> String {
+    let text = std::fs::read_to_string(manifest).unwrap_or_default();
+    let settings: Vec<&str> = text
+        .lines()
+        .skip_while(|l| l.trim() != "[profile.release]")
+        .skip(1)
+        .take_while(|l| !l.trim_start().starts_with('['))
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    if settings.is_empty() {
+        "unknown".into()
+    } else {
+        format!("`{}`", settings.join("`, `"))
+    }
+}
+
+/// How the figures are made, for the reader of BENCHMARKS.md.
+const METHOD: &str = "\
+## How it is measured
+
+- **Instructions.** Each logger is its own firmware (`boards/bench`), run in QEMU's `mps2-an385` \
+with `-icount shift=10,align=off`: one guest instruction is 2^10 ns of virtual time, and the FPGA \
+I/O COUNTER (25 MHz) advances 25.6 ticks per instruction, which the firmware checks with 1000 \
+`nop`s. Every call is bracketed by two counter reads; the sum over the calls, minus the cost of an \
+empty bracket, divided by the ticks per instruction, gives instructions per call (to about ±2: \
+register spills around a call differ from the empty bracket). Each call site is called once \
+before timing. Before every timed call the firmware drops what the logger wrote once its ring is \
+half full (outside the timing), so no timed call finds the ring full; single-frame calls whose \
+write offset did not move would be reported as lost, and rtt-tunnel's own drop counter must stay \
+0. Same arguments for all: `reading` 1000..1099, `ok` alternating, `note = \"hello\"`.
+- **Statements.** rtt-tunnel: `info!({})`, `info!(reading = v)`, `info!(reading = v, ok = b, \
+note = s)`, `info!(\"ready\")`, `info_span!(\"round\")` entered, exited, dropped. defmt (timestamps \
+on, `{=u32}` from the same counter): `info!(\"ready\")`, `info!(\"reading={=u32}\", v)`, \
+`info!(\"reading={=u32} ok={=bool} note={=str}\", ..)`, and one line per span step (defmt has no \
+spans). rprintln: the same format strings with `{}`.
+- **Bytes.** After the timed phase the host attaches to the ring through QEMU's gdbstub and the \
+RTT reader; the firmware makes 1 + 20 calls per operation back to back, waiting for the host to \
+empty the ring before each operation. The host splits what it read into frames (rtt-tunnel: \
+each one decoded and its kind checked), counts them against what the firmware wrote, drops the \
+first call of each operation (its time delta spans the wait) and averages the rest. rtt-tunnel \
+and defmt frames include their delimiter; rtt-tunnel's time delta is ticks of the 25 MHz counter \
+since the previous frame.
+- **Flash and RAM**: flash = text + rodata (vector table included) + data; RAM = data + bss \
+(`.uninit` included). rtt-tunnel's ring is 1 KiB (defmt-rtt's default) plus a 16-byte down \
+channel; its sender has the default capacities (32 spans, 64 call sites).
+- **Relay**: `host-receiver/benches/relay.rs`. rtt-tunnel's bytes come from the real sender on \
+an in-memory ring; tracing-tunnel's events from its own `TracingEventSender` running the same \
+`tracing` code. tracing-tunnel's receiver takes owned events, so each batch gets a fresh copy \
+made outside the timing: it is measured without decoding, rtt-tunnel with splitting and \
+decoding.
+- **Drain**: the reader polls with the `Pacer` as the CLI does (one halt per poll); raw = the \
+same byte count in reads of the same size, all in one halt.
+";
