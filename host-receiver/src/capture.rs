@@ -32,7 +32,7 @@
 //! let records: Vec<Record> = CaptureReader::new(&file[..])?.collect::<Result<_, _>>()?;
 //! assert_eq!(records[0], Record::Data(vec![0x02, 0x01, 0x00]));
 //! assert_eq!(records[1], Record::Reset { cause: "the RTT control block is gone".into() });
-//! # Ok::<(), host_receiver::capture::CaptureError>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 use std::fs::File;
