@@ -202,7 +202,7 @@ pub(crate) mod tests {
         file.extend_from_slice(&strtab);
         let shstrtab_off = file.len();
         file.extend_from_slice(shstrtab);
-        while file.len() % 4 != 0 {
+        while !file.len().is_multiple_of(4) {
             file.push(0);
         }
         let shoff = file.len();

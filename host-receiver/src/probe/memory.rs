@@ -230,7 +230,7 @@ impl TargetMemory for ProbeMemory {
 
     /// One 32-bit access when `address` is aligned.
     fn read_u32(&mut self, address: u64) -> Result<u32, MemoryError> {
-        if address % 4 != 0 {
+        if !address.is_multiple_of(4) {
             let mut word = [0; 4];
             self.read(address, &mut word)?;
             return Ok(u32::from_le_bytes(word));
@@ -242,7 +242,7 @@ impl TargetMemory for ProbeMemory {
 
     /// One 32-bit access when `address` is aligned.
     fn write_u32(&mut self, address: u64, value: u32) -> Result<(), MemoryError> {
-        if address % 4 != 0 {
+        if !address.is_multiple_of(4) {
             return self.write(address, &value.to_le_bytes());
         }
         let mut core = self.core_handle(Access::Write, address, 4)?;
