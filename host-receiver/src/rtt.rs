@@ -8,7 +8,8 @@
 //! [`RttReader::poll`] drains the selected up channel, writing the read offset back only after
 //! the bytes are read, and reports what happened as a [`Poll`]: waiting for the block,
 //! attached, data, or a target reset (the block vanished, was initialised again, or its read
-//! offset or mode moved without the host). [`RttReader::write_down`] writes the down channel
+//! offset or mode moved without the host). [`RttReader::poll_channels`] drains more up
+//! channels in the same poll ([`RttOptions::extra_up`]: a defmt channel beside rtt-tunnel's). [`RttReader::write_down`] writes the down channel
 //! without ever overwriting unread bytes. A reader that set the up channel blocking — or found
 //! it blocking — leaves it non-blocking when closed or dropped.
 //!
@@ -28,4 +29,4 @@ mod tests;
 pub use error::RttError;
 pub use layout::{ChannelInfo, ChannelMode, ChannelSelector, Direction};
 pub use pacer::Pacer;
-pub use reader::{Attachment, Locate, Poll, ResetCause, RttOptions, RttReader, RttStats};
+pub use reader::{Attachment, ExtraUp, Locate, Poll, ResetCause, RttOptions, RttReader, RttStats};

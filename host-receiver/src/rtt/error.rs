@@ -43,6 +43,13 @@ pub enum RttError {
         /// The channels there are, one `index 'name' (size)` each.
         available: String,
     },
+    /// The same up channel is selected twice (as the main channel and an extra one, or as two
+    /// extra ones).
+    #[error("up channel {channel} is selected twice: pick another channel to drain beside it")]
+    ChannelTwice {
+        /// The channel, `index 'name' (size)`.
+        channel: String,
+    },
     /// An attached ring holds offsets outside it: the target overwrote its control block.
     #[error("the RTT {direction} channel at {descriptor:#010x} is corrupt: {reason}; the firmware may have overwritten its control block")]
     Corrupt {

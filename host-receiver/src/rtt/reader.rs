@@ -1,5 +1,5 @@
-//! The RTT reader: attach to a control block, drain an up channel, write a down channel, and
-//! notice when the target resets under us.
+//! The RTT reader: attach to a control block, drain an up channel (and more up channels in the
+//! same poll), write a down channel, and notice when the target resets under us.
 
 use std::fmt;
 use std::ops::Range;
@@ -34,6 +34,10 @@ pub struct RttOptions {
     pub ram: Vec<Range<u64>>,
     /// The up channel to drain.
     pub up: ChannelSelector,
+    /// More up channels drained in the same poll as [`up`](Self::up) (one batch: one halt over
+    /// GDB), into buffers of their own ([`RttReader::poll_channels`]): a defmt channel beside
+    /// rtt-tunnel's.
+    pub extra_up: Vec<ExtraUp>,
     /// The down channel to write, if any.
     pub down: Option<ChannelSelector>,
     /// A mode to put the up channel into while the reader is attached (`BlockIfFull` loses
@@ -71,6 +75,7 @@ impl RttOptions {
             locate,
             ram,
             up: ChannelSelector::Index(0),
+            extra_up: Vec::new(),
             down: None,
             mode: None,
             max_poll_bytes: usize::MAX,
@@ -80,6 +85,25 @@ impl RttOptions {
     /// Drains this up channel.
     pub fn up_channel(mut self, channel: ChannelSelector) -> Self {
         self.up = channel;
+        self
+    }
+
+    /// Also drains this up channel, in the same polls; attaching fails without it.
+    pub fn extra_up_channel(mut self, channel: ChannelSelector) -> Self {
+        self.extra_up.push(ExtraUp {
+            channel,
+            required: true,
+        });
+        self
+    }
+
+    /// Also drains this up channel when the control block has it; without it the reader
+    /// attaches all the same (its entry of [`Attachment::extra_up`] is `None`).
+    pub fn optional_up_channel(mut self, channel: ChannelSelector) -> Self {
+        self.extra_up.push(ExtraUp {
+            channel,
+            required: false,
+        });
         self
     }
 
@@ -108,6 +132,16 @@ impl RttOptions {
     }
 }
 
+/// An up channel drained beside the main one ([`RttOptions::extra_up`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtraUp {
+    /// Which channel.
+    pub channel: ChannelSelector,
+    /// Whether attaching fails without it ([`RttError::ChannelNotFound`]); if not, the reader
+    /// attaches without it.
+    pub required: bool,
+}
+
 /// The control block the reader is attached to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attachment {
@@ -115,6 +149,9 @@ pub struct Attachment {
     pub control_block: u64,
     /// The up channel being drained.
     pub up: ChannelInfo,
+    /// The extra up channels, one entry per [`RttOptions::extra_up`], in order: `None` for an
+    /// optional channel the block does not have.
+    pub extra_up: Vec<Option<ChannelInfo>>,
     /// The down channel, when one was selected.
     pub down: Option<ChannelInfo>,
     /// Every channel of the block, up ones first.
@@ -133,6 +170,15 @@ pub enum ResetCause {
     },
     /// The up channel's read offset, which only the host moves, moved.
     ReadOffsetMoved {
+        /// Where the host left it.
+        expected: u32,
+        /// Where it is.
+        found: u32,
+    },
+    /// The read offset of an extra up channel ([`RttOptions::extra_up`]) moved.
+    ExtraReadOffsetMoved {
+        /// The channel's index among the up channels.
+        channel: usize,
         /// Where the host left it.
         expected: u32,
         /// Where it is.
@@ -158,6 +204,15 @@ impl fmt::Display for ResetCause {
                 f,
                 "the up channel's read offset moved from {expected} to {found} without the host"
             ),
+            ResetCause::ExtraReadOffsetMoved {
+                channel,
+                expected,
+                found,
+            } => write!(
+                f,
+                "up channel {channel}'s read offset moved from {expected} to {found} without \
+                 the host"
+            ),
             ResetCause::ModeReverted { expected, found } => write!(
                 f,
                 "the up channel's mode went from {expected} back to {found}"
@@ -176,7 +231,9 @@ pub enum Poll {
     /// Found a control block and attached to it; data follows on the next polls. After a
     /// [`Reset`](Poll::Reset) this is the re-attach to the new boot's block.
     Attached(Box<Attachment>),
-    /// Appended this many bytes to the caller's buffer (0: nothing new).
+    /// Appended this many bytes of the main up channel to the caller's buffer (0: nothing
+    /// new). Bytes of extra up channels ([`RttReader::poll_channels`]) went to their own
+    /// buffers.
     Data(usize),
     /// The control block changed under us (the target reset): the reader let go of it, and
     /// will re-attach on later polls. Bytes already handed out are from the old boot; a
@@ -214,12 +271,60 @@ struct Attached {
     applied_mode: Option<ChannelMode>,
     /// The up channel's mode as the firmware set it.
     firmware_mode: ChannelMode,
+    /// The extra up channels the block has.
+    extra: Vec<ExtraAttached>,
+}
+
+/// An extra up channel the reader attached to.
+#[derive(Debug, Clone)]
+struct ExtraAttached {
+    /// Its position in [`RttOptions::extra_up`] (and so in the caller's buffers).
+    slot: usize,
+    /// Its index among the up channels.
+    index: usize,
+    descriptor: Descriptor,
+    address: u64,
+    /// Its read offset as the host last left it.
+    read: u32,
 }
 
 impl Attached {
     /// Bytes from the control block up to the end of the descriptor at `descriptor`.
     fn span_to(&self, descriptor: u64) -> usize {
         (descriptor + DESCRIPTOR_SIZE - self.info.control_block) as usize
+    }
+
+    /// Bytes from the control block up to the end of the last up descriptor drained.
+    fn up_span(&self) -> usize {
+        let last = self
+            .extra
+            .iter()
+            .map(|e| e.address)
+            .fold(self.up_address, u64::max);
+        self.span_to(last)
+    }
+
+    /// Checks an extra channel in `span` against what the reader attached to: the same ring,
+    /// sane offsets, a read offset only the host moved.
+    fn check_extra(&self, span: &[u8], extra: &ExtraAttached) -> Result<Descriptor, Checked> {
+        let found = self
+            .check(span, extra.address, &extra.descriptor)
+            .map_err(Checked::Reset)?;
+        found.validate(&[]).map_err(|reason| {
+            Checked::Error(RttError::Corrupt {
+                direction: Direction::Up,
+                descriptor: extra.address,
+                reason,
+            })
+        })?;
+        if found.read != extra.read {
+            return Err(Checked::Reset(ResetCause::ExtraReadOffsetMoved {
+                channel: extra.index,
+                expected: extra.read,
+                found: found.read,
+            }));
+        }
+        Ok(found)
     }
 
     /// Compares what is in memory now with what the reader attached to.
@@ -272,6 +377,12 @@ enum Drained {
     Reset(ResetCause),
 }
 
+/// Why a channel check failed: the target reset, or the ring is corrupt.
+enum Checked {
+    Reset(ResetCause),
+    Error(RttError),
+}
+
 /// The one RTT reader, over any [`TargetMemory`].
 ///
 /// ```no_run
@@ -305,6 +416,10 @@ enum Drained {
 /// not halt the core during a batch ([`TargetMemory::halts_in_batch`] false: a probe) it reads
 /// the header and descriptor once more before that write, so a target that reset during the
 /// poll is caught and its new block left alone.
+///
+/// Extra up channels ([`RttOptions::extra_up`], [`poll_channels`](Self::poll_channels)) are
+/// drained in the same batch, with the same checks: one read of the descriptors covers them
+/// all, and a reset seen on any channel discards the bytes of every channel of that poll.
 pub struct RttReader<M: TargetMemory> {
     memory: M,
     pub(crate) options: RttOptions,
@@ -391,6 +506,9 @@ impl<M: TargetMemory> RttReader<M> {
     /// One poll: attach if not attached, else drain what the target wrote (appended to `out`)
     /// and check the control block is still the one attached to.
     ///
+    /// Extra up channels ([`RttOptions::extra_up`]) are checked (a reset seen on them is a
+    /// reset) but not drained: use [`poll_channels`](Self::poll_channels) to drain them too.
+    ///
     /// Errors: [`RttError::Memory`] from the transport (stop when
     /// [`is_target_gone`](RttError::is_target_gone)); [`RttError::Invalid`],
     /// [`RttError::ChannelNotFound`] or [`RttError::Ambiguous`] when a block is found but
@@ -398,6 +516,19 @@ impl<M: TargetMemory> RttReader<M> {
     /// (the reader lets go, and the next poll searches again). Never panics on what the
     /// target holds.
     pub fn poll(&mut self, out: &mut Vec<u8>) -> Result<Poll, RttError> {
+        self.poll_channels(out, &mut [])
+    }
+
+    /// [`poll`](Self::poll), draining the extra up channels too, in the same batch: the bytes
+    /// of the main channel are appended to `out`, those of extra channel `i`
+    /// ([`RttOptions::extra_up`]`[i]`) to `extra[i]`. Extra channels without a buffer (when
+    /// `extra` is shorter) are checked but not drained. When the poll reports anything but
+    /// [`Poll::Data`], or fails, no buffer has grown.
+    pub fn poll_channels(
+        &mut self,
+        out: &mut Vec<u8>,
+        extra: &mut [Vec<u8>],
+    ) -> Result<Poll, RttError> {
         if self.closed {
             return Err(RttError::Closed);
         }
@@ -416,21 +547,35 @@ impl<M: TargetMemory> RttReader<M> {
         };
 
         let start = out.len();
+        let starts: Vec<usize> = extra.iter().map(Vec::len).collect();
         let max = self.options.max_poll_bytes;
-        let drained = batch(&mut self.memory, |memory| drain(memory, attached, out, max));
+        let drained = batch(&mut self.memory, |memory| {
+            drain(memory, attached, out, extra, max)
+        });
+        let undo = |out: &mut Vec<u8>, extra: &mut [Vec<u8>]| {
+            out.truncate(start);
+            for (buffer, start) in extra.iter_mut().zip(&starts) {
+                buffer.truncate(*start);
+            }
+        };
         match drained {
             Ok(Drained::Data(n)) => {
-                self.stats.bytes_read += n as u64;
+                let extra_bytes: usize = extra
+                    .iter()
+                    .zip(&starts)
+                    .map(|(buffer, start)| buffer.len() - start)
+                    .sum();
+                self.stats.bytes_read += (n + extra_bytes) as u64;
                 Ok(Poll::Data(n))
             }
             Ok(Drained::Reset(cause)) => {
-                out.truncate(start);
+                undo(out, extra);
                 self.detach();
                 self.stats.resets += 1;
                 Ok(Poll::Reset(cause))
             }
             Err(error) => {
-                out.truncate(start);
+                undo(out, extra);
                 if matches!(error, RttError::Corrupt { .. }) {
                     self.detach();
                 }
@@ -507,8 +652,19 @@ impl<M: TargetMemory> RttReader<M> {
             return Ok(());
         };
         batch(&mut self.memory, |memory| {
-            let mut span = vec![0; attached.span_to(attached.up_address)];
+            let mut span = vec![0; attached.up_span()];
             memory.read(attached.info.control_block, &mut span)?;
+            // Extra channels: the host never sets their mode, but leaves none blocking.
+            for extra in &attached.extra {
+                if let Ok(found) = attached.check(&span, extra.address, &extra.descriptor) {
+                    if found.mode().is_blocking() {
+                        memory.write_u32(
+                            extra.address + FLAGS_OFFSET,
+                            ChannelMode::NoBlockSkip.apply_to(found.flags),
+                        )?;
+                    }
+                }
+            }
             // A block that changed is not ours to touch.
             if let Ok(found) = attached.check(&span, attached.up_address, &attached.up) {
                 // Undo the host's mode; in any case leave no blocking mode behind.
@@ -563,15 +719,16 @@ impl<M: TargetMemory> Drop for RttReader<M> {
     }
 }
 
-/// One drain of the attached up channel, inside a batch.
+/// One drain of the attached up channels, inside a batch.
 fn drain<M: TargetMemory + ?Sized>(
     memory: &mut M,
     attached: &mut Attached,
     out: &mut Vec<u8>,
+    extra: &mut [Vec<u8>],
     max: usize,
 ) -> Result<Drained, RttError> {
     let up_address = attached.up_address;
-    let mut span = vec![0; attached.span_to(up_address)];
+    let mut span = vec![0; attached.up_span()];
     memory.read(attached.info.control_block, &mut span)?;
     let found = match attached.check(&span, up_address, &attached.up) {
         Ok(found) => found,
@@ -596,10 +753,91 @@ fn drain<M: TargetMemory + ?Sized>(
             }));
         }
     }
+    // The extra channels: (descriptor as found, bytes to take), for those with a buffer.
+    let mut extra_found = Vec::with_capacity(attached.extra.len());
+    for channel in &attached.extra {
+        match attached.check_extra(&span, channel) {
+            Ok(found) => {
+                let n = if channel.slot < extra.len() {
+                    (found.readable() as usize).min(max)
+                } else {
+                    0
+                };
+                extra_found.push((found, n));
+            }
+            Err(Checked::Reset(cause)) => return Ok(Drained::Reset(cause)),
+            Err(Checked::Error(error)) => return Err(error),
+        }
+    }
 
     let n = (found.readable() as usize).min(max);
-    if n == 0 {
+    if n == 0 && extra_found.iter().all(|(_, n)| *n == 0) {
         return Ok(Drained::Data(0));
+    }
+    read_ring(memory, &found, n, out)?;
+    for (channel, (found, n)) in attached.extra.iter().zip(&extra_found) {
+        if *n > 0 {
+            read_ring(memory, found, *n, &mut extra[channel.slot])?;
+        }
+    }
+
+    // The bytes are only ours if the block is still the same after reading them: on a link
+    // that does not halt the core, the target may have reset meanwhile.
+    if !memory.halts_in_batch() {
+        memory.read(attached.info.control_block, &mut span)?;
+        let again = match attached.check(&span, up_address, &attached.up) {
+            Err(cause) => return Ok(Drained::Reset(cause)),
+            Ok(again) if again.read != attached.read => {
+                return Ok(Drained::Reset(ResetCause::ReadOffsetMoved {
+                    expected: attached.read,
+                    found: again.read,
+                }))
+            }
+            Ok(again) => again,
+        };
+        if let Some(cause) = went_back(&found, &again) {
+            return Ok(Drained::Reset(cause));
+        }
+        for (channel, (found, _)) in attached.extra.iter().zip(&extra_found) {
+            match attached.check_extra(&span, channel) {
+                Ok(again) => {
+                    if let Some(cause) = went_back(found, &again) {
+                        return Ok(Drained::Reset(cause));
+                    }
+                }
+                Err(Checked::Reset(cause)) => return Ok(Drained::Reset(cause)),
+                // Offsets that became impossible while we read: a new boot laying out the
+                // block.
+                Err(Checked::Error(error)) => {
+                    return Ok(Drained::Reset(ResetCause::Reinitialised {
+                        what: error.to_string(),
+                    }))
+                }
+            }
+        }
+    }
+
+    if n > 0 {
+        let read = commit(memory, attached.up_address, &found, n)?;
+        attached.read = read;
+    }
+    for (channel, (found, n)) in attached.extra.iter_mut().zip(&extra_found) {
+        if *n > 0 {
+            channel.read = commit(memory, channel.address, found, *n)?;
+        }
+    }
+    Ok(Drained::Data(n))
+}
+
+/// Appends the `n` bytes after `found`'s read offset (two pieces when the ring wraps).
+fn read_ring<M: TargetMemory + ?Sized>(
+    memory: &mut M,
+    found: &Descriptor,
+    n: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), RttError> {
+    if n == 0 {
+        return Ok(());
     }
     let buffer = u64::from(found.buffer);
     let start = out.len();
@@ -612,48 +850,33 @@ fn drain<M: TargetMemory + ?Sized>(
     if n > first {
         memory.read(buffer, &mut out[start + first..])?;
     }
-
-    // The bytes are only ours if the block is still the same after reading them: on a link
-    // that does not halt the core, the target may have reset meanwhile.
-    if memory.halts_in_batch() {
-        return commit(memory, attached, &found, n);
-    }
-    memory.read(attached.info.control_block, &mut span)?;
-    match attached.check(&span, up_address, &attached.up) {
-        Err(cause) => return Ok(Drained::Reset(cause)),
-        Ok(again) if again.read != attached.read => {
-            return Ok(Drained::Reset(ResetCause::ReadOffsetMoved {
-                expected: attached.read,
-                found: again.read,
-            }))
-        }
-        // The target only adds bytes while the host reads: fewer waiting bytes means the
-        // write offset went back, which only a new boot does.
-        Ok(again) if again.validate(&[]).is_err() || again.readable() < found.readable() => {
-            return Ok(Drained::Reset(ResetCause::Reinitialised {
-                what: format!(
-                    "the write offset went back from {} to {}",
-                    found.write, again.write
-                ),
-            }))
-        }
-        Ok(_) => {}
-    }
-
-    commit(memory, attached, &found, n)
+    Ok(())
 }
 
-/// Hands the `n` bytes read from `found`'s ring back to the target: the new read offset.
+/// The target only adds bytes while the host reads: fewer waiting bytes (or offsets that no
+/// longer make sense) mean the write offset went back, which only a new boot does.
+fn went_back(before: &Descriptor, again: &Descriptor) -> Option<ResetCause> {
+    (again.validate(&[]).is_err() || again.readable() < before.readable()).then(|| {
+        ResetCause::Reinitialised {
+            what: format!(
+                "the write offset went back from {} to {}",
+                before.write, again.write
+            ),
+        }
+    })
+}
+
+/// Hands the `n` bytes read from `found`'s ring (whose descriptor is at `descriptor`) back to
+/// the target; returns the new read offset.
 fn commit<M: TargetMemory + ?Sized>(
     memory: &mut M,
-    attached: &mut Attached,
+    descriptor: u64,
     found: &Descriptor,
     n: usize,
-) -> Result<Drained, RttError> {
+) -> Result<u32, RttError> {
     let read = ((found.read as usize + n) % found.size as usize) as u32;
-    memory.write_u32(attached.up_address + READ_OFFSET, read)?;
-    attached.read = read;
-    Ok(Drained::Data(n))
+    memory.write_u32(descriptor + READ_OFFSET, read)?;
+    Ok(read)
 }
 
 /// One search for the control block, inside a batch: `Ok(None)` when there is none.
@@ -830,6 +1053,31 @@ fn select<M: TargetMemory + ?Sized>(
         })
     };
     let up_slot = pick(Direction::Up, &options.up)?;
+    let mut extra = Vec::new();
+    let mut extra_up = Vec::with_capacity(options.extra_up.len());
+    for (slot, wanted) in options.extra_up.iter().enumerate() {
+        let found = match pick(Direction::Up, &wanted.channel) {
+            Ok(found) => found,
+            Err(_) if !wanted.required => {
+                extra_up.push(None);
+                continue;
+            }
+            Err(error) => return Err(error),
+        };
+        if found == up_slot || extra.iter().any(|e: &ExtraAttached| e.index == found) {
+            return Err(RttError::ChannelTwice {
+                channel: channels[found].to_string(),
+            });
+        }
+        extra.push(ExtraAttached {
+            slot,
+            index: found,
+            descriptor: block.descriptors[found],
+            address: channels[found].descriptor,
+            read: block.descriptors[found].read,
+        });
+        extra_up.push(Some(channels[found].clone()));
+    }
     let down_slot = options
         .down
         .as_ref()
@@ -854,9 +1102,11 @@ fn select<M: TargetMemory + ?Sized>(
         read: up.read,
         applied_mode,
         firmware_mode: up.mode(),
+        extra,
         info: Attachment {
             control_block: address,
             up: channels[up_slot].clone(),
+            extra_up,
             down: down_slot.map(|slot| channels[slot].clone()),
             channels,
         },

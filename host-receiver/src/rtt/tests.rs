@@ -668,3 +668,238 @@ fn a_halting_link_is_read_once_per_poll_a_running_one_twice() {
         );
     }
 }
+
+/// RAM plus a block with up channels "tracing" (64), "Terminal" (16) and "defmt" (`ring`),
+/// and down channel "requests" (16); initialised.
+fn two_streams(ring: u32) -> (SimMemory, SimRtt) {
+    let mut memory = SimMemory::new();
+    memory.add_ram(RAM, RAM_SIZE);
+    let rtt = SimRtt::builder(CB)
+        .up("tracing", 64)
+        .up("Terminal", 16)
+        .up("defmt", ring)
+        .down("requests", 16)
+        .build(&mut memory);
+    rtt.init(&mut memory);
+    (memory, rtt)
+}
+
+fn with_defmt() -> RttOptions {
+    options().extra_up_channel(ChannelSelector::name("defmt"))
+}
+
+/// One `poll_channels` that must bring data: (main bytes, defmt bytes).
+fn poll_both<M: TargetMemory>(reader: &mut RttReader<M>) -> (Vec<u8>, Vec<u8>) {
+    let mut out = Vec::new();
+    let mut extra = [Vec::new()];
+    match reader.poll_channels(&mut out, &mut extra).unwrap() {
+        Poll::Data(n) => assert_eq!(n, out.len()),
+        other => panic!("expected data, got {other:?}"),
+    }
+    let [defmt] = extra;
+    (out, defmt)
+}
+
+#[test]
+fn two_up_channels_are_drained_in_one_batch() {
+    let (mut memory, rtt) = two_streams(32);
+    memory.require_batches(true);
+    memory.set_halts_in_batch(true);
+    rtt.write_up(&mut memory, 0, b"frames");
+    rtt.write_up(&mut memory, 2, b"defmt bytes");
+    let mut reader = RttReader::new(memory, with_defmt());
+    let Poll::Attached(attachment) = reader.poll(&mut Vec::new()).unwrap() else {
+        panic!("no attach")
+    };
+    let defmt = attachment.extra_up[0].as_ref().expect("the defmt channel");
+    assert_eq!((defmt.index, defmt.name.as_deref()), (2, Some("defmt")));
+    let before = reader.memory().stats();
+    assert_eq!(
+        poll_both(&mut reader),
+        (b"frames".to_vec(), b"defmt bytes".to_vec())
+    );
+    let after = reader.memory().stats();
+    assert_eq!(after.batches_begun - before.batches_begun, 1, "one halt");
+    // One read of the descriptors, one of each ring.
+    assert_eq!(after.reads - before.reads, 3);
+    assert_eq!(rtt.up_offsets(reader.memory(), 0), (6, 6));
+    assert_eq!(rtt.up_offsets(reader.memory(), 2), (11, 11));
+    assert_eq!(reader.stats().bytes_read, 17);
+
+    // Only one of them has data; then the defmt ring wraps.
+    rtt.write_up(reader.memory_mut(), 2, &[9; 30]);
+    assert_eq!(poll_both(&mut reader), (Vec::new(), vec![9; 30]));
+    assert_eq!(rtt.up_offsets(reader.memory(), 2), (9, 9));
+    rtt.write_up(reader.memory_mut(), 0, b"x");
+    assert_eq!(poll_both(&mut reader), (b"x".to_vec(), Vec::new()));
+    assert_eq!(poll_both(&mut reader), (Vec::new(), Vec::new()));
+}
+
+#[test]
+fn plain_poll_leaves_the_extra_channels_alone() {
+    let (mut memory, rtt) = two_streams(32);
+    rtt.write_up(&mut memory, 0, b"frames");
+    rtt.write_up(&mut memory, 2, b"defmt");
+    let mut reader = attached(memory, with_defmt());
+    assert_eq!(poll_data(&mut reader), b"frames");
+    assert_eq!(rtt.up_offsets(reader.memory(), 2), (5, 0), "not drained");
+    assert_eq!(poll_both(&mut reader), (Vec::new(), b"defmt".to_vec()));
+}
+
+#[test]
+fn a_missing_extra_channel_fails_the_attach_unless_optional() {
+    let (memory, _) = target(64);
+    let mut reader = RttReader::new(memory, with_defmt());
+    let error = reader.poll(&mut Vec::new()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "up channel 'defmt' not found; up channels are: 0 'Terminal' (64 bytes), \
+         1 'tracing' (64 bytes)"
+    );
+
+    let (mut memory, rtt) = target(64);
+    rtt.write_up(&mut memory, 1, b"only frames");
+    let mut reader = RttReader::new(
+        memory,
+        options().optional_up_channel(ChannelSelector::name("defmt")),
+    );
+    let Poll::Attached(attachment) = reader.poll(&mut Vec::new()).unwrap() else {
+        panic!("no attach")
+    };
+    assert_eq!(attachment.extra_up, vec![None]);
+    assert_eq!(
+        poll_both(&mut reader),
+        (b"only frames".to_vec(), Vec::new())
+    );
+}
+
+#[test]
+fn the_same_channel_twice_is_refused() {
+    let (memory, _) = two_streams(32);
+    let mut reader = RttReader::new(
+        memory,
+        options().extra_up_channel(ChannelSelector::Index(0)),
+    );
+    let error = reader.poll(&mut Vec::new()).unwrap_err();
+    assert!(matches!(error, RttError::ChannelTwice { .. }), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("0 'tracing' (64 bytes) is selected twice"),
+        "{error}"
+    );
+}
+
+#[test]
+fn an_extra_channels_read_offset_moving_is_a_reset_and_nothing_is_handed_out() {
+    let (memory, rtt) = two_streams(32);
+    let mut reader = attached(memory, with_defmt());
+    rtt.write_up(reader.memory_mut(), 0, b"frames");
+    rtt.write_up(reader.memory_mut(), 2, b"defmt");
+    // The firmware laid the defmt channel out again: its read offset is not the host's.
+    reader
+        .memory_mut()
+        .poke_u32(rtt.up_descriptor(2) + super::layout::READ_OFFSET, 3);
+    let mut out = b"kept".to_vec();
+    let mut extra = [b"kept too".to_vec()];
+    assert_eq!(
+        reader.poll_channels(&mut out, &mut extra).unwrap(),
+        Poll::Reset(ResetCause::ExtraReadOffsetMoved {
+            channel: 2,
+            expected: 0,
+            found: 3
+        })
+    );
+    assert_eq!(
+        ResetCause::ExtraReadOffsetMoved {
+            channel: 2,
+            expected: 0,
+            found: 3
+        }
+        .to_string(),
+        "up channel 2's read offset moved from 0 to 3 without the host"
+    );
+    assert_eq!((out, extra), (b"kept".to_vec(), [b"kept too".to_vec()]));
+    assert_eq!(
+        rtt.up_offsets(reader.memory(), 0),
+        (6, 0),
+        "the main channel's bytes are left for the new attach"
+    );
+    assert_eq!(reader.attachment(), None);
+}
+
+#[test]
+fn a_reset_seen_only_on_the_extra_channel_between_two_reads_discards_every_channel() {
+    // A probe reads a running core: between reading the rings and writing the read offsets,
+    // the defmt channel's write offset goes back (its ring was laid out again).
+    let (mut memory, rtt) = two_streams(32);
+    rtt.write_up(&mut memory, 0, b"frames");
+    rtt.write_up(&mut memory, 2, b"defmt");
+    let mut reader = attached(memory, with_defmt());
+    let at = rtt.up_descriptor(2) + 12;
+    // Reads of one poll: span, main ring, defmt ring, span again.
+    reader
+        .memory_mut()
+        .before_read(4, move |m| m.poke_u32(at, 1));
+    let mut out = Vec::new();
+    let mut extra = [Vec::new()];
+    match reader.poll_channels(&mut out, &mut extra).unwrap() {
+        Poll::Reset(ResetCause::Reinitialised { what }) => {
+            assert_eq!(what, "the write offset went back from 5 to 1")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(out.is_empty() && extra[0].is_empty());
+    assert_eq!(rtt.up_offsets(reader.memory(), 0), (6, 0));
+}
+
+#[test]
+fn a_blocking_extra_channel_is_left_non_blocking() {
+    let mut memory = SimMemory::new();
+    memory.add_ram(RAM, RAM_SIZE);
+    let rtt = SimRtt::builder(CB)
+        .up("tracing", 64)
+        .up_with_mode("defmt", 32, ChannelMode::BlockIfFull)
+        .build(&mut memory);
+    rtt.init(&mut memory);
+    let mut reader = attached(memory, with_defmt());
+    reader.close().unwrap();
+    assert_eq!(rtt.up_mode(reader.memory(), 1), ChannelMode::NoBlockSkip);
+    assert_eq!(rtt.up_mode(reader.memory(), 0), ChannelMode::NoBlockSkip);
+}
+
+proptest! {
+    /// Two streams written in any pieces, drained by polls that fall anywhere: each arrives
+    /// whole and in order in its own buffer.
+    #[test]
+    fn two_streams_arrive_whole(
+        ring in 2u32..40,
+        steps in prop::collection::vec(
+            (prop::collection::vec(any::<u8>(), 0..30), prop::collection::vec(any::<u8>(), 0..30), 1usize..64),
+            1..30,
+        ),
+    ) {
+        let (memory, rtt) = two_streams(ring);
+        let mut reader = attached(memory, with_defmt());
+        rtt.set_up_mode(reader.memory_mut(), 0, ChannelMode::NoBlockTrim);
+        rtt.set_up_mode(reader.memory_mut(), 2, ChannelMode::NoBlockTrim);
+        let (mut written, mut written_defmt) = (Vec::new(), Vec::new());
+        let (mut read, mut read_defmt) = (Vec::new(), Vec::new());
+        for (data, defmt, max) in steps {
+            let n = rtt.write_up(reader.memory_mut(), 0, &data);
+            written.extend_from_slice(&data[..n]);
+            let n = rtt.write_up(reader.memory_mut(), 2, &defmt);
+            written_defmt.extend_from_slice(&defmt[..n]);
+            reader.options.max_poll_bytes = max;
+            let (a, b) = poll_both(&mut reader);
+            read.extend(a);
+            read_defmt.extend(b);
+        }
+        reader.options.max_poll_bytes = usize::MAX;
+        let (a, b) = poll_both(&mut reader);
+        read.extend(a);
+        read_defmt.extend(b);
+        prop_assert_eq!(read, written);
+        prop_assert_eq!(read_defmt, written_defmt);
+    }
+}
