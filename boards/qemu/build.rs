@@ -23,6 +23,12 @@ fn main() {
     fs::copy(&source, out.join("memory.x")).expect("copy memory.x into OUT_DIR");
     println!("cargo:rustc-link-search={}", out.display());
     println!("cargo:rustc-link-arg-bins=-Tlink.x");
+    // defmt's linker script (from the defmt crate's build script, on the search path) for the
+    // one binary that logs with defmt; the others have no `.defmt` section to place.
+    println!("cargo:rustc-link-arg-bin=defmt-side=-Tdefmt.x");
+    // defmt compiles out every level that `DEFMT_LOG` does not enable (only `error` without
+    // it): the defmt-side firmware logs at every level.
+    println!("cargo:rustc-env=DEFMT_LOG=trace");
     println!("cargo:rustc-env=QEMU_BOARD={board}");
     // The AN505 (an IoT Kit with TrustZone) has its FPGA I/O block and clocks elsewhere.
     println!("cargo::rustc-check-cfg=cfg(mps2_tz)");

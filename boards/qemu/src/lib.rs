@@ -226,19 +226,20 @@ extern "C" {
     static SEGGER_RTT: u8;
 }
 
-/// Whether the host has read everything written to up channel 0 of the RTT control block.
-fn up_channel_drained() -> bool {
+/// Whether the host has read everything written to up channel `channel` of the RTT control
+/// block.
+fn up_channel_drained(channel: usize) -> bool {
     // SEGGER's layout: a 24-byte header (id, max up and max down channel counts), then the up
     // channels, 24 bytes each: name, buffer, size, write offset, read offset, flags.
-    const WRITE: usize = 24 + 12;
-    const READ: usize = 24 + 16;
+    let write = 24 + 24 * channel + 12;
+    let read = 24 + 24 * channel + 16;
     // SAFETY: only called once `start` ran, so `rtt_init!` declared and initialised the control
-    // block with up channel 0; the offsets are words the host and the sender update, read
-    // here without forming a reference.
+    // block, with the up channels the callers name; the offsets are words the host and the
+    // firmware update, read here without forming a reference.
     unsafe {
         let block = core::ptr::addr_of!(SEGGER_RTT);
-        let write = block.add(WRITE).cast::<u32>().read_volatile();
-        let read = block.add(READ).cast::<u32>().read_volatile();
+        let write = block.add(write).cast::<u32>().read_volatile();
+        let read = block.add(read).cast::<u32>().read_volatile();
         write == read
     }
 }
@@ -247,13 +248,20 @@ fn up_channel_drained() -> bool {
 /// milliseconds (a host that is not there is not waited for); returns whether it did.
 /// Without a started tunnel: `true` at once.
 pub fn wait_drained(timeout_ms: u32) -> bool {
+    wait_up_drained(0, timeout_ms)
+}
+
+/// Waits until the host has read everything written to up channel `channel` (the tunnel's is
+/// 0), for at most `timeout_ms` milliseconds; returns whether it did. Without a started
+/// tunnel: `true` at once.
+pub fn wait_up_drained(channel: usize, timeout_ms: u32) -> bool {
     if !STARTED.load(Ordering::Acquire) {
         return true;
     }
     let limit = (u64::from(timeout_ms) * TICK_HZ / 1000).min(u64::from(u32::MAX / 2)) as u32;
     let start = Counter::read();
     loop {
-        if up_channel_drained() {
+        if up_channel_drained(channel) {
             return true;
         }
         if Counter::read().wrapping_sub(start) > limit {
