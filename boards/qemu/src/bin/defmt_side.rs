@@ -36,7 +36,10 @@ const FIRMWARE: &str = concat!(
 );
 
 // defmt's timestamp: microseconds since boot, from the tunnel's clock.
-defmt::timestamp!("{=u64:us}", u64::from(Counter::read()) * 1_000_000 / TICK_HZ);
+defmt::timestamp!(
+    "{=u64:us}",
+    u64::from(Counter::read()) * 1_000_000 / TICK_HZ
+);
 
 #[entry]
 fn main() -> ! {
