@@ -14,12 +14,24 @@
 //!   1  reset  the link noticed the target reset; payload: the cause, UTF-8 text
 //!   2  boot   a boot's Hello, written the first time it was relayed;
 //!             payload: boot u32 LE, tick_hz u64 LE, firmware identity (UTF-8, the rest)
+//!   3  data+defmt  one poll that drained a defmt channel too (`Session::with_defmt`);
+//!             payload: defmt length u32 LE, the defmt bytes, then the up channel's bytes
 //! ```
 //!
+//! What the capture says about its source: the header, the protocol version of the frames;
+//! each boot record, the firmware identity, the boot number and the tick rate of the target's
+//! clock, from the boot's `Hello` ([`summarize`] collects them). A capture of a host that
+//! attached to a running target without asking for a re-send has no boot record until the
+//! target resets.
+//!
 //! Other kinds are reserved: a reader yields them as [`Record::Unknown`] and a replay skips
-//! them. The [`CaptureWriter`] writes each record with one write and flushes it, so a file is
+//! them (so a host that predates kind 3 replays the tracing frames of such a capture and skips
+//! its defmt lines). The [`CaptureWriter`] writes each record with one write and flushes it, so a file is
 //! complete up to the last byte drained even when the link or the host dies; a file cut in
 //! the middle of a record (a killed host) replays up to that record.
+//!
+//! defmt lines are recorded as the raw bytes of the defmt channel, not decoded: a replay needs
+//! the firmware's defmt table, from its ELF ([`replay_with`]).
 //!
 //! ```
 //! use host_receiver::capture::{CaptureReader, CaptureWriter, Record};
@@ -41,8 +53,9 @@ use std::path::{Path, PathBuf};
 
 use rtt_tunnel_protocol::PROTOCOL_VERSION;
 
+use crate::defmt::DefmtDecoder;
 use crate::receiver::{BootInfo, Receiver, RECEIVER_TARGET};
-use crate::session::{Relay, SessionStats};
+use crate::session::{DefmtRelay, Relay, SessionStats};
 use crate::target_time;
 
 /// The first 8 bytes of a capture file.
@@ -56,6 +69,7 @@ pub const MAX_RECORD: u32 = 64 * 1024 * 1024;
 const KIND_DATA: u8 = 0;
 const KIND_RESET: u8 = 1;
 const KIND_BOOT: u8 = 2;
+const KIND_DATA_DEFMT: u8 = 3;
 
 const HEADER_LEN: usize = 12;
 
@@ -72,6 +86,13 @@ pub enum Record {
     },
     /// The `Hello` of a boot, the first time it was relayed.
     Boot(BootInfo),
+    /// One poll that drained a defmt channel too.
+    DataWithDefmt {
+        /// The raw bytes of the up channel (possibly none).
+        data: Vec<u8>,
+        /// The raw bytes of the defmt channel.
+        defmt: Vec<u8>,
+    },
     /// A record of a kind this host does not know.
     Unknown {
         /// Its kind.
@@ -176,6 +197,13 @@ impl<W: Write> CaptureWriter<W> {
     /// Records the raw bytes of one drain.
     pub fn write_data(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.write_record(KIND_DATA, &[bytes])
+    }
+
+    /// Records one poll's bytes of the up channel and of the defmt channel.
+    pub fn write_data_with_defmt(&mut self, data: &[u8], defmt: &[u8]) -> io::Result<()> {
+        let len = u32::try_from(defmt.len())
+            .map_err(|_| io::Error::other(format!("{} defmt bytes in one poll", defmt.len())))?;
+        self.write_record(KIND_DATA_DEFMT, &[&len.to_le_bytes(), defmt, data])
     }
 
     /// Records that the link noticed a target reset.
@@ -367,6 +395,26 @@ impl<R: Read> CaptureReader<R> {
                     firmware: String::from_utf8_lossy(firmware).into_owned(),
                 })
             }
+            KIND_DATA_DEFMT => {
+                let len = payload
+                    .get(..4)
+                    .map(|len| u32::from_le_bytes(len.try_into().expect("4 bytes")) as usize)
+                    .filter(|&len| len <= payload.len() - 4);
+                let Some(len) = len else {
+                    self.done = true;
+                    return Err(CaptureError::Corrupt {
+                        path: self.path.clone(),
+                        offset: start,
+                        reason: "a data+defmt record whose defmt length runs past its end".into(),
+                    });
+                };
+                let data = payload.split_off(4 + len);
+                payload.drain(..4);
+                Record::DataWithDefmt {
+                    data,
+                    defmt: payload,
+                }
+            }
             kind => Record::Unknown { kind, payload },
         };
         Ok(Some(record))
@@ -418,6 +466,9 @@ fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 ///
 /// A file cut in the middle of its last record replays up to there, with a `WARN` event.
 ///
+/// The defmt bytes of a capture recorded with a defmt channel are skipped (and counted in
+/// [`SessionStats::defmt_bytes`]): [`replay_with`] decodes them.
+///
 /// # Errors
 ///
 /// A capture of another protocol version ([`CaptureError::ProtocolVersion`]), an I/O error,
@@ -426,6 +477,21 @@ pub fn replay<R: Read>(
     capture: &mut CaptureReader<R>,
     receiver: &mut Receiver,
 ) -> Result<SessionStats, CaptureError> {
+    replay_with(capture, receiver, None)
+}
+
+/// [`replay`], decoding the defmt lines of the capture with `defmt` (the firmware's table,
+/// from its ELF) and relaying them among the tracing frames exactly as the live session did;
+/// `None` skips them, as [`replay`] does.
+///
+/// # Errors
+///
+/// As [`replay`].
+pub fn replay_with<R: Read>(
+    capture: &mut CaptureReader<R>,
+    receiver: &mut Receiver,
+    defmt: Option<DefmtDecoder>,
+) -> Result<SessionStats, CaptureError> {
     if capture.protocol_version() != PROTOCOL_VERSION {
         return Err(CaptureError::ProtocolVersion {
             path: capture.path().to_owned(),
@@ -433,6 +499,7 @@ pub fn replay<R: Read>(
         });
     }
     let mut relay = Relay::new();
+    relay.defmt = Some(DefmtRelay::new(defmt));
     let io = |source| CaptureError::Io {
         path: PathBuf::from("<replay>"),
         source,
@@ -442,6 +509,9 @@ pub fn replay<R: Read>(
             Ok(None) => break,
             Ok(Some(Record::Data(bytes))) => {
                 relay.feed(&bytes, receiver).map_err(io)?;
+            }
+            Ok(Some(Record::DataWithDefmt { data, defmt })) => {
+                relay.feed_poll(&data, &defmt, receiver).map_err(io)?;
             }
             Ok(Some(Record::Reset { cause })) => relay.link_reset(&cause, receiver).map_err(io)?,
             Ok(Some(Record::Boot(_) | Record::Unknown { .. })) => {}
@@ -454,6 +524,90 @@ pub fn replay<R: Read>(
         }
     }
     Ok(relay.stats(receiver))
+}
+
+/// What a capture holds, for a status line before a replay: see [`summarize`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CaptureSummary {
+    /// The protocol version in the header.
+    pub protocol_version: u16,
+    /// The boots recorded (firmware identity, boot number, tick rate), in order.
+    pub boots: Vec<BootInfo>,
+    /// Data records (polls that brought bytes).
+    pub polls: u64,
+    /// Bytes of the up channel.
+    pub bytes: u64,
+    /// Bytes of the defmt channel.
+    pub defmt_bytes: u64,
+    /// Target resets the link noticed.
+    pub resets: u64,
+    /// Where the file is cut in the middle of a record, if it is.
+    pub cut_at: Option<u64>,
+}
+
+impl std::fmt::Display for CaptureSummary {
+    /// `protocol 1; firmware 'demo 0.1' (boot 1, 25000000 ticks/s); 891 polls, 15698 bytes`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "protocol {}", self.protocol_version)?;
+        if self.boots.is_empty() {
+            f.write_str("; no boot recorded (the host attached to a running target)")?;
+        }
+        for boot in &self.boots {
+            write!(
+                f,
+                "; firmware '{}' (boot {}, {} ticks/s)",
+                boot.firmware, boot.boot, boot.tick_hz
+            )?;
+        }
+        write!(f, "; {} polls, {} bytes", self.polls, self.bytes)?;
+        if self.defmt_bytes > 0 {
+            write!(f, " and {} defmt bytes", self.defmt_bytes)?;
+        }
+        if self.resets > 0 {
+            write!(f, "; {} resets", self.resets)?;
+        }
+        if let Some(at) = self.cut_at {
+            write!(f, "; cut off at byte {at}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads the whole capture and says what it holds: its protocol version, the firmware
+/// identity and tick rate of each boot, how much was drained.
+///
+/// # Errors
+///
+/// An I/O error or a corrupt record (a file cut in the middle of a record is not an error:
+/// [`CaptureSummary::cut_at`] says where).
+pub fn summarize<R: Read>(capture: &mut CaptureReader<R>) -> Result<CaptureSummary, CaptureError> {
+    let mut summary = CaptureSummary {
+        protocol_version: capture.protocol_version(),
+        ..CaptureSummary::default()
+    };
+    loop {
+        match capture.next_record() {
+            Ok(None) => break,
+            Ok(Some(Record::Data(bytes))) => {
+                summary.polls += 1;
+                summary.bytes += bytes.len() as u64;
+            }
+            Ok(Some(Record::DataWithDefmt { data, defmt })) => {
+                summary.polls += 1;
+                summary.bytes += data.len() as u64;
+                summary.defmt_bytes += defmt.len() as u64;
+            }
+            Ok(Some(Record::Reset { .. })) => summary.resets += 1,
+            Ok(Some(Record::Boot(boot))) => summary.boots.push(boot),
+            Ok(Some(Record::Unknown { .. })) => {}
+            Err(CaptureError::Truncated { offset, .. }) => {
+                summary.cut_at = Some(offset);
+                break;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(summary)
 }
 
 #[cfg(test)]
@@ -575,6 +729,94 @@ mod tests {
             reader.next_record(),
             Err(CaptureError::Corrupt { .. })
         ));
+    }
+
+    #[test]
+    fn a_poll_with_defmt_bytes_is_one_record() {
+        let mut writer = CaptureWriter::new(Vec::new()).unwrap();
+        writer.write_data_with_defmt(b"frames", b"dfm").unwrap();
+        writer.write_data_with_defmt(b"", b"x").unwrap();
+        let file = writer.into_inner();
+        let mut expected = file[..HEADER_LEN].to_vec();
+        expected.extend_from_slice(b"\x03\x0d\x00\x00\x00\x03\x00\x00\x00dfmframes");
+        expected.extend_from_slice(b"\x03\x05\x00\x00\x00\x01\x00\x00\x00x");
+        assert_eq!(file, expected);
+        let records: Vec<Record> = CaptureReader::new(&file[..])
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            records,
+            [
+                Record::DataWithDefmt {
+                    data: b"frames".to_vec(),
+                    defmt: b"dfm".to_vec()
+                },
+                Record::DataWithDefmt {
+                    data: Vec::new(),
+                    defmt: b"x".to_vec()
+                },
+            ]
+        );
+
+        // A defmt length past the record's end.
+        let mut writer = CaptureWriter::new(Vec::new()).unwrap();
+        writer
+            .write_record(KIND_DATA_DEFMT, &[&9u32.to_le_bytes(), b"abc"])
+            .unwrap();
+        let file = writer.into_inner();
+        let error = CaptureReader::new(&file[..])
+            .unwrap()
+            .next_record()
+            .unwrap_err();
+        assert!(matches!(error, CaptureError::Corrupt { .. }), "{error}");
+        assert!(error.to_string().contains("defmt length"), "{error}");
+    }
+
+    #[test]
+    fn a_summary_says_what_the_capture_holds() {
+        let mut file = sample();
+        let mut writer = CaptureWriter::new(Vec::new()).unwrap();
+        writer.write_data_with_defmt(b"ab", b"cde").unwrap();
+        file.extend_from_slice(&writer.into_inner()[HEADER_LEN..]);
+        let summary = summarize(&mut CaptureReader::new(&file[..]).unwrap()).unwrap();
+        assert_eq!(
+            summary,
+            CaptureSummary {
+                protocol_version: PROTOCOL_VERSION,
+                boots: vec![boot()],
+                polls: 3,
+                bytes: 8,
+                defmt_bytes: 3,
+                resets: 1,
+                cut_at: None,
+            }
+        );
+        assert_eq!(
+            summary.to_string(),
+            format!(
+                "protocol {PROTOCOL_VERSION}; firmware 'demo 0.1' (boot 7, 25000000 ticks/s); \
+                 3 polls, 8 bytes and 3 defmt bytes; 1 resets"
+            )
+        );
+        let cut = &file[..file.len() - 2];
+        let summary = summarize(&mut CaptureReader::new(cut).unwrap()).unwrap();
+        // The last record: 5 bytes of head, 4 of defmt length, 3 defmt bytes, 2 data bytes.
+        let last = file.len() - 14;
+        assert_eq!(summary.cut_at, Some(last as u64));
+        assert_eq!(summary.polls, 2);
+        assert!(summary
+            .to_string()
+            .ends_with(&format!("cut off at byte {last}")));
+        let empty = CaptureWriter::new(Vec::new()).unwrap().into_inner();
+        let summary = summarize(&mut CaptureReader::new(&empty[..]).unwrap()).unwrap();
+        assert_eq!(
+            summary.to_string(),
+            format!(
+                "protocol {PROTOCOL_VERSION}; no boot recorded (the host attached to a running \
+                 target); 0 polls, 0 bytes"
+            )
+        );
     }
 
     #[test]

@@ -21,3 +21,6 @@ pub mod probe;
 // The drain pipeline and capture files (issue 5).
 pub mod capture;
 pub mod session;
+
+// defmt side by side (issue 6).
+pub mod defmt;

@@ -13,6 +13,9 @@
 //! noticed, and every boot's `Hello` are written to a [capture file](crate::capture), which
 //! [`replay`](crate::capture::replay) feeds through this same pipeline later.
 //!
+//! With [`Session::with_defmt`] the session drains a defmt channel too, in the same polls, and
+//! relays its lines among the tracing frames (see [`crate::defmt`]).
+//!
 //! ```no_run
 //! use std::sync::atomic::AtomicBool;
 //! use host_receiver::elf::FirmwareElf;
@@ -42,6 +45,7 @@
 //! # }
 //! ```
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -50,9 +54,10 @@ use std::time::{Duration, Instant};
 use rtt_tunnel_protocol::{Feed, Frame, FrameSplitter, Message, Request};
 
 use crate::capture::CaptureWriter;
+use crate::defmt::{line_time, DefmtDecoder, DefmtEvents, DefmtLine};
 use crate::memory::{MemoryError, TargetMemory};
 use crate::receiver::{BootInfo, Receiver, RECEIVER_TARGET};
-use crate::rtt::{Attachment, Pacer, Poll, RttError, RttReader};
+use crate::rtt::{Attachment, ChannelSelector, ExtraUp, Pacer, Poll, RttError, RttReader};
 use crate::target_time;
 
 /// The largest frame the host accepts, in encoded bytes (the sender's default is 256). A
@@ -81,6 +86,12 @@ pub struct SessionStats {
     pub target_resets: u64,
     /// Frames the target reported it dropped because its ring was full.
     pub dropped_frames: u64,
+    /// Bytes drained from the defmt channel ([`Session::with_defmt`]).
+    pub defmt_bytes: u64,
+    /// defmt lines relayed.
+    pub defmt_lines: u64,
+    /// Runs of bytes on the defmt channel that were not a defmt frame.
+    pub defmt_errors: u64,
 }
 
 impl SessionStats {
@@ -91,7 +102,8 @@ impl SessionStats {
 }
 
 /// `1234 bytes, 56 frames; dropped by the target: 0; errors: 0 frame, 0 decode, 0 receive;
-/// resets: 0 (link: 0)`.
+/// resets: 0 (seen by the link: 0)`, then `; defmt: 12 lines (300 bytes), 0 errors` when a
+/// defmt channel brought bytes.
 impl fmt::Display for SessionStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -106,7 +118,15 @@ impl fmt::Display for SessionStats {
             self.receive_errors,
             self.target_resets,
             self.link_resets,
-        )
+        )?;
+        if self.defmt_bytes > 0 {
+            write!(
+                f,
+                "; defmt: {} lines ({} bytes), {} errors",
+                self.defmt_lines, self.defmt_bytes, self.defmt_errors
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -144,6 +164,7 @@ pub enum RunEnd {
 
 /// How [`Session::run`] polls.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RunOptions {
     /// How long to wait for the first attach before giving up with the reader's
     /// [`RttError::NotFound`] (which says where it looked and what to try). `None`: wait
@@ -152,15 +173,41 @@ pub struct RunOptions {
     /// After the stop flag is set (or the target is gone), keep polling while data comes, for
     /// at most this long, so frames already in the ring are not lost.
     pub final_drain: Duration,
+    /// How long transport errors that do not mean the target is gone may go on before the run
+    /// fails: a chip that stops answering its probe for a moment (it resets, or sleeps with its
+    /// debug port off) is polled again, with a `WARN` event, until it answers or this much time
+    /// has passed since the first error in a row. Zero: the first such error ends the run.
+    pub retry_for: Duration,
 }
 
 impl Default for RunOptions {
-    /// Wait 10 s for the first attach; drain for at most 1 s at the end.
+    /// Wait 10 s for the first attach; drain for at most 1 s at the end; no retries.
     fn default() -> Self {
         RunOptions {
             attach_timeout: Some(Duration::from_secs(10)),
             final_drain: Duration::from_secs(1),
+            retry_for: Duration::ZERO,
         }
+    }
+}
+
+impl RunOptions {
+    /// Waits at most `timeout` for the first attach (`None`: forever).
+    pub fn attach_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.attach_timeout = timeout;
+        self
+    }
+
+    /// Drains for at most `limit` at the end.
+    pub fn final_drain(mut self, limit: Duration) -> Self {
+        self.final_drain = limit;
+        self
+    }
+
+    /// Retries transport errors for up to `window` (see [`retry_for`](Self::retry_for)).
+    pub fn retry_for(mut self, window: Duration) -> Self {
+        self.retry_for = window;
+        self
     }
 }
 
@@ -184,6 +231,114 @@ pub(crate) struct Relay {
     capture: Option<CaptureWriter<Box<dyn Write + Send>>>,
     /// The boot of the last `Hello` relayed.
     last_boot: Option<BootInfo>,
+    /// The defmt side, when there is one.
+    pub(crate) defmt: Option<DefmtRelay>,
+}
+
+/// The defmt side of a relay: the decoder, and the lines of the current poll not relayed yet.
+#[derive(Debug)]
+pub(crate) struct DefmtRelay {
+    /// `None`: a replay without the firmware's table; defmt bytes are counted and skipped.
+    decoder: Option<DefmtDecoder>,
+    events: DefmtEvents,
+    pending: VecDeque<DefmtLine>,
+}
+
+impl DefmtRelay {
+    pub(crate) fn new(decoder: Option<DefmtDecoder>) -> Self {
+        DefmtRelay {
+            decoder,
+            events: DefmtEvents::default(),
+            pending: VecDeque::new(),
+        }
+    }
+
+    /// Decodes one poll's bytes into pending lines; reports what is not a frame.
+    fn decode(&mut self, bytes: &[u8], stats: &mut SessionStats, receiver: &Receiver) {
+        stats.defmt_bytes += bytes.len() as u64;
+        let Some(decoder) = &mut self.decoder else {
+            return;
+        };
+        let mut lines = Vec::new();
+        decoder.feed(bytes, &mut lines);
+        for line in lines {
+            match line {
+                Ok(line) => self.pending.push_back(line),
+                Err(error) => {
+                    stats.defmt_errors += 1;
+                    warn(receiver, stats.defmt_errors, format_args!("{error}"));
+                }
+            }
+        }
+    }
+
+    /// Relays the pending lines whose timestamp is not after `micros`, in order.
+    fn relay_until(&mut self, micros: u64, stats: &mut SessionStats, receiver: &mut Receiver) {
+        while let Some(due) = self.pending.front().and_then(|l| l.micros) {
+            if due > micros {
+                break;
+            }
+            let line = self.pending.pop_front().expect("a front line");
+            self.relay(&line, stats, receiver);
+        }
+    }
+
+    /// Relays every pending line.
+    fn flush(&mut self, stats: &mut SessionStats, receiver: &mut Receiver) {
+        while let Some(line) = self.pending.pop_front() {
+            self.relay(&line, stats, receiver);
+        }
+    }
+
+    fn relay(&mut self, line: &DefmtLine, stats: &mut SessionStats, receiver: &mut Receiver) {
+        let Some(decoder) = &self.decoder else {
+            return;
+        };
+        let now = receiver.target_time();
+        // A line placed by its timestamp is inside the spans the target had entered then.
+        let (time, parent) = match line.micros {
+            Some(micros) => (line_time(micros, now), receiver.current_span()),
+            None => (now, None),
+        };
+        if self.events.relay(decoder.table(), line, time, parent) {
+            stats.defmt_lines += 1;
+        } else {
+            stats.defmt_errors += 1;
+            warn(
+                receiver,
+                stats.defmt_errors,
+                format_args!(
+                    "a defmt line was not relayed: the host's leak limit for call sites is \
+                     reached ({})",
+                    line.message
+                ),
+            );
+        }
+    }
+
+    fn reset(&mut self) {
+        self.pending.clear();
+        if let Some(decoder) = &mut self.decoder {
+            decoder.reset();
+        }
+    }
+}
+
+/// The time of `frame` in microseconds since boot, once the receiver relays it (`None` when
+/// the tick rate is unknown or the time is before boot).
+fn frame_micros(frame: &Frame<'_>, receiver: &Receiver) -> Option<u64> {
+    let (ticks, hz) = match &frame.message {
+        Message::Hello(hello) => (frame.dt, hello.tick_hz),
+        _ => {
+            let now = receiver.target_time();
+            (now.ticks.wrapping_add(frame.dt), now.tick_hz?.get())
+        }
+    };
+    let ticks = u64::try_from(ticks).ok()?;
+    if hz == 0 {
+        return None;
+    }
+    u64::try_from(u128::from(ticks) * 1_000_000 / u128::from(hz)).ok()
 }
 
 impl fmt::Debug for Relay {
@@ -203,15 +358,45 @@ impl Relay {
             stats: SessionStats::default(),
             capture: None,
             last_boot: None,
+            defmt: None,
         }
     }
 
     /// Relays the frames `bytes` complete; keeps a frame they start for the next call.
     /// Returns the frames relayed. Only writing the capture can fail.
     pub(crate) fn feed(&mut self, bytes: &[u8], receiver: &mut Receiver) -> io::Result<u64> {
+        self.feed_poll(bytes, &[], receiver)
+    }
+
+    /// Relays one poll: the tracing channel's `bytes` as [`feed`](Self::feed) does, and the
+    /// defmt channel's `defmt` bytes, each line at its place among the frames (see
+    /// [`crate::defmt`]). Returns the tracing frames relayed.
+    pub(crate) fn feed_poll(
+        &mut self,
+        bytes: &[u8],
+        defmt: &[u8],
+        receiver: &mut Receiver,
+    ) -> io::Result<u64> {
         if let Some(capture) = &mut self.capture {
-            capture.write_data(bytes)?;
+            if defmt.is_empty() {
+                capture.write_data(bytes)?;
+            } else {
+                capture.write_data_with_defmt(bytes, defmt)?;
+            }
         }
+        if !defmt.is_empty() {
+            if let Some(relay) = &mut self.defmt {
+                relay.decode(defmt, &mut self.stats, receiver);
+            }
+        }
+        let frames = self.relay_frames(bytes, receiver)?;
+        if let Some(relay) = &mut self.defmt {
+            relay.flush(&mut self.stats, receiver);
+        }
+        Ok(frames)
+    }
+
+    fn relay_frames(&mut self, bytes: &[u8], receiver: &mut Receiver) -> io::Result<u64> {
         self.stats.bytes += bytes.len() as u64;
         let before = self.stats.frames;
         let mut input = bytes;
@@ -245,6 +430,14 @@ impl Relay {
                         }
                     };
                     let hello = matches!(frame.message, Message::Hello(_));
+                    // defmt lines logged before this frame go first.
+                    if let Some(relay) = &mut self.defmt {
+                        if !relay.pending.is_empty() {
+                            if let Some(micros) = frame_micros(&frame, receiver) {
+                                relay.relay_until(micros, &mut self.stats, receiver);
+                            }
+                        }
+                    }
                     match receiver.try_receive(frame) {
                         Ok(()) => {
                             self.stats.frames += 1;
@@ -273,6 +466,9 @@ impl Relay {
             capture.write_reset(cause)?;
         }
         self.splitter.reset();
+        if let Some(relay) = &mut self.defmt {
+            relay.reset();
+        }
         self.stats.link_resets += 1;
         let _time = target_time::set_current(receiver.target_time());
         tracing::info!(
@@ -329,11 +525,39 @@ pub struct Session<M: TargetMemory> {
     receiver: Receiver,
     relay: Relay,
     buffer: Vec<u8>,
+    /// One buffer per extra up channel of the reader.
+    extra: Vec<Vec<u8>>,
+    /// The defmt channel's position among the reader's extra up channels.
+    defmt_slot: Option<usize>,
+    /// Bytes of extra channels the last poll brought.
+    extra_bytes: usize,
     /// Requests sent every time the reader attaches.
     on_attach: Vec<Request>,
+    /// What to do when the reader attaches, instead of the `DEBUG` event.
+    attach_report: Option<AttachReport>,
     /// Request bytes waiting for room in the down channel.
     pending_down: Vec<u8>,
     attaches: u64,
+}
+
+type AttachReport = Box<dyn FnMut(&Attachment) + Send>;
+
+/// One line about an attachment: `attached to the RTT control block at 0x20000000: up channel
+/// 0 'rtt-tunnel' (1024 bytes), down channel 0 'rtt-tunnel' (16 bytes)`, then the extra up
+/// channels (`; also up channel 1 'defmt' (1024 bytes)`).
+pub fn describe_attachment(attachment: &Attachment) -> String {
+    let down = attachment
+        .down
+        .as_ref()
+        .map_or_else(|| "none".to_owned(), ToString::to_string);
+    let mut text = format!(
+        "attached to the RTT control block at {:#010x}: up channel {}, down channel {down}",
+        attachment.control_block, attachment.up,
+    );
+    for extra in attachment.extra_up.iter().flatten() {
+        text.push_str(&format!("; also up channel {extra}"));
+    }
+    text
 }
 
 impl<M: TargetMemory> fmt::Debug for Session<M> {
@@ -356,10 +580,44 @@ impl<M: TargetMemory> Session<M> {
             receiver,
             relay: Relay::new(),
             buffer: Vec::new(),
+            extra: Vec::new(),
+            defmt_slot: None,
+            extra_bytes: 0,
             on_attach: Vec::new(),
+            attach_report: None,
             pending_down: Vec::new(),
             attaches: 0,
         }
+    }
+
+    /// Drains the defmt up channel `channel` too, in the same polls (one halt over GDB), and
+    /// relays its lines, decoded with `decoder`, among the tracing frames (see
+    /// [`crate::defmt`]). `required`: attaching fails when the control block has no such
+    /// channel; else the session drains the tracing channel alone. The capture, if any,
+    /// records both channels. Call before the first poll.
+    pub fn with_defmt(
+        mut self,
+        decoder: DefmtDecoder,
+        channel: ChannelSelector,
+        required: bool,
+    ) -> Self {
+        self.defmt_slot = Some(self.reader.options.extra_up.len());
+        self.reader
+            .options
+            .extra_up
+            .push(ExtraUp { channel, required });
+        self.extra.push(Vec::new());
+        self.relay.defmt = Some(DefmtRelay::new(Some(decoder)));
+        self
+    }
+
+    /// Calls `report` with the attachment every time the reader attaches, instead of relaying
+    /// the `DEBUG` event (target `rtt_tunnel`, no target time) the session relays by default:
+    /// for a host that shows its own status apart from what the target traces (the CLI
+    /// prints it on standard error, so that standard output is the same live and replayed).
+    pub fn report_attach(mut self, report: impl FnMut(&Attachment) + Send + 'static) -> Self {
+        self.attach_report = Some(Box::new(report));
+        self
     }
 
     /// Records everything drained into `capture` (see [`crate::capture`]): the raw bytes as
@@ -388,7 +646,11 @@ impl<M: TargetMemory> Session<M> {
     /// searches again) and a frame cut by it discarded.
     pub fn poll(&mut self) -> Result<Poll, SessionError> {
         self.buffer.clear();
-        let poll = match self.reader.poll(&mut self.buffer) {
+        for buffer in &mut self.extra {
+            buffer.clear();
+        }
+        self.extra_bytes = 0;
+        let poll = match self.reader.poll_channels(&mut self.buffer, &mut self.extra) {
             Ok(poll) => poll,
             Err(error) => {
                 if matches!(error, RttError::Corrupt { .. }) {
@@ -399,10 +661,16 @@ impl<M: TargetMemory> Session<M> {
             }
         };
         match &poll {
-            Poll::Data(n) if *n > 0 => {
-                self.relay
-                    .feed(&self.buffer, &mut self.receiver)
-                    .map_err(SessionError::Capture)?;
+            Poll::Data(n) => {
+                self.extra_bytes = self.extra.iter().map(Vec::len).sum();
+                let defmt = self
+                    .defmt_slot
+                    .map_or(&[][..], |slot| self.extra[slot].as_slice());
+                if *n > 0 || !defmt.is_empty() {
+                    self.relay
+                        .feed_poll(&self.buffer, defmt, &mut self.receiver)
+                        .map_err(SessionError::Capture)?;
+                }
             }
             Poll::Attached(attachment) => self.attached(attachment)?,
             Poll::Reset(cause) => {
@@ -420,18 +688,16 @@ impl<M: TargetMemory> Session<M> {
 
     fn attached(&mut self, attachment: &Attachment) -> Result<(), SessionError> {
         self.attaches += 1;
-        let up = &attachment.up;
-        let down = attachment
-            .down
-            .as_ref()
-            .map_or_else(|| "none".to_owned(), ToString::to_string);
-        // A host event: no target time.
-        tracing::debug!(
-            target: RECEIVER_TARGET,
-            parent: None,
-            "attached to the RTT control block at {:#010x}: up channel {up}, down channel {down}",
-            attachment.control_block,
-        );
+        match &mut self.attach_report {
+            Some(report) => report(attachment),
+            // A host event: no target time.
+            None => tracing::debug!(
+                target: RECEIVER_TARGET,
+                parent: None,
+                "{}",
+                describe_attachment(attachment)
+            ),
+        }
         let requests = self.on_attach.clone();
         for request in requests {
             self.request(request)?;
@@ -495,14 +761,20 @@ impl<M: TargetMemory> Session<M> {
     pub fn run(&mut self, stop: &AtomicBool, options: &RunOptions) -> Result<RunEnd, SessionError> {
         let start = Instant::now();
         let mut pacer = Pacer::new(self.reader.memory().halts_in_batch());
+        // When the current run of transport errors began.
+        let mut failing_since: Option<Instant> = None;
         loop {
             if stop.load(Ordering::Relaxed) {
                 self.final_drain(options.final_drain);
                 return Ok(RunEnd::Stopped);
             }
             let ring = self.reader.attachment().map_or(0, |a| a.up.size as usize);
-            let bytes = match self.poll() {
-                Ok(Poll::Data(n)) => n,
+            let polled = self.poll();
+            if polled.is_ok() {
+                failing_since = None;
+            }
+            let bytes = match polled {
+                Ok(Poll::Data(n)) => n + self.extra_bytes,
                 Ok(Poll::Waiting) => {
                     self.check_attach_timeout(start, options)?;
                     0
@@ -524,6 +796,22 @@ impl<M: TargetMemory> Session<M> {
                         parent: None,
                         "{error}; searching for the control block again"
                     );
+                    0
+                }
+                Err(SessionError::Rtt(RttError::Memory(error)))
+                    if failing_since.is_none_or(|since| since.elapsed() < options.retry_for)
+                        && !options.retry_for.is_zero() =>
+                {
+                    if failing_since.is_none() {
+                        failing_since = Some(Instant::now());
+                        let _time = target_time::set_current(self.receiver.target_time());
+                        tracing::warn!(
+                            target: RECEIVER_TARGET,
+                            parent: None,
+                            "{error}; trying again for up to {:?}",
+                            options.retry_for
+                        );
+                    }
                     0
                 }
                 Err(error) => return Err(error),

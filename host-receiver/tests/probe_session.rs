@@ -6,8 +6,9 @@
 //! unit-tested in `src/probe/tests.rs`; the reader's own cases in `src/rtt/tests.rs` and the
 //! pipeline's in `tests/session_relay.rs`. These tests cover what is left for issue 6: polling
 //! paced for a link that does not halt, a reset between two reads in the middle of a session
-//! with blocking mode set, and the mode restored however the host leaves (stop flag, error,
-//! drop), or not at all when the link died.
+//! with blocking mode set, the mode restored however the host leaves (stop flag, error,
+//! drop), or not at all when the link died, and a chip that stops answering for a moment
+//! (polled again within `RunOptions::retry_for`, the CLI's window for a probe).
 
 // A `Vec` of one RAM range is meant.
 #![allow(clippy::single_range_in_vec_init)]
@@ -346,4 +347,143 @@ fn a_session_that_fails_mid_run_restores_the_mode_when_dropped() {
         // The CLI returns the error; the session is dropped on the way out.
     });
     assert_eq!(rtt.up_mode(&memory, 1), ChannelMode::NoBlockSkip);
+}
+
+/// A chip that does not answer `count` reads in a row, from the `from`-th read the host asks
+/// for on (counting from 1): a reset in progress, or a core asleep with its debug port off, as
+/// a probe sees it.
+struct Silent<'a> {
+    memory: &'a mut SimMemory,
+    reads: u64,
+    from: u64,
+    count: u64,
+}
+
+impl TargetMemory for Silent<'_> {
+    fn read(&mut self, address: u64, buf: &mut [u8]) -> Result<(), MemoryError> {
+        self.reads += 1;
+        if self.reads >= self.from && self.reads - self.from < self.count {
+            return Err(MemoryError::transport(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the chip does not answer (simulated)",
+            )));
+        }
+        self.memory.read(address, buf)
+    }
+    fn write(&mut self, address: u64, data: &[u8]) -> Result<(), MemoryError> {
+        self.memory.write(address, data)
+    }
+    fn begin_batch(&mut self) -> Result<(), MemoryError> {
+        self.memory.begin_batch()
+    }
+    fn end_batch(&mut self) -> Result<(), MemoryError> {
+        self.memory.end_batch()
+    }
+}
+
+/// How many reads attaching to [`target`] takes.
+fn reads_to_attach() -> u64 {
+    let (mut fresh, _) = target();
+    RttReader::new(&mut fresh, blocking_options())
+        .attach()
+        .map(|_| ())
+        .unwrap();
+    fresh.stats().reads
+}
+
+/// The messages of the receiver's own `WARN` events.
+fn receiver_warnings(log: &Log) -> Vec<String> {
+    log.events()
+        .into_iter()
+        .filter_map(|op| match op {
+            Op::Event {
+                target,
+                level,
+                fields,
+                ..
+            } if target == RECEIVER_TARGET && level == tracing_core::Level::WARN => {
+                fields.into_iter().find_map(|(name, value)| match value {
+                    Val::Debug(text) if name == "message" => Some(text),
+                    _ => None,
+                })
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_chip_that_stops_answering_for_a_moment_is_polled_again() {
+    let (mut memory, rtt) = target();
+    let stop = Arc::new(AtomicBool::new(false));
+    let pending = Arc::new(Mutex::new(boot_inside_spans(1)));
+    let (writer, flag) = (rtt.clone(), Arc::clone(&stop));
+    memory.set_target(move |m| {
+        let mut pending = pending.lock().unwrap();
+        let n = pending.len().min(40);
+        let written = writer.write_up(m, 1, &pending[..n]);
+        pending.drain(..written);
+        if pending.is_empty() {
+            flag.store(true, Ordering::Relaxed);
+        }
+    });
+    let attach = reads_to_attach();
+    let log = with_capture(|| {
+        // Five reads in a row fail, a few polls after the attach: two polls or more.
+        let silent = Silent {
+            memory: &mut memory,
+            reads: 0,
+            from: attach + 4,
+            count: 5,
+        };
+        let mut session = Session::new(
+            RttReader::new(silent, blocking_options()),
+            Receiver::default(),
+        );
+        let options = RunOptions::default().retry_for(Duration::from_secs(30));
+        let end = session.run(&stop, &options).unwrap();
+        assert!(matches!(end, RunEnd::Stopped), "{end:?}");
+        assert!(
+            session.reader().memory().reads >= attach + 9,
+            "the silence came"
+        );
+        assert_eq!(session.stats().frames, 9, "everything relayed");
+    });
+    let warnings = receiver_warnings(&log);
+    assert_eq!(warnings.len(), 1, "one warning per silence: {warnings:?}");
+    assert!(
+        warnings[0].contains("the chip does not answer (simulated); trying again for up to 30s"),
+        "{warnings:?}"
+    );
+    assert!(log.unbalanced().is_empty());
+}
+
+#[test]
+fn a_chip_silent_for_longer_than_the_retry_window_ends_the_run() {
+    let (mut memory, _rtt) = target();
+    let stop = AtomicBool::new(false);
+    let attach = reads_to_attach();
+    with_capture(|| {
+        let silent = Silent {
+            memory: &mut memory,
+            reads: 0,
+            from: attach + 2,
+            count: u64::MAX,
+        };
+        let mut session = Session::new(
+            RttReader::new(silent, blocking_options()),
+            Receiver::default(),
+        );
+        let window = Duration::from_millis(100);
+        let start = std::time::Instant::now();
+        let error = session
+            .run(&stop, &RunOptions::default().retry_for(window))
+            .unwrap_err();
+        assert!(start.elapsed() >= window);
+        assert!(
+            matches!(error, SessionError::Rtt(RttError::Memory(_))),
+            "{error}"
+        );
+        assert!(error.to_string().contains("does not answer"), "{error}");
+    });
 }

@@ -607,10 +607,7 @@ fn no_control_block_within_the_attach_timeout_says_what_to_do() {
     let mut memory = SimMemory::new();
     memory.add_ram(RAM, RAM_SIZE);
     let stop = AtomicBool::new(false);
-    let options = RunOptions {
-        attach_timeout: Some(Duration::from_millis(50)),
-        ..RunOptions::default()
-    };
+    let options = RunOptions::default().attach_timeout(Some(Duration::from_millis(50)));
     with_capture(|| {
         let mut session =
             Session::new(RttReader::new(memory, self::options()), Receiver::default());

@@ -285,10 +285,9 @@ fn run_with_patience<M: host_receiver::memory::TargetMemory>(session: &mut Sessi
                 stop.store(true, std::sync::atomic::Ordering::Relaxed);
             }
         });
-        let options = RunOptions {
-            attach_timeout: Some(Duration::from_secs(20)),
-            final_drain: Duration::from_secs(1),
-        };
+        let options = RunOptions::default()
+            .attach_timeout(Some(Duration::from_secs(20)))
+            .final_drain(Duration::from_secs(1));
         let end = session
             .run(stop, &options)
             .unwrap_or_else(|e| panic!("the session failed: {e}"));

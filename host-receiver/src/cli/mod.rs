@@ -109,11 +109,10 @@ impl RunCmd {
         if let Some(level) = self.requests.level {
             requests.push(Request::SetLevel(level.into()));
         }
-        let run_options = RunOptions {
-            attach_timeout: (self.channels.attach_timeout > 0.0)
+        let run_options = RunOptions::default().attach_timeout(
+            (self.channels.attach_timeout > 0.0)
                 .then(|| Duration::from_secs_f64(self.channels.attach_timeout)),
-            ..RunOptions::default()
-        };
+        );
 
         eprintln!(
             "host-receiver: {}; draining RTT up channel {} (Ctrl-C to stop)",

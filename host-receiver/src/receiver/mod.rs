@@ -122,7 +122,7 @@ pub use persist::{BootInfo, CallSiteData, LocalSpans, PersistedMetadata, Persist
 pub use values::{MAX_VALUES, TRUNCATED_MARKER};
 
 use crate::target_time::{self, TargetClock, TargetTime};
-use arena::{CallSiteView, RemoteCallsite};
+pub(crate) use arena::{intern as intern_callsite, CallSiteView, RemoteCallsite};
 use persist::{Boot, Local};
 use spans::SpanState;
 

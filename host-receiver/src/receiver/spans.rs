@@ -88,6 +88,13 @@ impl Receiver {
         }
     }
 
+    /// The host span that stands for the target's current span (see
+    /// [`current_local`](Self::current_local)), for events the host makes of what the target
+    /// logged another way (defmt).
+    pub(crate) fn current_span(&mut self) -> Option<Id> {
+        self.current_local()
+    }
+
     /// The host span that stands for the target's current span: the innermost entered span
     /// that is relayed (disabled spans are not entered on the host, as with local `tracing`).
     fn current_local(&mut self) -> Option<Id> {
