@@ -1,12 +1,14 @@
 //! The `host-receiver` binary end to end: the boards' firmware runs in QEMU under
 //! `host-receiver --qemu`, and what a person would see is checked: the demo's spans and events
 //! with target timestamps, the summary, the exit code, and clear errors (never a panic) when
-//! the ELF is wrong, the channel is missing, QEMU is missing or killed, or Ctrl-C comes.
+//! the ELF is wrong, the channel is missing, QEMU is missing or killed, or Ctrl-C comes; and
+//! `--record` then `replay` printing exactly what the live run printed, also when QEMU is
+//! killed in the middle of the run.
 //! Needs `qemu-system-arm` and the thumb targets: the tests fail, never skip, without them.
 
 mod qemu_support;
 
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -382,22 +384,40 @@ fn help_and_usage_errors() {
     for flag in [
         "--qemu",
         "--gdb",
+        "--chip",
         "--elf",
         "--machine",
+        "--append",
         "--ram",
+        "--probe",
+        "--speed",
+        "--protocol",
+        "--connect-under-reset",
+        "--reset",
         "--channel",
+        "--defmt",
+        "--no-defmt",
+        "--defmt-channel",
         "--format",
         "--filter",
         "--color",
         "--resend",
         "--level",
+        "--record",
     ] {
         assert!(run.stdout.contains(flag), "{flag} missing from --help");
+    }
+    for command in ["list ", "chips ", "replay "] {
+        assert!(
+            run.stdout.contains(command),
+            "{command} missing from --help"
+        );
     }
     let run = self::run(&[]);
     assert_eq!(run.code, Some(2));
     assert!(
-        run.stderr.contains("--qemu <ELF>|--gdb <HOST:PORT>"),
+        run.stderr
+            .contains("--qemu <ELF>|--gdb <HOST:PORT>|--chip <CHIP>"),
         "{}",
         run.stderr
     );
@@ -516,4 +536,210 @@ fn requests_reach_the_target() {
         "{}",
         run.stderr
     );
+}
+
+/// A file in the temporary directory, unique to this process, removed when dropped.
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn new(name: &str) -> Self {
+        TempFile(std::env::temp_dir().join(format!("rtt-tunnel-cli-{}-{name}", std::process::id())))
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// The summary line of a run or a replay (`host-receiver: N bytes, M frames; ...`).
+fn summary_line(stderr: &str) -> &str {
+    stderr
+        .lines()
+        .find(|l| l.contains(" bytes, ") && l.contains(" frames; "))
+        .unwrap_or_else(|| panic!("no summary in {stderr}"))
+}
+
+/// `--record` while the demo runs, then `replay` of the file with the same output options:
+/// the same standard output, byte for byte (the status lines, such as where the host
+/// attached, are on standard error); and `replay` takes every output option.
+#[test]
+fn a_recording_replays_to_exactly_what_the_live_run_printed() {
+    let elf = demo(BOARDS[0].0);
+    for (name, format) in [
+        ("json", &["--format", "json"][..]),
+        ("compact", &["--format", "compact", "--color", "never"][..]),
+    ] {
+        let capture = TempFile::new(&format!("demo-{name}.rttcap"));
+        let mut args = vec!["--qemu", path(&elf), "--record", capture.path()];
+        args.extend(format);
+        let live = run(&args);
+        live.assert_no_panic();
+        assert_eq!(live.code, Some(0), "{}", live.stderr);
+        assert!(
+            live.stderr
+                .contains(&format!("recording into {}", capture.path())),
+            "{}",
+            live.stderr
+        );
+        assert!(live.stdout.lines().count() > 100, "{}", live.stdout);
+
+        let mut args = vec!["replay", capture.path()];
+        args.extend(format);
+        let replay = run(&args);
+        replay.assert_no_panic();
+        assert_eq!(replay.code, Some(0), "{}", replay.stderr);
+        assert!(
+            replay.stdout == live.stdout,
+            "{name}: the replay differs from the live run\n--- live:\n{}\n--- replay:\n{}",
+            live.stdout,
+            replay.stdout
+        );
+        assert_eq!(summary_line(&replay.stderr), summary_line(&live.stderr));
+        // The header says what was recorded.
+        let info = format!(
+            "host-receiver: replaying {}: protocol {}; firmware 'qemu-boards/demo 0.1.0' (boot 1, \
+             25000000 ticks/s); ",
+            capture.path(),
+            rtt_tunnel_protocol::PROTOCOL_VERSION
+        );
+        assert!(replay.stderr.contains(&info), "{}", replay.stderr);
+
+        if name == "compact" {
+            // Other output options on the same recording: a filter, colours.
+            let warnings = run(&[
+                "replay",
+                capture.path(),
+                "--filter",
+                "warn",
+                "--color",
+                "never",
+            ]);
+            assert_eq!(warnings.code, Some(0), "{}", warnings.stderr);
+            let expected: Vec<&str> = live
+                .stdout
+                .lines()
+                .filter(|l| l.contains(" WARN ") || l.contains(" ERROR "))
+                .collect();
+            assert!(expected.len() >= 5, "{}", live.stdout);
+            let filtered: Vec<&str> = warnings.stdout.lines().collect();
+            assert_eq!(filtered.len(), expected.len(), "{}", warnings.stdout);
+            // The same events; the spans around them are below `warn`, so not shown.
+            for (replayed, live) in filtered.iter().zip(&expected) {
+                let (time_and_level, rest) = replayed.split_at(18);
+                let message = rest.split_once("demo: ").unwrap().1;
+                assert!(
+                    live.starts_with(time_and_level) && live.contains(message),
+                    "{replayed} / {live}"
+                );
+            }
+            let coloured = run(&["replay", capture.path(), "--color", "always"]);
+            assert!(coloured.stdout.contains("\x1b["), "{}", coloured.stdout);
+            let pretty = run(&["replay", capture.path(), "--format", "pretty"]);
+            assert!(
+                pretty
+                    .stdout
+                    .contains("in demo::sensor_loop with rounds: 20"),
+                "{}",
+                pretty.stdout
+            );
+        }
+    }
+}
+
+/// QEMU killed while the firmware waits in the middle of its run: the recording holds every
+/// byte host-receiver read, and replays to exactly what the live run printed before the kill.
+#[test]
+fn a_recording_is_whole_up_to_the_last_byte_read_when_qemu_is_killed() {
+    require_qemu();
+    let scenarios = firmware("scenarios", BOARDS[0].0);
+    let capture = TempFile::new("killed.rttcap");
+    // `late_attach` traces, says it waits for the host, then waits 10 s for a request that
+    // this host does not send.
+    let mut child = command(&[
+        "--qemu",
+        path(&scenarios),
+        "--append",
+        "late_attach",
+        "--record",
+        capture.path(),
+        "--color",
+        "never",
+    ])
+    .spawn()
+    .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut stderr_pipe = child.stderr.take().unwrap();
+    let stderr_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        stderr_pipe.read_to_string(&mut text).unwrap();
+        text
+    });
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(stdout).lines() {
+            let line = line.unwrap();
+            all.push_str(&line);
+            all.push('\n');
+            let _ = lines_tx.send(line);
+        }
+        all
+    });
+    let start = Instant::now();
+    loop {
+        let left = PATIENCE.saturating_sub(start.elapsed());
+        match lines_rx.recv_timeout(left) {
+            Ok(line) if line.contains("waiting for the host") => break,
+            Ok(_) => {}
+            Err(error) => {
+                child.kill().unwrap();
+                child.wait().unwrap();
+                panic!("the scenario never said it waits ({error})");
+            }
+        }
+    }
+    let qemu = first_child_within(child.id(), PATIENCE).expect("QEMU runs under host-receiver");
+    signal(qemu, "-KILL");
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > 2 * PATIENCE {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("host-receiver did not end after QEMU was killed");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stderr = stderr_reader.join().unwrap();
+    let live_stdout = reader.join().unwrap();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("QEMU was killed by signal 9"), "{stderr}");
+
+    let replay = run(&["replay", capture.path(), "--color", "never"]);
+    replay.assert_no_panic();
+    assert_eq!(replay.code, Some(0), "{}", replay.stderr);
+    assert!(
+        !replay.stderr.contains("cut off"),
+        "each poll is a whole record: {}",
+        replay.stderr
+    );
+    assert!(
+        replay.stdout.contains("waiting for the host"),
+        "{}",
+        replay.stdout
+    );
+    assert!(
+        replay.stdout == live_stdout,
+        "--- live:\n{live_stdout}\n--- replay:\n{}",
+        replay.stdout
+    );
+    assert_eq!(summary_line(&replay.stderr), summary_line(&stderr));
 }

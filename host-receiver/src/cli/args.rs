@@ -1,10 +1,14 @@
-//! The command line, with clap: one struct per option group, flattened into the command (as
-//! probe-rs's CLI does).
+//! The command line, with clap, in probe-rs's shape: one struct per subcommand with a `run`
+//! method (in [`super`]), option groups flattened into them.
+//!
+//! Draining a target is the command itself (`host-receiver --qemu ELF`, `host-receiver --chip
+//! CHIP --elf ELF`): its options sit at the top level, next to the subcommands `list`, `chips`
+//! and `replay`, which take none of them.
 
 use std::ops::Range;
 use std::path::PathBuf;
 
-use clap::{ArgGroup, Args, Parser, ValueEnum};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use host_receiver::output::{Color, Format};
 use host_receiver::rtt::ChannelSelector;
 use rtt_tunnel_protocol::LevelFilter;
@@ -12,27 +16,71 @@ use rtt_tunnel_protocol::LevelFilter;
 /// The sender's channel name (`qemu_boards::init_tunnel!`, the firmware-sender docs).
 pub const DEFAULT_CHANNEL: &str = "rtt-tunnel";
 
+/// What `--probe` parses into: a [`ProbeSelector`](host_receiver::probe::ProbeSelector)
+/// (`VID:PID[:SERIAL]`), checked as the command line is read.
+#[cfg(feature = "probe-rs")]
+pub type ProbeArg = host_receiver::probe::ProbeSelector;
+/// What `--probe` parses into (a build without probe-rs only says it has none).
+#[cfg(not(feature = "probe-rs"))]
+pub type ProbeArg = String;
+
 const EXAMPLES: &str = "\
 Examples:
   host-receiver --qemu boards/target/thumbv7m-none-eabi/release/demo
       run firmware in QEMU (mps2-an385 guessed from the path) and show its spans and events
+  host-receiver --chip nRF52840_xxAA --elf target/thumbv7em-none-eabihf/release/app --resend
+      attach through a debug probe to the running firmware (no halt, no reset); ask it to
+      re-send its call sites and live spans
+  host-receiver --chip STM32F411CEUx --elf app.elf --reset --record run.rttcap
+      reset the chip, watch it from its boot, record what it sends
+  host-receiver replay run.rttcap --format json
+      decode a recording again, with any output options
   host-receiver --gdb 127.0.0.1:3333 --elf firmware.elf --filter info,my_app=trace
       attach through any GDB server (OpenOCD, pyOCD, J-Link, Black Magic Probe)
   host-receiver --gdb localhost:1234 --ram 0x20000000..0x20010000 --resend
-      no ELF: search RAM for the control block; ask a running target to re-send its call
-      sites and live spans
+      no ELF: search RAM for the control block
+  host-receiver list
+      the debug probes plugged in, with the --probe that picks each
+  host-receiver chips nrf52
+      the chip names --chip takes
+
+defmt: when the ELF (--elf, or the --qemu ELF) has a defmt table and the control block an up
+channel named `defmt`, its lines are decoded and shown among the spans and events, as events
+of target `defmt` (--defmt insists, --no-defmt turns it off).
 
 Exit status: the firmware's exit code when it exits (QEMU's semihosting exit, a GDB server's
-exit report); 130 after Ctrl-C; 2 when host-receiver fails (the message says why).";
+exit report); 130 after Ctrl-C (how a --chip run normally ends); 2 when host-receiver fails
+(the message says why). `list` and `chips`: 0 when they list something, 1 when there is
+nothing to list.";
 
 /// Relays a microcontroller's `tracing` spans and events, drained from its RTT channel, into
 /// the terminal, at the time they happened on the target.
 #[derive(Debug, Parser)]
-#[command(name = "host-receiver", version, after_help = EXAMPLES)]
+#[command(
+    name = "host-receiver",
+    version,
+    after_help = EXAMPLES,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
 pub struct Cli {
-    /// Drain a target and show what it traces.
+    /// Another command than draining a target.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Drain a target and show what it traces (without a subcommand).
     #[command(flatten)]
     pub run: RunCmd,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the debug probes plugged into this host, with the --probe that picks each.
+    List(ListCmd),
+    /// List the chip names --chip takes (probe-rs's built-in targets) that contain FILTER.
+    Chips(ChipsCmd),
+    /// Decode a capture recorded with --record, with any output options.
+    Replay(ReplayCmd),
 }
 
 /// Drain a target and show what it traces.
@@ -41,21 +89,29 @@ pub struct RunCmd {
     /// Where the target is.
     #[command(flatten)]
     pub source: SourceArgs,
+    /// How to reach a chip through a debug probe.
+    #[command(flatten)]
+    pub probe: ProbeArgs,
     /// Which RTT channels to use.
     #[command(flatten)]
     pub channels: ChannelArgs,
+    /// defmt lines on a channel of their own.
+    #[command(flatten)]
+    pub defmt: DefmtArgs,
     /// How to show it.
     #[command(flatten)]
     pub output: OutputArgs,
     /// What to ask the target.
     #[command(flatten)]
     pub requests: RequestArgs,
+    /// Where to record it.
+    #[command(flatten)]
+    pub record: RecordArgs,
 }
 
-/// Where the target is: one of `--qemu` or `--gdb` (probe-rs's `--chip` and recordings come
-/// later, as more members of the group).
+/// Where the target is: one of `--qemu`, `--gdb` or `--chip`.
 #[derive(Debug, Args)]
-#[command(group(ArgGroup::new("source").required(true).args(["qemu", "gdb"])))]
+#[command(group(ArgGroup::new("source").required(true).args(["qemu", "gdb", "chip"])))]
 #[command(next_help_heading = "Target")]
 pub struct SourceArgs {
     /// Run this firmware ELF in qemu-system-arm, drain it through QEMU's gdbstub, stop QEMU at
@@ -66,22 +122,70 @@ pub struct SourceArgs {
     /// The QEMU machine [default: from the thumb target in the ELF's path:
     /// thumbv7m-none-eabi -> mps2-an385, thumbv7em-none-eabihf -> mps2-an386,
     /// thumbv8m.main-none-eabihf -> mps2-an505; else mps2-an385].
-    #[arg(long, value_name = "MACHINE", conflicts_with = "gdb")]
+    #[arg(long, value_name = "MACHINE", conflicts_with_all = ["gdb", "chip"])]
     pub machine: Option<String>,
+
+    /// The firmware's command line under QEMU (its `-append`, read through semihosting): the
+    /// scenarios firmware of the tests takes its scenario from it.
+    #[arg(long, value_name = "ARGS", conflicts_with_all = ["gdb", "chip"])]
+    pub append: Option<String>,
 
     /// Attach through a GDB server (QEMU's gdbstub, OpenOCD, pyOCD, J-Link GDB Server, Black
     /// Magic Probe). The target is halted for each read; it runs on when host-receiver ends.
     #[arg(long, value_name = "HOST:PORT")]
     pub gdb: Option<String>,
 
-    /// The firmware ELF: its `_SEGGER_RTT` symbol locates the RTT control block [default: the
-    /// --qemu ELF].
+    /// Attach through a debug probe (probe-rs) to this chip, by its name in probe-rs's target
+    /// list (`host-receiver chips FILTER`). The probe reads the running core: no halts.
+    #[arg(long, value_name = "CHIP")]
+    pub chip: Option<String>,
+
+    /// The firmware ELF: its `_SEGGER_RTT` symbol locates the RTT control block, its `.defmt`
+    /// table decodes defmt lines [default: the --qemu ELF].
     #[arg(long, value_name = "FILE")]
     pub elf: Option<PathBuf>,
 
-    /// Search this RAM range for the RTT control block, when there is no ELF (repeatable).
+    /// Search this RAM range for the RTT control block, when there is no ELF (repeatable)
+    /// [default with --chip: the chip's RAM].
     #[arg(long, value_name = "START..END", value_parser = parse_range, conflicts_with = "elf")]
     pub ram: Vec<Range<u64>>,
+}
+
+/// How to reach a chip through a debug probe (with `--chip`), as probe-rs's own options.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Debug probe (with --chip)")]
+pub struct ProbeArgs {
+    /// Which probe, when several are plugged in: VID:PID[:SERIAL], VID and PID in hex, as
+    /// `host-receiver list` shows them.
+    #[arg(long, value_name = "VID:PID[:SERIAL]", conflicts_with_all = ["qemu", "gdb"])]
+    pub probe: Option<ProbeArg>,
+
+    /// The wire's clock in kHz [default: the probe's].
+    #[arg(long, value_name = "KHZ", conflicts_with_all = ["qemu", "gdb"])]
+    pub speed: Option<u32>,
+
+    /// The wire protocol [default: the probe's, SWD on Cortex-M probes].
+    #[arg(long, value_enum, conflicts_with_all = ["qemu", "gdb"])]
+    pub protocol: Option<ProtocolArg>,
+
+    /// Hold the chip in reset while connecting (firmware that turns the debug pins into GPIOs
+    /// or sleeps too deeply to answer); the chip then boots anew.
+    #[arg(long, conflicts_with_all = ["qemu", "gdb"])]
+    pub connect_under_reset: bool,
+
+    /// Reset the chip and let it run before attaching, to watch it from its boot. Without it
+    /// host-receiver attaches to the running firmware without halting or resetting it.
+    #[arg(long, conflicts_with_all = ["qemu", "gdb"])]
+    pub reset: bool,
+}
+
+/// `--protocol`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProtocolArg {
+    /// Serial Wire Debug.
+    Swd,
+    /// JTAG.
+    Jtag,
 }
 
 /// Which RTT channels to use.
@@ -102,6 +206,46 @@ pub struct ChannelArgs {
     pub attach_timeout: f64,
 }
 
+/// defmt lines, from an up channel of their own.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "defmt")]
+pub struct DefmtArgs {
+    /// Insist on showing the firmware's defmt lines: fail when the ELF has no defmt table or
+    /// the control block no defmt channel [default: shown when both are there].
+    #[arg(long, conflicts_with = "no_defmt")]
+    pub defmt: bool,
+
+    /// Do not drain the defmt channel.
+    #[arg(long)]
+    pub no_defmt: bool,
+
+    /// The up channel defmt logs on, by name or index.
+    #[arg(long, value_name = "NAME|INDEX", default_value = host_receiver::defmt::DEFMT_CHANNEL)]
+    pub defmt_channel: ChannelSelector,
+}
+
+impl DefmtArgs {
+    /// What the flags ask for.
+    pub fn mode(&self) -> DefmtMode {
+        match (self.defmt, self.no_defmt) {
+            (true, _) => DefmtMode::Required,
+            (false, true) => DefmtMode::Off,
+            (false, false) => DefmtMode::Auto,
+        }
+    }
+}
+
+/// Whether to decode defmt lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DefmtMode {
+    /// When the ELF has a defmt table and the block the channel.
+    Auto,
+    /// Fail without them.
+    Required,
+    /// Never.
+    Off,
+}
+
 /// How to show what the target traces.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Output")]
@@ -111,13 +255,46 @@ pub struct OutputArgs {
     pub format: FormatArg,
 
     /// What to show, in tracing-subscriber's EnvFilter syntax (`info`,
-    /// `warn,my_app::radio=trace`) [default: $RUST_LOG, else `trace`].
+    /// `warn,my_app::radio=trace`, `defmt=warn`) [default: $RUST_LOG, else `trace`].
+    /// probe-rs's own events go to standard error (`probe_rs=warn` unless the filter says
+    /// otherwise).
     #[arg(long, value_name = "DIRECTIVES")]
     pub filter: Option<String>,
 
     /// Colours in text output.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     pub color: ColorArg,
+}
+
+impl OutputArgs {
+    /// The filters: for standard output, `--filter` (else `$RUST_LOG`, else `trace`) without
+    /// probe-rs's own events; for standard error, probe-rs's own events (they reach the same
+    /// dispatcher), from `WARN` up unless the filter has directives for `probe_rs`.
+    pub fn filters(&self) -> (String, String) {
+        let filter = match &self.filter {
+            Some(filter) => filter.clone(),
+            None => std::env::var("RUST_LOG")
+                .ok()
+                .filter(|f| !f.trim().is_empty())
+                .unwrap_or_else(|| "trace".into()),
+        };
+        let (probe, target): (Vec<&str>, Vec<&str>) = filter
+            .split(',')
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .partition(|d| d.starts_with("probe_rs"));
+        let mut stdout = target.join(",");
+        if !stdout.is_empty() {
+            stdout.push(',');
+        }
+        stdout.push_str("probe_rs=off");
+        let stderr = if probe.is_empty() {
+            "off,probe_rs=warn".to_owned()
+        } else {
+            format!("off,{}", probe.join(","))
+        };
+        (stdout, stderr)
+    }
 }
 
 /// What to ask the target, on the down channel.
@@ -139,6 +316,55 @@ impl RequestArgs {
     pub fn any(&self) -> bool {
         self.resend || self.level.is_some()
     }
+}
+
+/// Where to record what is drained.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Recording")]
+pub struct RecordArgs {
+    /// Record everything drained (both channels with defmt) into this capture file as it
+    /// comes, for `host-receiver replay`. Each poll is written and flushed at once: the file
+    /// is whole up to the last byte read, however the run ends.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+}
+
+/// `host-receiver list`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Exit status: 0 when at least one probe is listed; 1 when none is \
+found (the message says what to check); 2 when host-receiver fails."
+)]
+pub struct ListCmd {}
+
+/// `host-receiver chips FILTER`.
+#[derive(Debug, Args)]
+#[command(after_help = "Exit status: 0 when some chip matches; 1 when none does.")]
+pub struct ChipsCmd {
+    /// Any part of the chip's or its family's name, any case (`nrf52840`, `stm32f4`); none
+    /// lists every chip.
+    #[arg(value_name = "FILTER", default_value = "")]
+    pub filter: String,
+}
+
+/// `host-receiver replay FILE`.
+#[derive(Debug, Args)]
+pub struct ReplayCmd {
+    /// The capture file (`--record FILE`).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// The firmware ELF, whose defmt table decodes the defmt lines of the capture.
+    #[arg(long, value_name = "FILE")]
+    pub elf: Option<PathBuf>,
+
+    /// Skip the capture's defmt lines.
+    #[arg(long)]
+    pub no_defmt: bool,
+
+    /// How to show it.
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// `--format`.
@@ -240,6 +466,7 @@ fn parse_address(text: &str) -> Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::error::ErrorKind;
     use clap::CommandFactory;
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
@@ -254,9 +481,11 @@ mod tests {
     #[test]
     fn qemu_with_defaults() {
         let cli = parse(&["--qemu", "fw.elf"]).unwrap();
+        assert!(cli.command.is_none());
         let run = cli.run;
         assert_eq!(run.source.qemu, Some(PathBuf::from("fw.elf")));
         assert_eq!(run.source.machine, None);
+        assert_eq!(run.source.append, None);
         assert_eq!(run.channels.channel, ChannelSelector::name("rtt-tunnel"));
         assert_eq!(run.channels.down_channel, None);
         assert_eq!(run.channels.attach_timeout, 10.0);
@@ -264,6 +493,10 @@ mod tests {
         assert_eq!(run.output.color, ColorArg::Auto);
         assert_eq!(run.output.filter, None);
         assert!(!run.requests.any());
+        assert_eq!(run.record.record, None);
+        assert_eq!(run.defmt.mode(), DefmtMode::Auto);
+        assert_eq!(run.defmt.defmt_channel, ChannelSelector::name("defmt"));
+        assert!(run.probe.probe.is_none() && !run.probe.reset);
     }
 
     #[test]
@@ -290,6 +523,11 @@ mod tests {
             "debug",
             "--attach-timeout",
             "0",
+            "--record",
+            "out.rttcap",
+            "--defmt-channel",
+            "2",
+            "--defmt",
         ])
         .unwrap();
         let run = cli.run;
@@ -310,32 +548,174 @@ mod tests {
         assert_eq!(run.requests.level, Some(LevelArg::Debug));
         assert_eq!(LevelFilter::from(LevelArg::Debug), LevelFilter::Debug);
         assert_eq!(run.channels.attach_timeout, 0.0);
+        assert_eq!(run.record.record, Some(PathBuf::from("out.rttcap")));
+        assert_eq!(run.defmt.mode(), DefmtMode::Required);
+        assert_eq!(run.defmt.defmt_channel, ChannelSelector::Index(2));
+    }
+
+    #[test]
+    fn chip_with_every_probe_option() {
+        let cli = parse(&[
+            "--chip",
+            "nRF52840_xxAA",
+            "--elf",
+            "fw.elf",
+            "--probe",
+            "1366:1015:000683",
+            "--speed",
+            "4000",
+            "--protocol",
+            "swd",
+            "--connect-under-reset",
+            "--reset",
+            "--no-defmt",
+        ])
+        .unwrap();
+        let run = cli.run;
+        assert_eq!(run.source.chip.as_deref(), Some("nRF52840_xxAA"));
+        assert_eq!(run.source.elf, Some(PathBuf::from("fw.elf")));
+        #[cfg(feature = "probe-rs")]
+        assert_eq!(
+            run.probe.probe,
+            Some(host_receiver::probe::ProbeSelector::new(0x1366, 0x1015).serial("000683"))
+        );
+        assert_eq!(run.probe.speed, Some(4000));
+        assert_eq!(run.probe.protocol, Some(ProtocolArg::Swd));
+        assert!(run.probe.connect_under_reset && run.probe.reset);
+        assert_eq!(run.defmt.mode(), DefmtMode::Off);
+        // The chip's RAM is searched without --elf.
+        let run = parse(&["--chip", "STM32F411CEUx", "--protocol", "jtag"])
+            .unwrap()
+            .run;
+        assert_eq!(run.source.elf, None);
+        assert!(run.source.ram.is_empty());
+        assert_eq!(run.probe.protocol, Some(ProtocolArg::Jtag));
+    }
+
+    #[cfg(feature = "probe-rs")]
+    #[test]
+    fn a_bad_probe_selector_is_a_usage_error_that_says_the_form() {
+        let error = parse(&["--chip", "x", "--probe", "1366"]).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::ValueValidation);
+        let text = error.to_string();
+        assert!(text.contains("expected VID:PID[:SERIAL]"), "{text}");
     }
 
     #[test]
     fn exactly_one_source() {
         let error = parse(&[]).unwrap_err();
-        assert_eq!(
-            error.kind(),
-            clap::error::ErrorKind::MissingRequiredArgument
-        );
+        assert_eq!(error.kind(), ErrorKind::MissingRequiredArgument);
         assert!(error.to_string().contains("--qemu"), "{error}");
-        let error = parse(&["--qemu", "a", "--gdb", "b:1"]).unwrap_err();
-        assert_eq!(error.kind(), clap::error::ErrorKind::ArgumentConflict);
+        assert!(error.to_string().contains("--chip"), "{error}");
+        for pair in [
+            ["--qemu", "a", "--gdb", "b:1"],
+            ["--qemu", "a", "--chip", "c"],
+            ["--gdb", "b:1", "--chip", "c"],
+        ] {
+            let error = parse(&pair).unwrap_err();
+            assert_eq!(error.kind(), ErrorKind::ArgumentConflict, "{pair:?}");
+        }
     }
 
     #[test]
     fn misuse_is_refused() {
-        // --machine is for --qemu.
-        let error = parse(&["--gdb", "h:1", "--machine", "mps2-an386"]).unwrap_err();
-        assert_eq!(error.kind(), clap::error::ErrorKind::ArgumentConflict);
+        // --machine and --append are for --qemu; the probe options for --chip.
+        for args in [
+            &["--gdb", "h:1", "--machine", "mps2-an386"][..],
+            &["--chip", "x", "--append", "nested"],
+            &["--qemu", "x", "--probe", "1366:1015"],
+            &["--gdb", "h:1", "--speed", "100"],
+            &["--qemu", "x", "--protocol", "swd"],
+            &["--qemu", "x", "--reset"],
+            &["--gdb", "h:1", "--connect-under-reset"],
+        ] {
+            let error = parse(args).unwrap_err();
+            assert_eq!(error.kind(), ErrorKind::ArgumentConflict, "{args:?}");
+        }
+        // And none of them makes a source.
+        let error = parse(&["--reset"]).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::MissingRequiredArgument);
         // --ram and --elf both locate the block.
         let error = parse(&["--gdb", "h:1", "--elf", "x", "--ram", "0..16"]).unwrap_err();
-        assert_eq!(error.kind(), clap::error::ErrorKind::ArgumentConflict);
+        assert_eq!(error.kind(), ErrorKind::ArgumentConflict);
+        let error = parse(&["--qemu", "x", "--defmt", "--no-defmt"]).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::ArgumentConflict);
         let error = parse(&["--qemu", "x", "--format", "yaml"]).unwrap_err();
-        assert_eq!(error.kind(), clap::error::ErrorKind::InvalidValue);
+        assert_eq!(error.kind(), ErrorKind::InvalidValue);
         let error = parse(&["--qemu", "x", "--level", "loud"]).unwrap_err();
-        assert_eq!(error.kind(), clap::error::ErrorKind::InvalidValue);
+        assert_eq!(error.kind(), ErrorKind::InvalidValue);
+        let error = parse(&["--chip", "x", "--protocol", "spi"]).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidValue);
+        let error = parse(&["--chip", "x", "--speed", "fast"]).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::ValueValidation);
+    }
+
+    #[test]
+    fn subcommands() {
+        let cli = parse(&["list"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::List(_))));
+        let cli = parse(&["chips", "nrf52"]).unwrap();
+        let Some(Command::Chips(chips)) = cli.command else {
+            panic!("not chips")
+        };
+        assert_eq!(chips.filter, "nrf52");
+        let Some(Command::Chips(chips)) = parse(&["chips"]).unwrap().command else {
+            panic!("not chips")
+        };
+        assert_eq!(chips.filter, "");
+        let cli = parse(&[
+            "replay",
+            "run.rttcap",
+            "--format",
+            "json",
+            "--filter",
+            "info",
+            "--color",
+            "never",
+            "--elf",
+            "fw.elf",
+        ])
+        .unwrap();
+        let Some(Command::Replay(replay)) = cli.command else {
+            panic!("not replay")
+        };
+        assert_eq!(replay.file, PathBuf::from("run.rttcap"));
+        assert_eq!(replay.output.format, FormatArg::Json);
+        assert_eq!(replay.output.filter.as_deref(), Some("info"));
+        assert_eq!(replay.output.color, ColorArg::Never);
+        assert_eq!(replay.elf, Some(PathBuf::from("fw.elf")));
+        assert!(!replay.no_defmt);
+        // A subcommand takes none of the run options, and replay needs its file.
+        let error = parse(&["--qemu", "x", "list"]).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::ArgumentConflict);
+        let error = parse(&["list", "--qemu", "x"]).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::UnknownArgument);
+        let error = parse(&["replay"]).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::MissingRequiredArgument);
+    }
+
+    #[test]
+    fn probe_rs_events_go_apart_from_the_targets() {
+        let output = |filter: Option<&str>| OutputArgs {
+            format: FormatArg::Compact,
+            filter: filter.map(String::from),
+            color: ColorArg::Never,
+        };
+        assert_eq!(
+            output(Some("info")).filters(),
+            ("info,probe_rs=off".into(), "off,probe_rs=warn".into())
+        );
+        assert_eq!(
+            output(Some("debug, probe_rs::probe=trace,app=info")).filters(),
+            (
+                "debug,app=info,probe_rs=off".into(),
+                "off,probe_rs::probe=trace".into()
+            )
+        );
+        assert_eq!(
+            output(Some("probe_rs=info")).filters(),
+            ("probe_rs=off".into(), "off,probe_rs=info".into())
+        );
     }
 
     #[test]

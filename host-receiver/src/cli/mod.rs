@@ -1,35 +1,60 @@
-//! The `host-receiver` command: drain a target's RTT channel and show its spans and events.
+//! The `host-receiver` command: drain a target's RTT channel and show its spans and events;
+//! list probes and chips; replay recordings.
 //!
-//! [`args`] is the command line; [`source`] opens what it names (QEMU, a GDB server);
-//! [`RunCmd::run`] drains it through a [`Session`] into the terminal and prints a summary on
-//! standard error. Errors are `anyhow` chains whose messages say what to do.
+//! [`args`] is the command line; [`source`] opens what it names (QEMU, a GDB server, a debug
+//! probe); [`RunCmd::run`] drains it through a [`Session`] into the terminal and prints a
+//! summary on standard error. Standard output carries only what the target sent (and the
+//! receiver's own events about it, at target times), so that a run and the replay of its
+//! recording print the same; status lines go to standard error. Errors are `anyhow` chains
+//! whose messages say what to do.
 
 pub mod args;
 pub mod source;
 
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
-use host_receiver::output::Output;
+use anyhow::{bail, Context, Result};
+use host_receiver::capture::{replay_with, summarize, CaptureReader, CaptureWriter};
+use host_receiver::defmt::{DefmtDecoder, DefmtTable};
+use host_receiver::elf::FirmwareElf;
+use host_receiver::memory::TargetMemory;
+use host_receiver::output::{Color, Format, Output};
 use host_receiver::receiver::Receiver;
-use host_receiver::rtt::{ChannelSelector, RttError, RttReader};
-use host_receiver::session::{RunEnd, RunOptions, Session, SessionError, SessionStats};
+use host_receiver::rtt::{ChannelSelector, RttError, RttOptions, RttReader};
+use host_receiver::session::{
+    describe_attachment, RunEnd, RunOptions, Session, SessionError, SessionStats,
+};
 use rtt_tunnel_protocol::Request;
 
-use args::{Cli, RunCmd, DEFAULT_CHANNEL};
-use source::{Opened, Source};
+use args::{
+    ChipsCmd, Cli, Command, DefmtMode, ListCmd, OutputArgs, ReplayCmd, RunCmd, DEFAULT_CHANNEL,
+};
+use source::{Link, Locate, Opened, Source};
 
 /// Exit status after Ctrl-C (128 + SIGINT, as shells report it).
 pub const EXIT_INTERRUPTED: i32 = 130;
 /// Exit status when host-receiver itself fails.
 pub const EXIT_FAILURE: i32 = 2;
+/// Exit status of `list` and `chips` when there is nothing to list.
+pub const EXIT_NOTHING_LISTED: i32 = 1;
+
+/// How long a probe link may fail in a row before the run gives up: a chip that resets, or
+/// sleeps with its debug port off, stops answering for a moment.
+const PROBE_RETRY: Duration = Duration::from_secs(3);
 
 /// Parses the command line, runs it, and returns the process's exit status.
 pub fn main() -> i32 {
     let cli = <Cli as clap::Parser>::parse();
-    match cli.run.run() {
+    let result = match cli.command {
+        None => cli.run.run(),
+        Some(Command::List(list)) => list.run(),
+        Some(Command::Chips(chips)) => chips.run(),
+        Some(Command::Replay(replay)) => replay.run(),
+    };
+    match result {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {}", report(&error));
@@ -55,6 +80,64 @@ pub fn report(error: &anyhow::Error) -> String {
     out
 }
 
+/// Installs the output the options describe as the process's dispatcher: what the target
+/// sends to standard output, probe-rs's own events to standard error.
+fn install_output(output: &OutputArgs) -> Result<()> {
+    use tracing_subscriber::layer::SubscriberExt;
+
+    let (target_filter, probe_filter) = output.filters();
+    let stdout = Output::new(output.format.into())
+        .filter(&target_filter)
+        .color(output.color.into())
+        .layer()?;
+    let stderr_color = match output.color {
+        args::ColorArg::Always => Color::Always,
+        args::ColorArg::Auto | args::ColorArg::Never => Color::Never,
+    };
+    let stderr = Output::new(Format::Compact)
+        .filter(&probe_filter)
+        .color(stderr_color)
+        .layer_with_writer(std::io::stderr)?;
+    let dispatch =
+        tracing_core::Dispatch::new(tracing_subscriber::registry().with(stdout).with(stderr));
+    tracing_core::dispatcher::set_global_default(dispatch)
+        .context("cannot install the output (another tracing subscriber is installed)")
+}
+
+/// The defmt decoder for the firmware at `elf`, as `mode` asks: `None` when defmt lines are
+/// not to be decoded (or, unless required, cannot be).
+fn defmt_decoder(elf: Option<&Path>, mode: DefmtMode) -> Result<Option<DefmtDecoder>> {
+    if mode == DefmtMode::Off {
+        return Ok(None);
+    }
+    let Some(path) = elf else {
+        if mode == DefmtMode::Required {
+            bail!("--defmt needs the firmware ELF (--elf FILE): its `.defmt` section is the table that decodes defmt lines");
+        }
+        return Ok(None);
+    };
+    let table = FirmwareElf::read(path)
+        .map_err(anyhow::Error::new)
+        .and_then(|elf| Ok(DefmtTable::from_elf(&elf)?));
+    match (table, mode) {
+        (Ok(Some(table)), _) => Ok(Some(DefmtDecoder::new(table))),
+        (Ok(None), DefmtMode::Required) => bail!(
+            "{} has no defmt table (no `.defmt` section with log statements): the firmware does \
+             not log with defmt, or was not linked with `-Tdefmt.x`",
+            path.display()
+        ),
+        (Ok(None), _) => Ok(None),
+        (Err(error), DefmtMode::Required) => Err(error),
+        (Err(error), _) => {
+            eprintln!(
+                "host-receiver: warning: {}; defmt lines are not shown",
+                report(&error)
+            );
+            Ok(None)
+        }
+    }
+}
+
 /// How a run ended, for the summary and the exit status.
 #[derive(Debug)]
 enum Ending {
@@ -64,23 +147,20 @@ enum Ending {
     Interrupted,
 }
 
+/// What a drain needs besides the link.
+struct Drain {
+    options: RttOptions,
+    requests: Vec<Request>,
+    defmt: Option<(DefmtDecoder, ChannelSelector, bool)>,
+    capture: Option<CaptureWriter<std::fs::File>>,
+    run_options: RunOptions,
+}
+
 impl RunCmd {
     /// Runs the command; returns the exit status.
     pub fn run(self) -> Result<i32> {
-        let source = Source::from_args(&self.source)?;
-        let filter = match &self.output.filter {
-            Some(filter) => filter.clone(),
-            None => std::env::var("RUST_LOG")
-                .ok()
-                .filter(|f| !f.trim().is_empty())
-                .unwrap_or_else(|| "trace".into()),
-        };
-        let dispatch = Output::new(self.output.format.into())
-            .filter(&filter)
-            .color(self.output.color.into())
-            .dispatch()?;
-        tracing_core::dispatcher::set_global_default(dispatch)
-            .context("cannot install the output (another tracing subscriber is installed)")?;
+        let source = Source::from_args(&self.source, &self.probe)?;
+        install_output(&self.output)?;
 
         let stop = Arc::new(AtomicBool::new(false));
         {
@@ -89,11 +169,50 @@ impl RunCmd {
                 .context("cannot install the Ctrl-C handler")?;
         }
 
-        let mut options = match &source {
-            Source::Qemu { elf, .. } => source::rtt_options(&source::Locate::Elf(elf.clone()))?,
-            Source::Gdb { locate, .. } => source::rtt_options(locate)?,
+        // What can be checked before the target is touched: the ELF, the defmt table, the
+        // capture file.
+        let locate = source.locate();
+        let options = match &locate {
+            Locate::ChipRam => None,
+            locate => Some(source::rtt_options(locate, &[])?),
+        };
+        let defmt_mode = self.defmt.mode();
+        let defmt = defmt_decoder(source.elf(), defmt_mode)?.map(|decoder| {
+            (
+                decoder,
+                self.defmt.defmt_channel.clone(),
+                defmt_mode == DefmtMode::Required,
+            )
+        });
+        let capture = match &self.record.record {
+            Some(path) => Some(CaptureWriter::create(path).with_context(|| {
+                format!("--record {}: cannot write the capture file", path.display())
+            })?),
+            None => None,
+        };
+
+        let mut status = format!(
+            "host-receiver: {}; draining RTT up channel {}",
+            source.describe(),
+            self.channels.channel
+        );
+        if let Some((decoder, channel, _)) = &defmt {
+            status.push_str(&format!(
+                " and defmt channel {channel} ({} log statements in the ELF's table)",
+                decoder.table().statements()
+            ));
         }
-        .up_channel(self.channels.channel.clone());
+        if let Some(path) = &self.record.record {
+            status.push_str(&format!("; recording into {}", path.display()));
+        }
+        eprintln!("{status} (Ctrl-C to stop)");
+
+        let mut opened = Opened::open(&source)?;
+        let options = match options {
+            Some(options) => options,
+            None => source::rtt_options(&locate, &opened.chip_ram())?,
+        };
+        let mut options = options.up_channel(self.channels.channel.clone());
         let down = self.channels.down_channel.clone().or_else(|| {
             self.requests
                 .any()
@@ -109,23 +228,27 @@ impl RunCmd {
         if let Some(level) = self.requests.level {
             requests.push(Request::SetLevel(level.into()));
         }
-        let run_options = RunOptions::default().attach_timeout(
-            (self.channels.attach_timeout > 0.0)
-                .then(|| Duration::from_secs_f64(self.channels.attach_timeout)),
-        );
+        let attach_timeout = (self.channels.attach_timeout > 0.0)
+            .then(|| Duration::from_secs_f64(self.channels.attach_timeout));
+        let retry = match source {
+            Source::Probe { .. } => PROBE_RETRY,
+            Source::Qemu { .. } | Source::Gdb { .. } => Duration::ZERO,
+        };
+        let drain_with = Drain {
+            options,
+            requests,
+            defmt,
+            capture,
+            run_options: RunOptions::default()
+                .attach_timeout(attach_timeout)
+                .retry_for(retry),
+        };
 
-        eprintln!(
-            "host-receiver: {}; draining RTT up channel {} (Ctrl-C to stop)",
-            source.describe(),
-            self.channels.channel
-        );
-        let mut opened = Opened::open(&source)?;
-        let session = Session::new(
-            RttReader::new(&mut opened.gdb, options),
-            Receiver::default(),
-        )
-        .on_attach(requests);
-        let (stats, outcome) = drain(session, &stop, &run_options);
+        let (stats, outcome) = match &mut opened.link {
+            Link::Gdb(gdb) => drain(gdb, drain_with, &stop),
+            #[cfg(feature = "probe-rs")]
+            Link::Probe(probe) => drain(probe, drain_with, &stop),
+        };
 
         let ending = match outcome {
             Ok(RunEnd::Stopped) => Ok(Ending::Interrupted),
@@ -148,10 +271,12 @@ impl RunCmd {
         };
         // The target runs on without a debugger when we leave it.
         if matches!(ending, Ok(Ending::Interrupted)) && opened.qemu.is_none() {
-            let _ = opened.gdb.client_mut().detach();
+            if let Link::Gdb(gdb) = &mut opened.link {
+                let _ = gdb.client_mut().detach();
+            }
         }
         let console = opened.console();
-        drop(opened); // kills QEMU if it still runs
+        drop(opened); // kills QEMU if it still runs; lets go of the probe
         if !console.trim().is_empty() {
             for line in console.lines() {
                 eprintln!("host-receiver: firmware console: {line}");
@@ -166,13 +291,39 @@ impl RunCmd {
     }
 }
 
-/// Runs the session to its end, then closes it (the up channel is left non-blocking).
-fn drain<M: host_receiver::memory::TargetMemory>(
-    mut session: Session<M>,
+/// Runs a session over `memory` to its end, then closes it (the up channel is left
+/// non-blocking).
+fn drain<M: TargetMemory>(
+    memory: M,
+    drain: Drain,
     stop: &AtomicBool,
-    options: &RunOptions,
 ) -> (SessionStats, Result<RunEnd>) {
-    let outcome = session.run(stop, options).map_err(|error| match &error {
+    let defmt_auto = drain
+        .defmt
+        .as_ref()
+        .map(|(_, channel, required)| (channel.clone(), *required));
+    let mut session = Session::new(RttReader::new(memory, drain.options), Receiver::default())
+        .on_attach(drain.requests)
+        .report_attach(move |attachment| {
+            eprintln!("host-receiver: {}", describe_attachment(attachment));
+            if let Some((channel, false)) = &defmt_auto {
+                if attachment.extra_up.first() == Some(&None) {
+                    eprintln!(
+                        "host-receiver: the ELF has a defmt table but the control block no up \
+                         channel {channel}: defmt lines are not shown (--defmt-channel NAME|INDEX \
+                         names another)"
+                    );
+                }
+            }
+        });
+    if let Some((decoder, channel, required)) = drain.defmt {
+        session = session.with_defmt(decoder, channel, required);
+    }
+    if let Some(capture) = drain.capture {
+        session = session.with_capture(capture);
+    }
+    let options = drain.run_options;
+    let outcome = session.run(stop, &options).map_err(|error| match &error {
         SessionError::Rtt(RttError::NotFound { .. }) => {
             let waited = options.attach_timeout.unwrap_or_default();
             anyhow::Error::new(error).context(format!(
@@ -204,5 +355,94 @@ fn summary(stats: &SessionStats, ending: &Result<Ending>) {
         }
         Ok(Ending::Interrupted) => eprintln!("host-receiver: stopped (Ctrl-C)"),
         Err(_) => {}
+    }
+}
+
+impl ReplayCmd {
+    /// Replays the capture into the output; returns the exit status (0).
+    pub fn run(self) -> Result<i32> {
+        let mut reader = CaptureReader::open(&self.file)?;
+        let summary = summarize(&mut reader)?;
+        eprintln!(
+            "host-receiver: replaying {}: {summary}",
+            self.file.display()
+        );
+        let mode = if self.no_defmt {
+            DefmtMode::Off
+        } else {
+            DefmtMode::Auto
+        };
+        let decoder = defmt_decoder(self.elf.as_deref(), mode)?;
+        if summary.defmt_bytes > 0 && decoder.is_none() && !self.no_defmt {
+            eprintln!(
+                "host-receiver: the capture has defmt lines: pass the firmware's ELF (--elf \
+                 FILE) to decode them; they are skipped"
+            );
+        }
+        install_output(&self.output)?;
+        let mut reader = CaptureReader::open(&self.file)?;
+        let mut receiver = Receiver::default();
+        let stats = replay_with(&mut reader, &mut receiver, decoder)?;
+        // The receiver closes the spans the recording left open, under the output.
+        drop(receiver);
+        eprintln!("host-receiver: {stats}");
+        Ok(0)
+    }
+}
+
+impl ListCmd {
+    /// Lists the probes; 1 when there is none.
+    #[cfg(feature = "probe-rs")]
+    pub fn run(self) -> Result<i32> {
+        let probes = host_receiver::probe::list_probes();
+        if probes.is_empty() {
+            eprintln!(
+                "host-receiver: no debug probe found: plug one in (with a USB cable that \
+                 carries data); on Linux, a probe that is plugged in but not listed usually \
+                 needs udev rules: see {}",
+                host_receiver::probe::PROBE_SETUP_URL
+            );
+            return Ok(EXIT_NOTHING_LISTED);
+        }
+        for probe in &probes {
+            println!("{probe}");
+        }
+        Ok(0)
+    }
+
+    /// Without probe-rs there are no probes to list.
+    #[cfg(not(feature = "probe-rs"))]
+    pub fn run(self) -> Result<i32> {
+        bail!("this host-receiver was built without probe-rs (its default `probe-rs` feature): build it with default features to list probes")
+    }
+}
+
+impl ChipsCmd {
+    /// Lists the chip names that match, by family; 1 when none does.
+    #[cfg(feature = "probe-rs")]
+    pub fn run(self) -> Result<i32> {
+        let families = host_receiver::probe::chips(&self.filter);
+        if families.is_empty() {
+            eprintln!(
+                "host-receiver: no chip name of probe-rs's built-in targets contains '{}': try \
+                 a shorter part of it (`host-receiver chips nrf52`, `host-receiver chips \
+                 stm32f4`)",
+                self.filter
+            );
+            return Ok(EXIT_NOTHING_LISTED);
+        }
+        for family in &families {
+            println!("{}", family.family);
+            for chip in &family.chips {
+                println!("    {chip}");
+            }
+        }
+        Ok(0)
+    }
+
+    /// Without probe-rs there is no chip list.
+    #[cfg(not(feature = "probe-rs"))]
+    pub fn run(self) -> Result<i32> {
+        bail!("this host-receiver was built without probe-rs (its default `probe-rs` feature): build it with default features to list chips")
     }
 }

@@ -10,7 +10,7 @@ use host_receiver::gdb::{GdbMemory, GdbOptions};
 use host_receiver::qemu::{machine_for_target, Qemu, QemuError, QemuOptions, QemuOutput};
 use host_receiver::rtt::RttOptions;
 
-use super::args::SourceArgs;
+use super::args::{ProbeArg, ProbeArgs, ProtocolArg, SourceArgs};
 
 /// The machine when the ELF's path names no known thumb target.
 pub const DEFAULT_MACHINE: &str = "mps2-an385";
@@ -22,10 +22,29 @@ pub enum Locate {
     Elf(PathBuf),
     /// By searching these RAM ranges.
     Ram(Vec<Range<u64>>),
+    /// By searching the chip's RAM, from probe-rs's memory map (`--chip` without `--elf` or
+    /// `--ram`).
+    ChipRam,
 }
 
-/// A target to drain, as the command line describes it. Issue 6 adds a probe (probe-rs) and a
-/// recorded capture here.
+/// How to reach a chip through a debug probe: `--chip` and its options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeTarget {
+    /// The chip's name in probe-rs's target list.
+    pub chip: String,
+    /// Which probe (`None`: the only one).
+    pub probe: Option<ProbeArg>,
+    /// The wire's clock in kHz.
+    pub speed_khz: Option<u32>,
+    /// The wire protocol.
+    pub protocol: Option<ProtocolArg>,
+    /// Hold the chip in reset while connecting.
+    pub connect_under_reset: bool,
+    /// Reset and run the chip before attaching.
+    pub reset: bool,
+}
+
+/// A target to drain, as the command line describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     /// Firmware run in `qemu-system-arm`, drained through its gdbstub.
@@ -36,6 +55,8 @@ pub enum Source {
         machine: String,
         /// Where the control block is (the kernel itself unless `--elf` says otherwise).
         elf: PathBuf,
+        /// The firmware's command line (`-append`).
+        append: Option<String>,
     },
     /// A target behind a GDB server.
     Gdb {
@@ -44,11 +65,18 @@ pub enum Source {
         /// Where the control block is.
         locate: Locate,
     },
+    /// A chip behind a debug probe, through probe-rs.
+    Probe {
+        /// How to reach it.
+        target: ProbeTarget,
+        /// Where the control block is.
+        locate: Locate,
+    },
 }
 
 impl Source {
     /// The source the arguments describe.
-    pub fn from_args(args: &SourceArgs) -> Result<Self> {
+    pub fn from_args(args: &SourceArgs, probe: &ProbeArgs) -> Result<Self> {
         if let Some(kernel) = &args.qemu {
             let machine = match &args.machine {
                 Some(machine) => machine.clone(),
@@ -57,12 +85,13 @@ impl Source {
                     .to_owned(),
             };
             if !args.ram.is_empty() {
-                bail!("--ram is for --gdb without an ELF: with --qemu the ELF locates the RTT control block");
+                bail!("--ram is for --gdb or --chip without an ELF: with --qemu the ELF locates the RTT control block");
             }
             return Ok(Source::Qemu {
                 kernel: kernel.clone(),
                 machine,
                 elf: args.elf.clone().unwrap_or_else(|| kernel.clone()),
+                append: args.append.clone(),
             });
         }
         if let Some(address) = &args.gdb {
@@ -80,7 +109,25 @@ impl Source {
                 locate,
             });
         }
-        bail!("no target: pass --qemu ELF or --gdb HOST:PORT")
+        if let Some(chip) = &args.chip {
+            let locate = match (&args.elf, args.ram.is_empty()) {
+                (Some(elf), _) => Locate::Elf(elf.clone()),
+                (None, false) => Locate::Ram(args.ram.clone()),
+                (None, true) => Locate::ChipRam,
+            };
+            return Ok(Source::Probe {
+                target: ProbeTarget {
+                    chip: chip.clone(),
+                    probe: probe.probe.clone(),
+                    speed_khz: probe.speed,
+                    protocol: probe.protocol,
+                    connect_under_reset: probe.connect_under_reset,
+                    reset: probe.reset,
+                },
+                locate,
+            });
+        }
+        bail!("no target: pass --qemu ELF, --gdb HOST:PORT or --chip CHIP")
     }
 
     /// One line for the user: what is drained.
@@ -90,6 +137,33 @@ impl Source {
                 kernel, machine, ..
             } => format!("running {} in QEMU ({machine})", kernel.display()),
             Source::Gdb { address, .. } => format!("attaching through the GDB server at {address}"),
+            Source::Probe { target, .. } => {
+                let how = match (target.connect_under_reset, target.reset) {
+                    (true, _) => "connecting under reset",
+                    (false, true) => "resetting it",
+                    (false, false) => "attaching to the running firmware",
+                };
+                format!("{how} on the {} through a debug probe", target.chip)
+            }
+        }
+    }
+
+    /// The firmware ELF, when the command line names one.
+    pub fn elf(&self) -> Option<&Path> {
+        match self {
+            Source::Qemu { elf, .. } => Some(elf),
+            Source::Gdb { locate, .. } | Source::Probe { locate, .. } => match locate {
+                Locate::Elf(path) => Some(path),
+                Locate::Ram(_) | Locate::ChipRam => None,
+            },
+        }
+    }
+
+    /// Where the control block is.
+    pub fn locate(&self) -> Locate {
+        match self {
+            Source::Qemu { elf, .. } => Locate::Elf(elf.clone()),
+            Source::Gdb { locate, .. } | Source::Probe { locate, .. } => locate.clone(),
         }
     }
 }
@@ -101,10 +175,17 @@ pub fn machine_from_path(path: &Path) -> Option<&'static str> {
         .find_map(machine_for_target)
 }
 
-/// The RTT options for the control block `locate` describes.
-pub fn rtt_options(locate: &Locate) -> Result<RttOptions> {
+/// The RTT options for the control block `locate` describes; `chip_ram` is the chip's RAM
+/// for [`Locate::ChipRam`].
+pub fn rtt_options(locate: &Locate, chip_ram: &[Range<u64>]) -> Result<RttOptions> {
     match locate {
         Locate::Ram(ranges) => Ok(RttOptions::scan(ranges.clone())),
+        Locate::ChipRam => {
+            if chip_ram.is_empty() {
+                bail!("probe-rs knows no RAM of this chip to search for the RTT control block: pass --elf FILE or --ram START..END");
+            }
+            Ok(RttOptions::scan(chip_ram.to_vec()))
+        }
         Locate::Elf(path) => {
             let elf = FirmwareElf::read(path)?;
             if elf.rtt_control_block().is_none() {
@@ -119,36 +200,68 @@ pub fn rtt_options(locate: &Locate) -> Result<RttOptions> {
     }
 }
 
-/// An open source: the GDB link, and QEMU when we started it.
+/// The link to an open target.
+#[derive(Debug)]
+pub enum Link {
+    /// A GDB server (QEMU's gdbstub when we started QEMU).
+    Gdb(GdbMemory),
+    /// A debug probe.
+    #[cfg(feature = "probe-rs")]
+    Probe(host_receiver::probe::ProbeMemory),
+}
+
+/// An open source: the link, and QEMU when we started it.
 #[derive(Debug)]
 pub struct Opened {
     /// The link the RTT reader reads through.
-    pub gdb: GdbMemory,
+    pub link: Link,
     /// The emulator, killed when dropped.
     pub qemu: Option<Qemu>,
 }
 
 impl Opened {
-    /// Starts QEMU or connects to the GDB server.
+    /// Starts QEMU, connects to the GDB server, or opens the probe and connects to the chip.
     pub fn open(source: &Source) -> Result<Self> {
         match source {
             Source::Qemu {
-                kernel, machine, ..
+                kernel,
+                machine,
+                append,
+                ..
             } => {
-                let options = QemuOptions::new(kernel)
+                let mut options = QemuOptions::new(kernel)
                     .machine(machine.clone())
                     .output(QemuOutput::Capture);
+                if let Some(append) = append {
+                    options.extra_args = vec!["-append".into(), append.clone()];
+                }
                 let (qemu, gdb) = Qemu::launch(&options, GdbOptions::default())?;
                 Ok(Opened {
-                    gdb,
+                    link: Link::Gdb(gdb),
                     qemu: Some(qemu),
                 })
             }
             Source::Gdb { address, .. } => {
                 let gdb = GdbMemory::connect(address.as_str(), GdbOptions::default())
                     .with_context(|| format!("--gdb {address}"))?;
-                Ok(Opened { gdb, qemu: None })
+                Ok(Opened {
+                    link: Link::Gdb(gdb),
+                    qemu: None,
+                })
             }
+            Source::Probe { target, .. } => Ok(Opened {
+                link: open_probe(target)?,
+                qemu: None,
+            }),
+        }
+    }
+
+    /// The chip's RAM, for a probe link (probe-rs's memory map); empty otherwise.
+    pub fn chip_ram(&self) -> Vec<Range<u64>> {
+        match &self.link {
+            Link::Gdb(_) => Vec::new(),
+            #[cfg(feature = "probe-rs")]
+            Link::Probe(probe) => probe.ram_ranges(),
         }
     }
 
@@ -167,6 +280,45 @@ impl Opened {
     }
 }
 
+/// Opens the probe and connects to the chip as `target` says.
+#[cfg(feature = "probe-rs")]
+fn open_probe(target: &ProbeTarget) -> Result<Link> {
+    use host_receiver::probe::{ProbeMemory, ProbeOptions, Protocol, Startup};
+
+    let mut options = ProbeOptions::new(target.chip.clone())
+        .connect_under_reset(target.connect_under_reset)
+        .startup(if target.reset {
+            Startup::Reset
+        } else {
+            Startup::Attach
+        });
+    if let Some(probe) = &target.probe {
+        options = options.probe(probe.clone());
+    }
+    if let Some(khz) = target.speed_khz {
+        options = options.speed_khz(khz);
+    }
+    if let Some(protocol) = target.protocol {
+        options = options.protocol(match protocol {
+            ProtocolArg::Swd => Protocol::Swd,
+            ProtocolArg::Jtag => Protocol::Jtag,
+        });
+    }
+    let memory = ProbeMemory::open(&options)?;
+    eprintln!(
+        "host-receiver: connected to the {} through {}",
+        memory.chip(),
+        memory.probe_name()
+    );
+    Ok(Link::Probe(memory))
+}
+
+/// Without probe-rs there is no probe to open.
+#[cfg(not(feature = "probe-rs"))]
+fn open_probe(_target: &ProbeTarget) -> Result<Link> {
+    bail!("this host-receiver was built without probe-rs (its default `probe-rs` feature): build it with default features for --chip, or reach the target through a GDB server (--gdb)")
+}
+
 #[cfg(test)]
 #[allow(clippy::single_range_in_vec_init)] // one RAM range is meant
 mod tests {
@@ -176,18 +328,33 @@ mod tests {
         SourceArgs {
             qemu: qemu.map(PathBuf::from),
             machine: None,
+            append: None,
             gdb: gdb.map(String::from),
+            chip: None,
             elf: None,
             ram: Vec::new(),
         }
     }
 
+    fn no_probe() -> ProbeArgs {
+        ProbeArgs {
+            probe: None,
+            speed: None,
+            protocol: None,
+            connect_under_reset: false,
+            reset: false,
+        }
+    }
+
     #[test]
     fn the_machine_comes_from_the_path() {
-        let source = Source::from_args(&args(
-            Some("boards/target/thumbv7em-none-eabihf/release/demo"),
-            None,
-        ))
+        let source = Source::from_args(
+            &args(
+                Some("boards/target/thumbv7em-none-eabihf/release/demo"),
+                None,
+            ),
+            &no_probe(),
+        )
         .unwrap();
         assert_eq!(
             source,
@@ -195,9 +362,17 @@ mod tests {
                 kernel: "boards/target/thumbv7em-none-eabihf/release/demo".into(),
                 machine: "mps2-an386".into(),
                 elf: "boards/target/thumbv7em-none-eabihf/release/demo".into(),
+                append: None,
             }
         );
-        let Source::Qemu { machine, .. } = Source::from_args(&args(Some("fw.elf"), None)).unwrap()
+        assert_eq!(
+            source.elf(),
+            Some(Path::new(
+                "boards/target/thumbv7em-none-eabihf/release/demo"
+            ))
+        );
+        let Source::Qemu { machine, .. } =
+            Source::from_args(&args(Some("fw.elf"), None), &no_probe()).unwrap()
         else {
             unreachable!()
         };
@@ -209,30 +384,70 @@ mod tests {
         );
         explicit.machine = Some("lm3s6965evb".into());
         explicit.elf = Some("other.elf".into());
-        let Source::Qemu { machine, elf, .. } = Source::from_args(&explicit).unwrap() else {
+        explicit.append = Some("nested".into());
+        let Source::Qemu {
+            machine,
+            elf,
+            append,
+            ..
+        } = Source::from_args(&explicit, &no_probe()).unwrap()
+        else {
             unreachable!()
         };
-        assert_eq!((machine.as_str(), elf), ("lm3s6965evb", "other.elf".into()));
+        assert_eq!(
+            (machine.as_str(), elf, append.as_deref()),
+            ("lm3s6965evb", "other.elf".into(), Some("nested"))
+        );
     }
 
     #[test]
     fn gdb_needs_an_elf_or_ram() {
-        let error = Source::from_args(&args(None, Some("h:1"))).unwrap_err();
+        let error = Source::from_args(&args(None, Some("h:1")), &no_probe()).unwrap_err();
         assert!(error.to_string().contains("pass --elf FILE"), "{error}");
         let mut with_ram = args(None, Some("h:1"));
         with_ram.ram = vec![0x2000_0000..0x2000_1000];
+        let source = Source::from_args(&with_ram, &no_probe()).unwrap();
         assert_eq!(
-            Source::from_args(&with_ram).unwrap(),
+            source,
             Source::Gdb {
                 address: "h:1".into(),
                 locate: Locate::Ram(vec![0x2000_0000..0x2000_1000])
             }
         );
+        assert_eq!(source.elf(), None);
+    }
+
+    #[test]
+    fn a_chip_without_elf_or_ram_searches_its_own_ram() {
+        let mut chip = args(None, None);
+        chip.chip = Some("nRF52840_xxAA".into());
+        let mut probe = no_probe();
+        probe.reset = true;
+        probe.speed = Some(1000);
+        let source = Source::from_args(&chip, &probe).unwrap();
+        let Source::Probe { target, locate } = &source else {
+            panic!("{source:?}")
+        };
+        assert_eq!(*locate, Locate::ChipRam);
+        assert_eq!(target.chip, "nRF52840_xxAA");
+        assert!(target.reset && !target.connect_under_reset);
+        assert_eq!(target.speed_khz, Some(1000));
+        assert_eq!(
+            source.describe(),
+            "resetting it on the nRF52840_xxAA through a debug probe"
+        );
+        let error = rtt_options(&Locate::ChipRam, &[]).unwrap_err();
+        assert!(error.to_string().contains("pass --elf FILE"), "{error}");
+        let options = rtt_options(&Locate::ChipRam, &[0x2000_0000..0x2004_0000]).unwrap();
+        assert_eq!(options.ram, vec![0x2000_0000..0x2004_0000]);
+        chip.elf = Some("fw.elf".into());
+        let source = Source::from_args(&chip, &no_probe()).unwrap();
+        assert_eq!(source.locate(), Locate::Elf("fw.elf".into()));
     }
 
     #[test]
     fn a_missing_elf_is_a_clear_error() {
-        let error = rtt_options(&Locate::Elf("/nonexistent/fw.elf".into())).unwrap_err();
+        let error = rtt_options(&Locate::Elf("/nonexistent/fw.elf".into()), &[]).unwrap_err();
         assert!(error.to_string().contains("/nonexistent/fw.elf"), "{error}");
     }
 }
