@@ -39,6 +39,7 @@ pub const EXIT_INTERRUPTED: i32 = 130;
 /// Exit status when host-receiver itself fails.
 pub const EXIT_FAILURE: i32 = 2;
 /// Exit status of `list` and `chips` when there is nothing to list.
+#[cfg_attr(not(feature = "probe-rs"), allow(dead_code))]
 pub const EXIT_NOTHING_LISTED: i32 = 1;
 
 /// How long a probe link may fail in a row before the run gives up: a chip that resets, or
@@ -271,6 +272,8 @@ impl RunCmd {
         };
         // The target runs on without a debugger when we leave it.
         if matches!(ending, Ok(Ending::Interrupted)) && opened.qemu.is_none() {
+            // Without probe-rs, GDB is the only link.
+            #[allow(irrefutable_let_patterns)]
             if let Link::Gdb(gdb) = &mut opened.link {
                 let _ = gdb.client_mut().detach();
             }
