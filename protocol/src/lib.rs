@@ -6,7 +6,10 @@
 //!   [`frame`](FrameBuilder)); for a [`Hello`], ticks since boot.
 //! - **message**: a [`Message`], encoded by postcard (varints everywhere, one tag byte), with
 //!   the values of events and spans (or the field names of a call site) running raw to the end
-//!   of the frame, so no count is sent. A value is a varint header `field << 4 | kind`, then its
+//!   of the frame, so no count is sent. The most frequent messages fold their id into the tag
+//!   varint: `16 + 4 * x + k` is a contextual event of call site `x` (k = 0), or the enter,
+//!   exit or close of span `x` (k = 1, 2, 3), one byte while `x < 28`; tag 12 is a new span
+//!   whose parent is the current span. The long forms (tags 2 to 6) decode too. A value is a varint header `field << 4 | kind`, then its
 //!   payload: a `bool` is the header alone, integers are varints, strings are length-prefixed.
 //! - **COBS + 0x00**: a host that attaches mid-stream, or loses bytes, resynchronises at the
 //!   next delimiter ([`FrameSplitter`]).
@@ -15,18 +18,19 @@
 //!
 //! # Bytes per message
 //!
-//! Whole frames on the wire, COBS byte and delimiter included, with ids under 128, field
-//! indices under 8 and a timestamp delta under 64 ticks (one byte; each further 7 bits of
-//! delta cost one more byte). These figures are checked by the crate's tests.
+//! Whole frames on the wire, COBS byte and delimiter included, for contextual events and
+//! spans with call-site and span ids under 28 (one more byte up to 4091), field indices under
+//! 8 and a timestamp delta under 64 ticks (one byte; each further 7 bits of delta cost one
+//! more byte). These figures are checked by the crate's tests.
 //!
 //! | message | bytes |
 //! |---|---|
-//! | event, no field | 6 |
-//! | event, one `u32` field (value < 128) | 8 |
-//! | event, one `u32` field (value ≥ 2²⁸) | 12 |
-//! | event, `u32` + `bool` + `&str` of 5 bytes | 16 |
-//! | new span, no field | 7 |
-//! | enter, exit, close | 5 |
+//! | event, no field | 4 |
+//! | event, one `u32` field (value < 128) | 6 |
+//! | event, one `u32` field (value ≥ 2²⁸) | 10 |
+//! | event, `u32` + `bool` + `&str` of 5 bytes | 14 |
+//! | new span, no field | 6 |
+//! | enter, exit, close | 4 |
 //! | dropped (count < 128) | 5 |
 //!
 //! # Example
@@ -43,7 +47,7 @@
 //! builder.push_message(&event).unwrap();
 //! builder.push_values(|w| w.push(0, Value::U64(42))).unwrap();
 //! let wire = builder.seal(17).unwrap().to_vec();
-//! assert_eq!(wire.len(), 8);
+//! assert_eq!(wire.len(), 6);
 //!
 //! // Host: split the stream and decode, borrowing from the frame.
 //! let mut splitter = FrameSplitter::<256>::new();

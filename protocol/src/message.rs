@@ -283,9 +283,21 @@ impl<'a> Message<'a> {
     /// [`ValuesWriter`](crate::ValuesWriter).
     pub fn encode(&self, out: &mut [u8]) -> Result<usize, EncodeError> {
         let (head, tail) = self.split();
-        let n = postcard::to_slice(&head, out)
-            .map_err(|_| EncodeError::BufferFull)?
-            .len();
+        let n = match (self.compact_tag(), self) {
+            (Some(tag), _) => postcard::to_slice(&tag, out),
+            (
+                None,
+                Message::NewSpan {
+                    id,
+                    callsite,
+                    parent: Parent::Current,
+                    ..
+                },
+            ) => postcard::to_slice(&(TAG_NEW_SPAN_CURRENT, *id, *callsite), out),
+            (None, _) => postcard::to_slice(&head, out),
+        }
+        .map_err(|_| EncodeError::BufferFull)?
+        .len();
         let rest = &mut out[n..];
         let t = match tail {
             Tail::None => 0,
@@ -303,7 +315,9 @@ impl<'a> Message<'a> {
 
     /// Decodes a message from the whole of `bytes`, borrowing strings from it.
     pub fn decode(bytes: &'a [u8]) -> Result<Self, DecodeError> {
-        check_tag(bytes)?;
+        if let Some(message) = Self::decode_compact(bytes)? {
+            return Ok(message);
+        }
         let (head, rest): (Head<'a>, &'a [u8]) =
             postcard::take_from_bytes(bytes).map_err(DecodeError::from_postcard)?;
         let no_tail = |m: Message<'a>| {
@@ -352,29 +366,82 @@ impl<'a> Message<'a> {
     }
 }
 
-/// Checks the message tag before postcard decodes the rest: an unknown tag is named, and a
-/// `Hello` of another protocol version (which may have another layout) is recognised by its
-/// first field.
-fn check_tag(bytes: &[u8]) -> Result<(), DecodeError> {
-    const HELLO_TAG: u32 = 0;
-    const LAST_TAG: u32 = 11;
-    let Ok((tag, rest)) = postcard::take_from_bytes::<u32>(bytes) else {
-        return Ok(()); // postcard reports it
-    };
-    if tag > LAST_TAG {
-        return Err(DecodeError::BadTag {
-            what: "message",
-            tag,
-        });
+/// The tag of a `Hello`.
+const HELLO_TAG: u32 = 0;
+/// The tag of a `NewSpan` whose parent is [`Parent::Current`]: `(id, callsite)` follow.
+const TAG_NEW_SPAN_CURRENT: u32 = 12;
+/// The first compact tag: `16 + 4 * x + k` is a contextual `Event` of call site `x` (k = 0),
+/// or `Enter`, `Exit`, `Close` of span `x` (k = 1, 2, 3). One byte while `x < 28`.
+const TAG_COMPACT: u32 = 16;
+
+impl<'a> Message<'a> {
+    /// The one-varint form of the most frequent messages, if this message has one.
+    fn compact_tag(&self) -> Option<u32> {
+        let (x, k) = match *self {
+            Message::Event {
+                callsite,
+                parent: Parent::Current,
+                ..
+            } => (callsite.0, 0),
+            Message::Enter(id) => (id.0, 1),
+            Message::Exit(id) => (id.0, 2),
+            Message::Close(id) => (id.0, 3),
+            _ => return None,
+        };
+        x.checked_mul(4)?.checked_add(TAG_COMPACT + k)
     }
-    if tag == HELLO_TAG {
-        if let Ok((found, _)) = postcard::take_from_bytes::<u16>(rest) {
-            if found != PROTOCOL_VERSION {
-                return Err(DecodeError::UnsupportedVersion { found });
+
+    /// Decodes the forms outside postcard's enum: tags 12 and up. `None` for tags 0 to 11,
+    /// which postcard decodes; but a `Hello` of another protocol version (which may have
+    /// another layout) is recognised here by its first field.
+    fn decode_compact(bytes: &'a [u8]) -> Result<Option<Self>, DecodeError> {
+        let Ok((tag, rest)) = postcard::take_from_bytes::<u32>(bytes) else {
+            return Ok(None); // postcard reports it
+        };
+        let no_tail = |m: Message<'a>| {
+            if rest.is_empty() {
+                Ok(Some(m))
+            } else {
+                Err(DecodeError::TrailingBytes { count: rest.len() })
             }
+        };
+        match tag {
+            HELLO_TAG => match postcard::take_from_bytes::<u16>(rest) {
+                Ok((found, _)) if found != PROTOCOL_VERSION => {
+                    Err(DecodeError::UnsupportedVersion { found })
+                }
+                _ => Ok(None),
+            },
+            1..TAG_NEW_SPAN_CURRENT => Ok(None),
+            TAG_NEW_SPAN_CURRENT => {
+                let ((id, callsite), rest): ((SpanId, CallsiteId), _) =
+                    postcard::take_from_bytes(rest).map_err(DecodeError::from_postcard)?;
+                Ok(Some(Message::NewSpan {
+                    id,
+                    callsite,
+                    parent: Parent::Current,
+                    values: Values::decode(rest)?,
+                }))
+            }
+            TAG_COMPACT.. => {
+                let x = (tag - TAG_COMPACT) / 4;
+                match (tag - TAG_COMPACT) % 4 {
+                    0 => Ok(Some(Message::Event {
+                        callsite: CallsiteId(x),
+                        parent: Parent::Current,
+                        values: Values::decode(rest)?,
+                    })),
+                    1 => no_tail(Message::Enter(SpanId(x))),
+                    2 => no_tail(Message::Exit(SpanId(x))),
+                    _ => no_tail(Message::Close(SpanId(x))),
+                }
+            }
+            _ => Err(DecodeError::BadTag {
+                what: "message",
+                tag,
+            }),
         }
     }
-    Ok(())
 }
 
 /// A request from the host to the target, on the RTT down channel.

@@ -104,7 +104,19 @@ fn event_and_parents() {
         parent: Parent::Current,
         values: Values::decode(&v).unwrap(),
     };
-    assert_eq!(body(&current), [0x02, 0x03, 0x00, 0x03, 0x2a]);
+    // A contextual event folds its call site into the tag: 16 + 4 * 3.
+    assert_eq!(body(&current), [0x1c, 0x03, 0x2a]);
+    // The long form (tag 2, parent 0) still decodes.
+    assert_eq!(
+        Message::decode(&[0x02, 0x03, 0x00, 0x03, 0x2a]),
+        Ok(current)
+    );
+    let far = Message::Event {
+        callsite: CallsiteId(28),
+        parent: Parent::Current,
+        values: Values::EMPTY,
+    };
+    assert_eq!(body(&far), [0x80, 0x01], "call site 28: a two-byte tag");
     let root = Message::Event {
         callsite: CallsiteId(3),
         parent: Parent::Root,
@@ -129,9 +141,27 @@ fn span_lifecycle() {
         values: Values::decode(&v).unwrap(),
     };
     assert_eq!(body(&new_span), [0x03, 0x05, 0x01, 0x02, 0x04, 0x11]);
-    assert_eq!(body(&Message::Enter(SpanId(5))), [0x04, 0x05]);
-    assert_eq!(body(&Message::Exit(SpanId(5))), [0x05, 0x05]);
-    assert_eq!(body(&Message::Close(SpanId(5))), [0x06, 0x05]);
+    let current = Message::NewSpan {
+        id: SpanId(5),
+        callsite: CallsiteId(1),
+        parent: Parent::Current,
+        values: Values::decode(&v).unwrap(),
+    };
+    assert_eq!(body(&current), [0x0c, 0x05, 0x01, 0x11]);
+    // Enter, exit and close fold the span into the tag: 16 + 4 * 5 + 1, 2, 3.
+    assert_eq!(body(&Message::Enter(SpanId(5))), [0x25]);
+    assert_eq!(body(&Message::Exit(SpanId(5))), [0x26]);
+    assert_eq!(body(&Message::Close(SpanId(5))), [0x27]);
+    // The long forms still decode.
+    assert_eq!(
+        Message::decode(&[0x04, 0x05]),
+        Ok(Message::Enter(SpanId(5)))
+    );
+    assert_eq!(Message::decode(&[0x05, 0x05]), Ok(Message::Exit(SpanId(5))));
+    assert_eq!(
+        Message::decode(&[0x06, 0x05]),
+        Ok(Message::Close(SpanId(5)))
+    );
     assert_eq!(body(&Message::Clone(SpanId(5))), [0x07, 0x05]);
     let v = values(&[(0, Value::I64(-3))]);
     let record = Message::Record {
@@ -215,7 +245,7 @@ fn debug_values_are_formatted_in_place_and_cut_at_char_boundaries() {
 fn frames() {
     assert_eq!(
         frame(3, &Message::Enter(SpanId(5))),
-        [0x04, 0x06, 0x04, 0x05, 0x00]
+        [0x03, 0x06, 0x25, 0x00]
     );
     // A Hello's dt is the time since boot.
     let hello = Message::Hello(Hello {
@@ -257,10 +287,10 @@ fn frame_builder_appends_values_after_the_head() {
     })
     .unwrap();
     b.push_values(|w| w.push(0, Value::Str("ok"))).unwrap();
-    assert_eq!(b.body(), [0x02, 0x09, 0x00, 0x07, 0x02, b'o', b'k']);
+    assert_eq!(b.body(), [0x34, 0x07, 0x02, b'o', b'k']);
     assert_eq!(
         b.seal(0).unwrap(),
-        [0x01, 0x03, 0x02, 0x09, 0x05, 0x07, 0x02, b'o', b'k', 0x00]
+        [0x01, 0x06, 0x34, 0x07, 0x02, b'o', b'k', 0x00]
     );
 }
 
@@ -304,12 +334,17 @@ fn decode_errors() {
     use rtt_tunnel_protocol::DecodeError as E;
     assert_eq!(Message::decode(&[]), Err(E::Truncated));
     assert!(matches!(
-        Message::decode(&[0x0c]),
+        Message::decode(&[0x0d]),
         Err(E::BadTag {
             what: "message",
-            tag: 12
+            tag: 13
         })
     ));
+    assert_eq!(
+        Message::decode(&[0x25, 0x00]),
+        Err(E::TrailingBytes { count: 1 })
+    );
+    assert_eq!(Message::decode(&[0x0c, 0x05]), Err(E::Truncated));
     assert_eq!(
         Message::decode(&[0x04, 0x05, 0x00]),
         Err(E::TrailingBytes { count: 1 })
@@ -354,32 +389,34 @@ fn documented_costs() {
         b.seal(63).unwrap().len()
     };
     let event = Message::Event {
-        callsite: CallsiteId(127),
+        callsite: CallsiteId(27),
         parent: Parent::Current,
         values: Values::EMPTY,
     };
-    assert_eq!(cost(&event, &[]), 6);
-    assert_eq!(cost(&event, &[(0, Value::U64(127))]), 8);
-    assert_eq!(cost(&event, &[(0, Value::U64(u64::from(u32::MAX)))]), 12);
+    assert_eq!(cost(&event, &[]), 4);
+    assert_eq!(cost(&event, &[(0, Value::U64(127))]), 6);
+    assert_eq!(cost(&event, &[(0, Value::U64(u64::from(u32::MAX)))]), 10);
     let three = [
         (0, Value::U64(7)),
         (1, Value::Bool(true)),
         (2, Value::Str("hello")),
     ];
-    assert_eq!(cost(&event, &three), 16);
+    assert_eq!(cost(&event, &three), 14);
     let new_span = Message::NewSpan {
         id: SpanId(127),
         callsite: CallsiteId(127),
         parent: Parent::Current,
         values: Values::EMPTY,
     };
-    assert_eq!(cost(&new_span, &[]), 7);
+    assert_eq!(cost(&new_span, &[]), 6);
     for msg in [
-        Message::Enter(SpanId(127)),
+        Message::Enter(SpanId(27)),
         Message::Exit(SpanId(1)),
         Message::Close(SpanId(9)),
     ] {
-        assert_eq!(cost(&msg, &[]), 5);
+        assert_eq!(cost(&msg, &[]), 4);
     }
+    // Ids from 28 on cost one more byte in the folded forms.
+    assert_eq!(cost(&Message::Enter(SpanId(28)), &[]), 5);
     assert_eq!(cost(&Message::Dropped { frames: 127 }, &[]), 5);
 }

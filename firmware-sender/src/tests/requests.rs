@@ -93,8 +93,8 @@ fn a_resend_that_does_not_fit_goes_on_at_the_next_poll() {
             "the 256-byte ring takes it in several polls"
         );
         let first = &polls[0];
-        assert_eq!(first.len(), 21, "the 20 events in the ring, then the hello");
-        assert_eq!(first[20], "+1000 hello v1 boot=7 hz=1000000 fw=test-fw 1.0");
+        assert_eq!(first.len(), 28, "the 27 events in the ring, then the hello");
+        assert_eq!(first[27], "+1000 hello v1 boot=7 hz=1000000 fw=test-fw 1.0");
         let rest: Vec<_> = polls[1..].concat();
         assert_eq!(
             rest,

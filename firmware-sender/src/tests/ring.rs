@@ -23,11 +23,11 @@ fn a_full_ring_drops_whole_frames_and_reports_how_many() {
     let t = Small::started();
     t.run(|| event(0));
     assert_eq!(t.frames().len(), 2, "call site and event");
-    // An event is 8 bytes: 32 fill the ring, 8 more are dropped.
-    t.run(|| (0..40).for_each(event));
-    assert_eq!(t.ring_len(), 256);
+    // An event is 6 bytes: 42 fill the ring (252 bytes), 8 more are dropped.
+    t.run(|| (0..50).for_each(event));
+    assert_eq!(t.ring_len(), 252);
     let frames = t.frames();
-    assert_eq!(frames.len(), 32);
+    assert_eq!(frames.len(), 42);
     assert!(frames
         .iter()
         .all(|f| f.starts_with("+0 event cs0 current 0=")));
@@ -37,13 +37,13 @@ fn a_full_ring_drops_whole_frames_and_reports_how_many() {
     assert_eq!(t.frames(), ["+500 dropped 8", "+0 event cs0 current 0=99u"]);
     let stats = t.tunnel.stats();
     assert_eq!(stats.frames_dropped, 8);
-    assert_eq!(stats.frames_written, 1 + 2 + 32 + 2);
+    assert_eq!(stats.frames_written, 1 + 2 + 42 + 2);
 }
 
 #[test]
 fn poll_reports_drops_without_waiting_for_the_next_frame() {
     let t = Small::started();
-    t.run(|| (0..40).for_each(event));
+    t.run(|| (0..50).for_each(event));
     t.tunnel.poll();
     let frames = t.frames();
     let events = frames.iter().filter(|f| f.contains(" event cs0 ")).count();
@@ -52,7 +52,7 @@ fn poll_reports_drops_without_waiting_for_the_next_frame() {
         1 + events,
         "the call site, then events until the ring was full"
     );
-    let dropped = 40 - events;
+    let dropped = 50 - events;
     assert!(dropped > 0);
     assert_eq!(t.tunnel.stats().frames_dropped as usize, dropped);
     t.tunnel.poll();
@@ -66,8 +66,8 @@ fn poll_reports_drops_without_waiting_for_the_next_frame() {
 pub(super) fn fill(t: &Small) {
     t.run(|| event(0));
     t.frames();
-    t.run(|| (0..20).for_each(event));
-    assert_eq!(t.ring_len(), 160);
+    t.run(|| (0..27).for_each(event));
+    assert_eq!(t.ring_len(), 162);
 }
 
 #[test]
@@ -76,9 +76,9 @@ fn an_event_whose_call_site_cannot_be_announced_is_dropped_and_the_call_site_sen
     fill(&t);
     t.run(other_event);
     // Not written without its call site, although the event alone would fit.
-    assert_eq!(t.ring_len(), 160);
+    assert_eq!(t.ring_len(), 162);
     assert_eq!(t.tunnel.stats().frames_dropped, 1);
-    assert_eq!(t.frames().len(), 20);
+    assert_eq!(t.frames().len(), 27);
     // The next frame that needs it brings it.
     t.run(other_event);
     assert_eq!(
