@@ -154,6 +154,12 @@
 //! cortex-m-rt = "0.7"
 //! ```
 //!
+//! The defmt 0.3 that rtt-target 0.6 names is, from 0.3.100 on, defmt 1 underneath:
+//! `defmt = "1"` works as well. Link defmt's `-Tdefmt.x` as usual. `host-receiver --elf` finds
+//! the defmt table in the ELF and the up channel named `defmt`, and shows its lines among the
+//! spans and events; a timestamp from the tunnel's clock (`defmt::timestamp!("{=u64:us}",
+//! …)`, microseconds since boot) puts each line in its place and inside its spans.
+//!
 //! Without defmt, declare only the rtt-tunnel channels and leave rtt-target's `defmt`
 //! feature off. Without a down channel, pass `None`: the host then cannot ask for re-sends or
 //! level changes. Interrupt handlers trace like thread mode; interrupts nest, so their spans
