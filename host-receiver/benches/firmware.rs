@@ -80,7 +80,16 @@ fn run() -> Result<()> {
         ("rprintln", "bench-rprintln", Split::Lines),
     ] {
         eprintln!("firmware bench: {bin} in QEMU (mps2-an385, -icount {ICOUNT})");
-        ops.insert(logger.into(), per_operation(&m3.join(bin), split)?);
+        ops.insert(logger.into(), per_operation(&m3.join(bin), Some(split))?);
+    }
+    // rtt-tunnel in parts: tracing alone, and the sender without the copy into the ring.
+    let mut parts = serde_json::Map::new();
+    for (part, bin) in [
+        ("tracing-null", "bench-tracing-null"),
+        ("sender-nolink", "bench-tunnel-nolink"),
+    ] {
+        eprintln!("firmware bench: {bin} in QEMU (mps2-an385, -icount {ICOUNT})");
+        parts.insert(part.into(), per_operation(&m3.join(bin), None)?);
     }
 
     let mut sizes = serde_json::Map::new();
@@ -99,6 +108,7 @@ fn run() -> Result<()> {
     let report = json!({
         "icount": ICOUNT,
         "ops": ops,
+        "parts": parts,
         "sizes": sizes,
         "drain": drain,
     });
@@ -182,15 +192,23 @@ fn drain_until_exit(reader: &mut RttReader<GdbMemory>, since: Instant) -> Result
 
 /// One logger's benchmark: instructions per operation from the firmware's lines, bytes per
 /// operation from the frames read off its ring.
-fn per_operation(elf_path: &Path, split: Split) -> Result<Value> {
+/// Without `split`, the firmware only times its calls (a part of a logger): no wire phase.
+fn per_operation(elf_path: &Path, split: Option<Split>) -> Result<Value> {
     let since = Instant::now();
     let elf = FirmwareElf::read(elf_path)?;
     let (mut qemu, gdb) = launch(elf_path, "mps2-an385", true)?;
     wait_for_line(&mut qemu, "timed-done", since)?;
-    let mut reader = RttReader::new(gdb, RttOptions::from_elf(&elf)?);
-    let bytes = drain_until_exit(&mut reader, since)?;
-    drop(reader);
-    let code = qemu.wait(Duration::from_secs(10))?;
+    let bytes = match split {
+        Some(_) => {
+            let mut reader = RttReader::new(gdb, RttOptions::from_elf(&elf)?);
+            drain_until_exit(&mut reader, since)?
+        }
+        None => {
+            drop(gdb);
+            Vec::new()
+        }
+    };
+    let code = qemu.wait(PATIENCE)?;
     let stdout = qemu.stdout();
     if code != 0 || !stdout.lines().any(|l| l == "wire-done") {
         return Err(format!("{} failed ({code}):\n{stdout}", elf_path.display()).into());
@@ -228,6 +246,18 @@ fn per_operation(elf_path: &Path, split: Split) -> Result<Value> {
         .into());
     }
 
+    let mut result = json!({
+        "elf": elf_path.display().to_string(),
+        "clock_at_start": lines.clock,
+        "ticks_per_instruction": ticks_per_instruction,
+        "bracket_instructions": empty / ticks_per_instruction,
+        "calls": lines.ticks("event_none")?.0,
+        "instructions": instructions,
+    });
+    let Some(split) = split else {
+        return Ok(result);
+    };
+
     // Bytes: the frames read, attributed by order.
     let frames = split_frames(&bytes, split)?;
     let expected: usize = lines.wire.iter().map(|w| w.frames * w.calls).sum();
@@ -241,6 +271,7 @@ fn per_operation(elf_path: &Path, split: Split) -> Result<Value> {
         .into());
     }
     let mut sizes: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    let mut dt_lens: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     let mut frames = frames.into_iter();
     for phase in &lines.wire {
         let steps = match phase.name.as_str() {
@@ -257,12 +288,14 @@ fn per_operation(elf_path: &Path, split: Split) -> Result<Value> {
         for call in 0..phase.calls {
             for &op in steps {
                 let frame = frames.next().expect("counted above");
-                if split == Split::Tunnel {
-                    check_tunnel_frame(op, frame)?;
-                }
+                let dt_len = match split {
+                    Split::Tunnel => check_tunnel_frame(op, frame)?,
+                    _ => 0,
+                };
                 // The first call of a phase follows a wait for the host: not measured.
                 if call > 0 {
                     sizes.entry(op.into()).or_default().push(frame.len());
+                    dt_lens.entry(op.into()).or_default().push(dt_len);
                 }
             }
         }
@@ -270,25 +303,23 @@ fn per_operation(elf_path: &Path, split: Split) -> Result<Value> {
     let mut wire = serde_json::Map::new();
     for (op, lengths) in sizes {
         let mean = lengths.iter().sum::<usize>() as f64 / lengths.len() as f64;
+        let dt = dt_lens.get(&op).map_or(0.0, |d| {
+            d.iter().sum::<usize>() as f64 / d.len().max(1) as f64
+        });
         wire.insert(
             op,
             json!({
                 "mean": mean,
+                "dt_bytes": dt,
                 "min": lengths.iter().min(),
                 "max": lengths.iter().max(),
                 "frames": lengths.len(),
             }),
         );
     }
-    Ok(json!({
-        "elf": elf_path.display().to_string(),
-        "ticks_per_instruction": ticks_per_instruction,
-        "bracket_instructions": empty / ticks_per_instruction,
-        "calls": lines.ticks("event_none")?.0,
-        "instructions": instructions,
-        "wire_bytes": wire,
-        "wire_total": bytes.len(),
-    }))
+    result["wire_bytes"] = Value::Object(wire);
+    result["wire_total"] = json!(bytes.len());
+    Ok(result)
 }
 
 /// One wire phase, as the firmware announced it.
@@ -305,6 +336,7 @@ struct Lines {
     /// measurement → (calls, ticks, lost).
     ticks: BTreeMap<String, (u64, u64, u64)>,
     dropped: Option<u64>,
+    clock: Option<u64>,
     wire: Vec<WirePhase>,
 }
 
@@ -321,6 +353,7 @@ impl Lines {
                     );
                 }
                 ["dropped", n] => lines.dropped = Some(n.parse()?),
+                ["clock", n] => lines.clock = Some(n.parse()?),
                 ["wire", name, frames, calls] => lines.wire.push(WirePhase {
                     name: (*name).into(),
                     frames: frames.parse()?,
@@ -354,8 +387,9 @@ fn split_frames(bytes: &[u8], split: Split) -> Result<Vec<&[u8]>> {
     Ok(frames)
 }
 
-/// Checks that an rtt-tunnel frame decodes to what operation `op` sends.
-fn check_tunnel_frame(op: &str, wire: &[u8]) -> Result<()> {
+/// Checks that an rtt-tunnel frame decodes to what operation `op` sends; returns the bytes
+/// its time delta takes (a zigzag varint).
+fn check_tunnel_frame(op: &str, wire: &[u8]) -> Result<usize> {
     let mut splitter = FrameSplitter::<512>::new();
     let Feed::Frame { frame, .. } = splitter.feed(wire) else {
         return Err(format!("{op}: {wire:02x?} is not one frame").into());
@@ -374,7 +408,8 @@ fn check_tunnel_frame(op: &str, wire: &[u8]) -> Result<()> {
     if !fits {
         return Err(format!("{op}: the frame read is {:?}", frame.message).into());
     }
-    Ok(())
+    let zigzag = ((frame.dt << 1) ^ (frame.dt >> 63)) as u64;
+    Ok((64 - zigzag.leading_zeros() as usize).div_ceil(7).max(1))
 }
 
 /// Flash and RAM of a size build from its allocated sections, after a run that exits 0.
@@ -436,6 +471,7 @@ fn size(elf_path: &Path) -> Result<Value> {
     }
     Ok(json!({
         "elf": elf_path.display().to_string(),
+        "by_crate": flash_by_crate(&file),
         "text": text,
         "rodata": rodata,
         "data": data_,
@@ -446,7 +482,130 @@ fn size(elf_path: &Path) -> Result<Value> {
     }))
 }
 
-/// Drain throughput through the gdbstub against the raw read throughput of the same link.
+/// Flash (text and read-only data) by crate, from the sizes of the ELF's symbols: the crate
+/// is the first path segment of the (legacy or v0) mangled name, or the type's crate in an
+/// `<T as Trait>` impl. Approximate: LTO inlines across crates, and what is inlined counts for
+/// the function it landed in. Bytes of the sections that no symbol covers are `unnamed`.
+fn flash_by_crate(file: &object::File<'_>) -> BTreeMap<String, u64> {
+    const SHF_WRITE: u64 = 0x1;
+    const SHF_ALLOC: u64 = 0x2;
+    let mut by_crate = BTreeMap::new();
+    let mut flash_sections = Vec::new();
+    let mut total = 0;
+    for section in file.sections() {
+        let SectionFlags::Elf { sh_flags } = section.flags() else {
+            continue;
+        };
+        if sh_flags & SHF_ALLOC != 0 && sh_flags & SHF_WRITE == 0 {
+            flash_sections.push(section.index());
+            total += section.size();
+        }
+    }
+    let mut named = 0;
+    for symbol in file.symbols() {
+        let in_flash = symbol
+            .section_index()
+            .is_some_and(|index| flash_sections.contains(&index));
+        if !in_flash || symbol.size() == 0 {
+            continue;
+        }
+        let name = symbol.name().unwrap_or("");
+        *by_crate.entry(crate_of(name)).or_insert(0) += symbol.size();
+        named += symbol.size();
+    }
+    by_crate.insert("unnamed".into(), total.saturating_sub(named));
+    by_crate
+}
+
+/// The crate a symbol belongs to, from its mangled name.
+fn crate_of(symbol: &str) -> String {
+    fn segment(mut s: &str) -> Option<&str> {
+        let digits = s.chars().take_while(char::is_ascii_digit).count();
+        let len: usize = s[..digits].parse().ok()?;
+        s = &s[digits..];
+        s.get(..len)
+    }
+    let name = if let Some(rest) = symbol.strip_prefix("_ZN") {
+        // Legacy: `_ZN` then length-prefixed segments; an impl's segment is `_$LT$path..`.
+        segment(rest).map(|first| {
+            // `<&mut path::Type as Trait>`: the path after `<`, `&`, `mut `.
+            let mut first = first.strip_prefix("_$LT$").unwrap_or(first);
+            for prefix in ["$RF$", "mut$u20$", "const$u20$", "$BP$"] {
+                first = first.strip_prefix(prefix).unwrap_or(first);
+            }
+            // `<T as path::Trait>` with a generic or primitive `T`: the trait's crate.
+            if let Some((ty, tr)) = first.split_once("$u20$as$u20$") {
+                if !ty.contains("..") {
+                    first = tr;
+                }
+            }
+            let end = first
+                .find("..")
+                .or_else(|| first.find('$'))
+                .unwrap_or(first.len());
+            first[..end].to_owned()
+        })
+    } else if symbol.starts_with("_R") {
+        // v0: the first crate root is `C` + optional disambiguator `s<base62>_` + segment.
+        symbol.find("Cs").and_then(|at| {
+            let after = &symbol[at + 2..];
+            let underscore = after.find('_')?;
+            segment(&after[underscore + 1..]).map(str::to_owned)
+        })
+    } else if symbol.starts_with("_defmt") || symbol.starts_with("__defmt") {
+        // defmt's global logger interface, `#[no_mangle]`: implemented by defmt-rtt.
+        Some("defmt_rtt".into())
+    } else if symbol.starts_with("__aeabi") || symbol.starts_with("__") {
+        Some("compiler_builtins".into())
+    } else if symbol.starts_with(".L") || symbol.is_empty() {
+        Some("constants".into())
+    } else {
+        None
+    };
+    match name.as_deref() {
+        Some("") | None => "other".into(),
+        // `__rustc::rust_begin_unwind` and the like: the panic handler's entry points.
+        Some(name) if name.starts_with("__") => "other".into(),
+        Some(name) => name.to_owned(),
+    }
+}
+
+/// Bytes drained untimed before the measured rounds (attach, the Pacer settling).
+const DRAIN_WARM: usize = 64 * 1024;
+/// Measured rounds: each drains a quarter of the rest, then reads as much raw.
+const DRAIN_ROUNDS: usize = 4;
+
+/// Polls until `received` holds `until` bytes; returns the polls that brought data.
+fn drain_some(
+    reader: &mut RttReader<GdbMemory>,
+    received: &mut Vec<u8>,
+    until: usize,
+    pacer: &mut Pacer,
+    since: Instant,
+) -> Result<u64> {
+    let mut data_polls = 0;
+    while received.len() < until {
+        if since.elapsed() > PATIENCE {
+            return Err(format!("drained {} of {until} bytes", received.len()).into());
+        }
+        let ring = reader.attachment().map_or(0, |a| a.up.size as usize);
+        let got = match reader.poll(received)? {
+            Poll::Data(n) => n,
+            Poll::Waiting | Poll::Attached(_) => 0,
+            other => return Err(format!("unexpected {other:?} while draining").into()),
+        };
+        if got > 0 {
+            data_polls += 1;
+        }
+        if received.len() < until {
+            std::thread::sleep(pacer.next(got, ring));
+        }
+    }
+    Ok(data_polls)
+}
+
+/// Drain throughput through the gdbstub against the raw read throughput of the same link,
+/// in interleaved rounds so that both see the same load on the host.
 fn drain(elf_path: &Path) -> Result<Value> {
     let since = Instant::now();
     let elf = FirmwareElf::read(elf_path)?;
@@ -467,75 +626,80 @@ fn drain(elf_path: &Path) -> Result<Value> {
     let mut reader = RttReader::new(gdb, options);
     let mut received = Vec::with_capacity(total);
     let mut pacer = Pacer::new(reader.memory().halts_in_batch());
-    let mut first_data = None;
-    let mut data_polls = 0u64;
-    while received.len() < total {
-        if since.elapsed() > PATIENCE {
-            return Err(format!("drained {} of {total} bytes", received.len()).into());
+    drain_some(&mut reader, &mut received, DRAIN_WARM, &mut pacer, since)?;
+    let buffer = reader.attachment().ok_or("not attached")?.up.buffer;
+
+    let (mut drained, mut drain_time, mut data_polls) = (0, Duration::ZERO, 0);
+    let (mut raw, mut raw_time, mut halted_time) = (0, Duration::ZERO, Duration::ZERO);
+    let polls_before = reader.stats().polls;
+    let (mut drain_packets, mut raw_packets) = (0, 0);
+    for round in 1..=DRAIN_ROUNDS {
+        let until = DRAIN_WARM + (total - DRAIN_WARM) * round / DRAIN_ROUNDS;
+        let before = received.len();
+        let packets = reader.memory().client().stats().packets_sent;
+        let start = Instant::now();
+        let polls = drain_some(&mut reader, &mut received, until, &mut pacer, since)?;
+        drain_time += start.elapsed();
+        drain_packets += reader.memory().client().stats().packets_sent - packets;
+        let bytes = received.len() - before;
+        drained += bytes;
+        data_polls += polls;
+
+        // The same link, raw: as many bytes in reads of this round's mean size per poll,
+        // first all in one halt, then each read in a halt of its own.
+        let size = (bytes / polls.max(1) as usize).max(1);
+        let reads = bytes.div_ceil(size);
+        let mut buf = vec![0u8; size];
+        let packets = reader.memory().client().stats().packets_sent;
+        let start = Instant::now();
+        batch(reader.memory_mut(), |memory| {
+            for _ in 0..reads {
+                memory.read(buffer, &mut buf)?;
+            }
+            Ok::<(), host_receiver::memory::MemoryError>(())
+        })?;
+        raw_time += start.elapsed();
+        raw_packets += reader.memory().client().stats().packets_sent - packets;
+        let start = Instant::now();
+        for _ in 0..reads {
+            batch(reader.memory_mut(), |memory| memory.read(buffer, &mut buf))?;
         }
-        let ring = reader.attachment().map_or(0, |a| a.up.size as usize);
-        let got = match reader.poll(&mut received)? {
-            Poll::Data(n) => n,
-            Poll::Waiting | Poll::Attached(_) => 0,
-            other => return Err(format!("unexpected {other:?} while draining").into()),
-        };
-        if got > 0 {
-            first_data.get_or_insert_with(Instant::now);
-            data_polls += 1;
-        }
-        if received.len() < total {
-            std::thread::sleep(pacer.next(got, ring));
-        }
+        halted_time += start.elapsed();
+        raw += reads * size;
     }
-    let took = first_data.map_or(Duration::ZERO, |t| t.elapsed());
     if received.len() != total {
         return Err(format!("drained {} bytes, expected {total}", received.len()).into());
     }
     if let Some(at) = (0..total).find(|&i| received[i] != (i % 251) as u8) {
         return Err(format!("drained byte {at} differs from the pattern").into());
     }
-    let stats = reader.stats();
-    let attachment = reader.attachment().ok_or("not attached")?.clone();
-    let gdb_stats = reader.memory().client().stats();
-
-    // The same link, raw: reads of the drain's mean size per poll, in one halt.
-    let read_size = (total as u64 / data_polls.max(1)).max(1) as usize;
-    let reads = total.div_ceil(read_size);
-    let mut buf = vec![0u8; read_size];
-    let packets_before = reader.memory().client().stats().packets_sent;
-    let start = Instant::now();
-    batch(reader.memory_mut(), |memory| {
-        for _ in 0..reads {
-            memory.read(attachment.up.buffer, &mut buf)?;
-        }
-        Ok::<(), host_receiver::memory::MemoryError>(())
-    })?;
-    let raw_took = start.elapsed();
-    let raw_packets = reader.memory().client().stats().packets_sent - packets_before;
-
+    // Polls of the measured rounds (the raw reads are not polls).
+    let polls = reader.stats().polls - polls_before;
+    let ring = reader.attachment().ok_or("not attached")?.up.size;
     reader.close()?;
     drop(reader);
     let code = qemu.wait(Duration::from_secs(30))?;
     if code != 0 {
         return Err(format!("drain-fill exited with {code}: {}", qemu.stdout()).into());
     }
-    let drain_rate = total as f64 / took.as_secs_f64();
-    let raw_rate = (reads * read_size) as f64 / raw_took.as_secs_f64();
+    let drain_rate = drained as f64 / drain_time.as_secs_f64();
+    let raw_rate = raw as f64 / raw_time.as_secs_f64();
+    let halted_rate = raw as f64 / halted_time.as_secs_f64();
     Ok(json!({
-        "ring": attachment.up.size,
-        "bytes": total,
-        "seconds": took.as_secs_f64(),
+        "ring": ring,
+        "bytes": drained,
+        "rounds": DRAIN_ROUNDS,
+        "seconds": drain_time.as_secs_f64(),
         "bytes_per_second": drain_rate,
-        "polls": stats.polls,
+        "polls": polls,
+        "packets_per_poll": drain_packets as f64 / polls.max(1) as f64,
         "data_polls": data_polls,
-        "bytes_per_poll": total as f64 / data_polls.max(1) as f64,
-        "gdb_packets": gdb_stats.packets_sent,
-        "halts": gdb_stats.interrupts,
-        "raw_read_size": read_size,
-        "raw_reads": reads,
+        "bytes_per_poll": drained as f64 / data_polls.max(1) as f64,
+        "raw_bytes": raw,
         "raw_packets": raw_packets,
-        "raw_seconds": raw_took.as_secs_f64(),
         "raw_bytes_per_second": raw_rate,
+        "raw_halting_bytes_per_second": halted_rate,
         "ratio": drain_rate / raw_rate,
+        "gdb_packets": drain_packets,
     }))
 }

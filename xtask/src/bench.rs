@@ -12,6 +12,7 @@
 //!
 //! Nothing here asserts a timing: a missed goal is reported, not failed.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
@@ -207,14 +208,23 @@ fn verdict(met: bool) -> &'static str {
 impl Report<'_> {
     fn tables(&self) -> Result<String> {
         let mut out = String::new();
-        self.target_table(&mut out)?;
-        self.size_table(&mut out)?;
-        self.relay_table(&mut out)?;
-        self.drain_table(&mut out)?;
+        let mut missed = Vec::new();
+        self.target_table(&mut out, &mut missed)?;
+        self.parts_table(&mut out)?;
+        self.size_table(&mut out, &mut missed)?;
+        self.relay_table(&mut out, &mut missed)?;
+        self.drain_table(&mut out, &mut missed)?;
+        if !missed.is_empty() {
+            writeln!(out, "## Where we lose, why, and what would fix it\n")?;
+            for note in missed {
+                writeln!(out, "- {note}")?;
+            }
+            writeln!(out)?;
+        }
         Ok(out)
     }
 
-    fn target_table(&self, out: &mut String) -> Result<()> {
+    fn target_table(&self, out: &mut String, missed: &mut Vec<String>) -> Result<()> {
         let ops = &self.firmware["ops"];
         writeln!(
             out,
@@ -227,19 +237,27 @@ impl Report<'_> {
             out,
             "| operation | instr. rtt-tunnel | instr. defmt | instr. rprintln | \
              ours / defmt | ours / rprintln | bytes rtt-tunnel | bytes defmt | bytes rprintln | \
-             ours / defmt | fewer bytes than defmt | instr. ≤ defmt | instr. ≤ ½ rprintln |"
+             ours / defmt | of which time delta (ours) | fewer bytes than defmt | \
+             instr. ≤ defmt | instr. ≤ ½ rprintln |"
         )?;
-        writeln!(out, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|:-:|:-:|:-:|")?;
+        writeln!(
+            out,
+            "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|:-:|:-:|:-:|"
+        )?;
+        let (mut more_bytes, mut more_insn, mut more_fmt) = (Vec::new(), Vec::new(), Vec::new());
+        let mut dt_total = (0.0f64, 0.0f64);
         for (key, label) in OPERATIONS {
             let insn = |logger: &str| num(ops, &[logger, "instructions", key]);
             let bytes = |logger: &str| num(ops, &[logger, "wire_bytes", key, "mean"]);
             let (ours, defmt, fmt) = (insn("rtt-tunnel")?, insn("defmt")?, insn("rprintln")?);
             let (b_ours, b_defmt, b_fmt) =
                 (bytes("rtt-tunnel")?, bytes("defmt")?, bytes("rprintln")?);
+            let dt = num(ops, &["rtt-tunnel", "wire_bytes", key, "dt_bytes"])?;
+            dt_total = (dt_total.0 + dt, dt_total.1 + 1.0);
             writeln!(
                 out,
                 "| {label} | {ours:.0} | {defmt:.0} | {fmt:.0} | {:.2} | {:.2} | {b_ours:.1} | \
-                 {b_defmt:.1} | {b_fmt:.1} | {:.2} | {} | {} | {} |",
+                 {b_defmt:.1} | {b_fmt:.1} | {:.2} | {dt:.1} | {} | {} | {} |",
                 ours / defmt,
                 ours / fmt,
                 b_ours / b_defmt,
@@ -247,7 +265,88 @@ impl Report<'_> {
                 verdict(ours <= defmt),
                 verdict(ours <= fmt / 2.0),
             )?;
+            if b_ours >= b_defmt {
+                more_bytes.push(format!("{label} ({b_ours:.1} vs {b_defmt:.1})"));
+            }
+            if ours > defmt {
+                more_insn.push(format!("{label} ({:.2}×)", ours / defmt));
+            }
+            if ours > fmt / 2.0 {
+                more_fmt.push(format!("{label} ({:.2}×)", ours / fmt));
+            }
         }
+        let dt_mean = dt_total.0 / dt_total.1.max(1.0);
+        if !more_bytes.is_empty() {
+            let mut note = format!(
+                "**Bytes per operation, not fewer than defmt** for {}. An rtt-tunnel frame is \
+                 the COBS code byte, the time delta, the message (its tag folds in the call \
+                 site of a contextual event, or the span of an enter, exit or close), the \
+                 values and the delimiter. The time delta took {dt_mean:.1} bytes on average \
+                 here: ticks of the 25 MHz counter since the previous frame, and QEMU runs one \
+                 instruction per 25.6 ticks, so back-to-back calls are thousands of ticks \
+                 apart (with a cycle counter on hardware, a byte less). A defmt frame is a \
+                 2-byte string index (its high byte squeezed out by rzCOBS), the 4-byte \
+                 timestamp and 2 bytes of framing, and defmt interns the whole format string.",
+                more_bytes.join(", ")
+            );
+            if more_bytes
+                .iter()
+                .any(|m| m.starts_with("event, constant message"))
+            {
+                note.push_str(
+                    " A constant message costs defmt nothing, while rtt-tunnel sends the text \
+                     of `info!(\"ready\")` in every frame (`message` is a `fmt::Arguments` \
+                     field); fix: intern constant messages (`fmt::Arguments::as_str()`) in \
+                     the call-site announcement and send only a marker.",
+                );
+            }
+            if more_bytes.iter().any(|m| m.starts_with("span new")) {
+                note.push_str(
+                    " A new span's frame carries its call site and its span slot besides the \
+                     tag; fix: fold one of them into the tag varint, as contextual events \
+                     fold their call site.",
+                );
+            }
+            missed.push(note);
+        }
+        let parts = &self.firmware["parts"];
+        let share = |key: &str| -> Result<(f64, f64, f64)> {
+            let null = num(parts, &["tracing-null", "instructions", key])?;
+            let nolink = num(parts, &["sender-nolink", "instructions", key])?;
+            let full = num(ops, &["rtt-tunnel", "instructions", key])?;
+            Ok((null, nolink - null, full - nolink))
+        };
+        if !more_insn.is_empty() {
+            let (t, s_, c) = share("event_none")?;
+            let (te, se, ce) = share("span_enter")?;
+            missed.push(format!(
+                "**Instructions per operation above defmt's** for {}. Where they go (next \
+                 table): for an event with no field, tracing's macros and dispatch {t:.0}, \
+                 the sender {s_:.0}, the copy into the ring {c:.0}; for an enter {te:.0}, \
+                 {se:.0} and {ce:.0}. The sender is the bulk. Single-stepping one call \
+                 through QEMU's gdbstub puts most of it in byte-wise copies of a few bytes \
+                 (`compiler_builtins`' `memcpy`, called for the time delta and for the frame \
+                 into the ring), the `cobs` crate's per-byte encoder state machine, \
+                 postcard/serde encoding of a message of two or three bytes, and, for events \
+                 and new spans, zeroing the 256-byte frame buffer on the stack. Fix (in the \
+                 sender and protocol, no wire change): encode the few-byte lifecycle frames \
+                 by hand, COBS-encode in one tight loop, copy small frames into the ring \
+                 byte by byte, leave the frame buffer uninitialised. defmt pays for rzCOBS \
+                 and per-byte writes too; all figures are for `opt-level = \"s\"`.",
+                more_insn.join(", ")
+            ));
+        }
+        if !more_fmt.is_empty() {
+            missed.push(format!(
+                "**Instructions not far below rprintln's (`core::fmt`)** for {}: rprintln \
+                 writes a constant string or a couple of small integers with a handful of \
+                 `core::fmt` calls straight into the ring (no timestamp, no framing), cheaper \
+                 than both binary loggers here; `core::fmt` costs more only as the output \
+                 grows (three fields). The fixes above apply.",
+                more_fmt.join(", ")
+            ));
+        }
+
         let tunnel = &ops["rtt-tunnel"];
         writeln!(
             out,
@@ -261,7 +360,39 @@ impl Report<'_> {
         Ok(())
     }
 
-    fn size_table(&self, out: &mut String) -> Result<()> {
+    fn parts_table(&self, out: &mut String) -> Result<()> {
+        let ops = &self.firmware["ops"];
+        let parts = &self.firmware["parts"];
+        writeln!(
+            out,
+            "### Where rtt-tunnel's instructions go\n\n\
+             Two more builds of the same statements: `tracing` with a subscriber that does \
+             nothing (`bench-tracing-null`), and the sender with a link that copies nothing \
+             (`bench-tunnel-nolink`).\n"
+        )?;
+        writeln!(
+            out,
+            "| operation | tracing macros + dispatch | sender | copy into the ring | \
+             rtt-tunnel | defmt |"
+        )?;
+        writeln!(out, "|---|--:|--:|--:|--:|--:|")?;
+        for (key, label) in OPERATIONS {
+            let null = num(parts, &["tracing-null", "instructions", key])?;
+            let nolink = num(parts, &["sender-nolink", "instructions", key])?;
+            let full = num(ops, &["rtt-tunnel", "instructions", key])?;
+            let defmt = num(ops, &["defmt", "instructions", key])?;
+            writeln!(
+                out,
+                "| {label} | {null:.0} | {:.0} | {:.0} | {full:.0} | {defmt:.0} |",
+                nolink - null,
+                full - nolink
+            )?;
+        }
+        writeln!(out)?;
+        Ok(())
+    }
+
+    fn size_table(&self, out: &mut String, missed: &mut Vec<String>) -> Result<()> {
         let sizes = &self.firmware["sizes"];
         writeln!(
             out,
@@ -305,10 +436,70 @@ impl Report<'_> {
             ours / defmt,
             verdict(ours <= 2.0 * defmt)
         )?;
+
+        // Flash by crate, from symbol sizes.
+        let crates = |key: &str| -> BTreeMap<String, f64> {
+            sizes[key]["by_crate"]
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_f64()?)))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let (c_ours, c_defmt, c_none) = (crates("rtt-tunnel"), crates("defmt"), crates("none"));
+        let get = |m: &BTreeMap<String, f64>, k: &str| m.get(k).copied().unwrap_or(0.0);
+        let mut names: Vec<&String> = c_ours.keys().chain(c_defmt.keys()).collect();
+        names.sort();
+        names.dedup();
+        names.sort_by(|a, b| get(&c_ours, b).total_cmp(&get(&c_ours, a)));
+        writeln!(
+            out,
+            "Flash (text + rodata) by crate, from the ELF's symbol sizes (approximate: LTO \
+             inlines across crates; `constants` are anonymous read-only data such as strings \
+             and tables, `unnamed` what no symbol covers):\n"
+        )?;
+        writeln!(out, "| crate | rtt-tunnel | defmt | no logging |")?;
+        writeln!(out, "|---|--:|--:|--:|")?;
+        for name in &names {
+            writeln!(
+                out,
+                "| {name} | {:.0} | {:.0} | {:.0} |",
+                get(&c_ours, name),
+                get(&c_defmt, name),
+                get(&c_none, name)
+            )?;
+        }
+        writeln!(out)?;
+        if ours > 2.0 * defmt {
+            let of = |k: &str| get(&c_ours, k) - get(&c_none, k);
+            missed.push(format!(
+                "**Flash: rtt-tunnel adds {:.1}× what defmt-rtt adds** ({ours:.0} vs \
+                 {defmt:.0} bytes). defmt-rtt's logger is a few hundred bytes of code and \
+                 defmt keeps its strings in a section that is not flashed. rtt-tunnel brings \
+                 the sender ({:.0}), the protocol's encoder with postcard/serde ({:.0}), \
+                 tracing-core and tracing ({:.0}), more of `core`, since tracing's messages \
+                 are `fmt::Arguments` formatted on the target ({:.0}), `memcpy`/`memmove` \
+                 ({:.0}), and the call sites' metadata and names ({:.0} of constants). Fix: \
+                 encode by hand instead of through serde (the generic `push_message` is the \
+                 largest function), intern constant messages instead of formatting them; \
+                 2× defmt-rtt (about {:.0} bytes) is out of reach while tracing-core itself \
+                 is linked.",
+                ours / defmt,
+                of("rtt_tunnel_sender"),
+                of("rtt_tunnel_protocol") + of("postcard") + of("serde") + of("cobs"),
+                of("tracing_core") + of("tracing"),
+                of("core"),
+                of("compiler_builtins"),
+                of("constants"),
+                2.0 * defmt,
+            ));
+        }
         Ok(())
     }
 
-    fn relay_table(&self, out: &mut String) -> Result<()> {
+    fn relay_table(&self, out: &mut String, missed: &mut Vec<String>) -> Result<()> {
         writeln!(
             out,
             "## Host relay\n\n\
@@ -334,6 +525,29 @@ impl Report<'_> {
             writeln!(out, "| {label} | {:.0} | {ratio} |", rate(id)?)?;
         }
         let noop = rate("rtt-tunnel/noop")?;
+        let (tt_noop, fmt, tt_fmt) = (
+            rate("tracing-tunnel/noop")?,
+            rate("rtt-tunnel/fmt")?,
+            rate("tracing-tunnel/fmt")?,
+        );
+        if noop < 1e6 || noop <= tt_noop || fmt <= tt_fmt {
+            missed.push(format!(
+                "**Host relay: {:.2}× tracing-tunnel's rate into the no-op layer, {:.2}× \
+                 into the fmt layer.** tracing-tunnel is handed Rust values; rtt-tunnel splits \
+                 and decodes bytes first ({:.0} messages/s for that alone). A callgrind \
+                 profile of the relay bench (`valgrind --tool=callgrind` on the bench binary \
+                 with `--profile-time`) puts the receiver's time mostly in `with_value_set`, \
+                 which fills three 32-entry arrays for every message whatever its number of \
+                 values, in SipHash for the receiver's `HashMap`s keyed by call-site and span \
+                 ids, and in byte-by-byte COBS decoding and splitting (the `cobs` crate). \
+                 Fix: arrays sized by the message's values, a faster hasher or a `Vec` indexed \
+                 by the (small) ids, a splitter that finds delimiters with `memchr` and \
+                 decodes COBS in place.",
+                noop / tt_noop,
+                fmt / tt_fmt,
+                rate("rtt-tunnel/decode")?,
+            ));
+        }
         writeln!(
             out,
             "\nGoals: ≥ 1 million messages/s into registry + no-op layer: {}; faster than \
@@ -345,36 +559,61 @@ impl Report<'_> {
         Ok(())
     }
 
-    fn drain_table(&self, out: &mut String) -> Result<()> {
+    fn drain_table(&self, out: &mut String, missed: &mut Vec<String>) -> Result<()> {
         let d = &self.firmware["drain"];
         writeln!(
             out,
             "## Drain through QEMU's gdbstub\n\n\
-             `drain-fill` refills a {:.0}-byte ring as fast as the host empties it; the RTT \
-             reader drains {:.0} bytes with the `Pacer`, then the same connection reads as \
-             many bytes raw (reads of the drain's mean size per poll, one halt).\n",
+             `drain-fill` (mps2-an385, no `-icount`) refills a {:.0}-byte ring as fast as the \
+             host empties it. In {:.0} rounds, the RTT reader drains a quarter of {:.0} bytes \
+             with the `Pacer`, then the same connection reads as many bytes raw, in reads of \
+             that round's mean size per poll: all in one halt (*raw*), then each in a halt of \
+             its own (*raw, halt per read*).\n",
             num(d, &["ring"])?,
+            num(d, &["rounds"])?,
             num(d, &["bytes"])?,
         )?;
         writeln!(
             out,
-            "| drained | raw reads | drain / raw | bytes per poll | polls | GDB packets \
-             (drain) | GDB packets (raw) | goal ≥ 80% |"
+            "| drained | raw | drain / raw | raw, halt per read | bytes per poll | polls | \
+             GDB packets per poll | goal ≥ 80% |"
         )?;
         writeln!(out, "|--:|--:|--:|--:|--:|--:|--:|:-:|")?;
         let ratio = num(d, &["ratio"])?;
+        let packets_per_poll = num(d, &["packets_per_poll"])?;
+        let halting = num(d, &["raw_halting_bytes_per_second"])?;
+        let drained = num(d, &["bytes_per_second"])?;
         writeln!(
             out,
-            "| {:.0} KiB/s | {:.0} KiB/s | {:.0}% | {:.0} | {:.0} | {:.0} | {:.0} | {} |\n",
-            num(d, &["bytes_per_second"])? / 1024.0,
+            "| {:.0} KiB/s | {:.0} KiB/s | {:.0}% | {:.0} KiB/s | {:.0} | {:.0} | {:.1} | {} |\n",
+            drained / 1024.0,
             num(d, &["raw_bytes_per_second"])? / 1024.0,
             ratio * 100.0,
+            halting / 1024.0,
             num(d, &["bytes_per_poll"])?,
             num(d, &["polls"])?,
-            num(d, &["gdb_packets"])?,
-            num(d, &["raw_packets"])?,
+            packets_per_poll,
             verdict(ratio >= 0.8),
         )?;
+        if ratio < 0.8 {
+            missed.push(format!(
+                "**Drain at {:.0}% of the raw read rate.** QEMU's gdbstub reads memory only \
+                 while the core is halted, so every poll is a halt (interrupt and stop \
+                 reply), the control block's header and descriptor, the ring (2 KiB per `m` \
+                 packet), the read-offset write and a resume: {packets_per_poll:.1} packets \
+                 for {:.0} bytes (the ring was full at every poll: the drain is bound by the \
+                 link, not by the firmware), where the raw reads need about two. The same \
+                 reads with a halt around each run at {:.0} KiB/s, {:.0}% of the drain: the \
+                 halts, not the RTT bookkeeping, are the cost. Fix: a larger ring (the fixed \
+                 cost of a poll spread over more 2 KiB packets), fewer packets per poll (no \
+                 header re-read while halted), or a link that reads a running core (probe-rs \
+                 on hardware).",
+                ratio * 100.0,
+                num(d, &["bytes_per_poll"])?,
+                halting / 1024.0,
+                halting / drained * 100.0,
+            ));
+        }
         Ok(())
     }
 }
