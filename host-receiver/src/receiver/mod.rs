@@ -105,6 +105,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::num::NonZeroU64;
 
 use rtt_tunnel_protocol::{CallSite, CallsiteId, Frame, Hello, Kind, Message, SpanId};
@@ -126,6 +127,41 @@ pub(crate) use arena::{intern as intern_callsite, CallSiteView, RemoteCallsite};
 use persist::{Boot, Local};
 use spans::SpanState;
 
+/// A map keyed by the target's small integer ids (call sites, span slots), hashed with one
+/// multiplication (FxHash's) rather than SipHash: every relayed message looks one up. The
+/// ids come from the target; a target that picks colliding ids only slows its own relay.
+type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
+
+/// The hasher of [`IdMap`].
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl IdHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.add(u64::from(byte));
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.add(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+}
+
 /// The target of the events the receiver emits itself (reset, dropped frames).
 pub const RECEIVER_TARGET: &str = "rtt_tunnel";
 
@@ -135,11 +171,11 @@ pub struct Receiver {
     /// Call sites of every firmware build known, for persistence and lazy activation.
     library: PersistedMetadata,
     /// Call sites of the running firmware, leaked.
-    callsites: HashMap<CallsiteId, &'static RemoteCallsite>,
+    callsites: IdMap<CallsiteId, &'static RemoteCallsite>,
     boot: Boot,
     ticks: i64,
     epoch: u64,
-    spans: HashMap<SpanId, SpanState>,
+    spans: IdMap<SpanId, SpanState>,
     /// The target's stack of entered spans, innermost last. Every id in it is in `spans`.
     entered: Vec<SpanId>,
     dropped_frames: u64,
@@ -200,7 +236,7 @@ impl Receiver {
         local_spans: LocalSpans,
     ) -> Self {
         let mut local = local_spans.inner;
-        let span_table: HashMap<SpanId, SpanState> = spans
+        let span_table: IdMap<SpanId, SpanState> = spans
             .spans
             .into_iter()
             .map(|(id, data)| {
@@ -220,7 +256,7 @@ impl Receiver {
             .collect();
         let mut this = Self {
             library: metadata,
-            callsites: HashMap::new(),
+            callsites: IdMap::default(),
             boot: spans.boot,
             ticks: spans.ticks,
             epoch: spans.epoch,
@@ -600,5 +636,35 @@ impl Drop for Receiver {
     fn drop(&mut self) {
         let _current = target_time::set_current(self.target_time());
         self.end_boot();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+    use std::hash::BuildHasher;
+
+    use super::*;
+
+    #[test]
+    fn id_hashes_differ_for_the_ids_a_target_uses() {
+        let build = BuildHasherDefault::<IdHasher>::default();
+        let spans: HashSet<u64> = (0..4096u32).map(|id| build.hash_one(SpanId(id))).collect();
+        assert_eq!(spans.len(), 4096);
+        // The table's bucket index takes the low bits: consecutive ids spread over them.
+        let low: HashSet<u64> = (0..64u32)
+            .map(|id| build.hash_one(CallsiteId(id)) & 63)
+            .collect();
+        assert!(low.len() > 32, "{} distinct buckets of 64", low.len());
+    }
+
+    #[test]
+    fn id_maps_find_what_they_hold() {
+        let mut map = IdMap::<SpanId, u32>::default();
+        for id in 0..1000 {
+            map.insert(SpanId(id * 7), id);
+        }
+        assert!((0..1000).all(|id| map.get(&SpanId(id * 7)) == Some(&id)));
+        assert_eq!(map.get(&SpanId(1)), None);
     }
 }

@@ -93,13 +93,23 @@ pub(crate) fn check(values: Values<'_>, fields: usize) -> Result<(), ValuesError
     Ok(())
 }
 
+/// Builds the `ValueSet` of `$n` values in arrays of exactly `$n` entries (tracing's
+/// `value_set` takes arrays of up to 32, each length its own type) and calls `$f` with it.
 macro_rules! value_set_of_len {
-    ($fieldset:expr, $pairs:expr, $f:expr, [$($n:literal)*]) => {
-        match $pairs.len() {
+    ($n:expr, $fieldset:expr, $fields:expr, $first:expr, $values:expr, $f:expr, [$($len:literal)*]) => {
+        match $n {
             $(
-                $n => {
-                    let array: &[_; $n] = $pairs.try_into().expect("matched length");
-                    $f(&$fieldset.value_set(array))
+                $len => {
+                    let mut iter = $values.iter();
+                    let held: [(Held<'_>, usize); $len] = std::array::from_fn(|_| {
+                        let v = iter.next().expect("counted above");
+                        (Held::new(v.value), usize::from(v.field))
+                    });
+                    let pairs: [(&Field, Option<&dyn Value>); $len] = std::array::from_fn(|i| {
+                        let (held, field) = &held[i];
+                        ($fields.get(*field).unwrap_or($first), Some(held.as_value()))
+                    });
+                    $f(&$fieldset.value_set(&pairs))
                 }
             )*
             _ => unreachable!("checked against MAX_VALUES"),
@@ -115,26 +125,17 @@ pub(crate) fn with_value_set<R>(
     values: Values<'_>,
     f: impl FnOnce(&ValueSet<'_>) -> R,
 ) -> R {
-    let mut held: [Held<'_>; MAX_VALUES] = std::array::from_fn(|_| Held::Bool(false));
-    let mut index = [0usize; MAX_VALUES];
-    let mut n = 0;
-    for (v, (slot, idx)) in values.iter().zip(held.iter_mut().zip(index.iter_mut())) {
-        *slot = Held::new(v.value);
-        *idx = usize::from(v.field);
-        n += 1;
-    }
     let Some(first) = fields.first() else {
         // No fields: `check` let no value through.
         return f(&fieldset.value_set(&[]));
     };
-    let pairs: [(&Field, Option<&dyn Value>); MAX_VALUES] = std::array::from_fn(|i| {
-        let field = fields.get(index[i]).unwrap_or(first);
-        (field, Some(held[i].as_value()))
-    });
-    let pairs = &pairs[..n];
+    let n = values.iter().count().min(MAX_VALUES);
     value_set_of_len!(
+        n,
         fieldset,
-        pairs,
+        fields,
+        first,
+        values,
         f,
         [0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32]
     )
