@@ -128,9 +128,10 @@ pub fn run() -> Result<()> {
     let took = started.elapsed();
     let markdown = format!(
         "# Benchmarks\n\n\
-         Written by `cargo xtask bench` ({}); every figure below comes from that run. \
-         Regenerate with `cargo xtask bench` (about {} s on the machine below, builds \
-         included).\n\n{tables}\n{}\n{}",
+         Written by `cargo xtask bench` ({}); every figure below comes from that run, which \
+         took {} s on the machine below, the builds it needed included. Regenerate with \
+         `cargo xtask bench`.\n\n\
+         {tables}\n{}\n{}",
         conditions.date,
         took.as_secs(),
         conditions.markdown(),
@@ -325,8 +326,8 @@ impl Report<'_> {
                  the sender {s_:.0}, the copy into the ring {c:.0}; for an enter {te:.0}, \
                  {se:.0} and {ce:.0}. The sender is the bulk. Single-stepping one call \
                  through QEMU's gdbstub puts most of it in byte-wise copies of a few bytes \
-                 (`compiler_builtins`' `memcpy`, called for the time delta and for the frame \
-                 into the ring), the `cobs` crate's per-byte encoder state machine, \
+                 (`compiler_builtins`' `memcpy`, e.g. for the time delta; the copy into the \
+                 ring, in its own column, is another), the `cobs` crate's per-byte encoder state machine, \
                  postcard/serde encoding of a message of two or three bytes, and, for events \
                  and new spans, zeroing the 256-byte frame buffer on the stack. Fix (in the \
                  sender and protocol, no wire change): encode the few-byte lifecycle frames \
@@ -536,13 +537,12 @@ impl Report<'_> {
                  into the fmt layer.** tracing-tunnel is handed Rust values; rtt-tunnel splits \
                  and decodes bytes first ({:.0} messages/s for that alone). A callgrind \
                  profile of the relay bench (`valgrind --tool=callgrind` on the bench binary \
-                 with `--profile-time`) puts the receiver's time mostly in `with_value_set`, \
-                 which fills three 32-entry arrays for every message whatever its number of \
-                 values, in SipHash for the receiver's `HashMap`s keyed by call-site and span \
-                 ids, and in byte-by-byte COBS decoding and splitting (the `cobs` crate). \
-                 Fix: arrays sized by the message's values, a faster hasher or a `Vec` indexed \
-                 by the (small) ids, a splitter that finds delimiters with `memchr` and \
-                 decodes COBS in place.",
+                 with `--profile-time`) puts most of the rest in decoding: the values of a \
+                 message are walked and decoded several times (checked by `Message::decode`, \
+                 again by the receiver's check, counted, then read), COBS is decoded byte by \
+                 byte (the `cobs` crate) after the splitter copied the frame, and strings are \
+                 UTF-8-checked. Fix: decode values once into the array the `ValueSet` is built \
+                 from, find delimiters with `memchr` and decode COBS in place.",
                 noop / tt_noop,
                 fmt / tt_fmt,
                 rate("rtt-tunnel/decode")?,
@@ -626,6 +626,8 @@ struct Conditions {
     cpu: String,
     cores: String,
     firmware_profile: String,
+    host_profile: String,
+    versions: String,
     icount: String,
 }
 
@@ -653,6 +655,20 @@ impl Conditions {
             cpu,
             cores,
             firmware_profile: release_profile(&root.join("boards/Cargo.toml")),
+            host_profile: release_profile(&root.join("Cargo.toml")),
+            versions: [
+                ("Cargo.lock", "tracing-tunnel"),
+                ("Cargo.lock", "tracing-subscriber"),
+                ("Cargo.lock", "criterion"),
+                ("boards/Cargo.lock", "defmt"),
+                ("boards/Cargo.lock", "defmt-rtt"),
+                ("boards/Cargo.lock", "rtt-target"),
+                ("boards/Cargo.lock", "tracing-core"),
+            ]
+            .iter()
+            .map(|(lock, name)| format!("{name} {}", locked_version(&root.join(lock), name)))
+            .collect::<Vec<_>>()
+            .join(", "),
             icount: firmware["icount"].as_str().unwrap_or("?").to_owned(),
         }
     }
@@ -665,8 +681,9 @@ impl Conditions {
              - QEMU: {}, `-icount {}` for the per-operation runs, none for the drain\n\
              - Rust: {}\n\
              - Firmware: the boards workspace's release profile, the same for every build: {}\n\
-             - Host benches: cargo's `bench` profile (optimised, no LTO); criterion, 20 samples, \
-             2 s of measurement per figure\n",
+             - Host benches: cargo's `bench` profile (the host workspace's release settings: \
+             {}); criterion, 20 samples, 2 s of measurement per figure\n\
+             - Versions: {}\n",
             self.date,
             self.cpu,
             self.cores,
@@ -674,6 +691,8 @@ impl Conditions {
             self.icount,
             self.rustc,
             self.firmware_profile,
+            self.host_profile,
+            self.versions,
         )
     }
 }
@@ -690,10 +709,22 @@ fn release_profile(manifest: &Path) -> String {
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .collect();
     if settings.is_empty() {
-        "unknown".into()
+        "cargo's defaults".into()
     } else {
         format!("`{}`", settings.join("`, `"))
     }
+}
+
+/// The version of package `name` in a Cargo.lock (the newest, when it holds several).
+fn locked_version(lock: &Path, name: &str) -> String {
+    let text = std::fs::read_to_string(lock).unwrap_or_default();
+    let entry = format!("name = \"{name}\"");
+    text.split("[[package]]")
+        .filter(|p| p.lines().any(|l| l == entry))
+        .last()
+        .and_then(|p| p.lines().find_map(|l| l.strip_prefix("version = ")))
+        .map(|v| v.trim_matches('"').to_owned())
+        .unwrap_or_else(|| "?".into())
 }
 
 /// How the figures are made, for the reader of BENCHMARKS.md.
@@ -730,6 +761,9 @@ an in-memory ring; tracing-tunnel's events from its own `TracingEventSender` run
 `tracing` code. tracing-tunnel's receiver takes owned events, so each batch gets a fresh copy \
 made outside the timing: it is measured without decoding, rtt-tunnel with splitting and \
 decoding.
-- **Drain**: the reader polls with the `Pacer` as the CLI does (one halt per poll); raw = the \
-same byte count in reads of the same size, all in one halt.
+- **Drain**: `host-receiver/benches/firmware.rs`. The reader polls with the `Pacer` as the CLI \
+does (one halt per poll). Four rounds, each a quarter of the bytes drained, then the same byte \
+count read raw in reads of that round's mean size per poll: once all in one halt, once with a \
+halt around each read. Alternating keeps both under the same load on the host. The drained \
+bytes are checked against the filler's pattern.
 ";
