@@ -325,15 +325,15 @@ impl Report<'_> {
                  table): for an event with no field, tracing's macros and dispatch {t:.0}, \
                  the sender {s_:.0}, the copy into the ring {c:.0}; for an enter {te:.0}, \
                  {se:.0} and {ce:.0}. The sender is the bulk. Single-stepping one call \
-                 through QEMU's gdbstub puts most of it in byte-wise copies of a few bytes \
-                 (`compiler_builtins`' `memcpy`, e.g. for the time delta; the copy into the \
-                 ring, in its own column, is another), the `cobs` crate's per-byte encoder state machine, \
-                 postcard/serde encoding of a message of two or three bytes, and, for events \
-                 and new spans, zeroing the 256-byte frame buffer on the stack. Fix (in the \
-                 sender and protocol, no wire change): encode the few-byte lifecycle frames \
-                 by hand, COBS-encode in one tight loop, copy small frames into the ring \
-                 byte by byte, leave the frame buffer uninitialised. defmt pays for rzCOBS \
-                 and per-byte writes too; all figures are for `opt-level = \"s\"`.",
+                 through QEMU's gdbstub shows where: for events and new spans, zeroing the \
+                 256-byte frame buffer on the stack (`__aeabi_memset4`); copies of a few \
+                 bytes through `compiler_builtins`' `memcpy`; the message head through \
+                 postcard/serde; COBS and the time delta; and the sender's bookkeeping \
+                 (call-site and span tables, `prepare`/`deliver`/`write` around the critical \
+                 section). Fix (no wire change): leave the frame buffer uninitialised, encode \
+                 the message head by hand, copy frames of a few bytes with a plain loop. \
+                 defmt pays for rzCOBS and per-byte writes too; all figures are for \
+                 `opt-level = \"s\"`.",
                 more_insn.join(", ")
             ));
         }
@@ -601,15 +601,17 @@ impl Report<'_> {
                  while the core is halted, so every poll is a halt (interrupt and stop \
                  reply), the control block's header and descriptor, the ring (2 KiB per `m` \
                  packet), the read-offset write and a resume: {packets_per_poll:.1} packets \
-                 for {:.0} bytes (the ring was full at every poll: the drain is bound by the \
-                 link, not by the firmware), where the raw reads need about two. The same \
-                 reads with a halt around each run at {:.0} KiB/s, {:.0}% of the drain: the \
-                 halts, not the RTT bookkeeping, are the cost. Fix: a larger ring (the fixed \
-                 cost of a poll spread over more 2 KiB packets), fewer packets per poll (no \
-                 header re-read while halted), or a link that reads a running core (probe-rs \
-                 on hardware).",
+                 for {:.0} bytes, of the {:.0} the ring holds (polls find it all but full: \
+                 the drain is bound by the link, not by the firmware), where the raw reads \
+                 need about two. \
+                 The same reads with a halt around each run at {:.0} KiB/s ({:.0}% of the \
+                 drain's rate), so most of the gap to the raw rate is the halt and resume of \
+                 every poll. Fix: a larger ring (the fixed cost of a poll spread over more \
+                 2 KiB packets), fewer packets per poll (no header re-read while halted), or \
+                 a link that reads a running core (probe-rs on hardware).",
                 ratio * 100.0,
                 num(d, &["bytes_per_poll"])?,
+                num(d, &["ring"])?,
                 halting / 1024.0,
                 halting / drained * 100.0,
             ));
