@@ -16,7 +16,7 @@
 mod receiver_support;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use host_receiver::memory::{Access, MemoryError, SimMemory, TargetMemory};
@@ -232,14 +232,13 @@ fn a_reset_between_two_reads_of_a_poll_mid_session_reattaches_and_ends_the_old_b
     assert_eq!(firmware_events(&log), ["event"]);
 }
 
-/// A session over `memory` whose target writes `bytes` in pieces of 40 while the host is
-/// not looking, then sets `stop` (the CLI's Ctrl-C flag) once it has written them all.
-fn run_until_stopped(memory: &mut SimMemory, rtt: &SimRtt, bytes: Vec<u8>) -> RunEnd {
+/// Makes the target of `memory` write `bytes` in pieces of 40 while the host is not looking;
+/// returns the stop flag (the CLI's Ctrl-C flag), set once it has written them all.
+fn write_then_stop(memory: &mut SimMemory, rtt: &SimRtt, bytes: Vec<u8>) -> Arc<AtomicBool> {
     let stop = Arc::new(AtomicBool::new(false));
-    let pending = Arc::new(Mutex::new(bytes));
-    let (writer, flag, queue) = (rtt.clone(), Arc::clone(&stop), Arc::clone(&pending));
+    let mut pending = bytes;
+    let (writer, flag) = (rtt.clone(), Arc::clone(&stop));
     memory.set_target(move |m| {
-        let mut pending = queue.lock().unwrap();
         let n = pending.len().min(40);
         let written = writer.write_up(m, 1, &pending[..n]);
         pending.drain(..written);
@@ -247,6 +246,13 @@ fn run_until_stopped(memory: &mut SimMemory, rtt: &SimRtt, bytes: Vec<u8>) -> Ru
             flag.store(true, Ordering::Relaxed);
         }
     });
+    stop
+}
+
+/// A session over `memory` whose target writes `bytes` in pieces of 40 while the host is
+/// not looking, then sets `stop` (the CLI's Ctrl-C flag) once it has written them all.
+fn run_until_stopped(memory: &mut SimMemory, rtt: &SimRtt, bytes: Vec<u8>) -> RunEnd {
+    let stop = write_then_stop(memory, rtt, bytes);
     let mut end = None;
     with_capture(|| {
         let mut session = Session::new(
@@ -313,14 +319,7 @@ fn a_session_that_fails_mid_run_restores_the_mode_when_dropped() {
         writer.write_up(m, 1, &[0]);
     });
     // Fail a read a few polls after the attach.
-    let reads_to_attach = {
-        let (mut fresh, _) = target();
-        RttReader::new(&mut fresh, blocking_options())
-            .attach()
-            .map(|_| ())
-            .unwrap();
-        fresh.stats().reads
-    };
+    let reads_to_attach = reads_to_attach();
     let stop = AtomicBool::new(false);
     with_capture(|| {
         let hiccup = Hiccup {
@@ -415,18 +414,7 @@ fn receiver_warnings(log: &Log) -> Vec<String> {
 #[test]
 fn a_chip_that_stops_answering_for_a_moment_is_polled_again() {
     let (mut memory, rtt) = target();
-    let stop = Arc::new(AtomicBool::new(false));
-    let pending = Arc::new(Mutex::new(boot_inside_spans(1)));
-    let (writer, flag) = (rtt.clone(), Arc::clone(&stop));
-    memory.set_target(move |m| {
-        let mut pending = pending.lock().unwrap();
-        let n = pending.len().min(40);
-        let written = writer.write_up(m, 1, &pending[..n]);
-        pending.drain(..written);
-        if pending.is_empty() {
-            flag.store(true, Ordering::Relaxed);
-        }
-    });
+    let stop = write_then_stop(&mut memory, &rtt, boot_inside_spans(1));
     let attach = reads_to_attach();
     let log = with_capture(|| {
         // Five reads in a row fail, a few polls after the attach: two polls or more.
