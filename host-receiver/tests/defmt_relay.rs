@@ -8,31 +8,25 @@
 #![allow(clippy::single_range_in_vec_init)]
 
 mod receiver_support;
-
-use std::io::{self, Write};
-use std::sync::{Arc, Mutex};
+mod sim_support;
 
 use defmt_decoder::{Locations, Table};
 use host_receiver::capture::{replay, replay_with, CaptureReader, CaptureWriter, Record};
 use host_receiver::defmt::{DefmtDecoder, DefmtTable};
 use host_receiver::memory::SimMemory;
-use host_receiver::output::{Color, Format, Output};
+use host_receiver::output::Format;
 use host_receiver::receiver::Receiver;
 use host_receiver::rtt::sim::SimRtt;
 use host_receiver::rtt::{ChannelSelector, Poll, RttError, RttOptions, RttReader};
 use host_receiver::session::{Session, SessionError, SessionStats};
 use receiver_support::*;
 use rtt_tunnel_protocol::{Frame, Message, Parent, Value};
+use sim_support::{output, ram, SharedBuf, CB, RAM, RAM_SIZE};
 use tracing_core::Dispatch;
-
-const RAM: u64 = 0x2000_0000;
-const RAM_SIZE: usize = 0x4000;
-const CB: u64 = 0x2000_0100;
 
 /// Up channels "rtt-tunnel" (0) and "defmt" (1), down channel "rtt-tunnel".
 fn target() -> (SimMemory, SimRtt) {
-    let mut memory = SimMemory::new();
-    memory.add_ram(RAM, RAM_SIZE);
+    let mut memory = ram();
     let rtt = SimRtt::builder(CB)
         .up("rtt-tunnel", 1024)
         .up("defmt", 256)
@@ -129,40 +123,8 @@ fn wire(frames: &[(i64, Message<'_>)]) -> Vec<u8> {
     out
 }
 
-#[derive(Debug, Clone, Default)]
-struct SharedBuf(Arc<Mutex<Vec<u8>>>);
-
-impl Write for SharedBuf {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl tracing_subscriber::fmt::MakeWriter<'_> for SharedBuf {
-    type Writer = SharedBuf;
-    fn make_writer(&self) -> SharedBuf {
-        self.clone()
-    }
-}
-
-impl SharedBuf {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-}
-
 fn json_output() -> (Dispatch, SharedBuf) {
-    let out = SharedBuf::default();
-    let dispatch = Output::new(Format::Json)
-        .filter("trace")
-        .color(Color::Never)
-        .dispatch_with_writer(out.clone())
-        .unwrap();
-    (dispatch, out)
+    output(Format::Json)
 }
 
 /// Each JSON line as `time level target: message [spans]`.
@@ -224,7 +186,7 @@ fn run_live(
         drop(closed.receiver);
         closed.stats
     });
-    let capture = file.0.lock().unwrap().clone();
+    let capture = file.bytes();
     (out.text(), stats, capture)
 }
 
@@ -428,8 +390,7 @@ fn garbage_on_the_defmt_channel_is_a_warning_and_the_next_line_arrives() {
 
 #[test]
 fn a_missing_defmt_channel_fails_the_attach_only_when_required() {
-    let mut memory = SimMemory::new();
-    memory.add_ram(RAM, RAM_SIZE);
+    let mut memory = ram();
     let rtt = SimRtt::builder(CB)
         .up("rtt-tunnel", 1024)
         .build(&mut memory);

@@ -10,10 +10,8 @@
 //! drop), or not at all when the link died, and a chip that stops answering for a moment
 //! (polled again within `RunOptions::retry_for`, the CLI's window for a probe).
 
-// A `Vec` of one RAM range is meant.
-#![allow(clippy::single_range_in_vec_init)]
-
 mod receiver_support;
+mod sim_support;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -22,30 +20,17 @@ use std::time::Duration;
 use host_receiver::memory::{Access, MemoryError, SimMemory, TargetMemory};
 use host_receiver::receiver::{Receiver, RECEIVER_TARGET};
 use host_receiver::rtt::sim::SimRtt;
-use host_receiver::rtt::{
-    ChannelMode, ChannelSelector, Pacer, Poll, ResetCause, RttError, RttOptions, RttReader,
-};
+use host_receiver::rtt::{ChannelMode, Pacer, Poll, ResetCause, RttError, RttOptions, RttReader};
 use host_receiver::session::{RunEnd, RunOptions, Session, SessionError};
 use receiver_support::*;
-use rtt_tunnel_protocol::{Frame, Message, Parent};
-
-const RAM: u64 = 0x2000_0000;
-const RAM_SIZE: usize = 0x4000;
-const CB: u64 = 0x2000_0100;
-const RING: u32 = 1024;
+use rtt_tunnel_protocol::Parent;
+use sim_support::{options, wire};
 
 /// A running target as a probe sees it: RAM, and the firmware's RTT block (up channel 0
 /// "Terminal", up channel 1 and down channel 0 "rtt-tunnel", as the real-board examples lay
 /// it out), initialised.
 fn target() -> (SimMemory, SimRtt) {
-    let mut memory = SimMemory::new();
-    memory.add_ram(RAM, RAM_SIZE);
-    let rtt = SimRtt::builder(CB)
-        .up("Terminal", 64)
-        .up("rtt-tunnel", RING)
-        .down("rtt-tunnel", 16)
-        .build(&mut memory);
-    rtt.init(&mut memory);
+    let (memory, rtt) = sim_support::target();
     assert!(!memory.halts_in_batch(), "a probe link does not halt");
     (memory, rtt)
 }
@@ -53,45 +38,7 @@ fn target() -> (SimMemory, SimRtt) {
 /// The channels by name, as the CLI selects them, and the up channel blocking while attached
 /// (what a user who must lose nothing asks for).
 fn blocking_options() -> RttOptions {
-    RttOptions::at(CB)
-        .ram(vec![RAM..RAM + RAM_SIZE as u64])
-        .up_channel(ChannelSelector::name("rtt-tunnel"))
-        .down_channel(ChannelSelector::name("rtt-tunnel"))
-        .mode(ChannelMode::BlockIfFull)
-}
-
-/// Frames built by hand, 1 tick apart.
-fn wire(messages: impl IntoIterator<Item = Message<'static>>) -> Vec<u8> {
-    let mut out = Vec::new();
-    for message in messages {
-        let mut buf = [0u8; 512];
-        let n = Frame { dt: 1, message }.encode(&mut buf).unwrap();
-        out.extend_from_slice(&buf[..n]);
-    }
-    out
-}
-
-/// A boot that announces itself and enters two spans.
-fn boot_inside_spans(boot: u32) -> Vec<u8> {
-    let mut messages = standard_preamble(boot);
-    messages.extend([
-        new_span(1, 1, Parent::Current),
-        Message::Enter(span(1)),
-        new_span(2, 2, Parent::Current),
-        Message::Enter(span(2)),
-    ]);
-    wire(messages)
-}
-
-/// A boot's `Hello`, call sites and one event.
-fn boot_with_event(boot: u32) -> Vec<u8> {
-    let mut messages = standard_preamble(boot);
-    messages.push(event(
-        0,
-        Parent::Current,
-        rtt_tunnel_protocol::Values::EMPTY,
-    ));
-    wire(messages)
+    options().mode(ChannelMode::BlockIfFull)
 }
 
 #[test]
@@ -168,7 +115,7 @@ fn a_reset_between_two_reads_of_a_poll_mid_session_reattaches_and_ends_the_old_b
             rtt.up_mode(session.reader().memory(), 1),
             ChannelMode::BlockIfFull
         );
-        let first = boot_inside_spans(1);
+        let first = wire(boot_inside_spans(1));
         rtt.write_up(session.reader_mut().memory_mut(), 1, &first);
         assert_eq!(session.poll().unwrap(), Poll::Data(first.len()));
         assert_eq!(session.receiver().entered().len(), 2);
@@ -183,7 +130,7 @@ fn a_reset_between_two_reads_of_a_poll_mid_session_reattaches_and_ends_the_old_b
         )]);
         rtt.write_up(session.reader_mut().memory_mut(), 1, &torn);
         let reboot = rtt.clone();
-        let second = boot_with_event(2);
+        let second = wire(boot_with_event(2));
         let written = second.clone();
         session.reader_mut().memory_mut().before_read(3, move |m| {
             reboot.wipe(m);
@@ -274,7 +221,7 @@ fn run_until_stopped(memory: &mut SimMemory, rtt: &SimRtt, bytes: Vec<u8>) -> Ru
 #[test]
 fn stopping_with_the_flag_then_dropping_the_session_leaves_the_channel_non_blocking() {
     let (mut memory, rtt) = target();
-    let end = run_until_stopped(&mut memory, &rtt, boot_inside_spans(1));
+    let end = run_until_stopped(&mut memory, &rtt, wire(boot_inside_spans(1)));
     assert!(matches!(end, RunEnd::Stopped), "{end:?}");
     assert_eq!(rtt.up_mode(&memory, 1), ChannelMode::NoBlockSkip);
 }
@@ -390,31 +337,10 @@ fn reads_to_attach() -> u64 {
     fresh.stats().reads
 }
 
-/// The messages of the receiver's own `WARN` events.
-fn receiver_warnings(log: &Log) -> Vec<String> {
-    log.events()
-        .into_iter()
-        .filter_map(|op| match op {
-            Op::Event {
-                target,
-                level,
-                fields,
-                ..
-            } if target == RECEIVER_TARGET && level == tracing_core::Level::WARN => {
-                fields.into_iter().find_map(|(name, value)| match value {
-                    Val::Debug(text) if name == "message" => Some(text),
-                    _ => None,
-                })
-            }
-            _ => None,
-        })
-        .collect()
-}
-
 #[test]
 fn a_chip_that_stops_answering_for_a_moment_is_polled_again() {
     let (mut memory, rtt) = target();
-    let stop = write_then_stop(&mut memory, &rtt, boot_inside_spans(1));
+    let stop = write_then_stop(&mut memory, &rtt, wire(boot_inside_spans(1)));
     let attach = reads_to_attach();
     let log = with_capture(|| {
         // Five reads in a row fail, a few polls after the attach: two polls or more.

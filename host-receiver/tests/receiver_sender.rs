@@ -4,26 +4,13 @@
 
 mod receiver_support;
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use host_receiver::receiver::Receiver;
 use receiver_support::*;
 use rtt_tunnel_protocol::{Feed, Frame, FrameSplitter, Request};
-use rtt_tunnel_sender::{Clock, Identity, MemoryLink, Tunnel};
+use rtt_tunnel_sender::{Identity, MemoryLink};
 
-/// A clock that advances 10 ticks per reading.
-struct TestClock;
-
-static NOW: AtomicU64 = AtomicU64::new(1_000);
-
-impl Clock for TestClock {
-    fn now() -> u64 {
-        NOW.fetch_add(10, Ordering::Relaxed)
-    }
-}
-
-static TUNNEL: Tunnel<MemoryLink<32768>, TestClock> = Tunnel::new();
-static LATE: Tunnel<MemoryLink<32768>, TestClock> = Tunnel::new();
+static TUNNEL: MemoryTunnel = MemoryTunnel::new();
+static LATE: MemoryTunnel = MemoryTunnel::new();
 
 /// Splits, decodes and relays `wire`; returns the receive errors.
 fn relay(rx: &mut Receiver, wire: &[u8]) -> Vec<String> {
@@ -43,13 +30,6 @@ fn relay(rx: &mut Receiver, wire: &[u8]) -> Vec<String> {
             Feed::Error { error, .. } => panic!("{error}"),
         }
     }
-}
-
-fn drain(tunnel: &'static Tunnel<MemoryLink<32768>, TestClock>) -> Vec<u8> {
-    let mut wire = vec![0u8; 32768];
-    let n = tunnel.with_link(|link| link.drain_up(&mut wire)).unwrap();
-    wire.truncate(n);
-    wire
 }
 
 /// The firmware's side: ordinary `tracing` code under the sender's dispatcher.

@@ -2,52 +2,23 @@
 //! hand) go into a simulated target's RTT ring; a `Session` drains, splits, decodes and relays
 //! them; a capture of the run replays to the same output.
 
-// A `Vec` of one RAM range is meant.
-#![allow(clippy::single_range_in_vec_init)]
-
 mod receiver_support;
+mod sim_support;
 
-use std::io::{self, Write};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use host_receiver::capture::{replay, CaptureReader, CaptureWriter, Record};
 use host_receiver::memory::{MemoryError, SimMemory, TargetMemory};
-use host_receiver::output::{Color, Format, Output};
+use host_receiver::output::Format;
 use host_receiver::receiver::{Receiver, RECEIVER_TARGET};
 use host_receiver::rtt::sim::SimRtt;
-use host_receiver::rtt::{ChannelSelector, Poll, RttError, RttOptions, RttReader};
+use host_receiver::rtt::{Poll, RttError, RttOptions, RttReader};
 use host_receiver::session::{RunEnd, RunOptions, Session, SessionError, SessionStats};
 use receiver_support::*;
-use rtt_tunnel_protocol::{Feed, Frame, FrameSplitter, LevelFilter, Message, Parent, Request};
-use rtt_tunnel_sender::{Clock, Identity, MemoryLink, Tunnel};
-use tracing_core::Dispatch;
-
-const RAM: u64 = 0x2000_0000;
-const RAM_SIZE: usize = 0x4000;
-const CB: u64 = 0x2000_0100;
-const RING: u32 = 1024;
-
-/// A target with up channels "Terminal" and "rtt-tunnel" and down channel "rtt-tunnel".
-fn target() -> (SimMemory, SimRtt) {
-    let mut memory = SimMemory::new();
-    memory.add_ram(RAM, RAM_SIZE);
-    let rtt = SimRtt::builder(CB)
-        .up("Terminal", 64)
-        .up("rtt-tunnel", RING)
-        .down("rtt-tunnel", 16)
-        .build(&mut memory);
-    rtt.init(&mut memory);
-    (memory, rtt)
-}
-
-fn options() -> RttOptions {
-    RttOptions::at(CB)
-        .ram(vec![RAM..RAM + RAM_SIZE as u64])
-        .up_channel(ChannelSelector::name("rtt-tunnel"))
-        .down_channel(ChannelSelector::name("rtt-tunnel"))
-}
+use rtt_tunnel_protocol::{Feed, Frame, FrameSplitter, LevelFilter, Parent, Request};
+use rtt_tunnel_sender::{Identity, MemoryLink};
+use sim_support::{options, output, ram, target, wire, SharedBuf};
 
 fn session(memory: SimMemory) -> Session<SimMemory> {
     let mut session = Session::new(RttReader::new(memory, options()), Receiver::default());
@@ -68,29 +39,17 @@ fn send(session: &mut Session<SimMemory>, rtt: &SimRtt, bytes: &[u8], piece: usi
     }
 }
 
-/// Frames built by hand, 1 tick apart.
-fn wire(messages: impl IntoIterator<Item = Message<'static>>) -> Vec<u8> {
-    let mut out = Vec::new();
-    for message in messages {
-        let mut buf = [0u8; 512];
-        let n = Frame { dt: 1, message }.encode(&mut buf).unwrap();
-        out.extend_from_slice(&buf[..n]);
-    }
-    out
+/// The target resets (RAM wiped, RTT initialised again); the host sees the reset, then
+/// attaches to the new block.
+fn reset(session: &mut Session<SimMemory>, rtt: &SimRtt) {
+    let memory = session.reader_mut().memory_mut();
+    rtt.wipe(memory);
+    rtt.init(memory);
+    assert!(matches!(session.poll().unwrap(), Poll::Reset(_)));
+    assert!(matches!(session.poll().unwrap(), Poll::Attached(_)));
 }
 
-/// A clock that advances 10 ticks per reading.
-struct TestClock;
-
-static NOW: AtomicU64 = AtomicU64::new(1_000);
-
-impl Clock for TestClock {
-    fn now() -> u64 {
-        NOW.fetch_add(10, Ordering::Relaxed)
-    }
-}
-
-static TUNNEL: Tunnel<MemoryLink<32768>, TestClock> = Tunnel::new();
+static TUNNEL: MemoryTunnel = MemoryTunnel::new();
 
 /// The real sender's frames for some ordinary tracing code.
 fn sender_wire() -> Vec<u8> {
@@ -114,30 +73,7 @@ fn sender_wire() -> Vec<u8> {
         drop(outer);
         tracing::error!("after");
     });
-    let mut wire = vec![0u8; 32768];
-    let n = TUNNEL.with_link(|link| link.drain_up(&mut wire)).unwrap();
-    wire.truncate(n);
-    wire
-}
-
-fn rtt_tunnel_warnings(log: &Log) -> Vec<String> {
-    log.events()
-        .into_iter()
-        .filter_map(|op| match op {
-            Op::Event {
-                target,
-                level,
-                fields,
-                ..
-            } if target == RECEIVER_TARGET && level == tracing_core::Level::WARN => {
-                fields.into_iter().find_map(|(name, value)| match value {
-                    Val::Debug(text) if name == "message" => Some(text),
-                    _ => None,
-                })
-            }
-            _ => None,
-        })
-        .collect()
+    drain(&TUNNEL)
 }
 
 fn event_messages(log: &Log) -> Vec<String> {
@@ -247,7 +183,7 @@ fn garbage_in_the_ring_is_counted_reported_and_the_stream_goes_on() {
         (2, 1, 1),
         "{stats}"
     );
-    let warnings = rtt_tunnel_warnings(&log);
+    let warnings = receiver_warnings(&log);
     assert_eq!(warnings.len(), 4, "{warnings:#?}");
     assert!(
         warnings[0].contains("not a valid COBS frame"),
@@ -263,18 +199,6 @@ fn garbage_in_the_ring_is_counted_reported_and_the_stream_goes_on() {
         "{warnings:#?}"
     );
     assert_eq!(event_messages(&log), ["still here"]);
-}
-
-/// Messages of a boot that enters two spans and stays inside them.
-fn boot_inside_spans(boot: u32) -> Vec<Message<'static>> {
-    let mut messages = standard_preamble(boot);
-    messages.extend([
-        new_span(1, 1, Parent::Current),
-        Message::Enter(span(1)),
-        new_span(2, 2, Parent::Current),
-        Message::Enter(span(2)),
-    ]);
-    messages
 }
 
 #[test]
@@ -295,19 +219,9 @@ fn a_reset_mid_stream_force_exits_the_entered_spans_and_restarts_the_splitter() 
         .encode(&mut buf)
         .unwrap();
         send(&mut session, &rtt, &buf[..n / 2], 1000);
-        let memory = session.reader_mut().memory_mut();
-        rtt.wipe(memory);
-        rtt.init(memory);
-        assert!(matches!(session.poll().unwrap(), Poll::Reset(_)));
-        assert!(matches!(session.poll().unwrap(), Poll::Attached(_)));
+        reset(&mut session, &rtt);
         // The new boot.
-        let mut messages = standard_preamble(2);
-        messages.push(event(
-            0,
-            Parent::Current,
-            rtt_tunnel_protocol::Values::EMPTY,
-        ));
-        send(&mut session, &rtt, &wire(messages), 1000);
+        send(&mut session, &rtt, &wire(boot_with_event(2)), 1000);
         assert!(session.receiver().entered().is_empty());
         stats = session.stats();
     });
@@ -316,53 +230,18 @@ fn a_reset_mid_stream_force_exits_the_entered_spans_and_restarts_the_splitter() 
     assert_eq!(stats.errors(), 0, "{stats}");
     assert!(log.unbalanced().is_empty(), "{:?}", log.unbalanced());
     assert!(log.open_spans().is_empty(), "{:?}", log.open_spans());
-    let reset_warning = rtt_tunnel_warnings(&log);
+    let reset_warning = receiver_warnings(&log);
     assert!(
         reset_warning.iter().any(|w| w.contains("target reset")),
         "{reset_warning:#?}"
     );
 }
 
-/// A `Write` into a shared buffer.
-#[derive(Clone, Default)]
-struct SharedBuf(Arc<Mutex<Vec<u8>>>);
-
-impl Write for SharedBuf {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl tracing_subscriber::fmt::MakeWriter<'_> for SharedBuf {
-    type Writer = SharedBuf;
-    fn make_writer(&self) -> SharedBuf {
-        self.clone()
-    }
-}
-
-fn text_output() -> (Dispatch, SharedBuf) {
-    let out = SharedBuf::default();
-    let dispatch = Output::new(Format::Compact)
-        .filter("trace")
-        .color(Color::Never)
-        .dispatch_with_writer(out.clone())
-        .unwrap();
-    (dispatch, out)
-}
-
-fn text(buf: &SharedBuf) -> String {
-    String::from_utf8(buf.0.lock().unwrap().clone()).unwrap()
-}
-
 #[test]
 fn a_capture_replays_to_the_same_output() {
     let (memory, rtt) = target();
     let file = SharedBuf::default();
-    let (live, live_out) = text_output();
+    let (live, live_out) = output(Format::Compact);
     let live_stats = tracing_core::dispatcher::with_default(&live, || {
         let capture = CaptureWriter::new(file.clone()).unwrap();
         let mut session = Session::new(RttReader::new(memory, options()), Receiver::default())
@@ -370,22 +249,12 @@ fn a_capture_replays_to_the_same_output() {
         assert!(matches!(session.poll().unwrap(), Poll::Attached(_)));
         send(&mut session, &rtt, &wire(boot_inside_spans(1)), 13);
         send(&mut session, &rtt, &[0x09, 0x01, 0x00], 13);
-        let memory = session.reader_mut().memory_mut();
-        rtt.wipe(memory);
-        rtt.init(memory);
-        assert!(matches!(session.poll().unwrap(), Poll::Reset(_)));
-        assert!(matches!(session.poll().unwrap(), Poll::Attached(_)));
-        let mut messages = standard_preamble(2);
-        messages.push(event(
-            0,
-            Parent::Current,
-            rtt_tunnel_protocol::Values::EMPTY,
-        ));
-        send(&mut session, &rtt, &wire(messages), 13);
+        reset(&mut session, &rtt);
+        send(&mut session, &rtt, &wire(boot_with_event(2)), 13);
         session.close().stats
     });
 
-    let bytes = file.0.lock().unwrap().clone();
+    let bytes = file.bytes();
     let records: Vec<Record> = CaptureReader::new(&bytes[..])
         .unwrap()
         .collect::<Result<_, _>>()
@@ -406,7 +275,7 @@ fn a_capture_replays_to_the_same_output() {
         1
     );
 
-    let (replayed, replay_out) = text_output();
+    let (replayed, replay_out) = output(Format::Compact);
     let replay_stats = tracing_core::dispatcher::with_default(&replayed, || {
         let mut receiver = Receiver::default();
         let mut reader = CaptureReader::new(&bytes[..]).unwrap();
@@ -414,7 +283,7 @@ fn a_capture_replays_to_the_same_output() {
     });
     assert_eq!(replay_stats, live_stats);
     assert_eq!(live_stats.frame_errors, 1);
-    let (live_text, replay_text) = (text(&live_out), text(&replay_out));
+    let (live_text, replay_text) = (live_out.text(), replay_out.text());
     // The live run also says where it attached: the rest is the same, line for line.
     let relayed = |text: &str| -> Vec<String> {
         text.lines()
@@ -428,7 +297,7 @@ fn a_capture_replays_to_the_same_output() {
 
     // A capture cut in the middle of a record replays up to there.
     let cut = &bytes[..bytes.len() - 3];
-    let stats = tracing_core::dispatcher::with_default(&text_output().0, || {
+    let stats = tracing_core::dispatcher::with_default(&output(Format::Compact).0, || {
         let mut receiver = Receiver::default();
         replay(&mut CaptureReader::new(cut).unwrap(), &mut receiver).unwrap()
     });
@@ -493,11 +362,7 @@ fn requests_go_out_at_every_attach_and_wait_for_room() {
         // After a reset, the attach requests go out again. (The link sees the reset by the
         // read offset, which the host had moved.)
         send(&mut session, &rtt, &wire(standard_preamble(1)), 1000);
-        let memory = session.reader_mut().memory_mut();
-        rtt.wipe(memory);
-        rtt.init(memory);
-        assert!(matches!(session.poll().unwrap(), Poll::Reset(_)));
-        assert!(matches!(session.poll().unwrap(), Poll::Attached(_)));
+        reset(&mut session, &rtt);
         assert_eq!(
             requests_in(&rtt, session.reader_mut().memory_mut(), &mut down),
             [Request::ResendAll, Request::SetLevel(LevelFilter::Debug)]
@@ -604,8 +469,7 @@ fn run_stops_on_the_flag_and_a_lost_link_is_gone() {
 
 #[test]
 fn no_control_block_within_the_attach_timeout_says_what_to_do() {
-    let mut memory = SimMemory::new();
-    memory.add_ram(RAM, RAM_SIZE);
+    let memory = ram();
     let stop = AtomicBool::new(false);
     let options = RunOptions::default().attach_timeout(Some(Duration::from_millis(50)));
     with_capture(|| {

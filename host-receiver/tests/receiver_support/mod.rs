@@ -3,14 +3,16 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use host_receiver::receiver::Receiver;
+use host_receiver::receiver::{Receiver, RECEIVER_TARGET};
 use host_receiver::target_time::{self, TargetTime};
 use rtt_tunnel_protocol::{
     CallSite, CallsiteId, FieldNames, Frame, Hello, Kind, Level, Message, Parent, SpanId, Value,
     Values, ValuesWriter, PROTOCOL_VERSION,
 };
+use rtt_tunnel_sender::{Clock, MemoryLink, Tunnel};
 use tracing_core::field::{Field, Visit};
 use tracing_core::span::{Attributes, Id, Record};
 use tracing_core::{Dispatch, Event, Subscriber};
@@ -397,4 +399,66 @@ pub fn event_parents(ops: &[Op]) -> Vec<Option<String>> {
             _ => None,
         })
         .collect()
+}
+
+/// A boot that announces itself and enters two spans (`outer` then `inner`), and stays inside.
+pub fn boot_inside_spans(boot: u32) -> Vec<Message<'static>> {
+    let mut messages = standard_preamble(boot);
+    messages.extend([
+        new_span(1, 1, Parent::Current),
+        Message::Enter(span(1)),
+        new_span(2, 2, Parent::Current),
+        Message::Enter(span(2)),
+    ]);
+    messages
+}
+
+/// A boot's `Hello`, call sites and one event.
+pub fn boot_with_event(boot: u32) -> Vec<Message<'static>> {
+    let mut messages = standard_preamble(boot);
+    messages.push(event(0, Parent::Current, Values::EMPTY));
+    messages
+}
+
+/// The messages of the receiver's own `WARN` events.
+pub fn receiver_warnings(log: &Log) -> Vec<String> {
+    log.events()
+        .into_iter()
+        .filter_map(|op| match op {
+            Op::Event {
+                target,
+                level,
+                fields,
+                ..
+            } if target == RECEIVER_TARGET && level == tracing_core::Level::WARN => {
+                fields.into_iter().find_map(|(name, value)| match value {
+                    Val::Debug(text) if name == "message" => Some(text),
+                    _ => None,
+                })
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// A clock for the real sender that advances 10 ticks per reading.
+pub struct TestClock;
+
+static NOW: AtomicU64 = AtomicU64::new(1_000);
+
+impl Clock for TestClock {
+    fn now() -> u64 {
+        NOW.fetch_add(10, Ordering::Relaxed)
+    }
+}
+
+/// The real sender over an in-memory ring.
+pub type MemoryTunnel = Tunnel<MemoryLink<32768>, TestClock>;
+
+/// The bytes the sender has written and the host has not yet taken.
+pub fn drain(tunnel: &MemoryTunnel) -> Vec<u8> {
+    let mut wire = vec![0u8; 32768];
+    let n = tunnel.with_link(|link| link.drain_up(&mut wire)).unwrap();
+    wire.truncate(n);
+    wire
 }
