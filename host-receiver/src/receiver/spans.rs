@@ -269,6 +269,16 @@ impl Receiver {
             .ok_or(ReceiveError::UnknownSpan { span: id, message })
     }
 
+    fn known_mut(
+        &mut self,
+        id: SpanId,
+        message: &'static str,
+    ) -> Result<&mut SpanState, ReceiveError> {
+        self.spans
+            .get_mut(&id)
+            .ok_or(ReceiveError::UnknownSpan { span: id, message })
+    }
+
     fn enter(&mut self, id: SpanId) {
         if let Some(local) = self.own_local(id) {
             dispatch(|d| d.enter(&local));
@@ -316,11 +326,7 @@ impl Receiver {
             self.untracked_frames += 1;
             return Ok(());
         }
-        let message = "Clone";
-        let state = self
-            .spans
-            .get_mut(&id)
-            .ok_or(ReceiveError::UnknownSpan { span: id, message })?;
+        let state = self.known_mut(id, "Clone")?;
         // The host span is not cloned: the receiver counts the target's references itself.
         state.refs = state.refs.saturating_add(1);
         Ok(())
@@ -331,11 +337,7 @@ impl Receiver {
             self.untracked_frames += 1;
             return Ok(());
         }
-        let message = "Close";
-        let state = self
-            .spans
-            .get_mut(&id)
-            .ok_or(ReceiveError::UnknownSpan { span: id, message })?;
+        let state = self.known_mut(id, "Close")?;
         state.refs -= 1;
         if state.refs == 0 {
             self.remove_span(id);
