@@ -47,14 +47,17 @@ pub fn run() -> Result<()> {
         cargo_in(board, &["clippy", "--release", "--", "-D", "warnings"])?;
         cargo_in(board, &["build", "--release"])?;
     }
-    // The QEMU boards' firmware workspace: formatting, and clippy on the release build for the
-    // three boards in one invocation. The QEMU tests below build the same release binaries.
+    // The QEMU boards' firmware workspace: formatting, clippy, and a release build of every
+    // binary (the benchmark firmware included, so that all of it links) for the three boards,
+    // one invocation each. The QEMU tests below use the same release binaries.
     cargo_in("boards", &["fmt", "--all", "--", "--check"])?;
+    let targets: Vec<&str> = THUMB_TARGETS.iter().flat_map(|t| ["--target", t]).collect();
     let mut args = vec!["clippy", "--release"];
-    for target in THUMB_TARGETS {
-        args.extend(["--target", target]);
-    }
+    args.extend(&targets);
     args.extend(["--", "-D", "warnings"]);
+    cargo_in("boards", &args)?;
+    let mut args = vec!["build", "--release"];
+    args.extend(&targets);
     cargo_in("boards", &args)?;
     sh("cargo", &["test", "--workspace"])?;
     eprintln!("\nxtask test: all checks passed");
