@@ -213,10 +213,19 @@ impl Receiver {
         }
         let parent = self.resolve_parent(parent).local;
         let meta = callsite.metadata();
-        values::with_value_set(meta.fields(), callsite.fields(), values, |values| {
-            let event = Event::new_child_of(parent, meta, values);
-            dispatch(|d| d.event(&event));
-        });
+        self.constants.learn(id, values);
+        let constants = &self.constants;
+        let constant = |field| constants.get(id, field);
+        values::with_constants(
+            meta.fields(),
+            callsite.fields(),
+            values,
+            &constant,
+            |values| {
+                let event = Event::new_child_of(parent, meta, values);
+                dispatch(|d| d.event(&event));
+            },
+        );
         Ok(())
     }
 

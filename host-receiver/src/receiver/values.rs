@@ -3,6 +3,8 @@
 use std::fmt;
 
 use rtt_tunnel_protocol::{Value as WireValue, Values};
+
+use super::constants;
 use tracing_core::field::{self, DisplayValue, Field, FieldSet, Value, ValueSet};
 
 /// The most values `tracing` relays at once (its macros allow 32 fields per call site).
@@ -42,7 +44,8 @@ enum Held<'a> {
 }
 
 impl<'a> Held<'a> {
-    fn new(value: WireValue<'a>) -> Self {
+    /// `constant` gives the text of a [`WireValue::SameConstant`] marker.
+    fn new(value: WireValue<'a>, constant: &'a str) -> Self {
         match value {
             WireValue::Bool(v) => Self::Bool(v),
             WireValue::I64(v) => Self::I64(v),
@@ -54,6 +57,14 @@ impl<'a> Held<'a> {
             WireValue::Debug { text, truncated } => {
                 Self::Text(field::display(DebugText { text, truncated }))
             }
+            WireValue::Constant(text) => Self::Text(field::display(DebugText {
+                text,
+                truncated: false,
+            })),
+            WireValue::SameConstant => Self::Text(field::display(DebugText {
+                text: constant,
+                truncated: false,
+            })),
         }
     }
 
@@ -96,14 +107,14 @@ pub(crate) fn check(values: Values<'_>, fields: usize) -> Result<(), ValuesError
 /// Builds the `ValueSet` of `$n` values in arrays of exactly `$n` entries (tracing's
 /// `value_set` takes arrays of up to 32, each length its own type) and calls `$f` with it.
 macro_rules! value_set_of_len {
-    ($n:expr, $fieldset:expr, $fields:expr, $first:expr, $values:expr, $f:expr, [$($len:literal)*]) => {
+    ($n:expr, $fieldset:expr, $fields:expr, $first:expr, $values:expr, $constant:expr, $f:expr, [$($len:literal)*]) => {
         match $n {
             $(
                 $len => {
                     let mut iter = $values.iter();
                     let held: [(Held<'_>, usize); $len] = std::array::from_fn(|_| {
                         let v = iter.next().expect("counted above");
-                        (Held::new(v.value), usize::from(v.field))
+                        (Held::new(v.value, $constant(v.field)), usize::from(v.field))
                     });
                     let pairs: [(&Field, Option<&dyn Value>); $len] = std::array::from_fn(|i| {
                         let (held, field) = &held[i];
@@ -125,6 +136,23 @@ pub(crate) fn with_value_set<R>(
     values: Values<'_>,
     f: impl FnOnce(&ValueSet<'_>) -> R,
 ) -> R {
+    with_constants(
+        fieldset,
+        fields,
+        values,
+        &|_| constants::MISSING_CONSTANT,
+        f,
+    )
+}
+
+/// [`with_value_set`], where `constant` gives the text of a call-site constant's marker.
+pub(crate) fn with_constants<'a, R>(
+    fieldset: &FieldSet,
+    fields: &[Field],
+    values: Values<'a>,
+    constant: &dyn Fn(u8) -> &'a str,
+    f: impl FnOnce(&ValueSet<'_>) -> R,
+) -> R {
     let Some(first) = fields.first() else {
         // No fields: `check` let no value through.
         return f(&fieldset.value_set(&[]));
@@ -136,6 +164,7 @@ pub(crate) fn with_value_set<R>(
         fields,
         first,
         values,
+        constant,
         f,
         [0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32]
     )
