@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use host_receiver::qemu;
+use rtt_tunnel_host::qemu;
 
 /// A QEMU board the firmware runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

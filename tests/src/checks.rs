@@ -1,7 +1,7 @@
 //! What every run must show besides its snapshot: the checks shared by the QEMU runs and the
 //! replays of their captures.
 
-use host_receiver::capture::{CaptureReader, Record};
+use rtt_tunnel_host::capture::{CaptureReader, Record};
 use rtt_tunnel_protocol::{Feed, Frame, FrameSplitter, Message, Value as WireValue};
 
 use crate::boards::Board;

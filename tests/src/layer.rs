@@ -34,8 +34,8 @@ use std::collections::HashMap;
 use std::fmt::{self, Write as _};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use host_receiver::receiver::RECEIVER_TARGET;
-use host_receiver::target_time::{self, TargetTime};
+use rtt_tunnel_host::receiver::RECEIVER_TARGET;
+use rtt_tunnel_host::target_time::{self, TargetTime};
 use tracing_core::field::{Field, Visit};
 use tracing_core::span::{Attributes, Id, Record};
 use tracing_core::{Dispatch, Event, Level, Subscriber};

@@ -7,13 +7,13 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use host_receiver::capture::{replay, CaptureReader, CaptureWriter};
-use host_receiver::elf::FirmwareElf;
-use host_receiver::gdb::{GdbMemory, GdbOptions};
-use host_receiver::qemu::{Qemu, QemuOptions, QemuOutput};
-use host_receiver::receiver::Receiver;
-use host_receiver::rtt::{ChannelSelector, RttOptions, RttReader};
-use host_receiver::session::{RunEnd, RunOptions, Session, SessionStats};
+use rtt_tunnel_host::capture::{replay, CaptureReader, CaptureWriter};
+use rtt_tunnel_host::elf::FirmwareElf;
+use rtt_tunnel_host::gdb::{GdbMemory, GdbOptions};
+use rtt_tunnel_host::qemu::{Qemu, QemuOptions, QemuOutput};
+use rtt_tunnel_host::receiver::Receiver;
+use rtt_tunnel_host::rtt::{ChannelSelector, RttOptions, RttReader};
+use rtt_tunnel_host::session::{RunEnd, RunOptions, Session, SessionStats};
 use rtt_tunnel_protocol::Request;
 
 use crate::boards::{firmware, require_qemu, Board};
@@ -275,7 +275,7 @@ pub fn run_in_qemu(scenario: Scenario, board: &Board) -> Run {
 }
 
 /// [`Session::run`] with a stop flag set after [`PATIENCE`].
-fn run_with_patience<M: host_receiver::memory::TargetMemory>(session: &mut Session<M>) -> RunEnd {
+fn run_with_patience<M: rtt_tunnel_host::memory::TargetMemory>(session: &mut Session<M>) -> RunEnd {
     let stop = AtomicBool::new(false);
     let (done, finished) = mpsc::channel::<()>();
     std::thread::scope(|scope| {

@@ -4,9 +4,9 @@
 //! 2. Builds the benchmark firmware of `boards/bench` (release profile of the boards
 //!    workspace): the per-operation binaries and the ring filler for `thumbv7m-none-eabi`
 //!    (mps2-an385, Cortex-M3), the size builds for `thumbv7em-none-eabihf`.
-//! 3. Runs `host-receiver/benches/firmware.rs` (QEMU: instructions and bytes per operation,
+//! 3. Runs `host/benches/firmware.rs` (QEMU: instructions and bytes per operation,
 //!    the drain; the ELF sections), which writes JSON.
-//! 4. Runs the criterion bench `host-receiver/benches/relay.rs` and reads its estimates.
+//! 4. Runs the criterion bench `host/benches/relay.rs` and reads its estimates.
 //! 5. Prints the table, with the ratios against each anchor measured in the same run and the
 //!    goals of issue 7, and writes it with the conditions to `BENCHMARKS.md`.
 //!
@@ -83,7 +83,7 @@ pub fn run() -> Result<()> {
         &[
             "bench",
             "-p",
-            "host-receiver",
+            "rtt-tunnel-host",
             "--bench",
             "firmware",
             "--",
@@ -97,7 +97,7 @@ pub fn run() -> Result<()> {
 
     let criterion_home = bench_dir.join("criterion");
     let status = Command::new("cargo")
-        .args(["bench", "-p", "host-receiver", "--bench", "relay"])
+        .args(["bench", "-p", "rtt-tunnel-host", "--bench", "relay"])
         .current_dir(&root)
         .env("CRITERION_HOME", &criterion_home)
         .status()
@@ -758,12 +758,12 @@ since the previous frame.
 - **Flash and RAM**: flash = text + rodata (vector table included) + data; RAM = data + bss \
 (`.uninit` included). rtt-tunnel's ring is 1 KiB (defmt-rtt's default) plus a 16-byte down \
 channel; its sender has the default capacities (32 spans, 64 call sites).
-- **Relay**: `host-receiver/benches/relay.rs`. rtt-tunnel's bytes come from the real sender on \
+- **Relay**: `host/benches/relay.rs`. rtt-tunnel's bytes come from the real sender on \
 an in-memory ring; tracing-tunnel's events from its own `TracingEventSender` running the same \
 `tracing` code. tracing-tunnel's receiver takes owned events, so each batch gets a fresh copy \
 made outside the timing: it is measured without decoding, rtt-tunnel with splitting and \
 decoding.
-- **Drain**: `host-receiver/benches/firmware.rs`. The reader polls with the `Pacer` as the CLI \
+- **Drain**: `host/benches/firmware.rs`. The reader polls with the `Pacer` as the CLI \
 does (one halt per poll). Four rounds, each a quarter of the bytes drained, then the same byte \
 count read raw in reads of that round's mean size per poll: once all in one halt, once with a \
 halt around each read. Alternating keeps both under the same load on the host. The drained \

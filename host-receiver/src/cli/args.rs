@@ -9,17 +9,17 @@ use std::ops::Range;
 use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
-use host_receiver::output::{Color, Format};
-use host_receiver::rtt::ChannelSelector;
+use rtt_tunnel_host::output::{Color, Format};
+use rtt_tunnel_host::rtt::ChannelSelector;
 use rtt_tunnel_protocol::LevelFilter;
 
 /// The sender's channel name (`qemu_boards::init_tunnel!`, the firmware-sender docs).
 pub const DEFAULT_CHANNEL: &str = "rtt-tunnel";
 
-/// What `--probe` parses into: a [`ProbeSelector`](host_receiver::probe::ProbeSelector)
+/// What `--probe` parses into: a [`ProbeSelector`](rtt_tunnel_host::probe::ProbeSelector)
 /// (`VID:PID[:SERIAL]`), checked as the command line is read.
 #[cfg(feature = "probe-rs")]
-pub type ProbeArg = host_receiver::probe::ProbeSelector;
+pub type ProbeArg = rtt_tunnel_host::probe::ProbeSelector;
 /// What `--probe` parses into (a build without probe-rs only says it has none).
 #[cfg(not(feature = "probe-rs"))]
 pub type ProbeArg = String;
@@ -220,7 +220,7 @@ pub struct DefmtArgs {
     pub no_defmt: bool,
 
     /// The up channel defmt logs on, by name or index.
-    #[arg(long, value_name = "NAME|INDEX", default_value = host_receiver::defmt::DEFMT_CHANNEL)]
+    #[arg(long, value_name = "NAME|INDEX", default_value = rtt_tunnel_host::defmt::DEFMT_CHANNEL)]
     pub defmt_channel: ChannelSelector,
 }
 
@@ -577,7 +577,7 @@ mod tests {
         #[cfg(feature = "probe-rs")]
         assert_eq!(
             run.probe.probe,
-            Some(host_receiver::probe::ProbeSelector::new(0x1366, 0x1015).serial("000683"))
+            Some(rtt_tunnel_host::probe::ProbeSelector::new(0x1366, 0x1015).serial("000683"))
         );
         assert_eq!(run.probe.speed, Some(4000));
         assert_eq!(run.probe.protocol, Some(ProtocolArg::Swd));

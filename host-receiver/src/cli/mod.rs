@@ -17,14 +17,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use host_receiver::capture::{replay_with, summarize, CaptureReader, CaptureWriter};
-use host_receiver::defmt::{DefmtDecoder, DefmtTable};
-use host_receiver::elf::FirmwareElf;
-use host_receiver::memory::TargetMemory;
-use host_receiver::output::{Color, Format, Output};
-use host_receiver::receiver::Receiver;
-use host_receiver::rtt::{ChannelSelector, RttError, RttOptions, RttReader};
-use host_receiver::session::{
+use rtt_tunnel_host::capture::{replay_with, summarize, CaptureReader, CaptureWriter};
+use rtt_tunnel_host::defmt::{DefmtDecoder, DefmtTable};
+use rtt_tunnel_host::elf::FirmwareElf;
+use rtt_tunnel_host::memory::TargetMemory;
+use rtt_tunnel_host::output::{Color, Format, Output};
+use rtt_tunnel_host::receiver::Receiver;
+use rtt_tunnel_host::rtt::{ChannelSelector, RttError, RttOptions, RttReader};
+use rtt_tunnel_host::session::{
     describe_attachment, RunEnd, RunOptions, Session, SessionError, SessionStats,
 };
 use rtt_tunnel_protocol::Request;
@@ -397,13 +397,13 @@ impl ListCmd {
     /// Lists the probes; 1 when there is none.
     #[cfg(feature = "probe-rs")]
     pub fn run(self) -> Result<i32> {
-        let probes = host_receiver::probe::list_probes();
+        let probes = rtt_tunnel_host::probe::list_probes();
         if probes.is_empty() {
             eprintln!(
                 "host-receiver: no debug probe found: plug one in (with a USB cable that \
                  carries data); on Linux, a probe that is plugged in but not listed usually \
                  needs udev rules: see {}",
-                host_receiver::probe::PROBE_SETUP_URL
+                rtt_tunnel_host::probe::PROBE_SETUP_URL
             );
             return Ok(EXIT_NOTHING_LISTED);
         }
@@ -424,7 +424,7 @@ impl ChipsCmd {
     /// Lists the chip names that match, by family; 1 when none does.
     #[cfg(feature = "probe-rs")]
     pub fn run(self) -> Result<i32> {
-        let families = host_receiver::probe::chips(&self.filter);
+        let families = rtt_tunnel_host::probe::chips(&self.filter);
         if families.is_empty() {
             eprintln!(
                 "host-receiver: no chip name of probe-rs's built-in targets contains '{}': try \

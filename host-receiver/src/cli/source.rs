@@ -5,10 +5,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use host_receiver::elf::FirmwareElf;
-use host_receiver::gdb::{GdbMemory, GdbOptions};
-use host_receiver::qemu::{machine_for_target, Qemu, QemuError, QemuOptions, QemuOutput};
-use host_receiver::rtt::RttOptions;
+use rtt_tunnel_host::elf::FirmwareElf;
+use rtt_tunnel_host::gdb::{GdbMemory, GdbOptions};
+use rtt_tunnel_host::qemu::{machine_for_target, Qemu, QemuError, QemuOptions, QemuOutput};
+use rtt_tunnel_host::rtt::RttOptions;
 
 use super::args::{ProbeArg, ProbeArgs, ProtocolArg, SourceArgs};
 
@@ -207,7 +207,7 @@ pub enum Link {
     Gdb(GdbMemory),
     /// A debug probe.
     #[cfg(feature = "probe-rs")]
-    Probe(host_receiver::probe::ProbeMemory),
+    Probe(rtt_tunnel_host::probe::ProbeMemory),
 }
 
 /// An open source: the link, and QEMU when we started it.
@@ -283,7 +283,7 @@ impl Opened {
 /// Opens the probe and connects to the chip as `target` says.
 #[cfg(feature = "probe-rs")]
 fn open_probe(target: &ProbeTarget) -> Result<Link> {
-    use host_receiver::probe::{ProbeMemory, ProbeOptions, Protocol, Startup};
+    use rtt_tunnel_host::probe::{ProbeMemory, ProbeOptions, Protocol, Startup};
 
     let mut options = ProbeOptions::new(target.chip.clone())
         .connect_under_reset(target.connect_under_reset)

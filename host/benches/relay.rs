@@ -1,0 +1,207 @@
+//! Host relay throughput, in messages per second: rtt-tunnel's frames through the frame
+//! splitter, the decoder and the [`Receiver`], against `tracing-tunnel`'s
+//! `TracingEventReceiver` fed the equivalent events, each into
+//!
+//! - `noop`: a `tracing-subscriber` registry with a no-op layer (a bare registry never frees
+//!   closed spans, so it grows and drifts), and
+//! - `fmt`: the registry with the fmt layer writing to `io::sink`.
+//!
+//! The workload is the same `tracing` code run once under each sender: a span `round` with a
+//! `u32` field, entered, an event with `u32`, `bool` and `&str` fields inside it, exited and
+//! closed; five messages per cycle on both sides. rtt-tunnel's bytes come from the real sender
+//! (`rtt-tunnel-sender` on an in-memory ring); tracing-tunnel's events from its own
+//! `TracingEventSender`. The first cycle (call-site announcements, the `Hello`) is relayed
+//! once, before measuring.
+//!
+//! tracing-tunnel's receiver takes owned events, so each measured batch gets a fresh copy of
+//! them, made outside the timing: it is measured without any decoding, while rtt-tunnel's
+//! figure includes splitting and decoding its bytes. `decode` alone is measured too.
+//!
+//! `cargo xtask bench` runs this and reads criterion's estimates; by hand:
+//! `cargo bench -p host-receiver --bench relay`.
+
+// criterion's macros generate undocumented functions.
+#![allow(missing_docs)]
+
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use rtt_tunnel_host::receiver::Receiver;
+use rtt_tunnel_protocol::{Feed, Frame, FrameSplitter, Message};
+use rtt_tunnel_sender::{Clock, Identity, MemoryLink, Tunnel};
+use tracing_core::{dispatcher, Dispatch};
+use tracing_subscriber::layer::{Identity as NoOpLayer, SubscriberExt};
+use tracing_tunnel::{TracingEvent, TracingEventReceiver, TracingEventSender};
+
+/// Span cycles per measured batch.
+const CYCLES: u32 = 1000;
+/// Messages per cycle: new span, enter, event, exit, close.
+const MESSAGES_PER_CYCLE: u32 = 5;
+/// Bytes of the in-memory ring the sender writes into (the whole stream fits).
+const RING: usize = 64 * 1024;
+
+/// A clock that advances 100 ticks per reading (two-byte time deltas, as on a target).
+struct Ticks;
+
+static NOW: AtomicU64 = AtomicU64::new(0);
+
+impl Clock for Ticks {
+    fn now() -> u64 {
+        NOW.fetch_add(100, Ordering::Relaxed)
+    }
+}
+
+static TUNNEL: Tunnel<MemoryLink<RING>, Ticks> = Tunnel::new();
+
+/// The traced code: `cycles` spans with an event inside.
+fn workload(first: u32, cycles: u32) {
+    for i in first..first + cycles {
+        let span = tracing::info_span!("round", n = i);
+        let _entered = span.enter();
+        tracing::info!(reading = 1000 + i % 100, ok = i % 2 == 0, note = "hello");
+    }
+}
+
+/// rtt-tunnel's bytes: the first cycle with the `Hello` and the call sites, then [`CYCLES`]
+/// cycles.
+fn tunnel_stream() -> (Vec<u8>, Vec<u8>) {
+    let identity = Identity {
+        boot: 1,
+        tick_hz: 1_000_000,
+        firmware: "relay-bench 0.1",
+    };
+    TUNNEL
+        .connect(MemoryLink::new(), identity)
+        .expect("the bench connects its tunnel once");
+    let drain = || {
+        let mut wire = vec![0u8; RING];
+        let n = TUNNEL.with_link(|link| link.drain_up(&mut wire)).unwrap();
+        wire.truncate(n);
+        wire
+    };
+    let dispatch = TUNNEL.dispatch();
+    dispatcher::with_default(&dispatch, || workload(0, 1));
+    let setup = drain();
+    dispatcher::with_default(&dispatch, || workload(1, CYCLES));
+    let body = drain();
+    assert_eq!(
+        TUNNEL.stats().frames_dropped,
+        0,
+        "the ring must hold the stream"
+    );
+    (setup, body)
+}
+
+/// tracing-tunnel's events for the same code: the first cycle, then [`CYCLES`] cycles.
+fn tracing_tunnel_events() -> (Vec<TracingEvent>, Vec<TracingEvent>) {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&events);
+    let sender = TracingEventSender::new(move |event| sink.lock().unwrap().push(event));
+    let dispatch = Dispatch::new(sender);
+    dispatcher::with_default(&dispatch, || workload(0, 1));
+    let setup = std::mem::take(&mut *events.lock().unwrap());
+    dispatcher::with_default(&dispatch, || workload(1, CYCLES));
+    let body = std::mem::take(&mut *events.lock().unwrap());
+    (setup, body)
+}
+
+/// Splits and decodes `wire`, handing each frame to `each`; returns how many frames.
+fn split_decode(wire: &[u8], mut each: impl FnMut(Frame<'_>)) -> u32 {
+    let mut splitter = FrameSplitter::<512>::new();
+    let mut input = wire;
+    let mut frames = 0;
+    loop {
+        match splitter.feed(input) {
+            Feed::Consumed => return frames,
+            Feed::Frame { frame, rest } => {
+                input = rest;
+                frames += 1;
+                each(Frame::decode(frame).expect("the sender's frames decode"));
+            }
+            Feed::Error { error, .. } => panic!("the sender's stream does not split: {error}"),
+        }
+    }
+}
+
+fn relay(receiver: &mut Receiver, wire: &[u8]) -> u32 {
+    split_decode(wire, |frame| {
+        receiver
+            .try_receive(frame)
+            .expect("the sender's frames relay")
+    })
+}
+
+/// The two host subscribers, by name.
+fn subscribers() -> [(&'static str, Dispatch); 2] {
+    let noop = tracing_subscriber::registry().with(NoOpLayer::new());
+    let fmt = tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::sink));
+    [("noop", Dispatch::new(noop)), ("fmt", Dispatch::new(fmt))]
+}
+
+fn relay_benches(c: &mut Criterion) {
+    let (setup, body) = tunnel_stream();
+    let messages = split_decode(&body, |frame| {
+        assert!(
+            !matches!(frame.message, Message::CallSite(_) | Message::Hello(_)),
+            "announcements belong to the first cycle"
+        );
+    });
+    assert_eq!(messages, CYCLES * MESSAGES_PER_CYCLE);
+    let (tt_setup, tt_body) = tracing_tunnel_events();
+    assert_eq!(tt_body.len() as u32, CYCLES * MESSAGES_PER_CYCLE);
+
+    let mut group = c.benchmark_group("relay");
+    group.throughput(Throughput::Elements(u64::from(messages)));
+
+    group.bench_function("rtt-tunnel/decode", |b| {
+        b.iter(|| {
+            split_decode(black_box(&body), |frame| {
+                black_box(frame);
+            })
+        })
+    });
+    for (name, dispatch) in subscribers() {
+        dispatcher::with_default(&dispatch, || {
+            let mut receiver = Receiver::default();
+            relay(&mut receiver, &setup);
+            group.bench_function(format!("rtt-tunnel/{name}"), |b| {
+                b.iter(|| relay(&mut receiver, black_box(&body)))
+            });
+            assert_eq!(receiver.span_count(), 0, "every span was closed");
+        });
+        dispatcher::with_default(&dispatch, || {
+            let mut receiver = TracingEventReceiver::default();
+            for event in tt_setup.iter().cloned() {
+                receiver.receive(event);
+            }
+            group.bench_function(format!("tracing-tunnel/{name}"), |b| {
+                b.iter_batched(
+                    || tt_body.clone(),
+                    |events| {
+                        for event in events {
+                            receiver.receive(event);
+                        }
+                    },
+                    BatchSize::LargeInput,
+                )
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    // Short, so that `cargo xtask bench` stays around a minute: each figure is the mean of
+    // 20 samples of batches of 5000 messages.
+    config = Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    targets = relay_benches
+}
+criterion_main!(benches);
