@@ -84,7 +84,7 @@
 //!     }
 //! }
 //!
-//! // 32 live spans, 64 call sites, 16 entered at once, 256-byte frames: 3.6 KiB of RAM.
+//! // 32 live spans, 64 call sites, 16 entered at once, 256-byte frames: 3.9 KiB of RAM.
 //! static TUNNEL: Tunnel<RttLink, Cycles> = Tunnel::new();
 //!
 //! const SYSCLK_HZ: u64 = 64_000_000;
@@ -191,16 +191,18 @@
 //! Measured on `thumbv7em-none-eabihf`, release with `opt-level = "s"` and LTO, the defaults
 //! (`Tunnel<RttLink, C, 32, 64, 16, 256>`):
 //!
-//! - **RAM**: the tunnel takes 3.6 KiB of `.bss` (its constructor is all zeros, so no flash
+//! - **RAM**: the tunnel takes 3.9 KiB of `.bss` (its constructor is all zeros, so no flash
 //!   for an initial image), plus the 12-byte dispatcher allocation.
-//! - **Stack**: each span or event operation puts a `FRAME`-byte buffer on the stack: the
-//!   `event`, `new_span` and `record` functions take 460 to 480 bytes of stack, the deepest
-//!   path (the first event of a call site, announced on the way) about 1 KiB, plus what your
-//!   `Debug` impls need. An interrupt handler that traces needs that much too. A smaller
-//!   `FRAME` shrinks it.
-//! - **Flash**: about 25 KiB for the whole tracing stack next to a firmware that only writes
-//!   RTT: the sender (8 KiB), the protocol encoder (4 KiB), tracing-core (2 KiB), `core::fmt`
-//!   (3 KiB), and the metadata and strings of the firmware's own call sites.
+//! - **Stack**: each span or event operation puts a `FRAME`-byte buffer on the stack (never
+//!   zeroed): the `event`, `new_span` and `record` functions take 400 to 450 bytes of stack,
+//!   the deepest path (the first event of a call site, announced on the way) about 1 KiB, plus
+//!   what your `Debug` impls need. An interrupt handler that traces needs that much too. A
+//!   smaller `FRAME` shrinks it.
+//! - **Flash**: about 26 KiB for the whole tracing stack next to a firmware that only writes
+//!   RTT (`BENCHMARKS.md`, the demo-like application): the sender with the protocol's hand
+//!   encoder inlined into it (13 KiB), tracing-core and tracing (2 KiB), `core::fmt` (2.5 KiB),
+//!   `memcpy`/`memmove` (2.5 KiB), and the metadata and strings of the firmware's own call
+//!   sites. No serde or postcard code is linked.
 //!
 //! # Features
 //!

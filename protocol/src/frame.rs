@@ -192,7 +192,15 @@ fn has_no_zeros(buf: &[MaybeUninit<u8>], src: usize, len: usize) -> bool {
     };
     // SAFETY: the caller wrote `buf[src..src + len]`.
     let data = unsafe { wire::assume_init(data) };
-    !data.contains(&0)
+    // Four bytes at a time: a word has a zero byte iff `(w - 0x01..) & !w & 0x80..` is not 0.
+    let mut words = data.chunks_exact(4);
+    for word in &mut words {
+        let w = u32::from_le_bytes([word[0], word[1], word[2], word[3]]);
+        if w.wrapping_sub(0x0101_0101) & !w & 0x8080_8080 != 0 {
+            return false;
+        }
+    }
+    !words.remainder().contains(&0)
 }
 
 /// Bytes of `value` as a LEB128 varint: 1 to 5.
@@ -226,7 +234,7 @@ fn varint_len(value: u64) -> usize {
 }
 
 /// Writes `value` as a LEB128 varint filling `out`, which is [`varint_len`] bytes long.
-#[inline(always)]
+#[inline(never)]
 fn write_varint(out: &mut [MaybeUninit<u8>], mut value: u64) {
     let last = out.len().wrapping_sub(1);
     for (i, byte) in out.iter_mut().enumerate() {
@@ -246,7 +254,7 @@ fn write_varint(out: &mut [MaybeUninit<u8>], mut value: u64) {
 /// Sound because `src` is at least `2 + len / 254` bytes in: the write position never
 /// overtakes the byte being read (each 254-byte block adds one code byte, plus the first),
 /// and a block's code byte is written only once the bytes before it have been read.
-#[inline]
+#[inline(never)]
 unsafe fn cobs_in_place(
     buf: &mut [MaybeUninit<u8>],
     src: usize,

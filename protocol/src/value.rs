@@ -72,6 +72,15 @@ fn take<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Result<(T, &'a [u8]),
     postcard::take_from_bytes(bytes).map_err(DecodeError::from_postcard)
 }
 
+/// A `u64` varint, with 32-bit arithmetic for the values most integers are.
+#[inline(always)]
+fn varint64(out: &mut Out<'_>, v: u64) -> Result<(), EncodeError> {
+    match u32::try_from(v) {
+        Ok(small) => out.varint(small),
+        Err(_) => out.varint64(v),
+    }
+}
+
 impl<'a> FieldValue<'a> {
     /// Encodes this value at the start of `out`, returning the number of bytes written.
     pub fn encode(&self, out: &mut [u8]) -> Result<usize, EncodeError> {
@@ -105,8 +114,8 @@ impl<'a> FieldValue<'a> {
         out.varint((u32::from(self.field) << 4) | kind)?;
         match self.value {
             Value::Bool(_) | Value::SameConstant => Ok(()),
-            Value::I64(v) => out.varint64(((v << 1) ^ (v >> 63)) as u64),
-            Value::U64(v) => out.varint64(v),
+            Value::I64(v) => varint64(out, ((v << 1) ^ (v >> 63)) as u64),
+            Value::U64(v) => varint64(out, v),
             Value::I128(v) => out.varint128(((v << 1) ^ (v >> 127)) as u128),
             Value::U128(v) => out.varint128(v),
             Value::F64(v) => out.bytes(&v.to_le_bytes()),
@@ -347,40 +356,42 @@ impl<'b> ValuesWriter<'b> {
             Constant::Same => KIND_SAME_CONSTANT,
         };
         let header = (u32::from(field) << 4) | kind;
-        let mut prefix = [MaybeUninit::uninit(); 4];
-        let mut out = Out::new(&mut prefix);
-        out.varint(header)?;
-        if decided != Constant::Same {
-            out.varint(text_len as u32)?;
-        }
-        let prefix_len = out.len();
-        if decided == Constant::Same {
-            return self.put_prefix(start, &prefix, prefix_len, 0);
-        }
-        // Move the text down next to its prefix (it sits at most 2 bytes too far).
-        self.buf
-            .copy_within(text_at..text_at + text_len, start + prefix_len);
-        self.put_prefix(start, &prefix, prefix_len, text_len)?;
-        Ok(truncated)
-    }
-
-    /// Writes `prefix[..prefix_len]` at `start`, followed by `text_len` bytes already there.
-    fn put_prefix(
-        &mut self,
-        start: usize,
-        prefix: &[MaybeUninit<u8>; 4],
-        prefix_len: usize,
-        text_len: usize,
-    ) -> Result<bool, EncodeError> {
-        let (Some(dst), Some(src)) = (
-            self.buf.get_mut(start..start + prefix_len),
-            prefix.get(..prefix_len),
-        ) else {
+        // The prefix goes where the text was reserved room in front of it; the text moves
+        // down next to it (it sits at most 2 bytes too far).
+        let Some(room) = self.buf.get_mut(start..text_at) else {
             return Err(EncodeError::BufferFull);
         };
-        dst.copy_from_slice(src);
-        self.len = start + prefix_len + text_len;
-        Ok(false)
+        let mut out = Out::new(room);
+        out.varint(header)?;
+        if decided == Constant::Same {
+            self.len = start + out.len();
+            return Ok(false);
+        }
+        out.varint(text_len as u32)?;
+        let to = start + out.len();
+        move_down(self.buf, text_at, to, text_len);
+        self.len = to + text_len;
+        Ok(truncated)
+    }
+}
+
+/// Moves `len` bytes at `from` down to `to` (`to <= from`): byte by byte for a short text,
+/// `memmove` beyond.
+#[inline(always)]
+fn move_down(buf: &mut [MaybeUninit<u8>], from: usize, to: usize, len: usize) {
+    if to == from || from + len > buf.len() {
+        return;
+    }
+    if len <= 16 {
+        for i in 0..len {
+            if let (Some(&byte), true) = (buf.get(from + i), to + i < buf.len()) {
+                // SAFETY: `to + i` is in bounds (checked). Volatile, so that this stays a loop
+                // of a few bytes rather than a call to `memmove`.
+                unsafe { buf.as_mut_ptr().add(to + i).write_volatile(byte) };
+            }
+        }
+    } else {
+        buf.copy_within(from..from + len, to);
     }
 }
 

@@ -47,6 +47,7 @@ impl<'b> Out<'b> {
     }
 
     /// A `u64` as postcard writes it.
+    #[inline(never)]
     pub(crate) fn varint64(&mut self, mut value: u64) -> Result<(), EncodeError> {
         while value >= 0x80 {
             self.byte(value as u8 | 0x80)?;
@@ -56,6 +57,7 @@ impl<'b> Out<'b> {
     }
 
     /// A `u128` as postcard writes it.
+    #[inline(never)]
     pub(crate) fn varint128(&mut self, mut value: u128) -> Result<(), EncodeError> {
         while value >= 0x80 {
             self.byte(value as u8 | 0x80)?;
@@ -78,7 +80,6 @@ impl<'b> Out<'b> {
     }
 
     /// A `&str`: its length as a varint, then its bytes.
-    #[inline]
     pub(crate) fn str(&mut self, s: &str) -> Result<(), EncodeError> {
         self.varint(len32(s.len())?)?;
         self.bytes(s.as_bytes())
@@ -103,13 +104,28 @@ pub(crate) fn len32(len: usize) -> Result<u32, EncodeError> {
     u32::try_from(len).map_err(|_| EncodeError::BufferFull)
 }
 
-/// Copies `src` into `dst` (of the same length, or the shorter of the two).
+/// Copies `src` into `dst` (of the same length, or the shorter of the two): byte by byte for
+/// the few bytes most texts are, `memcpy` beyond.
 #[inline(always)]
 pub(crate) fn copy(dst: &mut [MaybeUninit<u8>], src: &[u8]) {
-    for (d, s) in dst.iter_mut().zip(src) {
-        d.write(*s);
+    if src.len() <= SHORT {
+        for (d, s) in dst.iter_mut().zip(src) {
+            // SAFETY: `d` is a valid byte to write. Volatile, so that the compiler keeps this
+            // loop rather than calling `memcpy` for a few bytes.
+            unsafe { d.as_mut_ptr().write_volatile(*s) };
+        }
+    } else {
+        let n = dst.len().min(src.len());
+        if let (Some(d), Some(s)) = (dst.get_mut(..n), src.get(..n)) {
+            for (d, s) in d.iter_mut().zip(s) {
+                d.write(*s);
+            }
+        }
     }
 }
+
+/// Copies up to this many bytes go byte by byte.
+const SHORT: usize = 16;
 
 /// `bytes` as uninitialised memory, to be written by an [`Out`].
 #[inline(always)]

@@ -612,13 +612,14 @@ impl Receiver {
     }
 }
 
-/// Checks `values` against `callsite`, with the context for an error.
+/// Checks `values` against `callsite`, with the context for an error; returns whether they
+/// hold a call-site constant.
 fn check_values(
     callsite: &RemoteCallsite,
     id: CallsiteId,
     values: rtt_tunnel_protocol::Values<'_>,
     message: &'static str,
-) -> Result<(), ReceiveError> {
+) -> Result<bool, ReceiveError> {
     let name = callsite.metadata().name();
     values::check(values, callsite.fields().len()).map_err(|e| match e {
         values::ValuesError::TooMany { count } => ReceiveError::TooManyValues {

@@ -206,14 +206,17 @@ impl Receiver {
     ) -> Result<(), ReceiveError> {
         const MESSAGE: &str = "Event";
         let callsite = self.callsite_of_kind(id, Kind::Event, MESSAGE)?;
-        check_values(callsite, id, values, MESSAGE)?;
+        let constant = check_values(callsite, id, values, MESSAGE)?;
         self.check_parent(parent, MESSAGE)?;
+        // Kept even while the host filters the call site out: later markers may be shown.
+        if constant {
+            self.constants.learn(id, values);
+        }
         if !enabled(callsite) {
             return Ok(());
         }
         let parent = self.resolve_parent(parent).local;
         let meta = callsite.metadata();
-        self.constants.learn(id, values);
         let constants = &self.constants;
         let constant = |field| constants.get(id, field);
         values::with_constants(

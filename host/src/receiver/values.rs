@@ -90,18 +90,20 @@ pub(crate) enum ValuesError {
 }
 
 /// Checks `values` against a call site with `fields` fields.
-pub(crate) fn check(values: Values<'_>, fields: usize) -> Result<(), ValuesError> {
-    let mut count = 0;
+/// Returns whether they hold a call-site constant ([`WireValue::Constant`]) to keep.
+pub(crate) fn check(values: Values<'_>, fields: usize) -> Result<bool, ValuesError> {
+    let (mut count, mut constant) = (0, false);
     for v in values {
         if usize::from(v.field) >= fields {
             return Err(ValuesError::UnknownField { field: v.field });
         }
+        constant |= matches!(v.value, WireValue::Constant(_));
         count += 1;
     }
     if count > MAX_VALUES {
         return Err(ValuesError::TooMany { count });
     }
-    Ok(())
+    Ok(constant)
 }
 
 /// Builds the `ValueSet` of `$n` values in arrays of exactly `$n` entries (tracing's
