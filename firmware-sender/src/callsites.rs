@@ -28,9 +28,10 @@ pub(crate) struct Entry {
 /// A text in flash, sent once as a constant of a call site's field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Pinned {
+    /// Its address (never 0: flash that starts at 0 holds the vector table, not text).
+    pub(crate) addr: core::num::NonZeroUsize,
+    pub(crate) len: u16,
     pub(crate) field: u8,
-    pub(crate) addr: usize,
-    pub(crate) len: usize,
 }
 
 /// At most `N` call sites (a power of two).

@@ -3,7 +3,8 @@
 //! Frames go into the up channel's ring directly, with the SEGGER RTT layout that every RTT
 //! host reads (the one rtt-target declares): a few bytes of frame are a handful of
 //! instructions, where rtt-target's general `write` (modes, partial writes, `memcpy`) costs
-//! about a hundred. A channel the host switched to another mode goes through rtt-target.
+//! about a hundred. A frame that fits is written whole in every mode; one that does not goes
+//! through rtt-target, which skips it, trims it or waits for room, as the host set the mode.
 
 use core::sync::atomic::{AtomicUsize, Ordering};
 
@@ -62,20 +63,18 @@ impl RttLink {
         }
     }
 
-    /// Writes `frame` into the ring whole, or nothing when it does not fit; `None` when the
-    /// channel is not in `NoBlockSkip` mode or its offsets are out of range.
+    /// Writes `frame` into the ring whole and returns `Some(true)`, or writes nothing and
+    /// returns `Some(false)` when it does not fit; `None` when the offsets are out of range
+    /// (rtt-target resets them).
     #[inline]
-    fn write_skip(&mut self, frame: &[u8]) -> Option<bool> {
+    fn write_whole(&mut self, frame: &[u8]) -> Option<bool> {
         // SAFETY: the descriptor lives in the RTT control block, a static; the host writes
         // `read` and `flags`, which are atomics.
         let d = unsafe { &*self.descriptor };
-        if d.flags.load(Ordering::Relaxed) & MODE_MASK != 0 {
-            return None;
-        }
         let (size, write) = (d.size, d.write.load(Ordering::Relaxed));
         let read = d.read.load(Ordering::Acquire);
         if write >= size || read >= size {
-            return None; // rtt-target resets them
+            return None;
         }
         // One byte always stays free: `read == write` is an empty ring.
         let free = if read > write {
@@ -103,6 +102,13 @@ impl RttLink {
         // The bytes before the offset that shows them to the host.
         d.write.store(next, Ordering::Release);
         Some(true)
+    }
+
+    /// The channel's mode is `NoBlockSkip` (the host may have set another).
+    fn skips(&self) -> bool {
+        // SAFETY: as in `write_whole`.
+        let d = unsafe { &*self.descriptor };
+        d.flags.load(Ordering::Relaxed) & MODE_MASK == 0
     }
 }
 
@@ -136,11 +142,14 @@ impl core::fmt::Debug for RttLink {
 impl Link for RttLink {
     #[inline]
     fn write_frame(&mut self, frame: &[u8]) -> bool {
-        match self.write_skip(frame) {
-            Some(written) => written,
-            // In `NoBlockSkip` mode rtt-target copies what fits and commits nothing unless all
-            // of it fit; it returns the bytes copied either way.
-            None => self.up.write(frame) == frame.len(),
+        match self.write_whole(frame) {
+            // A frame that fits is written whole in every mode.
+            Some(true) => true,
+            Some(false) if self.skips() => false,
+            // Another mode (the host's `BlockIfFull` while it is attached: wait for room), or
+            // offsets to reset: rtt-target's own write. In `NoBlockSkip` mode it copies what
+            // fits and commits nothing unless all of it fit; it returns the bytes copied.
+            _ => self.up.write(frame) == frame.len(),
         }
     }
 

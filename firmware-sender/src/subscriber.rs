@@ -82,6 +82,7 @@ where
     /// Delivers a frame with values encoded outside the critical section. A frame that
     /// sent the marker of a constant the host no longer keeps (it asked for a re-send in the
     /// meantime) is dropped; a new constant is remembered once its frame is written.
+    #[inline(always)]
     fn deliver(
         &self,
         now: u64,
@@ -284,18 +285,16 @@ where
             let Some(live) = st.spans.get_mut(id) else {
                 return; // untracked or stale
             };
-            if !st.entered.push(id) {
+            let Some(at) = st.entered.push(id) else {
                 live.overflow += 1;
                 st.stats.enters_untracked = st.stats.enters_untracked.saturating_add(1);
                 return;
-            }
+            };
             live.entered += 1;
             if live.sent
                 && st.deliver_small::<C>(now, &Message::Enter(SpanTable::<SPANS>::wire(id)))
             {
-                if let Some(entry) = st.entered.last_mut(id) {
-                    entry.sent = true;
-                }
+                st.entered.mark_sent_at(at);
             }
         });
     }
@@ -304,17 +303,20 @@ where
         let now = C::now();
         let id = span.into_u64();
         self.tunnel.with_state(|st| {
-            if let Some(live) = st.spans.get_mut(id).filter(|live| live.overflow > 0) {
+            // A span that is not in the table is not on the stack either (closing a span
+            // takes it off): untracked or stale.
+            let Some(live) = st.spans.get_mut(id) else {
+                return;
+            };
+            if live.overflow > 0 {
                 // The most recent enter was not pushed: the stack was full.
                 live.overflow -= 1;
                 return;
             }
             let Some(entry) = st.entered.remove_last(id) else {
-                return; // never pushed: untracked or stale
+                return; // never pushed
             };
-            if let Some(live) = st.spans.get_mut(id) {
-                live.entered = live.entered.saturating_sub(1);
-            }
+            live.entered = live.entered.saturating_sub(1);
             if entry.sent {
                 st.deliver_small::<C>(now, &Message::Exit(SpanTable::<SPANS>::wire(id)));
             }
@@ -342,8 +344,10 @@ where
                 if live.refs > 0 {
                     return false;
                 }
-                let sent = live.sent;
-                st.entered.remove_all(id);
+                let (sent, entered) = (live.sent, live.entered);
+                if entered > 0 {
+                    st.entered.remove_all(id);
+                }
                 st.spans.remove(id);
                 if sent {
                     st.deliver_small::<C>(now, &Message::Close(SpanTable::<SPANS>::wire(id)));

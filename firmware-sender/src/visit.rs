@@ -18,7 +18,11 @@ pub(crate) struct Cut {
 }
 
 impl Cut {
+    #[inline]
     pub(crate) fn add_to(self, stats: &mut Stats) {
+        if self == Cut::default() {
+            return;
+        }
         stats.values_dropped = stats.values_dropped.saturating_add(self.dropped);
         stats.values_truncated = stats.values_truncated.saturating_add(self.truncated);
     }
@@ -26,7 +30,7 @@ impl Cut {
 
 /// Texts of an event that lie in flash: sent once as a constant of the call site, then as a
 /// one-byte marker while they stay the same. One per call site: the first field that had one.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Constants {
     /// The firmware's flash: `start..end` (empty: no constants).
     pub(crate) flash: (usize, usize),
@@ -38,6 +42,20 @@ pub(crate) struct Constants {
     pub(crate) new: Option<Pinned>,
 }
 
+impl Default for Constants {
+    /// No flash: every text goes in full. (Not all zeros, which the compiler would clear with
+    /// a call to `memset` on every span.)
+    #[inline(always)]
+    fn default() -> Self {
+        Self {
+            flash: (usize::MAX, 0),
+            known: None,
+            same: false,
+            new: None,
+        }
+    }
+}
+
 impl Constants {
     /// How the text at `addr`, `len` goes as field `field`.
     #[inline]
@@ -46,7 +64,10 @@ impl Constants {
         if addr < start || addr.saturating_add(len) > end {
             return Constant::No;
         }
-        let pinned = Pinned { field, addr, len };
+        let (Some(addr), Ok(len)) = (core::num::NonZeroUsize::new(addr), u16::try_from(len)) else {
+            return Constant::No;
+        };
+        let pinned = Pinned { addr, len, field };
         if self.known == Some(pinned) {
             self.same = true;
             return Constant::Same;
