@@ -16,8 +16,8 @@ use crate::{Clock, Identity, InitError, Link, Sender, Stats};
 /// - `L`: the [`Link`] to the host ([`RttLink`](crate::RttLink) on a target).
 /// - `C`: the [`Clock`] of timestamps.
 /// - `SPANS`: spans alive at once (default 32). Beyond it, new spans are untracked.
-/// - `CALLSITES`: distinct call sites used (default 64; a power of two, at most 128). Beyond it, events
-///   from new call sites are dropped and their spans untracked.
+/// - `CALLSITES`: distinct call sites used (default 64; a power of two, at most 128). Beyond
+///   it, events from new call sites are dropped and their spans untracked.
 /// - `DEPTH`: spans entered at once, nesting and interrupts included (default 16).
 /// - `FRAME`: bytes of a frame buffer (default 256, at least 64). One sits on the stack of
 ///   every span and event operation; a second, in here, holds call-site announcements.
