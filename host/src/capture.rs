@@ -54,8 +54,8 @@ use std::path::{Path, PathBuf};
 use rtt_tunnel_protocol::PROTOCOL_VERSION;
 
 use crate::defmt::DefmtDecoder;
+use crate::pipeline::{ByteSource, Pipeline, Pulled, SessionStats};
 use crate::receiver::{BootInfo, Receiver, RECEIVER_TARGET};
-use crate::session::{DefmtRelay, Relay, SessionStats};
 use crate::target_time;
 
 /// The first 8 bytes of a capture file.
@@ -498,8 +498,7 @@ pub fn replay_with<R: Read>(
             found: capture.protocol_version(),
         });
     }
-    let mut relay = Relay::new();
-    relay.defmt = Some(DefmtRelay::new(defmt));
+    let mut relay = Pipeline::new().with_defmt(defmt);
     let io = |source| CaptureError::Io {
         path: PathBuf::from("<replay>"),
         source,
@@ -507,11 +506,11 @@ pub fn replay_with<R: Read>(
     loop {
         match capture.next_record() {
             Ok(None) => break,
-            Ok(Some(Record::Data(bytes))) => {
-                relay.feed(&bytes, receiver).map_err(io)?;
+            Ok(Some(Record::Data(mut bytes))) => {
+                relay.feed(&mut bytes, receiver).map_err(io)?;
             }
-            Ok(Some(Record::DataWithDefmt { data, defmt })) => {
-                relay.feed_poll(&data, &defmt, receiver).map_err(io)?;
+            Ok(Some(Record::DataWithDefmt { mut data, defmt })) => {
+                relay.feed_poll(&mut data, &defmt, receiver).map_err(io)?;
             }
             Ok(Some(Record::Reset { cause })) => relay.link_reset(&cause, receiver).map_err(io)?,
             Ok(Some(Record::Boot(_) | Record::Unknown { .. })) => {}
@@ -524,6 +523,46 @@ pub fn replay_with<R: Read>(
         }
     }
     Ok(relay.stats(receiver))
+}
+
+/// A recording as a [`ByteSource`]: the tracing channel's bytes of each poll, in order, and
+/// the target resets the link noticed; then [`Pulled::Ended`]. defmt bytes and boot records
+/// are passed over (a [`replay_with`] relays the defmt lines too). A file cut short ends
+/// where it was cut, with a `WARN` event.
+#[derive(Debug)]
+pub struct CaptureSource<R: Read> {
+    reader: CaptureReader<R>,
+}
+
+impl<R: Read> CaptureSource<R> {
+    /// The records of `reader`, from where it is.
+    pub fn new(reader: CaptureReader<R>) -> Self {
+        CaptureSource { reader }
+    }
+
+    /// The reader back.
+    pub fn into_inner(self) -> CaptureReader<R> {
+        self.reader
+    }
+}
+
+impl<R: Read> ByteSource for CaptureSource<R> {
+    fn pull(&mut self, buf: &mut Vec<u8>) -> io::Result<Pulled> {
+        match self.reader.next_record() {
+            Ok(None) => Ok(Pulled::Ended),
+            Ok(Some(Record::Data(data) | Record::DataWithDefmt { data, .. })) => {
+                buf.extend_from_slice(&data);
+                Ok(Pulled::Data(data.len()))
+            }
+            Ok(Some(Record::Reset { cause })) => Ok(Pulled::Reset(cause)),
+            Ok(Some(Record::Boot(_) | Record::Unknown { .. })) => Ok(Pulled::Data(0)),
+            Err(error @ CaptureError::Truncated { .. }) => {
+                tracing::warn!(target: RECEIVER_TARGET, parent: None, "{error}");
+                Ok(Pulled::Ended)
+            }
+            Err(error) => Err(io::Error::other(error)),
+        }
+    }
 }
 
 /// What a capture holds, for a status line before a replay: see [`summarize`].

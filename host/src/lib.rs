@@ -20,6 +20,7 @@ pub mod probe;
 
 // The drain pipeline and capture files (issue 5).
 pub mod capture;
+pub mod pipeline;
 pub mod session;
 
 // defmt side by side (issue 6).

@@ -78,35 +78,48 @@ pub(crate) enum ValuesError {
     UnknownField { field: u8 },
 }
 
-/// Checks `values` against a call site with `fields` fields.
-pub(crate) fn check(values: Values<'_>, fields: usize) -> Result<(), ValuesError> {
+/// The values of one message, each decoded once from the wire, with the index of its field.
+pub(crate) struct Decoded<'a> {
+    held: heapless::Vec<(Held<'a>, usize), MAX_VALUES>,
+}
+
+impl Decoded<'_> {
+    /// No values.
+    pub(crate) fn empty() -> Self {
+        Decoded {
+            held: heapless::Vec::new(),
+        }
+    }
+}
+
+/// Decodes `values` for a call site with `fields` fields, checking each field index.
+pub(crate) fn decode(values: Values<'_>, fields: usize) -> Result<Decoded<'_>, ValuesError> {
+    let mut decoded = Decoded::empty();
     let mut count = 0;
     for v in values {
-        if usize::from(v.field) >= fields {
+        let field = usize::from(v.field);
+        if field >= fields {
             return Err(ValuesError::UnknownField { field: v.field });
         }
         count += 1;
+        // Past the limit: only counted, for the error.
+        let _ = decoded.held.push((Held::new(v.value), field));
     }
     if count > MAX_VALUES {
         return Err(ValuesError::TooMany { count });
     }
-    Ok(())
+    Ok(decoded)
 }
 
 /// Builds the `ValueSet` of `$n` values in arrays of exactly `$n` entries (tracing's
 /// `value_set` takes arrays of up to 32, each length its own type) and calls `$f` with it.
 macro_rules! value_set_of_len {
-    ($n:expr, $fieldset:expr, $fields:expr, $first:expr, $values:expr, $f:expr, [$($len:literal)*]) => {
+    ($n:expr, $fieldset:expr, $fields:expr, $first:expr, $held:expr, $f:expr, [$($len:literal)*]) => {
         match $n {
             $(
                 $len => {
-                    let mut iter = $values.iter();
-                    let held: [(Held<'_>, usize); $len] = std::array::from_fn(|_| {
-                        let v = iter.next().expect("counted above");
-                        (Held::new(v.value), usize::from(v.field))
-                    });
                     let pairs: [(&Field, Option<&dyn Value>); $len] = std::array::from_fn(|i| {
-                        let (held, field) = &held[i];
+                        let (held, field) = &$held[i];
                         ($fields.get(*field).unwrap_or($first), Some(held.as_value()))
                     });
                     $f(&$fieldset.value_set(&pairs))
@@ -117,25 +130,25 @@ macro_rules! value_set_of_len {
     };
 }
 
-/// Calls `f` with `values` as a `ValueSet` of `fieldset`, whose fields are `fields`.
-/// `values` must have passed [`check`] against `fields.len()`.
+/// Calls `f` with `values` as a `ValueSet` of `fieldset`, whose fields are `fields`; `values`
+/// were [decoded](decode) against `fields.len()`.
 pub(crate) fn with_value_set<R>(
     fieldset: &FieldSet,
     fields: &[Field],
-    values: Values<'_>,
+    values: &Decoded<'_>,
     f: impl FnOnce(&ValueSet<'_>) -> R,
 ) -> R {
     let Some(first) = fields.first() else {
-        // No fields: `check` let no value through.
+        // No fields: `decode` let no value through.
         return f(&fieldset.value_set(&[]));
     };
-    let n = values.iter().count().min(MAX_VALUES);
+    let held = values.held.as_slice();
     value_set_of_len!(
-        n,
+        held.len(),
         fieldset,
         fields,
         first,
-        values,
+        held,
         f,
         [0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32]
     )
