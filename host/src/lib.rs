@@ -18,6 +18,10 @@ pub mod rtt;
 #[cfg(feature = "probe-rs")]
 pub mod probe;
 
+// The serial transport (issue 13).
+#[cfg(feature = "serial")]
+pub mod serial;
+
 // The drain pipeline and capture files (issue 5).
 pub mod capture;
 pub mod pipeline;

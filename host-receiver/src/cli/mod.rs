@@ -9,6 +9,8 @@
 //! whose messages say what to do.
 
 pub mod args;
+#[cfg(feature = "serial")]
+pub mod serial;
 pub mod source;
 
 use std::path::Path;
@@ -160,15 +162,12 @@ struct Drain {
 impl RunCmd {
     /// Runs the command; returns the exit status.
     pub fn run(self) -> Result<i32> {
+        if let Some(port) = &self.source.serial {
+            return self.run_serial(port);
+        }
         let source = Source::from_args(&self.source, &self.probe)?;
         install_output(&self.output)?;
-
-        let stop = Arc::new(AtomicBool::new(false));
-        {
-            let stop = Arc::clone(&stop);
-            ctrlc::set_handler(move || stop.store(true, Ordering::Relaxed))
-                .context("cannot install the Ctrl-C handler")?;
-        }
+        let stop = stop_on_ctrl_c()?;
 
         // What can be checked before the target is touched: the ELF, the defmt table, the
         // capture file.
@@ -222,13 +221,7 @@ impl RunCmd {
         if let Some(down) = down {
             options = options.down_channel(down);
         }
-        let mut requests = Vec::new();
-        if self.requests.resend {
-            requests.push(Request::ResendAll);
-        }
-        if let Some(level) = self.requests.level {
-            requests.push(Request::SetLevel(level.into()));
-        }
+        let requests = self.requests.requests();
         let attach_timeout = (self.channels.attach_timeout > 0.0)
             .then(|| Duration::from_secs_f64(self.channels.attach_timeout));
         let retry = match source {
@@ -292,6 +285,46 @@ impl RunCmd {
             Err(error) => Err(error),
         }
     }
+}
+
+impl RunCmd {
+    /// `--serial PORT`.
+    #[cfg(feature = "serial")]
+    fn run_serial(&self, port: &Path) -> Result<i32> {
+        install_output(&self.output)?;
+        let stop = stop_on_ctrl_c()?;
+        let mut status = format!(
+            "host-receiver: reading {} at {} baud",
+            port.display(),
+            self.source.baud
+        );
+        if let Some(path) = &self.record.record {
+            status.push_str(&format!("; recording into {}", path.display()));
+        }
+        eprintln!("{status} (Ctrl-C to stop)");
+        serial::run(
+            port,
+            self.source.baud,
+            self.requests.requests(),
+            self.record.record.as_deref(),
+            &stop,
+        )
+    }
+
+    /// Without the serial transport.
+    #[cfg(not(feature = "serial"))]
+    fn run_serial(&self, _port: &Path) -> Result<i32> {
+        bail!("this host-receiver was built without its `serial` feature: build it with default features for --serial")
+    }
+}
+
+/// A flag that Ctrl-C sets.
+fn stop_on_ctrl_c() -> Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed))
+        .context("cannot install the Ctrl-C handler")?;
+    Ok(stop)
 }
 
 /// Runs a session over `memory` to its end, then closes it (the up channel is left

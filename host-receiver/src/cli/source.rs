@@ -127,7 +127,7 @@ impl Source {
                 locate,
             });
         }
-        bail!("no target: pass --qemu ELF, --gdb HOST:PORT or --chip CHIP")
+        bail!("no target: pass --qemu ELF, --gdb HOST:PORT, --chip CHIP or --serial PORT")
     }
 
     /// One line for the user: what is drained.
@@ -331,6 +331,8 @@ mod tests {
             append: None,
             gdb: gdb.map(String::from),
             chip: None,
+            serial: None,
+            baud: 115_200,
             elf: None,
             ram: Vec::new(),
         }
