@@ -1,6 +1,6 @@
 //! Capture files: what a session drained, recorded to be replayed later.
 //!
-//! One format for `host-receiver --record` / `replay` and for the test fixtures. A capture holds
+//! One format for recordings of live runs and for the test fixtures. A capture holds
 //! the raw bytes as they were drained (not decoded frames), so a replay goes through exactly
 //! the path of a live session — the same splitter, decoder and [`Receiver`] — and shows the
 //! same frame errors, the same resets and the same output.
@@ -115,13 +115,13 @@ pub enum CaptureError {
         source: io::Error,
     },
     /// The file does not start with the capture magic.
-    #[error("{} is not an rtt-tunnel capture (it does not start with {:?}): record one with `host-receiver --record FILE`", .path.display(), String::from_utf8_lossy(&MAGIC))]
+    #[error("{} is not an rtt-tunnel capture (it does not start with {:?})", .path.display(), String::from_utf8_lossy(&MAGIC))]
     NotACapture {
         /// The file.
         path: PathBuf,
     },
     /// The file is in a capture format this host does not read.
-    #[error("{} is in capture format {found}, this host reads format {FORMAT_VERSION}: replay it with the host-receiver that recorded it", .path.display())]
+    #[error("{} is in capture format {found}, this host reads format {FORMAT_VERSION}", .path.display())]
     UnsupportedFormat {
         /// The file.
         path: PathBuf,
@@ -129,7 +129,7 @@ pub enum CaptureError {
         found: u16,
     },
     /// The capture was recorded from a target that speaks another protocol version.
-    #[error("{} was recorded with protocol version {found}, this host speaks {PROTOCOL_VERSION}: replay it with the host-receiver of that rtt-tunnel release", .path.display())]
+    #[error("{} was recorded with protocol version {found}, this host speaks {PROTOCOL_VERSION}", .path.display())]
     ProtocolVersion {
         /// The file.
         path: PathBuf,
@@ -725,7 +725,10 @@ mod tests {
     fn wrong_files_are_clear_errors() {
         let error = CaptureReader::new(&b"\x7fELF not a capture"[..]).unwrap_err();
         assert!(matches!(error, CaptureError::NotACapture { .. }), "{error}");
-        assert!(error.to_string().contains("--record"), "{error}");
+        assert!(
+            error.to_string().contains("not an rtt-tunnel capture"),
+            "{error}"
+        );
         let error = CaptureReader::new(&b""[..]).unwrap_err();
         assert!(matches!(error, CaptureError::NotACapture { .. }), "{error}");
 

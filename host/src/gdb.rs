@@ -1,4 +1,4 @@
-//! The GDB remote serial protocol transport (`--gdb HOST:PORT`).
+//! The GDB remote serial protocol transport: any GDB server as [`TargetMemory`](crate::memory::TargetMemory).
 //!
 //! [`GdbClient`] speaks the protocol over TCP; [`GdbMemory`] puts it behind
 //! [`TargetMemory`](crate::memory::TargetMemory), halting the target for each batch of

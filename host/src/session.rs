@@ -179,24 +179,6 @@ pub struct Session<M: TargetMemory> {
 
 type AttachReport = Box<dyn FnMut(&Attachment) + Send>;
 
-/// One line about an attachment: `attached to the RTT control block at 0x20000000: up channel
-/// 0 'rtt-tunnel' (1024 bytes), down channel 0 'rtt-tunnel' (16 bytes)`, then the extra up
-/// channels (`; also up channel 1 'defmt' (1024 bytes)`).
-pub fn describe_attachment(attachment: &Attachment) -> String {
-    let down = attachment
-        .down
-        .as_ref()
-        .map_or_else(|| "none".to_owned(), ToString::to_string);
-    let mut text = format!(
-        "attached to the RTT control block at {:#010x}: up channel {}, down channel {down}",
-        attachment.control_block, attachment.up,
-    );
-    for extra in attachment.extra_up.iter().flatten() {
-        text.push_str(&format!("; also up channel {extra}"));
-    }
-    text
-}
-
 impl<M: TargetMemory> fmt::Debug for Session<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Session")
@@ -331,8 +313,7 @@ impl<M: TargetMemory> Session<M> {
             None => tracing::debug!(
                 target: RECEIVER_TARGET,
                 parent: None,
-                "{}",
-                describe_attachment(attachment)
+                "attached to {attachment}"
             ),
         }
         let requests = self.on_attach.clone();

@@ -9,6 +9,7 @@
 //! whose messages say what to do.
 
 pub mod args;
+pub mod messages;
 #[cfg(feature = "serial")]
 pub mod serial;
 pub mod source;
@@ -26,9 +27,7 @@ use rtt_tunnel_host::memory::TargetMemory;
 use rtt_tunnel_host::output::{Color, Format, Output};
 use rtt_tunnel_host::receiver::Receiver;
 use rtt_tunnel_host::rtt::{ChannelSelector, RttError, RttOptions, RttReader};
-use rtt_tunnel_host::session::{
-    describe_attachment, RunEnd, RunOptions, Session, SessionError, SessionStats,
-};
+use rtt_tunnel_host::session::{RunEnd, RunOptions, Session, SessionError, SessionStats};
 use rtt_tunnel_protocol::Request;
 
 use args::{
@@ -67,11 +66,12 @@ pub fn main() -> i32 {
 }
 
 /// The error and its causes on one line, each cause once (many errors already quote their
-/// source in their own message).
+/// source in their own message), the library's in host-receiver's words
+/// ([`messages::reword`]).
 pub fn report(error: &anyhow::Error) -> String {
     let mut out = String::new();
     for cause in error.chain() {
-        let text = cause.to_string();
+        let text = messages::reword(cause).unwrap_or_else(|| cause.to_string());
         if out.contains(&text) {
             continue;
         }
@@ -341,7 +341,7 @@ fn drain<M: TargetMemory>(
     let mut session = Session::new(RttReader::new(memory, drain.options), Receiver::default())
         .on_attach(drain.requests)
         .report_attach(move |attachment| {
-            eprintln!("host-receiver: {}", describe_attachment(attachment));
+            eprintln!("host-receiver: attached to {attachment}");
             if let Some((channel, false)) = &defmt_auto {
                 if attachment.extra_up.first() == Some(&None) {
                     eprintln!(
@@ -440,8 +440,9 @@ impl ListCmd {
             );
             return Ok(EXIT_NOTHING_LISTED);
         }
+        // Each line starts with the option that picks the probe.
         for probe in &probes {
-            println!("{probe}");
+            println!("--probe {probe}");
         }
         Ok(0)
     }

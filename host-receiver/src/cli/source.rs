@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use rtt_tunnel_host::elf::FirmwareElf;
 use rtt_tunnel_host::gdb::{GdbMemory, GdbOptions};
-use rtt_tunnel_host::qemu::{machine_for_target, Qemu, QemuError, QemuOptions, QemuOutput};
+use rtt_tunnel_host::qemu::{Qemu, QemuError, QemuOptions, QemuOutput};
 use rtt_tunnel_host::rtt::RttOptions;
 
 use super::args::{ProbeArg, ProbeArgs, ProtocolArg, SourceArgs};
@@ -168,6 +168,18 @@ impl Source {
     }
 }
 
+/// The QEMU machine for a firmware target triple: `thumbv7m-none-eabi` → `mps2-an385`
+/// (Cortex-M3), `thumbv7em-none-eabihf` → `mps2-an386` (Cortex-M4F),
+/// `thumbv8m.main-none-eabihf` → `mps2-an505` (Cortex-M33).
+pub fn machine_for_target(target: &str) -> Option<&'static str> {
+    match target {
+        "thumbv7m-none-eabi" => Some("mps2-an385"),
+        "thumbv7em-none-eabihf" | "thumbv7em-none-eabi" => Some("mps2-an386"),
+        "thumbv8m.main-none-eabihf" | "thumbv8m.main-none-eabi" => Some("mps2-an505"),
+        _ => None,
+    }
+}
+
 /// The QEMU machine for the thumb target named in `path` (`target/<triple>/release/...`).
 pub fn machine_from_path(path: &Path) -> Option<&'static str> {
     path.components()
@@ -323,6 +335,20 @@ fn open_probe(_target: &ProbeTarget) -> Result<Link> {
 #[allow(clippy::single_range_in_vec_init)] // one RAM range is meant
 mod tests {
     use super::*;
+
+    #[test]
+    fn machines_for_the_three_targets() {
+        assert_eq!(machine_for_target("thumbv7m-none-eabi"), Some("mps2-an385"));
+        assert_eq!(
+            machine_for_target("thumbv7em-none-eabihf"),
+            Some("mps2-an386")
+        );
+        assert_eq!(
+            machine_for_target("thumbv8m.main-none-eabihf"),
+            Some("mps2-an505")
+        );
+        assert_eq!(machine_for_target("thumbv6m-none-eabi"), None);
+    }
 
     fn args(qemu: Option<&str>, gdb: Option<&str>) -> SourceArgs {
         SourceArgs {

@@ -9,7 +9,7 @@ use std::str::FromStr;
 /// VID and PID are hexadecimal (`1366:1015`, a SEGGER J-Link). A multi-channel FTDI probe
 /// names its channel after the PID (`0403:6010-1`). The serial number picks one of several
 /// probes of the same kind; everything after the second `:` is the serial, colons included.
-/// An empty serial (`VID:PID:`) selects a probe that has none. `host-receiver list` prints
+/// An empty serial (`VID:PID:`) selects a probe that has none. [`list_probes`](super::list_probes) gives
 /// every probe it sees in this form.
 ///
 /// ```
@@ -81,7 +81,7 @@ impl fmt::Display for ProbeSelector {
 
 /// Why a `--probe` value is not a [`ProbeSelector`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid probe selector '{input}': {reason}; expected VID:PID[:SERIAL] with VID and PID in hex, like 1366:1015 or 0483:374b:066DFF555051 (`host-receiver list` prints the probes in this form)")]
+#[error("invalid probe selector '{input}': {reason}; expected VID:PID[:SERIAL] with VID and PID in hex, like 1366:1015 or 0483:374b:066DFF555051)")]
 pub struct SelectorError {
     /// What was given.
     pub input: String,
@@ -230,7 +230,7 @@ pub enum Startup {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProbeOptions {
-    /// The chip, by a name of probe-rs's built-in target list (`host-receiver chips FILTER`).
+    /// The chip, by a name of probe-rs's built-in target list ([`chips`](super::chips)).
     pub chip: String,
     /// Which probe; `None`: the only one plugged in.
     pub probe: Option<ProbeSelector>,
