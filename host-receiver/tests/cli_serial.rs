@@ -5,14 +5,14 @@
 //! the terminal and ends the run.
 //! Needs `qemu-system-arm` and the thumb targets: the tests fail, never skip, without them.
 
-mod qemu_support;
-
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use qemu_support::{firmware, require_qemu, BOARDS};
+use rtt_tunnel_tests::boards::{
+    firmware_for_target as firmware, require_qemu, TARGET_MACHINES as BOARDS,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_host-receiver");
 /// How long any step may take before the test fails.
