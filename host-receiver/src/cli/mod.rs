@@ -24,7 +24,7 @@ use rtt_tunnel_host::capture::{replay_with, summarize, CaptureReader, CaptureWri
 use rtt_tunnel_host::defmt::{DefmtDecoder, DefmtTable};
 use rtt_tunnel_host::elf::FirmwareElf;
 use rtt_tunnel_host::memory::TargetMemory;
-use rtt_tunnel_host::output::{Color, Format, Output};
+use rtt_tunnel_host::output::{Color, Format, Output, Sinks};
 use rtt_tunnel_host::receiver::Receiver;
 use rtt_tunnel_host::rtt::{ChannelSelector, RttError, RttOptions, RttReader};
 use rtt_tunnel_host::session::{RunEnd, RunOptions, Session, SessionError, SessionStats};
@@ -86,23 +86,21 @@ pub fn report(error: &anyhow::Error) -> String {
 /// Installs the output the options describe as the process's dispatcher: what the target
 /// sends to standard output, probe-rs's own events to standard error.
 fn install_output(output: &OutputArgs) -> Result<()> {
-    use tracing_subscriber::layer::SubscriberExt;
-
     let (target_filter, probe_filter) = output.filters();
     let stdout = Output::new(output.format.into())
         .filter(&target_filter)
-        .color(output.color.into())
-        .layer()?;
+        .color(output.color.into());
     let stderr_color = match output.color {
         args::ColorArg::Always => Color::Always,
         args::ColorArg::Auto | args::ColorArg::Never => Color::Never,
     };
     let stderr = Output::new(Format::Compact)
         .filter(&probe_filter)
-        .color(stderr_color)
-        .layer_with_writer(std::io::stderr)?;
-    let dispatch =
-        tracing_core::Dispatch::new(tracing_subscriber::registry().with(stdout).with(stderr));
+        .color(stderr_color);
+    let dispatch = Sinks::new()
+        .with_output(&stdout)?
+        .with_output_to(&stderr, std::io::stderr)?
+        .dispatch();
     tracing_core::dispatcher::set_global_default(dispatch)
         .context("cannot install the output (another tracing subscriber is installed)")
 }
