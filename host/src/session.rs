@@ -1,7 +1,9 @@
-//! One drain pipeline, for the CLI and the tests: RTT reader → frame splitter → decoder →
+//! An RTT reader driven to its end: RTT reader → [`Pipeline`] (frame splitter → decoder) →
 //! [`Receiver`].
 //!
-//! A [`Session`] owns an [`RttReader`], a [`FrameSplitter`] and a [`Receiver`].
+//! A [`Session`] owns an [`RttReader`], a [`Pipeline`] and a [`Receiver`], and adds what only
+//! an RTT link has: attaching (with a timeout), a defmt channel drained in the same polls,
+//! requests on the down channel, pacing, retries, and leaving the channel non-blocking.
 //! [`Session::poll`] does one poll of the reader and relays every whole frame it brought;
 //! [`Session::run`] polls until a stop flag is set or the target is gone, paced by the reader's
 //! [`Pacer`]. What the target sends never stops the stream: bytes that are not a frame, frames
