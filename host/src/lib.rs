@@ -118,6 +118,7 @@ pub mod gdb;
 pub mod memory;
 pub mod qemu;
 pub mod rtt;
+pub mod target;
 
 #[cfg(feature = "probe-rs")]
 pub mod probe;

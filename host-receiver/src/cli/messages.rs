@@ -10,11 +10,27 @@ use rtt_tunnel_host::memory::MemoryError;
 use rtt_tunnel_host::qemu::QemuError;
 use rtt_tunnel_host::rtt::RttError;
 use rtt_tunnel_host::session::SessionError;
+use rtt_tunnel_host::target::OpenError;
 
 /// The message for `error` when host-receiver words it its own way; `None`: the library's
 /// message says it.
 pub fn reword(error: &(dyn StdError + 'static)) -> Option<String> {
     // Errors that show another's message as their own.
+    if let Some(error) = error.downcast_ref::<OpenError>() {
+        return match error {
+            OpenError::Qemu(inner) => reword(inner),
+            OpenError::Gdb(inner) => reword(inner),
+            #[cfg(feature = "probe-rs")]
+            OpenError::Probe(inner) => reword(inner),
+            OpenError::Rtt(inner) => reword(inner),
+            OpenError::NoChipRam => Some(
+                "probe-rs knows no RAM of this chip to search for the RTT control block: pass \
+                 --elf FILE or --ram START..END"
+                    .to_owned(),
+            ),
+            _ => None,
+        };
+    }
     if let Some(SessionError::Rtt(inner)) = error.downcast_ref::<SessionError>() {
         return reword(inner);
     }

@@ -33,7 +33,8 @@ use rtt_tunnel_protocol::Request;
 use args::{
     ChipsCmd, Cli, Command, DefmtMode, ListCmd, OutputArgs, ReplayCmd, RunCmd, DEFAULT_CHANNEL,
 };
-use source::{Link, Locate, Opened, Source};
+use rtt_tunnel_host::target::{Locate, OpenTarget};
+use source::Source;
 
 /// Exit status after Ctrl-C (128 + SIGINT, as shells report it).
 pub const EXIT_INTERRUPTED: i32 = 130;
@@ -205,7 +206,21 @@ impl RunCmd {
         }
         eprintln!("{status} (Ctrl-C to stop)");
 
-        let mut opened = Opened::open(&source)?;
+        let target = source.target()?;
+        let mut opened = match &source {
+            Source::Gdb { address, .. } => {
+                OpenTarget::open(&target).with_context(|| format!("--gdb {address}"))?
+            }
+            _ => OpenTarget::open(&target)?,
+        };
+        #[cfg(feature = "probe-rs")]
+        if let rtt_tunnel_host::target::Link::Probe(probe) = opened.link() {
+            eprintln!(
+                "host-receiver: connected to the {} through {}",
+                probe.chip(),
+                probe.probe_name()
+            );
+        }
         let options = match options {
             Some(options) => options,
             None => source::rtt_options(&locate, &opened.chip_ram())?,
@@ -236,11 +251,7 @@ impl RunCmd {
                 .retry_for(retry),
         };
 
-        let (stats, outcome) = match &mut opened.link {
-            Link::Gdb(gdb) => drain(gdb, drain_with, &stop),
-            #[cfg(feature = "probe-rs")]
-            Link::Probe(probe) => drain(probe, drain_with, &stop),
-        };
+        let (stats, outcome) = drain(opened.link_mut(), drain_with, &stop);
 
         let ending = match outcome {
             Ok(RunEnd::Stopped) => Ok(Ending::Interrupted),
@@ -262,12 +273,8 @@ impl RunCmd {
             Err(error) => Err(error),
         };
         // The target runs on without a debugger when we leave it.
-        if matches!(ending, Ok(Ending::Interrupted)) && opened.qemu.is_none() {
-            // Without probe-rs, GDB is the only link.
-            #[allow(irrefutable_let_patterns)]
-            if let Link::Gdb(gdb) = &mut opened.link {
-                let _ = gdb.client_mut().detach();
-            }
+        if matches!(ending, Ok(Ending::Interrupted)) {
+            opened.detach();
         }
         let console = opened.console();
         drop(opened); // kills QEMU if it still runs; lets go of the probe
