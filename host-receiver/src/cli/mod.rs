@@ -149,17 +149,30 @@ enum Ending {
     Interrupted,
 }
 
+/// The defmt side of a run: the decoder, the channel, whether it is required.
+type DefmtPlan = (DefmtDecoder, ChannelSelector, bool);
+
+/// What is checked before the target is touched.
+struct Checked {
+    /// The reader's options from the ELF or `--ram` (`None`: the chip's RAM, once open).
+    options: Option<RttOptions>,
+    defmt: Option<DefmtPlan>,
+    capture: Option<CaptureWriter<std::fs::File>>,
+}
+
 /// What a drain needs besides the link.
 struct Drain {
     options: RttOptions,
     requests: Vec<Request>,
-    defmt: Option<(DefmtDecoder, ChannelSelector, bool)>,
+    defmt: Option<DefmtPlan>,
     capture: Option<CaptureWriter<std::fs::File>>,
     run_options: RunOptions,
 }
 
 impl RunCmd {
-    /// Runs the command; returns the exit status.
+    /// Runs the command; returns the exit status. Parse (what the flags name, checked before
+    /// the target is touched), call (the library opens the target and drains it), print (the
+    /// summary, the exit status).
     pub fn run(self) -> Result<i32> {
         if let Some(port) = &self.source.serial {
             return self.run_serial(port);
@@ -167,13 +180,31 @@ impl RunCmd {
         let source = Source::from_args(&self.source, &self.probe)?;
         install_output(&self.output)?;
         let stop = stop_on_ctrl_c()?;
+        let checked = self.check_before_opening(&source)?;
+        eprintln!(
+            "{} (Ctrl-C to stop)",
+            self.status_line(&source, &checked.defmt)
+        );
 
-        // What can be checked before the target is touched: the ELF, the defmt table, the
-        // capture file.
-        let locate = source.locate();
-        let options = match &locate {
+        let mut opened = open(&source)?;
+        let drain_with = Drain {
+            options: self.rtt_options(checked.options, &source, &opened)?,
+            requests: self.requests.requests(),
+            defmt: checked.defmt,
+            capture: checked.capture,
+            run_options: self.run_options(&source),
+        };
+        let (stats, outcome) = drain(opened.link_mut(), drain_with, &stop);
+        let ending = ending(outcome, &mut opened);
+        finish(opened, &stats, ending)
+    }
+
+    /// What can be checked before the target is touched: the ELF (the RTT options it gives,
+    /// unless the chip's RAM is to be searched), the defmt table, the capture file.
+    fn check_before_opening(&self, source: &Source) -> Result<Checked> {
+        let options = match source.locate() {
             Locate::ChipRam => None,
-            locate => Some(source::rtt_options(locate, &[])?),
+            locate => Some(source::rtt_options(&locate, &[])?),
         };
         let defmt_mode = self.defmt.mode();
         let defmt = defmt_decoder(source.elf(), defmt_mode)?.map(|decoder| {
@@ -189,13 +220,21 @@ impl RunCmd {
             })?),
             None => None,
         };
+        Ok(Checked {
+            options,
+            defmt,
+            capture,
+        })
+    }
 
+    /// `host-receiver: running … in QEMU (…); draining RTT up channel …`.
+    fn status_line(&self, source: &Source, defmt: &Option<DefmtPlan>) -> String {
         let mut status = format!(
             "host-receiver: {}; draining RTT up channel {}",
             source.describe(),
             self.channels.channel
         );
-        if let Some((decoder, channel, _)) = &defmt {
+        if let Some((decoder, channel, _)) = defmt {
             status.push_str(&format!(
                 " and defmt channel {channel} ({} log statements in the ELF's table)",
                 decoder.table().statements()
@@ -204,26 +243,19 @@ impl RunCmd {
         if let Some(path) = &self.record.record {
             status.push_str(&format!("; recording into {}", path.display()));
         }
-        eprintln!("{status} (Ctrl-C to stop)");
+        status
+    }
 
-        let target = source.target()?;
-        let mut opened = match &source {
-            Source::Gdb { address, .. } => {
-                OpenTarget::open(&target).with_context(|| format!("--gdb {address}"))?
-            }
-            _ => OpenTarget::open(&target)?,
-        };
-        #[cfg(feature = "probe-rs")]
-        if let rtt_tunnel_host::target::Link::Probe(probe) = opened.link() {
-            eprintln!(
-                "host-receiver: connected to the {} through {}",
-                probe.chip(),
-                probe.probe_name()
-            );
-        }
-        let options = match options {
+    /// The reader's options: where the block is (`early`, or the chip's RAM), the channels.
+    fn rtt_options(
+        &self,
+        early: Option<RttOptions>,
+        source: &Source,
+        opened: &OpenTarget,
+    ) -> Result<RttOptions> {
+        let options = match early {
             Some(options) => options,
-            None => source::rtt_options(&locate, &opened.chip_ram())?,
+            None => source::rtt_options(&source.locate(), &opened.chip_ram())?,
         };
         let mut options = options.up_channel(self.channels.channel.clone());
         let down = self.channels.down_channel.clone().or_else(|| {
@@ -234,61 +266,81 @@ impl RunCmd {
         if let Some(down) = down {
             options = options.down_channel(down);
         }
-        let requests = self.requests.requests();
+        Ok(options)
+    }
+
+    /// How the session polls: the attach timeout, retries for a probe link.
+    fn run_options(&self, source: &Source) -> RunOptions {
         let attach_timeout = (self.channels.attach_timeout > 0.0)
             .then(|| Duration::from_secs_f64(self.channels.attach_timeout));
         let retry = match source {
             Source::Probe { .. } => PROBE_RETRY,
             Source::Qemu { .. } | Source::Gdb { .. } => Duration::ZERO,
         };
-        let drain_with = Drain {
-            options,
-            requests,
-            defmt,
-            capture,
-            run_options: RunOptions::default()
-                .attach_timeout(attach_timeout)
-                .retry_for(retry),
-        };
+        RunOptions::default()
+            .attach_timeout(attach_timeout)
+            .retry_for(retry)
+    }
+}
 
-        let (stats, outcome) = drain(opened.link_mut(), drain_with, &stop);
+/// Opens what `source` names, through the library.
+fn open(source: &Source) -> Result<OpenTarget> {
+    let target = source.target()?;
+    let opened = match source {
+        Source::Gdb { address, .. } => {
+            OpenTarget::open(&target).with_context(|| format!("--gdb {address}"))?
+        }
+        _ => OpenTarget::open(&target)?,
+    };
+    #[cfg(feature = "probe-rs")]
+    if let rtt_tunnel_host::target::Link::Probe(probe) = opened.link() {
+        eprintln!(
+            "host-receiver: connected to the {} through {}",
+            probe.chip(),
+            probe.probe_name()
+        );
+    }
+    Ok(opened)
+}
 
-        let ending = match outcome {
-            Ok(RunEnd::Stopped) => Ok(Ending::Interrupted),
-            Ok(RunEnd::Exited(code)) => match opened.qemu_exit_code() {
-                // QEMU's own status is the firmware's verdict; the GDB stop reply carries
-                // only its low 8 bits.
-                Ok(Some(qemu_code)) => Ok(Ending::Exited(qemu_code)),
-                Ok(None) => Ok(Ending::Exited(code)),
-                Err(error) => Err(anyhow::Error::new(error)),
-            },
-            Ok(RunEnd::Gone(error)) => match opened.qemu_exit_code() {
-                // The firmware exited and QEMU closed the link before the stop reply came.
-                Ok(Some(code)) => Ok(Ending::Exited(code)),
-                Ok(None) => Err(anyhow::Error::new(error).context("the target is gone")),
-                Err(qemu) => {
-                    Err(anyhow::Error::new(qemu).context("QEMU ended under host-receiver"))
-                }
-            },
-            Err(error) => Err(error),
-        };
-        // The target runs on without a debugger when we leave it.
-        if matches!(ending, Ok(Ending::Interrupted)) {
-            opened.detach();
+/// How the run ended: QEMU's own exit status is the firmware's verdict when there is one.
+fn ending(outcome: Result<RunEnd>, opened: &mut OpenTarget) -> Result<Ending> {
+    match outcome {
+        Ok(RunEnd::Stopped) => Ok(Ending::Interrupted),
+        Ok(RunEnd::Exited(code)) => match opened.qemu_exit_code() {
+            // The GDB stop reply carries only the low 8 bits of the code.
+            Ok(Some(qemu_code)) => Ok(Ending::Exited(qemu_code)),
+            Ok(None) => Ok(Ending::Exited(code)),
+            Err(error) => Err(anyhow::Error::new(error)),
+        },
+        Ok(RunEnd::Gone(error)) => match opened.qemu_exit_code() {
+            // The firmware exited and QEMU closed the link before the stop reply came.
+            Ok(Some(code)) => Ok(Ending::Exited(code)),
+            Ok(None) => Err(anyhow::Error::new(error).context("the target is gone")),
+            Err(qemu) => Err(anyhow::Error::new(qemu).context("QEMU ended under host-receiver")),
+        },
+        Err(error) => Err(error),
+    }
+}
+
+/// Lets go of the target (a target behind a GDB server runs on without a debugger after
+/// Ctrl-C), prints the firmware's console and the summary; returns the exit status.
+fn finish(mut opened: OpenTarget, stats: &SessionStats, ending: Result<Ending>) -> Result<i32> {
+    if matches!(ending, Ok(Ending::Interrupted)) {
+        opened.detach();
+    }
+    let console = opened.console();
+    drop(opened); // kills QEMU if it still runs; lets go of the probe
+    if !console.trim().is_empty() {
+        for line in console.lines() {
+            eprintln!("host-receiver: firmware console: {line}");
         }
-        let console = opened.console();
-        drop(opened); // kills QEMU if it still runs; lets go of the probe
-        if !console.trim().is_empty() {
-            for line in console.lines() {
-                eprintln!("host-receiver: firmware console: {line}");
-            }
-        }
-        summary(&stats, &ending);
-        match ending {
-            Ok(Ending::Exited(code)) => Ok(code),
-            Ok(Ending::Interrupted) => Ok(EXIT_INTERRUPTED),
-            Err(error) => Err(error),
-        }
+    }
+    summary(stats, &ending);
+    match ending {
+        Ok(Ending::Exited(code)) => Ok(code),
+        Ok(Ending::Interrupted) => Ok(EXIT_INTERRUPTED),
+        Err(error) => Err(error),
     }
 }
 
