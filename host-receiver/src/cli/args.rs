@@ -39,6 +39,8 @@ Examples:
       attach through any GDB server (OpenOCD, pyOCD, J-Link, Black Magic Probe)
   host-receiver --gdb localhost:1234 --ram 0x20000000..0x20010000 --resend
       no ELF: search RAM for the control block
+  host-receiver --serial /dev/ttyACM0 --baud 921600 --resend
+      firmware that sends its frames over a UART: read them from the serial port
   host-receiver list
       the debug probes plugged in, with the --probe that picks each
   host-receiver chips nrf52
@@ -49,9 +51,9 @@ channel named `defmt`, its lines are decoded and shown among the spans and event
 of target `defmt` (--defmt insists, --no-defmt turns it off).
 
 Exit status: the firmware's exit code when it exits (QEMU's semihosting exit, a GDB server's
-exit report); 130 after Ctrl-C (how a --chip run normally ends); 2 when host-receiver fails
-(the message says why). `list` and `chips`: 0 when they list something, 1 when there is
-nothing to list.";
+exit report); 0 when a --serial port goes away; 130 after Ctrl-C (how a --chip run normally
+ends); 2 when host-receiver fails (the message says why). `list` and `chips`: 0 when they
+list something, 1 when there is nothing to list.";
 
 /// Relays a microcontroller's `tracing` spans and events, drained from its RTT channel, into
 /// the terminal, at the time they happened on the target.

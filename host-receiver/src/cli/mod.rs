@@ -1,9 +1,11 @@
 //! The `host-receiver` command: drain a target's RTT channel and show its spans and events;
 //! list probes and chips; replay recordings.
 //!
-//! [`args`] is the command line; [`source`] opens what it names (QEMU, a GDB server, a debug
-//! probe); [`RunCmd::run`] drains it through a [`Session`] into the terminal and prints a
-//! summary on standard error. Standard output carries only what the target sent (and the
+//! [`args`] is the command line; [`source`] turns the target it names (QEMU, a GDB server, a
+//! debug probe) into the library's `Target`, which the library opens; [`RunCmd::run`] drains
+//! it through a [`Session`] into the terminal and prints a summary on standard error;
+//! `serial` does the same for `--serial` through the library's `Drain`. [`messages`] words
+//! the library's errors with the flags that fix them. Standard output carries only what the target sent (and the
 //! receiver's own events about it, at target times), so that a run and the replay of its
 //! recording print the same; status lines go to standard error. Errors are `anyhow` chains
 //! whose messages say what to do.
