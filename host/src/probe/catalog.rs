@@ -113,7 +113,7 @@ pub fn choose_probe<'a>(
 pub struct ChipFamily {
     /// The family (`nRF52840`, `STM32F4 Series`...).
     pub family: String,
-    /// Chip names `--chip` takes.
+    /// Chip names [`ProbeOptions::new`](super::ProbeOptions::new) takes.
     pub chips: Vec<String>,
 }
 
@@ -149,7 +149,7 @@ pub fn chips(filter: &str) -> Vec<ChipFamily> {
     found
 }
 
-/// Looks `chip` up in `registry`, as `--chip` does: the exact name, or the one name it is the
+/// Looks `chip` up in `registry`, as opening a probe does: the exact name, or the one name it is the
 /// start of.
 pub(crate) fn resolve_chip(registry: &Registry, chip: &str) -> Result<Target, ProbeError> {
     registry.get_target_by_name(chip).map_err(|error| {
