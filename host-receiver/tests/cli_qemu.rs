@@ -6,14 +6,14 @@
 //! killed in the middle of the run.
 //! Needs `qemu-system-arm` and the thumb targets: the tests fail, never skip, without them.
 
-mod qemu_support;
-
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use qemu_support::{firmware, require_qemu, BOARDS};
+use rtt_tunnel_tests::boards::{
+    firmware_for_target as firmware, require_qemu, TARGET_MACHINES as BOARDS,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_host-receiver");
 /// How long any run may take before the test fails.

@@ -7,12 +7,12 @@
 //!
 //! Needs `qemu-system-arm` and the thumb targets: the tests fail, never skip, without them.
 
-mod qemu_support;
-
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use qemu_support::{firmware, require_qemu, BOARDS};
+use rtt_tunnel_tests::boards::{
+    firmware_for_target as firmware, require_qemu, TARGET_MACHINES as BOARDS,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_host-receiver");
 const PATIENCE: Duration = Duration::from_secs(60);

@@ -1,5 +1,5 @@
-//! Host relay throughput, in messages per second: rtt-tunnel's frames through the frame
-//! splitter, the decoder and the [`Receiver`], against `tracing-tunnel`'s
+//! Host relay throughput, in messages per second: rtt-tunnel's bytes through the host's
+//! [`Pipeline`] (frame splitter, decoder) into the [`Receiver`], against `tracing-tunnel`'s
 //! `TracingEventReceiver` fed the equivalent events, each into
 //!
 //! - `noop`: a `tracing-subscriber` registry with a no-op layer (a bare registry never frees
@@ -15,10 +15,12 @@
 //!
 //! tracing-tunnel's receiver takes owned events, so each measured batch gets a fresh copy of
 //! them, made outside the timing: it is measured without any decoding, while rtt-tunnel's
-//! figure includes splitting and decoding its bytes. `decode` alone is measured too.
+//! figure includes splitting and decoding its bytes. The pipeline decodes frames in the buffer
+//! it is handed, so each of its batches gets a fresh copy of the bytes, made outside the
+//! timing too. `decode` (split + decode, no receiver) is measured too.
 //!
 //! `cargo xtask bench` runs this and reads criterion's estimates; by hand:
-//! `cargo bench -p host-receiver --bench relay`.
+//! `cargo bench -p rtt-tunnel-host --bench relay`.
 
 // criterion's macros generate undocumented functions.
 #![allow(missing_docs)]
@@ -29,8 +31,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use rtt_tunnel_host::pipeline::{Pipeline, Splitter};
 use rtt_tunnel_host::receiver::Receiver;
-use rtt_tunnel_protocol::{Feed, Frame, FrameSplitter, Message};
+use rtt_tunnel_host::session::MAX_FRAME;
+use rtt_tunnel_protocol::{Frame, Message};
 use rtt_tunnel_sender::{Clock, Identity, MemoryLink, Tunnel};
 use tracing_core::{dispatcher, Dispatch};
 use tracing_subscriber::layer::{Identity as NoOpLayer, SubscriberExt};
@@ -108,30 +112,25 @@ fn tracing_tunnel_events() -> (Vec<TracingEvent>, Vec<TracingEvent>) {
     (setup, body)
 }
 
-/// Splits and decodes `wire`, handing each frame to `each`; returns how many frames.
-fn split_decode(wire: &[u8], mut each: impl FnMut(Frame<'_>)) -> u32 {
-    let mut splitter = FrameSplitter::<512>::new();
-    let mut input = wire;
+/// Splits and decodes `wire` (in place) as the pipeline does, handing each frame to `each`;
+/// returns how many frames.
+fn split_decode(wire: &mut [u8], mut each: impl FnMut(Frame<'_>)) -> u32 {
+    let mut splitter = Splitter::new(MAX_FRAME);
     let mut frames = 0;
-    loop {
-        match splitter.feed(input) {
-            Feed::Consumed => return frames,
-            Feed::Frame { frame, rest } => {
-                input = rest;
-                frames += 1;
-                each(Frame::decode(frame).expect("the sender's frames decode"));
-            }
-            Feed::Error { error, .. } => panic!("the sender's stream does not split: {error}"),
-        }
-    }
+    splitter.split(wire, |frame| {
+        let frame = frame.expect("the sender's stream splits");
+        frames += 1;
+        each(Frame::decode(frame).expect("the sender's frames decode"));
+    });
+    frames
 }
 
-fn relay(receiver: &mut Receiver, wire: &[u8]) -> u32 {
-    split_decode(wire, |frame| {
-        receiver
-            .try_receive(frame)
-            .expect("the sender's frames relay")
-    })
+/// Relays `wire` (in place) through `pipeline` into `receiver`; returns how many frames.
+fn relay(pipeline: &mut Pipeline, receiver: &mut Receiver, wire: &mut [u8]) -> u64 {
+    let frames = pipeline.feed(wire, receiver).expect("no capture to fail");
+    let stats = pipeline.stats(receiver);
+    assert_eq!(stats.errors(), 0, "the sender's frames relay");
+    frames
 }
 
 /// The two host subscribers, by name.
@@ -144,7 +143,7 @@ fn subscribers() -> [(&'static str, Dispatch); 2] {
 
 fn relay_benches(c: &mut Criterion) {
     let (setup, body) = tunnel_stream();
-    let messages = split_decode(&body, |frame| {
+    let messages = split_decode(&mut body.clone(), |frame| {
         assert!(
             !matches!(frame.message, Message::CallSite(_) | Message::Hello(_)),
             "announcements belong to the first cycle"
@@ -158,18 +157,27 @@ fn relay_benches(c: &mut Criterion) {
     group.throughput(Throughput::Elements(u64::from(messages)));
 
     group.bench_function("rtt-tunnel/decode", |b| {
-        b.iter(|| {
-            split_decode(black_box(&body), |frame| {
-                black_box(frame);
-            })
-        })
+        b.iter_batched_ref(
+            || body.clone(),
+            |wire| {
+                split_decode(black_box(wire), |frame| {
+                    black_box(frame);
+                })
+            },
+            BatchSize::LargeInput,
+        )
     });
     for (name, dispatch) in subscribers() {
         dispatcher::with_default(&dispatch, || {
             let mut receiver = Receiver::default();
-            relay(&mut receiver, &setup);
+            let mut pipeline = Pipeline::new();
+            relay(&mut pipeline, &mut receiver, &mut setup.clone());
             group.bench_function(format!("rtt-tunnel/{name}"), |b| {
-                b.iter(|| relay(&mut receiver, black_box(&body)))
+                b.iter_batched_ref(
+                    || body.clone(),
+                    |wire| relay(&mut pipeline, &mut receiver, black_box(wire)),
+                    BatchSize::LargeInput,
+                )
             });
             assert_eq!(receiver.span_count(), 0, "every span was closed");
         });

@@ -1,6 +1,6 @@
 //! Capture files: what a session drained, recorded to be replayed later.
 //!
-//! One format for `host-receiver --record` / `replay` and for the test fixtures. A capture holds
+//! One format for recordings of live runs and for the test fixtures. A capture holds
 //! the raw bytes as they were drained (not decoded frames), so a replay goes through exactly
 //! the path of a live session — the same splitter, decoder and [`Receiver`] — and shows the
 //! same frame errors, the same resets and the same output.
@@ -54,8 +54,8 @@ use std::path::{Path, PathBuf};
 use rtt_tunnel_protocol::PROTOCOL_VERSION;
 
 use crate::defmt::DefmtDecoder;
+use crate::pipeline::{ByteSource, Pipeline, Pulled, SessionStats};
 use crate::receiver::{BootInfo, Receiver, RECEIVER_TARGET};
-use crate::session::{DefmtRelay, Relay, SessionStats};
 use crate::target_time;
 
 /// The first 8 bytes of a capture file.
@@ -115,13 +115,13 @@ pub enum CaptureError {
         source: io::Error,
     },
     /// The file does not start with the capture magic.
-    #[error("{} is not an rtt-tunnel capture (it does not start with {:?}): record one with `host-receiver --record FILE`", .path.display(), String::from_utf8_lossy(&MAGIC))]
+    #[error("{} is not an rtt-tunnel capture (it does not start with {:?})", .path.display(), String::from_utf8_lossy(&MAGIC))]
     NotACapture {
         /// The file.
         path: PathBuf,
     },
     /// The file is in a capture format this host does not read.
-    #[error("{} is in capture format {found}, this host reads format {FORMAT_VERSION}: replay it with the host-receiver that recorded it", .path.display())]
+    #[error("{} is in capture format {found}, this host reads format {FORMAT_VERSION}", .path.display())]
     UnsupportedFormat {
         /// The file.
         path: PathBuf,
@@ -129,7 +129,7 @@ pub enum CaptureError {
         found: u16,
     },
     /// The capture was recorded from a target that speaks another protocol version.
-    #[error("{} was recorded with protocol version {found}, this host speaks {PROTOCOL_VERSION}: replay it with the host-receiver of that rtt-tunnel release", .path.display())]
+    #[error("{} was recorded with protocol version {found}, this host speaks {PROTOCOL_VERSION}", .path.display())]
     ProtocolVersion {
         /// The file.
         path: PathBuf,
@@ -498,8 +498,7 @@ pub fn replay_with<R: Read>(
             found: capture.protocol_version(),
         });
     }
-    let mut relay = Relay::new();
-    relay.defmt = Some(DefmtRelay::new(defmt));
+    let mut relay = Pipeline::new().with_defmt(defmt);
     let io = |source| CaptureError::Io {
         path: PathBuf::from("<replay>"),
         source,
@@ -507,11 +506,11 @@ pub fn replay_with<R: Read>(
     loop {
         match capture.next_record() {
             Ok(None) => break,
-            Ok(Some(Record::Data(bytes))) => {
-                relay.feed(&bytes, receiver).map_err(io)?;
+            Ok(Some(Record::Data(mut bytes))) => {
+                relay.feed(&mut bytes, receiver).map_err(io)?;
             }
-            Ok(Some(Record::DataWithDefmt { data, defmt })) => {
-                relay.feed_poll(&data, &defmt, receiver).map_err(io)?;
+            Ok(Some(Record::DataWithDefmt { mut data, defmt })) => {
+                relay.feed_poll(&mut data, &defmt, receiver).map_err(io)?;
             }
             Ok(Some(Record::Reset { cause })) => relay.link_reset(&cause, receiver).map_err(io)?,
             Ok(Some(Record::Boot(_) | Record::Unknown { .. })) => {}
@@ -524,6 +523,46 @@ pub fn replay_with<R: Read>(
         }
     }
     Ok(relay.stats(receiver))
+}
+
+/// A recording as a [`ByteSource`]: the tracing channel's bytes of each poll, in order, and
+/// the target resets the link noticed; then [`Pulled::Ended`]. defmt bytes and boot records
+/// are passed over (a [`replay_with`] relays the defmt lines too). A file cut short ends
+/// where it was cut, with a `WARN` event.
+#[derive(Debug)]
+pub struct CaptureSource<R: Read> {
+    reader: CaptureReader<R>,
+}
+
+impl<R: Read> CaptureSource<R> {
+    /// The records of `reader`, from where it is.
+    pub fn new(reader: CaptureReader<R>) -> Self {
+        CaptureSource { reader }
+    }
+
+    /// The reader back.
+    pub fn into_inner(self) -> CaptureReader<R> {
+        self.reader
+    }
+}
+
+impl<R: Read> ByteSource for CaptureSource<R> {
+    fn pull(&mut self, buf: &mut Vec<u8>) -> io::Result<Pulled> {
+        match self.reader.next_record() {
+            Ok(None) => Ok(Pulled::Ended),
+            Ok(Some(Record::Data(data) | Record::DataWithDefmt { data, .. })) => {
+                buf.extend_from_slice(&data);
+                Ok(Pulled::Data(data.len()))
+            }
+            Ok(Some(Record::Reset { cause })) => Ok(Pulled::Reset(cause)),
+            Ok(Some(Record::Boot(_) | Record::Unknown { .. })) => Ok(Pulled::Data(0)),
+            Err(error @ CaptureError::Truncated { .. }) => {
+                tracing::warn!(target: RECEIVER_TARGET, parent: None, "{error}");
+                Ok(Pulled::Ended)
+            }
+            Err(error) => Err(io::Error::other(error)),
+        }
+    }
 }
 
 /// What a capture holds, for a status line before a replay: see [`summarize`].
@@ -686,7 +725,10 @@ mod tests {
     fn wrong_files_are_clear_errors() {
         let error = CaptureReader::new(&b"\x7fELF not a capture"[..]).unwrap_err();
         assert!(matches!(error, CaptureError::NotACapture { .. }), "{error}");
-        assert!(error.to_string().contains("--record"), "{error}");
+        assert!(
+            error.to_string().contains("not an rtt-tunnel capture"),
+            "{error}"
+        );
         let error = CaptureReader::new(&b""[..]).unwrap_err();
         assert!(matches!(error, CaptureError::NotACapture { .. }), "{error}");
 

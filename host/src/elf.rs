@@ -26,7 +26,7 @@ pub enum ElfError {
         source: std::io::Error,
     },
     /// The file is not an ELF file `object` can parse.
-    #[error("{path} is not a firmware ELF file: {reason}; pass the ELF that cargo built (target/<triple>/<profile>/<bin>), not a .bin or .hex")]
+    #[error("{path} is not a firmware ELF file: {reason} (the ELF is the file the linker wrote, not a .bin or .hex image)")]
     Parse {
         /// The file, or `<memory>` when parsed from bytes.
         path: PathBuf,

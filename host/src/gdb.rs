@@ -1,4 +1,4 @@
-//! The GDB remote serial protocol transport (`--gdb HOST:PORT`).
+//! The GDB remote serial protocol transport: any GDB server as [`TargetMemory`](crate::memory::TargetMemory).
 //!
 //! [`GdbClient`] speaks the protocol over TCP; [`GdbMemory`] puts it behind
 //! [`TargetMemory`](crate::memory::TargetMemory), halting the target for each batch of
@@ -8,10 +8,11 @@
 //! Tested against QEMU 7.2's gdbstub (acknowledged packets, no `QStartNoAckMode`, no `X`,
 //! reads of at most 2 KiB). The same client works with OpenOCD, pyOCD, SEGGER's J-Link GDB
 //! Server and the Black Magic Probe, which all serve memory in all-stop mode while the core is
-//! halted; there a poll stops the core for its few milliseconds. [`fake::FakeGdbServer`] is
-//! an in-process server over a [`SimMemory`](crate::memory::SimMemory) for tests.
+//! halted; there a poll stops the core for its few milliseconds. With the `testing` feature,
+//! `fake::FakeGdbServer` is an in-process server over a `memory::SimMemory`, for tests.
 
 mod client;
+#[cfg(any(test, feature = "testing"))]
 pub mod fake;
 mod memory;
 mod packet;

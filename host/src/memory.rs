@@ -1,7 +1,7 @@
 //! Target memory access: the one seam between the RTT reader and a transport.
 //!
 //! Every way of reaching a target — a GDB server ([`crate::gdb::GdbMemory`]), a debug probe
-//! (probe-rs), or the simulated memory of the tests ([`SimMemory`]) — implements
+//! (probe-rs), or the simulated memory of the tests (`SimMemory`, feature `testing`) — implements
 //! [`TargetMemory`]: read and write bytes at a target address. The RTT reader
 //! ([`crate::rtt::RttReader`]) is written once against this trait.
 //!
@@ -18,12 +18,14 @@
 //! Targets are 32-bit little-endian (Cortex-M); addresses are `u64` so that a transport can pass
 //! them through unchanged.
 
+#[cfg(any(test, feature = "testing"))]
 mod sim;
 
 use std::error::Error as StdError;
 use std::fmt;
 use std::time::Duration;
 
+#[cfg(any(test, feature = "testing"))]
 pub use sim::{SimMemory, SimStats};
 
 /// Reads and writes the memory of a target.

@@ -1,16 +1,26 @@
-//! Where relayed spans and events go: `tracing-subscriber` output, set up in one place.
+//! Where relayed spans and events go: the sinks, each a `tracing-subscriber` [`Layer`].
+//!
+//! The [`Receiver`](crate::receiver::Receiver) relays into whatever dispatcher is current, as
+//! any instrumented code does. [`Sinks`] builds that dispatcher: a registry and a list of
+//! layers, each one sink with its own filter — text or JSON lines from [`Output`], and any
+//! other `Layer` (a file exporter, a test's capturing layer). Every sink sees the span tree,
+//! fields and levels of the target, and the time on the target through
+//! [`target_time::current`](crate::target_time::current), as the [crate docs](crate#target-time)
+//! describe.
 //!
 //! [`Output`] builds a `fmt` layer (human text or JSON lines) with an `EnvFilter`-style filter
-//! and [target-time](crate::target_time) timestamps. Take it as a [`Dispatch`] to install
-//! (`tracing_core::dispatcher::set_global_default`, or `with_default` around the receiver), or
-//! as a layer to stack with others on a `tracing_subscriber::registry()`.
+//! and [target-time](crate::target_time) timestamps. Take it as a sink, as a [`Dispatch`] of
+//! its own, or as a layer to stack on a `tracing_subscriber::registry()` yourself.
 //!
 //! ```
-//! use rtt_tunnel_host::output::{Format, Output};
+//! use rtt_tunnel_host::output::{Format, Output, Sinks};
 //!
-//! let dispatch = Output::new(Format::Compact).filter("info,my_firmware=trace").dispatch()?;
+//! let dispatch = Sinks::new()
+//!     .with_output(&Output::new(Format::Compact).filter("info,my_firmware=trace"))?
+//!     .with_output_to(&Output::new(Format::Json), std::io::sink)?
+//!     .dispatch();
 //! tracing_core::dispatcher::with_default(&dispatch, || {
-//!     // Relay frames with a `Receiver` here.
+//!     // Relay frames with a `Receiver` here: both sinks get them.
 //! });
 //! # Ok::<(), rtt_tunnel_host::output::OutputError>(())
 //! ```
@@ -22,7 +32,7 @@ use tracing_subscriber::filter::{EnvFilter, ParseError};
 use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::registry::{LookupSpan, Registry};
 use tracing_subscriber::Layer;
 
 use crate::target_time::TargetTimer;
@@ -70,6 +80,75 @@ pub enum OutputError {
         #[source]
         source: ParseError,
     },
+}
+
+/// One sink of a [`Sinks`] list.
+pub type Sink = Box<dyn Layer<Registry> + Send + Sync>;
+
+/// The sinks relayed spans and events go to, in order. See the [module docs](self).
+#[derive(Default)]
+pub struct Sinks {
+    layers: Vec<Sink>,
+}
+
+impl std::fmt::Debug for Sinks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sinks")
+            .field("layers", &self.layers.len())
+            .finish()
+    }
+}
+
+impl Sinks {
+    /// No sink yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `layer` as a sink (give it its own filter with `Layer::with_filter` to see only
+    /// part of what is relayed).
+    pub fn with(mut self, layer: impl Layer<Registry> + Send + Sync + 'static) -> Self {
+        self.layers.push(Box::new(layer));
+        self
+    }
+
+    /// Adds `output` writing to standard output.
+    ///
+    /// # Errors
+    ///
+    /// An invalid filter.
+    pub fn with_output(mut self, output: &Output) -> Result<Self, OutputError> {
+        self.layers.push(output.layer()?);
+        Ok(self)
+    }
+
+    /// Adds `output` writing to `writer` (a file, standard error, a buffer).
+    ///
+    /// # Errors
+    ///
+    /// An invalid filter.
+    pub fn with_output_to<W>(mut self, output: &Output, writer: W) -> Result<Self, OutputError>
+    where
+        W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+    {
+        self.layers.push(output.layer_with_writer(writer)?);
+        Ok(self)
+    }
+
+    /// How many sinks there are.
+    pub fn len(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.layers.is_empty()
+    }
+
+    /// A registry with every sink, as the dispatcher to relay into.
+    pub fn dispatch(self) -> Dispatch {
+        Dispatch::new(tracing_subscriber::registry().with(self.layers))
+    }
 }
 
 /// An output configuration. See the [module docs](self).

@@ -1,4 +1,4 @@
-//! The probe-rs transport (`--chip`): a debug probe reads the target's RTT while it runs.
+//! The probe-rs transport: a debug probe reads the target's RTT while it runs.
 //!
 //! [`ProbeMemory`] puts a probe-rs 0.32 [`Session`](probe_rs::Session) behind
 //! [`TargetMemory`](crate::memory::TargetMemory), so the RTT reader that the QEMU tests run over
@@ -7,20 +7,20 @@
 //! that resets between two reads is on. [`Pacer::new(false)`](crate::rtt::Pacer) paces such a
 //! link: poll again at once while data comes, back off when idle.
 //!
-//! [`ProbeOptions`] follow probe-rs's command line: `--chip NAME`, `--probe VID:PID[:SERIAL]`
-//! ([`ProbeSelector`]), `--speed KHZ`, `--protocol swd|jtag` ([`Protocol`]),
-//! `--connect-under-reset`, and `--reset` ([`Startup::Reset`]) versus attaching to the running
-//! firmware without disturbing it ([`Startup::Attach`], the default). [`list_probes`] and
-//! [`chips`] answer `host-receiver list` and `host-receiver chips FILTER`.
+//! [`ProbeOptions`] hold what probe-rs's own tools take: the chip's name, which probe
+//! ([`ProbeSelector`], `VID:PID[:SERIAL]`), the wire's speed and [`Protocol`], connecting
+//! under reset, and resetting the chip first ([`Startup::Reset`]) versus attaching to the
+//! running firmware without disturbing it ([`Startup::Attach`], the default). [`list_probes`]
+//! lists the probes plugged in, [`chips`] the chip names probe-rs knows.
 //!
-//! Errors ([`ProbeError`]) say what to try: plug a probe in, install udev rules, pass
-//! `--probe`, look the chip name up with `host-receiver chips`, connect under reset or lower
-//! the speed.
+//! Errors ([`ProbeError`]) carry what was found (the probes, the chip names, the link) and
+//! what usually fixes it: plug a probe in, install udev rules, pick a probe, give the chip's
+//! full name, connect under reset or lower the speed.
 //!
-//! This module is the `probe-rs` feature of host-receiver (on by default):
+//! This module is the library's `probe-rs` feature (off by default):
 //!
 //! ```toml
-//! host-receiver = { version = "0.1", default-features = false } # without probe-rs
+//! rtt-tunnel-host = { version = "0.1", features = ["probe-rs"] }
 //! ```
 
 mod catalog;

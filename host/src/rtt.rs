@@ -15,13 +15,14 @@
 //!
 //! [`Pacer`] says how long to wait before the next poll.
 //!
-//! [`sim::SimRtt`] is the target side of the same layout over a
-//! [`SimMemory`](crate::memory::SimMemory), for tests.
+//! With the `testing` feature, `sim::SimRtt` is the target side of the same layout over a
+//! `memory::SimMemory`, for tests.
 
 mod error;
 pub mod layout;
 mod pacer;
 mod reader;
+#[cfg(any(test, feature = "testing"))]
 pub mod sim;
 #[cfg(test)]
 mod tests;

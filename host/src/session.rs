@@ -1,7 +1,9 @@
-//! One drain pipeline, for the CLI and the tests: RTT reader → frame splitter → decoder →
+//! An RTT reader driven to its end: RTT reader → [`Pipeline`] (frame splitter → decoder) →
 //! [`Receiver`].
 //!
-//! A [`Session`] owns an [`RttReader`], a [`FrameSplitter`] and a [`Receiver`].
+//! A [`Session`] owns an [`RttReader`], a [`Pipeline`] and a [`Receiver`], and adds what only
+//! an RTT link has: attaching (with a timeout), a defmt channel drained in the same polls,
+//! requests on the down channel, pacing, retries, and leaving the channel non-blocking.
 //! [`Session::poll`] does one poll of the reader and relays every whole frame it brought;
 //! [`Session::run`] polls until a stop flag is set or the target is gone, paced by the reader's
 //! [`Pacer`]. What the target sends never stops the stream: bytes that are not a frame, frames
@@ -45,91 +47,22 @@
 //! # }
 //! ```
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use rtt_tunnel_protocol::{Feed, Frame, FrameSplitter, Message, Request};
+use rtt_tunnel_protocol::Request;
 
 use crate::capture::CaptureWriter;
-use crate::defmt::{line_time, DefmtDecoder, DefmtEvents, DefmtLine};
+use crate::defmt::DefmtDecoder;
 use crate::memory::{MemoryError, TargetMemory};
-use crate::receiver::{BootInfo, Receiver, RECEIVER_TARGET};
+use crate::pipeline::Pipeline;
+use crate::receiver::{Receiver, RECEIVER_TARGET};
 use crate::rtt::{Attachment, ChannelSelector, ExtraUp, Pacer, Poll, RttError, RttReader};
 use crate::target_time;
 
-/// The largest frame the host accepts, in encoded bytes (the sender's default is 256). A
-/// longer run of bytes between two delimiters is skipped and counted as a frame error.
-pub const MAX_FRAME: usize = 4096;
-
-/// What a session (or a [replay](crate::capture::replay)) relayed, and what went wrong.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SessionStats {
-    /// Bytes drained from the up channel.
-    pub bytes: u64,
-    /// Frames relayed into the host's dispatcher.
-    pub frames: u64,
-    /// Runs of bytes between two delimiters that were not a frame (not valid COBS, or longer
-    /// than [`MAX_FRAME`]): bytes lost, a host that attached mid-frame, or a ring that is not
-    /// rtt-tunnel's.
-    pub frame_errors: u64,
-    /// Frames that did not decode as a message.
-    pub decode_errors: u64,
-    /// Decoded frames the [`Receiver`] refused (see
-    /// [`ReceiveError`](crate::receiver::ReceiveError)).
-    pub receive_errors: u64,
-    /// Target resets the link noticed (the control block vanished or was laid out again).
-    pub link_resets: u64,
-    /// Target resets the receiver saw (a `Hello` of a new boot).
-    pub target_resets: u64,
-    /// Frames the target reported it dropped because its ring was full.
-    pub dropped_frames: u64,
-    /// Bytes drained from the defmt channel ([`Session::with_defmt`]).
-    pub defmt_bytes: u64,
-    /// defmt lines relayed.
-    pub defmt_lines: u64,
-    /// Runs of bytes on the defmt channel that were not a defmt frame.
-    pub defmt_errors: u64,
-}
-
-impl SessionStats {
-    /// Frame, decode and receive errors together.
-    pub fn errors(&self) -> u64 {
-        self.frame_errors + self.decode_errors + self.receive_errors
-    }
-}
-
-/// `1234 bytes, 56 frames; dropped by the target: 0; errors: 0 frame, 0 decode, 0 receive;
-/// resets: 0 (seen by the link: 0)`, then `; defmt: 12 lines (300 bytes), 0 errors` when a
-/// defmt channel brought bytes.
-impl fmt::Display for SessionStats {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} bytes, {} frames; dropped by the target: {}; errors: {} frame, {} decode, \
-             {} receive; resets: {} (seen by the link: {})",
-            self.bytes,
-            self.frames,
-            self.dropped_frames,
-            self.frame_errors,
-            self.decode_errors,
-            self.receive_errors,
-            self.target_resets,
-            self.link_resets,
-        )?;
-        if self.defmt_bytes > 0 {
-            write!(
-                f,
-                "; defmt: {} lines ({} bytes), {} errors",
-                self.defmt_lines, self.defmt_bytes, self.defmt_errors
-            )?;
-        }
-        Ok(())
-    }
-}
-
+pub use crate::pipeline::{SessionStats, MAX_FRAME};
 /// Why a session stopped working.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -223,307 +156,13 @@ pub struct Closed {
     pub restore: Result<(), RttError>,
 }
 
-/// The pipeline after the byte source: splitter, decoder, receiver, capture tap, counters.
-/// Shared by [`Session`] and [`replay`](crate::capture::replay).
-pub(crate) struct Relay {
-    splitter: Box<FrameSplitter<MAX_FRAME>>,
-    stats: SessionStats,
-    capture: Option<CaptureWriter<Box<dyn Write + Send>>>,
-    /// The boot of the last `Hello` relayed.
-    last_boot: Option<BootInfo>,
-    /// The defmt side, when there is one.
-    pub(crate) defmt: Option<DefmtRelay>,
-}
-
-/// The defmt side of a relay: the decoder, and the lines of the current poll not relayed yet.
-#[derive(Debug)]
-pub(crate) struct DefmtRelay {
-    /// `None`: a replay without the firmware's table; defmt bytes are counted and skipped.
-    decoder: Option<DefmtDecoder>,
-    events: DefmtEvents,
-    pending: VecDeque<DefmtLine>,
-}
-
-impl DefmtRelay {
-    pub(crate) fn new(decoder: Option<DefmtDecoder>) -> Self {
-        DefmtRelay {
-            decoder,
-            events: DefmtEvents::default(),
-            pending: VecDeque::new(),
-        }
-    }
-
-    /// Decodes one poll's bytes into pending lines; reports what is not a frame.
-    fn decode(&mut self, bytes: &[u8], stats: &mut SessionStats, receiver: &Receiver) {
-        stats.defmt_bytes += bytes.len() as u64;
-        let Some(decoder) = &mut self.decoder else {
-            return;
-        };
-        let mut lines = Vec::new();
-        decoder.feed(bytes, &mut lines);
-        for line in lines {
-            match line {
-                Ok(line) => self.pending.push_back(line),
-                Err(error) => {
-                    stats.defmt_errors += 1;
-                    warn(receiver, stats.defmt_errors, format_args!("{error}"));
-                }
-            }
-        }
-    }
-
-    /// Relays the pending lines whose timestamp is not after `micros`, in order.
-    fn relay_until(&mut self, micros: u64, stats: &mut SessionStats, receiver: &mut Receiver) {
-        while let Some(due) = self.pending.front().and_then(|l| l.micros) {
-            if due > micros {
-                break;
-            }
-            let line = self.pending.pop_front().expect("a front line");
-            self.relay(&line, stats, receiver);
-        }
-    }
-
-    /// Relays every pending line.
-    fn flush(&mut self, stats: &mut SessionStats, receiver: &mut Receiver) {
-        while let Some(line) = self.pending.pop_front() {
-            self.relay(&line, stats, receiver);
-        }
-    }
-
-    fn relay(&mut self, line: &DefmtLine, stats: &mut SessionStats, receiver: &mut Receiver) {
-        let Some(decoder) = &self.decoder else {
-            return;
-        };
-        let now = receiver.target_time();
-        // A line placed by its timestamp is inside the spans the target had entered then.
-        let (time, parent) = match line.micros {
-            Some(micros) => (line_time(micros, now), receiver.current_span()),
-            None => (now, None),
-        };
-        if self.events.relay(decoder.table(), line, time, parent) {
-            stats.defmt_lines += 1;
-        } else {
-            stats.defmt_errors += 1;
-            warn(
-                receiver,
-                stats.defmt_errors,
-                format_args!(
-                    "a defmt line was not relayed: the host's leak limit for call sites is \
-                     reached ({})",
-                    line.message
-                ),
-            );
-        }
-    }
-
-    fn reset(&mut self) {
-        self.pending.clear();
-        if let Some(decoder) = &mut self.decoder {
-            decoder.reset();
-        }
-    }
-}
-
-/// The time of `frame` in microseconds since boot, once the receiver relays it (`None` when
-/// the tick rate is unknown or the time is before boot).
-fn frame_micros(frame: &Frame<'_>, receiver: &Receiver) -> Option<u64> {
-    let (ticks, hz) = match &frame.message {
-        Message::Hello(hello) => (frame.dt, hello.tick_hz),
-        _ => {
-            let now = receiver.target_time();
-            (now.ticks.wrapping_add(frame.dt), now.tick_hz?.get())
-        }
-    };
-    let ticks = u64::try_from(ticks).ok()?;
-    if hz == 0 {
-        return None;
-    }
-    u64::try_from(u128::from(ticks) * 1_000_000 / u128::from(hz)).ok()
-}
-
-impl fmt::Debug for Relay {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Relay")
-            .field("pending", &self.splitter.pending())
-            .field("stats", &self.stats)
-            .field("capture", &self.capture.is_some())
-            .finish_non_exhaustive()
-    }
-}
-
-impl Relay {
-    pub(crate) fn new() -> Self {
-        Relay {
-            splitter: Box::default(),
-            stats: SessionStats::default(),
-            capture: None,
-            last_boot: None,
-            defmt: None,
-        }
-    }
-
-    /// Relays the frames `bytes` complete; keeps a frame they start for the next call.
-    /// Returns the frames relayed. Only writing the capture can fail.
-    pub(crate) fn feed(&mut self, bytes: &[u8], receiver: &mut Receiver) -> io::Result<u64> {
-        self.feed_poll(bytes, &[], receiver)
-    }
-
-    /// Relays one poll: the tracing channel's `bytes` as [`feed`](Self::feed) does, and the
-    /// defmt channel's `defmt` bytes, each line at its place among the frames (see
-    /// [`crate::defmt`]). Returns the tracing frames relayed.
-    pub(crate) fn feed_poll(
-        &mut self,
-        bytes: &[u8],
-        defmt: &[u8],
-        receiver: &mut Receiver,
-    ) -> io::Result<u64> {
-        if let Some(capture) = &mut self.capture {
-            if defmt.is_empty() {
-                capture.write_data(bytes)?;
-            } else {
-                capture.write_data_with_defmt(bytes, defmt)?;
-            }
-        }
-        if !defmt.is_empty() {
-            if let Some(relay) = &mut self.defmt {
-                relay.decode(defmt, &mut self.stats, receiver);
-            }
-        }
-        let frames = self.relay_frames(bytes, receiver)?;
-        if let Some(relay) = &mut self.defmt {
-            relay.flush(&mut self.stats, receiver);
-        }
-        Ok(frames)
-    }
-
-    fn relay_frames(&mut self, bytes: &[u8], receiver: &mut Receiver) -> io::Result<u64> {
-        self.stats.bytes += bytes.len() as u64;
-        let before = self.stats.frames;
-        let mut input = bytes;
-        loop {
-            match self.splitter.feed(input) {
-                Feed::Consumed => break,
-                Feed::Error { error, rest } => {
-                    input = rest;
-                    self.stats.frame_errors += 1;
-                    warn(
-                        receiver,
-                        self.stats.frame_errors,
-                        format_args!(
-                            "{error} (bytes lost, or the host attached in the middle of a \
-                             frame); the stream goes on at the next frame"
-                        ),
-                    );
-                }
-                Feed::Frame { frame, rest } => {
-                    input = rest;
-                    let frame = match Frame::decode(frame) {
-                        Ok(frame) => frame,
-                        Err(error) => {
-                            self.stats.decode_errors += 1;
-                            warn(
-                                receiver,
-                                self.stats.decode_errors,
-                                format_args!("a frame did not decode ({error}); it was skipped"),
-                            );
-                            continue;
-                        }
-                    };
-                    let hello = matches!(frame.message, Message::Hello(_));
-                    // defmt lines logged before this frame go first.
-                    if let Some(relay) = &mut self.defmt {
-                        if !relay.pending.is_empty() {
-                            if let Some(micros) = frame_micros(&frame, receiver) {
-                                relay.relay_until(micros, &mut self.stats, receiver);
-                            }
-                        }
-                    }
-                    match receiver.try_receive(frame) {
-                        Ok(()) => {
-                            self.stats.frames += 1;
-                            if hello {
-                                self.note_boot(receiver)?;
-                            }
-                        }
-                        Err(error) => {
-                            self.stats.receive_errors += 1;
-                            warn(
-                                receiver,
-                                self.stats.receive_errors,
-                                format_args!("a frame was not relayed: {error}"),
-                            );
-                        }
-                    }
-                }
-            }
-        }
-        Ok(self.stats.frames - before)
-    }
-
-    /// The link saw the target reset: a frame cut by it is discarded.
-    pub(crate) fn link_reset(&mut self, cause: &str, receiver: &Receiver) -> io::Result<()> {
-        if let Some(capture) = &mut self.capture {
-            capture.write_reset(cause)?;
-        }
-        self.splitter.reset();
-        if let Some(relay) = &mut self.defmt {
-            relay.reset();
-        }
-        self.stats.link_resets += 1;
-        let _time = target_time::set_current(receiver.target_time());
-        tracing::info!(
-            target: RECEIVER_TARGET,
-            parent: None,
-            "the target reset ({cause}): waiting for its new RTT control block"
-        );
-        Ok(())
-    }
-
-    /// Writes a boot record the first time a boot's `Hello` is relayed.
-    fn note_boot(&mut self, receiver: &Receiver) -> io::Result<()> {
-        let Some(boot) = receiver.boot() else {
-            return Ok(());
-        };
-        if self.last_boot.as_ref() == Some(boot) {
-            return Ok(());
-        }
-        if let Some(capture) = &mut self.capture {
-            capture.write_boot(boot)?;
-        }
-        self.last_boot = Some(boot.clone());
-        Ok(())
-    }
-
-    /// The counters, with the receiver's own.
-    pub(crate) fn stats(&self, receiver: &Receiver) -> SessionStats {
-        SessionStats {
-            target_resets: receiver.resets(),
-            dropped_frames: receiver.dropped_frames(),
-            ..self.stats
-        }
-    }
-
-    pub(crate) fn flush(&mut self) -> io::Result<()> {
-        match &mut self.capture {
-            Some(capture) => capture.flush(),
-            None => Ok(()),
-        }
-    }
-}
-
-/// A `WARN` event of the session itself, at the time of the last frame.
-fn warn(receiver: &Receiver, count: u64, message: fmt::Arguments<'_>) {
-    let _time = target_time::set_current(receiver.target_time());
-    tracing::warn!(target: RECEIVER_TARGET, parent: None, count, "{message}");
-}
-
 /// Drains one target's RTT up channel into a [`Receiver`]. See the [module docs](self).
 ///
 /// All calls, and dropping the session, must run under the dispatcher the receiver relays to.
 pub struct Session<M: TargetMemory> {
     reader: RttReader<M>,
     receiver: Receiver,
-    relay: Relay,
+    relay: Pipeline,
     buffer: Vec<u8>,
     /// One buffer per extra up channel of the reader.
     extra: Vec<Vec<u8>>,
@@ -541,24 +180,6 @@ pub struct Session<M: TargetMemory> {
 }
 
 type AttachReport = Box<dyn FnMut(&Attachment) + Send>;
-
-/// One line about an attachment: `attached to the RTT control block at 0x20000000: up channel
-/// 0 'rtt-tunnel' (1024 bytes), down channel 0 'rtt-tunnel' (16 bytes)`, then the extra up
-/// channels (`; also up channel 1 'defmt' (1024 bytes)`).
-pub fn describe_attachment(attachment: &Attachment) -> String {
-    let down = attachment
-        .down
-        .as_ref()
-        .map_or_else(|| "none".to_owned(), ToString::to_string);
-    let mut text = format!(
-        "attached to the RTT control block at {:#010x}: up channel {}, down channel {down}",
-        attachment.control_block, attachment.up,
-    );
-    for extra in attachment.extra_up.iter().flatten() {
-        text.push_str(&format!("; also up channel {extra}"));
-    }
-    text
-}
 
 impl<M: TargetMemory> fmt::Debug for Session<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -578,7 +199,7 @@ impl<M: TargetMemory> Session<M> {
         Session {
             reader,
             receiver,
-            relay: Relay::new(),
+            relay: Pipeline::new(),
             buffer: Vec::new(),
             extra: Vec::new(),
             defmt_slot: None,
@@ -607,7 +228,7 @@ impl<M: TargetMemory> Session<M> {
             .extra_up
             .push(ExtraUp { channel, required });
         self.extra.push(Vec::new());
-        self.relay.defmt = Some(DefmtRelay::new(Some(decoder)));
+        self.relay = self.relay.with_defmt(Some(decoder));
         self
     }
 
@@ -624,7 +245,7 @@ impl<M: TargetMemory> Session<M> {
     /// they come, each target reset the link notices, and each boot's `Hello` once. Every
     /// record is flushed as it is written.
     pub fn with_capture<W: Write + Send + 'static>(mut self, capture: CaptureWriter<W>) -> Self {
-        self.relay.capture = Some(capture.boxed());
+        self.relay = self.relay.with_capture(capture);
         self
     }
 
@@ -654,7 +275,7 @@ impl<M: TargetMemory> Session<M> {
             Ok(poll) => poll,
             Err(error) => {
                 if matches!(error, RttError::Corrupt { .. }) {
-                    self.relay.splitter.reset();
+                    self.relay.forget_partial_frame();
                     self.pending_down.clear();
                 }
                 return Err(error.into());
@@ -668,7 +289,7 @@ impl<M: TargetMemory> Session<M> {
                     .map_or(&[][..], |slot| self.extra[slot].as_slice());
                 if *n > 0 || !defmt.is_empty() {
                     self.relay
-                        .feed_poll(&self.buffer, defmt, &mut self.receiver)
+                        .feed_poll(&mut self.buffer, defmt, &mut self.receiver)
                         .map_err(SessionError::Capture)?;
                 }
             }
@@ -694,8 +315,7 @@ impl<M: TargetMemory> Session<M> {
             None => tracing::debug!(
                 target: RECEIVER_TARGET,
                 parent: None,
-                "{}",
-                describe_attachment(attachment)
+                "attached to {attachment}"
             ),
         }
         let requests = self.on_attach.clone();

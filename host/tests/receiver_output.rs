@@ -6,7 +6,7 @@ use std::io;
 use std::sync::{Arc, Mutex};
 
 use receiver_support::*;
-use rtt_tunnel_host::output::{Color, Format, Output, OutputError};
+use rtt_tunnel_host::output::{Color, Format, Output, OutputError, Sinks};
 use rtt_tunnel_host::receiver::Receiver;
 use rtt_tunnel_protocol::{Frame, Message, Parent, SpanId, Value};
 use tracing_subscriber::fmt::format::FmtSpan;
@@ -186,4 +186,41 @@ fn invalid_filter_is_an_error() {
     assert!(err
         .to_string()
         .starts_with("invalid filter \"fw::app=loud\""));
+}
+
+#[test]
+fn every_sink_gets_what_is_relayed_each_with_its_filter() {
+    let (text, json, quiet) = (Buffer::default(), Buffer::default(), Buffer::default());
+    let (text_writer, json_writer, quiet_writer) = (text.clone(), json.clone(), quiet.clone());
+    let sinks = Sinks::new()
+        .with_output_to(
+            &Output::new(Format::Compact)
+                .filter("info")
+                .color(Color::Never),
+            move || text_writer.clone(),
+        )
+        .unwrap()
+        .with_output_to(&Output::new(Format::Json).filter("trace"), move || {
+            json_writer.clone()
+        })
+        .unwrap()
+        .with_output_to(&Output::new(Format::Compact).filter("warn"), move || {
+            quiet_writer.clone()
+        })
+        .unwrap();
+    assert_eq!(sinks.len(), 3);
+    let dispatch = sinks.dispatch();
+    let n = Vals::new(&[(1, Value::U64(7))]);
+    tracing_core::dispatcher::with_default(&dispatch, || {
+        let mut rx = Receiver::default();
+        feed(&mut rx, standard_preamble(1));
+        rx.try_receive(frame(event(0, Parent::Current, n.values())))
+            .unwrap();
+    });
+    // The INFO event reaches the text and JSON sinks, not the one that shows warnings only.
+    assert!(text.text().contains("n=7"), "{}", text.text());
+    assert_eq!(text.text().lines().count(), 1, "{}", text.text());
+    assert_eq!(json.text().lines().count(), 1, "{}", json.text());
+    assert!(json.text().contains("\"n\":7"), "{}", json.text());
+    assert_eq!(quiet.text(), "");
 }

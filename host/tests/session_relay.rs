@@ -377,7 +377,12 @@ fn requests_go_out_at_every_attach_and_wait_for_room() {
     };
     let mut session = Session::new(RttReader::new(memory, up_only), Receiver::default());
     let error = session.request(Request::ResendAll).unwrap_err();
-    assert!(error.to_string().contains("--down-channel"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("no RTT down channel was selected"),
+        "{error}"
+    );
 }
 
 /// A memory whose target exits (as a GDB server reports it) after `batches` batches.

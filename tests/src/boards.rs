@@ -36,6 +36,27 @@ pub const BOARDS: [Board; 3] = [
     },
 ];
 
+/// The boards as (target triple, QEMU machine), for tests that loop over them.
+pub const TARGET_MACHINES: [(&str, &str); 3] = [
+    (BOARDS[0].target, BOARDS[0].machine),
+    (BOARDS[1].target, BOARDS[1].machine),
+    (BOARDS[2].target, BOARDS[2].machine),
+];
+
+/// The path of firmware binary `bin` of the `qemu-boards` package for the board of `target`,
+/// built as [`firmware`] builds it.
+///
+/// # Panics
+///
+/// As [`firmware`], or when no board is built for `target`.
+pub fn firmware_for_target(bin: &str, target: &str) -> PathBuf {
+    let board = BOARDS
+        .iter()
+        .find(|b| b.target == target)
+        .unwrap_or_else(|| panic!("no QEMU board for target {target}"));
+    firmware(bin, board)
+}
+
 /// The firmware workspace.
 pub fn boards_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../boards")

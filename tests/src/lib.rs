@@ -10,7 +10,9 @@
 //!
 //! The tests are in `tests/`: `qemu_scenarios.rs` (QEMU, every scenario on every board) and
 //! `fixtures.rs` (the recorded captures replayed, no QEMU). Both compare with the snapshots in
-//! `tests/snapshots/`; `cargo xtask bless` records both again. Without `qemu-system-arm` the
+//! `tests/snapshots/`; `cargo xtask bless` records both again. `qemu_rtt.rs` checks the GDB
+//! transport and the RTT reader byte for byte against the `rtt-smoke` firmware. host-receiver's
+//! own QEMU tests use [`boards`] too (a dev-dependency on this crate). Without `qemu-system-arm` the
 //! QEMU tests fail with the command that installs it; they never skip.
 #![warn(missing_docs)]
 

@@ -9,8 +9,8 @@
 //!    the drain; the ELF sections), which writes JSON.
 //! 4. Runs the criterion bench `host/benches/relay.rs` and reads its estimates.
 //! 5. Prints the table, with the ratios against each anchor measured in the same run and the
-//!    goals of issues 7 and 10, and writes it with the conditions to `BENCHMARKS.md`, and the
-//!    figures for tools to `target/bench/results.json`.
+//!    goals of issues 7, 10 and 13 (the relay), and writes it with the conditions to
+//!    `BENCHMARKS.md`, and the figures for tools to `target/bench/results.json`.
 //!
 //! Nothing here asserts a timing: a missed goal is reported, not failed.
 
@@ -650,18 +650,22 @@ impl Report<'_> {
             rate("rtt-tunnel/fmt")?,
             rate("tracing-tunnel/fmt")?,
         );
-        if noop < 1e6 || noop <= tt_noop || fmt <= tt_fmt {
+        if noop < 1e6 || noop < 2.0 * tt_noop || fmt < 1.2 * tt_fmt {
             missed.push(format!(
                 "**Host relay: {:.2}× tracing-tunnel's rate into the no-op layer, {:.2}× \
-                 into the fmt layer.** tracing-tunnel is handed Rust values; rtt-tunnel splits \
-                 and decodes bytes first ({:.0} messages/s for that alone). A callgrind \
-                 profile of the relay bench (`valgrind --tool=callgrind` on the bench binary \
-                 with `--profile-time`) puts most of the rest in decoding: the values of a \
-                 message are walked and decoded several times (checked by `Message::decode`, \
-                 again by the receiver's check, counted, then read), COBS is decoded byte by \
-                 byte (the `cobs` crate) after the splitter copied the frame, and strings are \
-                 UTF-8-checked. Fix: decode values once into the array the `ValueSet` is built \
-                 from, find delimiters with `memchr` and decode COBS in place.",
+                 into the fmt layer (goals: 2× and 1.2×).** tracing-tunnel is handed Rust \
+                 values; rtt-tunnel splits and decodes bytes first ({:.0} messages/s for that \
+                 alone). The host finds delimiters with `memchr`, COBS-decodes each frame where \
+                 it lies, and walks a message's values once into the `ValueSet`. A `perf` \
+                 profile of the no-op relay (`perf record` on the bench binary with \
+                 `--profile-time`) puts about a third of the rest in the protocol's decoding \
+                 (`Frame::decode` and `Message::decode`, which walks the values once to check \
+                 them before the receiver's walk, postcard's varints and UTF-8 checks) and most \
+                 of the remainder in the registry's span bookkeeping and the dispatcher calls, \
+                 which both sides pay alike; into the fmt layer the formatting itself dominates \
+                 both figures. Fix: a decode entry point in `protocol/` that checks values while \
+                 the receiver reads them (one walk instead of two); 2× a receiver that is handed \
+                 ready values is out of reach while both feed the same registry.",
                 noop / tt_noop,
                 fmt / tt_fmt,
                 rate("rtt-tunnel/decode")?,
@@ -669,11 +673,11 @@ impl Report<'_> {
         }
         writeln!(
             out,
-            "\nGoals: ≥ 1 million messages/s into registry + no-op layer: {}; faster than \
-             tracing-tunnel (no-op layer): {}; (fmt layer): {}.\n",
+            "\nGoals: ≥ 1 million messages/s into registry + no-op layer: {}; ≥ 2× \
+             tracing-tunnel (no-op layer): {}; ≥ 1.2× (fmt layer): {}.\n",
             verdict(noop >= 1e6),
-            verdict(noop > rate("tracing-tunnel/noop")?),
-            verdict(rate("rtt-tunnel/fmt")? > rate("tracing-tunnel/fmt")?),
+            verdict(noop >= 2.0 * tt_noop),
+            verdict(fmt >= 1.2 * tt_fmt),
         )?;
         Ok(())
     }
@@ -882,7 +886,8 @@ channel; its sender has the default capacities (32 spans, 64 call sites).
 an in-memory ring; tracing-tunnel's events from its own `TracingEventSender` running the same \
 `tracing` code. tracing-tunnel's receiver takes owned events, so each batch gets a fresh copy \
 made outside the timing: it is measured without decoding, rtt-tunnel with splitting and \
-decoding.
+decoding (the host's `Pipeline`, which decodes in place, so each of its batches gets a fresh \
+copy of the bytes, made outside the timing too).
 - **Drain**: `host/benches/firmware.rs`. The reader polls with the `Pacer` as the CLI \
 does (one halt per poll). Four rounds, each a quarter of the bytes drained, then the same byte \
 count read raw in reads of that round's mean size per poll: once all in one halt, once with a \

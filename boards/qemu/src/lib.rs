@@ -44,12 +44,20 @@
 //! firmware runs secure). The rates were measured under QEMU against the FPGA's 100 Hz counter.
 //! It wraps after 171 s (215 s on the AN505), far beyond any firmware here.
 //!
+//! # UART
+//!
+//! [`uart::Uart0`] is the boards' first UART as an rtt-tunnel `Link`, for firmware that sends
+//! its frames over a serial line instead of RTT (`uart-demo`); QEMU connects it to its first
+//! `-serial` chardev.
+//!
 //! # Boot counter
 //!
 //! [`boot_count`] keeps a counter in `.uninit` RAM, which neither cortex-m-rt's start-up code
 //! nor QEMU's system reset clears: 1 after QEMU starts, one more after each reset
 //! (`SCB::sys_reset`). It is the boot identity of the sender's `Hello`.
 #![no_std]
+
+pub mod uart;
 
 use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};

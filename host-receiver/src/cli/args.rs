@@ -39,6 +39,8 @@ Examples:
       attach through any GDB server (OpenOCD, pyOCD, J-Link, Black Magic Probe)
   host-receiver --gdb localhost:1234 --ram 0x20000000..0x20010000 --resend
       no ELF: search RAM for the control block
+  host-receiver --serial /dev/ttyACM0 --baud 921600 --resend
+      firmware that sends its frames over a UART: read them from the serial port
   host-receiver list
       the debug probes plugged in, with the --probe that picks each
   host-receiver chips nrf52
@@ -49,9 +51,9 @@ channel named `defmt`, its lines are decoded and shown among the spans and event
 of target `defmt` (--defmt insists, --no-defmt turns it off).
 
 Exit status: the firmware's exit code when it exits (QEMU's semihosting exit, a GDB server's
-exit report); 130 after Ctrl-C (how a --chip run normally ends); 2 when host-receiver fails
-(the message says why). `list` and `chips`: 0 when they list something, 1 when there is
-nothing to list.";
+exit report); 0 when a --serial port goes away; 130 after Ctrl-C (how a --chip run normally
+ends); 2 when host-receiver fails (the message says why). `list` and `chips`: 0 when they
+list something, 1 when there is nothing to list.";
 
 /// Relays a microcontroller's `tracing` spans and events, drained from its RTT channel, into
 /// the terminal, at the time they happened on the target.
@@ -109,9 +111,9 @@ pub struct RunCmd {
     pub record: RecordArgs,
 }
 
-/// Where the target is: one of `--qemu`, `--gdb` or `--chip`.
+/// Where the target is: one of `--qemu`, `--gdb`, `--chip` or `--serial`.
 #[derive(Debug, Args)]
-#[command(group(ArgGroup::new("source").required(true).args(["qemu", "gdb", "chip"])))]
+#[command(group(ArgGroup::new("source").required(true).args(["qemu", "gdb", "chip", "serial"])))]
 #[command(next_help_heading = "Target")]
 pub struct SourceArgs {
     /// Run this firmware ELF in qemu-system-arm, drain it through QEMU's gdbstub, stop QEMU at
@@ -139,6 +141,21 @@ pub struct SourceArgs {
     /// list (`host-receiver chips FILTER`). The probe reads the running core: no halts.
     #[arg(long, value_name = "CHIP")]
     pub chip: Option<String>,
+
+    /// Read the frames from this serial port (`/dev/ttyUSB0`, `/dev/ttyACM0`, `COM3`): for
+    /// firmware whose sender writes to a UART instead of an RTT ring. Requests (--resend,
+    /// --level) go out on the port. Ends when the port goes away.
+    #[arg(long, value_name = "PORT", conflicts_with_all = ["elf", "ram"])]
+    pub serial: Option<PathBuf>,
+
+    /// The serial port's speed, in bits per second (8 data bits, no parity, 1 stop bit).
+    #[arg(
+        long,
+        value_name = "BAUD",
+        default_value_t = 115_200,
+        requires = "serial"
+    )]
+    pub baud: u32,
 
     /// The firmware ELF: its `_SEGGER_RTT` symbol locates the RTT control block, its `.defmt`
     /// table decodes defmt lines [default: the --qemu ELF].
@@ -315,6 +332,18 @@ impl RequestArgs {
     /// Whether a down channel is needed.
     pub fn any(&self) -> bool {
         self.resend || self.level.is_some()
+    }
+
+    /// The requests to send, in order.
+    pub fn requests(&self) -> Vec<rtt_tunnel_protocol::Request> {
+        let mut requests = Vec::new();
+        if self.resend {
+            requests.push(rtt_tunnel_protocol::Request::ResendAll);
+        }
+        if let Some(level) = self.level {
+            requests.push(rtt_tunnel_protocol::Request::SetLevel(level.into()));
+        }
+        requests
     }
 }
 

@@ -1,14 +1,19 @@
 //! The `host-receiver` command: drain a target's RTT channel and show its spans and events;
 //! list probes and chips; replay recordings.
 //!
-//! [`args`] is the command line; [`source`] opens what it names (QEMU, a GDB server, a debug
-//! probe); [`RunCmd::run`] drains it through a [`Session`] into the terminal and prints a
-//! summary on standard error. Standard output carries only what the target sent (and the
+//! [`args`] is the command line; [`source`] turns the target it names (QEMU, a GDB server, a
+//! debug probe) into the library's `Target`, which the library opens; [`RunCmd::run`] drains
+//! it through a [`Session`] into the terminal and prints a summary on standard error;
+//! `serial` does the same for `--serial` through the library's `Drain`. [`messages`] words
+//! the library's errors with the flags that fix them. Standard output carries only what the target sent (and the
 //! receiver's own events about it, at target times), so that a run and the replay of its
 //! recording print the same; status lines go to standard error. Errors are `anyhow` chains
 //! whose messages say what to do.
 
 pub mod args;
+pub mod messages;
+#[cfg(feature = "serial")]
+pub mod serial;
 pub mod source;
 
 use std::path::Path;
@@ -21,18 +26,17 @@ use rtt_tunnel_host::capture::{replay_with, summarize, CaptureReader, CaptureWri
 use rtt_tunnel_host::defmt::{DefmtDecoder, DefmtTable};
 use rtt_tunnel_host::elf::FirmwareElf;
 use rtt_tunnel_host::memory::TargetMemory;
-use rtt_tunnel_host::output::{Color, Format, Output};
+use rtt_tunnel_host::output::{Color, Format, Output, Sinks};
 use rtt_tunnel_host::receiver::Receiver;
 use rtt_tunnel_host::rtt::{ChannelSelector, RttError, RttOptions, RttReader};
-use rtt_tunnel_host::session::{
-    describe_attachment, RunEnd, RunOptions, Session, SessionError, SessionStats,
-};
+use rtt_tunnel_host::session::{RunEnd, RunOptions, Session, SessionError, SessionStats};
 use rtt_tunnel_protocol::Request;
 
 use args::{
     ChipsCmd, Cli, Command, DefmtMode, ListCmd, OutputArgs, ReplayCmd, RunCmd, DEFAULT_CHANNEL,
 };
-use source::{Link, Locate, Opened, Source};
+use rtt_tunnel_host::target::{Locate, OpenTarget};
+use source::Source;
 
 /// Exit status after Ctrl-C (128 + SIGINT, as shells report it).
 pub const EXIT_INTERRUPTED: i32 = 130;
@@ -65,11 +69,12 @@ pub fn main() -> i32 {
 }
 
 /// The error and its causes on one line, each cause once (many errors already quote their
-/// source in their own message).
+/// source in their own message), the library's in host-receiver's words
+/// ([`messages::reword`]).
 pub fn report(error: &anyhow::Error) -> String {
     let mut out = String::new();
     for cause in error.chain() {
-        let text = cause.to_string();
+        let text = messages::reword(cause).unwrap_or_else(|| cause.to_string());
         if out.contains(&text) {
             continue;
         }
@@ -84,23 +89,21 @@ pub fn report(error: &anyhow::Error) -> String {
 /// Installs the output the options describe as the process's dispatcher: what the target
 /// sends to standard output, probe-rs's own events to standard error.
 fn install_output(output: &OutputArgs) -> Result<()> {
-    use tracing_subscriber::layer::SubscriberExt;
-
     let (target_filter, probe_filter) = output.filters();
     let stdout = Output::new(output.format.into())
         .filter(&target_filter)
-        .color(output.color.into())
-        .layer()?;
+        .color(output.color.into());
     let stderr_color = match output.color {
         args::ColorArg::Always => Color::Always,
         args::ColorArg::Auto | args::ColorArg::Never => Color::Never,
     };
     let stderr = Output::new(Format::Compact)
         .filter(&probe_filter)
-        .color(stderr_color)
-        .layer_with_writer(std::io::stderr)?;
-    let dispatch =
-        tracing_core::Dispatch::new(tracing_subscriber::registry().with(stdout).with(stderr));
+        .color(stderr_color);
+    let dispatch = Sinks::new()
+        .with_output(&stdout)?
+        .with_output_to(&stderr, std::io::stderr)?
+        .dispatch();
     tracing_core::dispatcher::set_global_default(dispatch)
         .context("cannot install the output (another tracing subscriber is installed)")
 }
@@ -148,34 +151,62 @@ enum Ending {
     Interrupted,
 }
 
+/// The defmt side of a run: the decoder, the channel, whether it is required.
+type DefmtPlan = (DefmtDecoder, ChannelSelector, bool);
+
+/// What is checked before the target is touched.
+struct Checked {
+    /// The reader's options from the ELF or `--ram` (`None`: the chip's RAM, once open).
+    options: Option<RttOptions>,
+    defmt: Option<DefmtPlan>,
+    capture: Option<CaptureWriter<std::fs::File>>,
+}
+
 /// What a drain needs besides the link.
 struct Drain {
     options: RttOptions,
     requests: Vec<Request>,
-    defmt: Option<(DefmtDecoder, ChannelSelector, bool)>,
+    defmt: Option<DefmtPlan>,
     capture: Option<CaptureWriter<std::fs::File>>,
     run_options: RunOptions,
 }
 
 impl RunCmd {
-    /// Runs the command; returns the exit status.
+    /// Runs the command; returns the exit status. Parse (what the flags name, checked before
+    /// the target is touched), call (the library opens the target and drains it), print (the
+    /// summary, the exit status).
     pub fn run(self) -> Result<i32> {
+        if let Some(port) = &self.source.serial {
+            return self.run_serial(port);
+        }
         let source = Source::from_args(&self.source, &self.probe)?;
         install_output(&self.output)?;
+        let stop = stop_on_ctrl_c()?;
+        let checked = self.check_before_opening(&source)?;
+        eprintln!(
+            "{} (Ctrl-C to stop)",
+            self.status_line(&source, &checked.defmt)
+        );
 
-        let stop = Arc::new(AtomicBool::new(false));
-        {
-            let stop = Arc::clone(&stop);
-            ctrlc::set_handler(move || stop.store(true, Ordering::Relaxed))
-                .context("cannot install the Ctrl-C handler")?;
-        }
+        let mut opened = open(&source)?;
+        let drain_with = Drain {
+            options: self.rtt_options(checked.options, &source, &opened)?,
+            requests: self.requests.requests(),
+            defmt: checked.defmt,
+            capture: checked.capture,
+            run_options: self.run_options(&source),
+        };
+        let (stats, outcome) = drain(opened.link_mut(), drain_with, &stop);
+        let ending = ending(outcome, &mut opened);
+        finish(opened, &stats, ending)
+    }
 
-        // What can be checked before the target is touched: the ELF, the defmt table, the
-        // capture file.
-        let locate = source.locate();
-        let options = match &locate {
+    /// What can be checked before the target is touched: the ELF (the RTT options it gives,
+    /// unless the chip's RAM is to be searched), the defmt table, the capture file.
+    fn check_before_opening(&self, source: &Source) -> Result<Checked> {
+        let options = match source.locate() {
             Locate::ChipRam => None,
-            locate => Some(source::rtt_options(locate, &[])?),
+            locate => Some(source::rtt_options(&locate, &[])?),
         };
         let defmt_mode = self.defmt.mode();
         let defmt = defmt_decoder(source.elf(), defmt_mode)?.map(|decoder| {
@@ -191,13 +222,21 @@ impl RunCmd {
             })?),
             None => None,
         };
+        Ok(Checked {
+            options,
+            defmt,
+            capture,
+        })
+    }
 
+    /// `host-receiver: running … in QEMU (…); draining RTT up channel …`.
+    fn status_line(&self, source: &Source, defmt: &Option<DefmtPlan>) -> String {
         let mut status = format!(
             "host-receiver: {}; draining RTT up channel {}",
             source.describe(),
             self.channels.channel
         );
-        if let Some((decoder, channel, _)) = &defmt {
+        if let Some((decoder, channel, _)) = defmt {
             status.push_str(&format!(
                 " and defmt channel {channel} ({} log statements in the ELF's table)",
                 decoder.table().statements()
@@ -206,12 +245,19 @@ impl RunCmd {
         if let Some(path) = &self.record.record {
             status.push_str(&format!("; recording into {}", path.display()));
         }
-        eprintln!("{status} (Ctrl-C to stop)");
+        status
+    }
 
-        let mut opened = Opened::open(&source)?;
-        let options = match options {
+    /// The reader's options: where the block is (`early`, or the chip's RAM), the channels.
+    fn rtt_options(
+        &self,
+        early: Option<RttOptions>,
+        source: &Source,
+        opened: &OpenTarget,
+    ) -> Result<RttOptions> {
+        let options = match early {
             Some(options) => options,
-            None => source::rtt_options(&locate, &opened.chip_ram())?,
+            None => source::rtt_options(&source.locate(), &opened.chip_ram())?,
         };
         let mut options = options.up_channel(self.channels.channel.clone());
         let down = self.channels.down_channel.clone().or_else(|| {
@@ -222,76 +268,122 @@ impl RunCmd {
         if let Some(down) = down {
             options = options.down_channel(down);
         }
-        let mut requests = Vec::new();
-        if self.requests.resend {
-            requests.push(Request::ResendAll);
-        }
-        if let Some(level) = self.requests.level {
-            requests.push(Request::SetLevel(level.into()));
-        }
+        Ok(options)
+    }
+
+    /// How the session polls: the attach timeout, retries for a probe link.
+    fn run_options(&self, source: &Source) -> RunOptions {
         let attach_timeout = (self.channels.attach_timeout > 0.0)
             .then(|| Duration::from_secs_f64(self.channels.attach_timeout));
         let retry = match source {
             Source::Probe { .. } => PROBE_RETRY,
             Source::Qemu { .. } | Source::Gdb { .. } => Duration::ZERO,
         };
-        let drain_with = Drain {
-            options,
-            requests,
-            defmt,
-            capture,
-            run_options: RunOptions::default()
-                .attach_timeout(attach_timeout)
-                .retry_for(retry),
-        };
+        RunOptions::default()
+            .attach_timeout(attach_timeout)
+            .retry_for(retry)
+    }
+}
 
-        let (stats, outcome) = match &mut opened.link {
-            Link::Gdb(gdb) => drain(gdb, drain_with, &stop),
-            #[cfg(feature = "probe-rs")]
-            Link::Probe(probe) => drain(probe, drain_with, &stop),
-        };
+/// Opens what `source` names, through the library.
+fn open(source: &Source) -> Result<OpenTarget> {
+    let target = source.target()?;
+    let opened = match source {
+        Source::Gdb { address, .. } => {
+            OpenTarget::open(&target).with_context(|| format!("--gdb {address}"))?
+        }
+        _ => OpenTarget::open(&target)?,
+    };
+    #[cfg(feature = "probe-rs")]
+    if let rtt_tunnel_host::target::Link::Probe(probe) = opened.link() {
+        eprintln!(
+            "host-receiver: connected to the {} through {}",
+            probe.chip(),
+            probe.probe_name()
+        );
+    }
+    Ok(opened)
+}
 
-        let ending = match outcome {
-            Ok(RunEnd::Stopped) => Ok(Ending::Interrupted),
-            Ok(RunEnd::Exited(code)) => match opened.qemu_exit_code() {
-                // QEMU's own status is the firmware's verdict; the GDB stop reply carries
-                // only its low 8 bits.
-                Ok(Some(qemu_code)) => Ok(Ending::Exited(qemu_code)),
-                Ok(None) => Ok(Ending::Exited(code)),
-                Err(error) => Err(anyhow::Error::new(error)),
-            },
-            Ok(RunEnd::Gone(error)) => match opened.qemu_exit_code() {
-                // The firmware exited and QEMU closed the link before the stop reply came.
-                Ok(Some(code)) => Ok(Ending::Exited(code)),
-                Ok(None) => Err(anyhow::Error::new(error).context("the target is gone")),
-                Err(qemu) => {
-                    Err(anyhow::Error::new(qemu).context("QEMU ended under host-receiver"))
-                }
-            },
-            Err(error) => Err(error),
-        };
-        // The target runs on without a debugger when we leave it.
-        if matches!(ending, Ok(Ending::Interrupted)) && opened.qemu.is_none() {
-            // Without probe-rs, GDB is the only link.
-            #[allow(irrefutable_let_patterns)]
-            if let Link::Gdb(gdb) = &mut opened.link {
-                let _ = gdb.client_mut().detach();
-            }
-        }
-        let console = opened.console();
-        drop(opened); // kills QEMU if it still runs; lets go of the probe
-        if !console.trim().is_empty() {
-            for line in console.lines() {
-                eprintln!("host-receiver: firmware console: {line}");
-            }
-        }
-        summary(&stats, &ending);
-        match ending {
-            Ok(Ending::Exited(code)) => Ok(code),
-            Ok(Ending::Interrupted) => Ok(EXIT_INTERRUPTED),
-            Err(error) => Err(error),
+/// How the run ended: QEMU's own exit status is the firmware's verdict when there is one.
+fn ending(outcome: Result<RunEnd>, opened: &mut OpenTarget) -> Result<Ending> {
+    match outcome {
+        Ok(RunEnd::Stopped) => Ok(Ending::Interrupted),
+        Ok(RunEnd::Exited(code)) => match opened.qemu_exit_code() {
+            // The GDB stop reply carries only the low 8 bits of the code.
+            Ok(Some(qemu_code)) => Ok(Ending::Exited(qemu_code)),
+            Ok(None) => Ok(Ending::Exited(code)),
+            Err(error) => Err(anyhow::Error::new(error)),
+        },
+        Ok(RunEnd::Gone(error)) => match opened.qemu_exit_code() {
+            // The firmware exited and QEMU closed the link before the stop reply came.
+            Ok(Some(code)) => Ok(Ending::Exited(code)),
+            Ok(None) => Err(anyhow::Error::new(error).context("the target is gone")),
+            Err(qemu) => Err(anyhow::Error::new(qemu).context("QEMU ended under host-receiver")),
+        },
+        Err(error) => Err(error),
+    }
+}
+
+/// Lets go of the target (a target behind a GDB server runs on without a debugger after
+/// Ctrl-C), prints the firmware's console and the summary; returns the exit status.
+fn finish(mut opened: OpenTarget, stats: &SessionStats, ending: Result<Ending>) -> Result<i32> {
+    if matches!(ending, Ok(Ending::Interrupted)) {
+        opened.detach();
+    }
+    let console = opened.console();
+    drop(opened); // kills QEMU if it still runs; lets go of the probe
+    if !console.trim().is_empty() {
+        for line in console.lines() {
+            eprintln!("host-receiver: firmware console: {line}");
         }
     }
+    summary(stats, &ending);
+    match ending {
+        Ok(Ending::Exited(code)) => Ok(code),
+        Ok(Ending::Interrupted) => Ok(EXIT_INTERRUPTED),
+        Err(error) => Err(error),
+    }
+}
+
+impl RunCmd {
+    /// `--serial PORT`.
+    #[cfg(feature = "serial")]
+    fn run_serial(&self, port: &Path) -> Result<i32> {
+        install_output(&self.output)?;
+        let stop = stop_on_ctrl_c()?;
+        let mut status = format!(
+            "host-receiver: reading {} at {} baud",
+            port.display(),
+            self.source.baud
+        );
+        if let Some(path) = &self.record.record {
+            status.push_str(&format!("; recording into {}", path.display()));
+        }
+        eprintln!("{status} (Ctrl-C to stop)");
+        serial::run(
+            port,
+            self.source.baud,
+            self.requests.requests(),
+            self.record.record.as_deref(),
+            &stop,
+        )
+    }
+
+    /// Without the serial transport.
+    #[cfg(not(feature = "serial"))]
+    fn run_serial(&self, _port: &Path) -> Result<i32> {
+        bail!("this host-receiver was built without its `serial` feature: build it with default features for --serial")
+    }
+}
+
+/// A flag that Ctrl-C sets.
+fn stop_on_ctrl_c() -> Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed))
+        .context("cannot install the Ctrl-C handler")?;
+    Ok(stop)
 }
 
 /// Runs a session over `memory` to its end, then closes it (the up channel is left
@@ -308,7 +400,7 @@ fn drain<M: TargetMemory>(
     let mut session = Session::new(RttReader::new(memory, drain.options), Receiver::default())
         .on_attach(drain.requests)
         .report_attach(move |attachment| {
-            eprintln!("host-receiver: {}", describe_attachment(attachment));
+            eprintln!("host-receiver: attached to {attachment}");
             if let Some((channel, false)) = &defmt_auto {
                 if attachment.extra_up.first() == Some(&None) {
                     eprintln!(
@@ -407,8 +499,9 @@ impl ListCmd {
             );
             return Ok(EXIT_NOTHING_LISTED);
         }
+        // Each line starts with the option that picks the probe.
         for probe in &probes {
-            println!("{probe}");
+            println!("--probe {probe}");
         }
         Ok(0)
     }

@@ -1,31 +1,19 @@
-//! Where the target is: the sources the CLI can drain, and how each is opened and ended.
+//! Where the target is, as the command line says it: turned into the library's
+//! [`Target`] and [`Locate`], which the library opens (`rtt_tunnel_host::target`).
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use rtt_tunnel_host::elf::FirmwareElf;
-use rtt_tunnel_host::gdb::{GdbMemory, GdbOptions};
-use rtt_tunnel_host::qemu::{machine_for_target, Qemu, QemuError, QemuOptions, QemuOutput};
+use rtt_tunnel_host::qemu::{QemuOptions, QemuOutput};
 use rtt_tunnel_host::rtt::RttOptions;
+use rtt_tunnel_host::target::{self, Locate, Target};
 
 use super::args::{ProbeArg, ProbeArgs, ProtocolArg, SourceArgs};
 
 /// The machine when the ELF's path names no known thumb target.
 pub const DEFAULT_MACHINE: &str = "mps2-an385";
-
-/// Where the control block is found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Locate {
-    /// From this ELF's `_SEGGER_RTT` symbol (or its RAM, when it lacks the symbol).
-    Elf(PathBuf),
-    /// By searching these RAM ranges.
-    Ram(Vec<Range<u64>>),
-    /// By searching the chip's RAM, from probe-rs's memory map (`--chip` without `--elf` or
-    /// `--ram`).
-    ChipRam,
-}
 
 /// How to reach a chip through a debug probe: `--chip` and its options.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,7 +115,7 @@ impl Source {
                 locate,
             });
         }
-        bail!("no target: pass --qemu ELF, --gdb HOST:PORT or --chip CHIP")
+        bail!("no target: pass --qemu ELF, --gdb HOST:PORT, --chip CHIP or --serial PORT")
     }
 
     /// One line for the user: what is drained.
@@ -168,6 +156,18 @@ impl Source {
     }
 }
 
+/// The QEMU machine for a firmware target triple: `thumbv7m-none-eabi` → `mps2-an385`
+/// (Cortex-M3), `thumbv7em-none-eabihf` → `mps2-an386` (Cortex-M4F),
+/// `thumbv8m.main-none-eabihf` → `mps2-an505` (Cortex-M33).
+pub fn machine_for_target(target: &str) -> Option<&'static str> {
+    match target {
+        "thumbv7m-none-eabi" => Some("mps2-an385"),
+        "thumbv7em-none-eabihf" | "thumbv7em-none-eabi" => Some("mps2-an386"),
+        "thumbv8m.main-none-eabihf" | "thumbv8m.main-none-eabi" => Some("mps2-an505"),
+        _ => None,
+    }
+}
+
 /// The QEMU machine for the thumb target named in `path` (`target/<triple>/release/...`).
 pub fn machine_from_path(path: &Path) -> Option<&'static str> {
     path.components()
@@ -176,18 +176,10 @@ pub fn machine_from_path(path: &Path) -> Option<&'static str> {
 }
 
 /// The RTT options for the control block `locate` describes; `chip_ram` is the chip's RAM
-/// for [`Locate::ChipRam`].
+/// for [`Locate::ChipRam`]. Says on standard error when the ELF has no `_SEGGER_RTT` symbol.
 pub fn rtt_options(locate: &Locate, chip_ram: &[Range<u64>]) -> Result<RttOptions> {
-    match locate {
-        Locate::Ram(ranges) => Ok(RttOptions::scan(ranges.clone())),
-        Locate::ChipRam => {
-            if chip_ram.is_empty() {
-                bail!("probe-rs knows no RAM of this chip to search for the RTT control block: pass --elf FILE or --ram START..END");
-            }
-            Ok(RttOptions::scan(chip_ram.to_vec()))
-        }
-        Locate::Elf(path) => {
-            let elf = FirmwareElf::read(path)?;
+    if let Locate::Elf(path) = locate {
+        if let Ok(elf) = FirmwareElf::read(path) {
             if elf.rtt_control_block().is_none() {
                 eprintln!(
                     "host-receiver: {} has no `_SEGGER_RTT` symbol (stripped?); searching its \
@@ -195,34 +187,15 @@ pub fn rtt_options(locate: &Locate, chip_ram: &[Range<u64>]) -> Result<RttOption
                     path.display()
                 );
             }
-            Ok(RttOptions::from_elf(&elf)?)
         }
     }
+    Ok(target::rtt_options(locate, chip_ram)?)
 }
 
-/// The link to an open target.
-#[derive(Debug)]
-pub enum Link {
-    /// A GDB server (QEMU's gdbstub when we started QEMU).
-    Gdb(GdbMemory),
-    /// A debug probe.
-    #[cfg(feature = "probe-rs")]
-    Probe(rtt_tunnel_host::probe::ProbeMemory),
-}
-
-/// An open source: the link, and QEMU when we started it.
-#[derive(Debug)]
-pub struct Opened {
-    /// The link the RTT reader reads through.
-    pub link: Link,
-    /// The emulator, killed when dropped.
-    pub qemu: Option<Qemu>,
-}
-
-impl Opened {
-    /// Starts QEMU, connects to the GDB server, or opens the probe and connects to the chip.
-    pub fn open(source: &Source) -> Result<Self> {
-        match source {
+impl Source {
+    /// What the library opens for this source.
+    pub fn target(&self) -> Result<Target> {
+        match self {
             Source::Qemu {
                 kernel,
                 machine,
@@ -235,55 +208,18 @@ impl Opened {
                 if let Some(append) = append {
                     options.extra_args = vec!["-append".into(), append.clone()];
                 }
-                let (qemu, gdb) = Qemu::launch(&options, GdbOptions::default())?;
-                Ok(Opened {
-                    link: Link::Gdb(gdb),
-                    qemu: Some(qemu),
-                })
+                Ok(Target::Qemu(options))
             }
-            Source::Gdb { address, .. } => {
-                let gdb = GdbMemory::connect(address.as_str(), GdbOptions::default())
-                    .with_context(|| format!("--gdb {address}"))?;
-                Ok(Opened {
-                    link: Link::Gdb(gdb),
-                    qemu: None,
-                })
-            }
-            Source::Probe { target, .. } => Ok(Opened {
-                link: open_probe(target)?,
-                qemu: None,
-            }),
+            Source::Gdb { address, .. } => Ok(Target::Gdb(address.clone())),
+            Source::Probe { target, .. } => probe_target(target),
         }
-    }
-
-    /// The chip's RAM, for a probe link (probe-rs's memory map); empty otherwise.
-    pub fn chip_ram(&self) -> Vec<Range<u64>> {
-        match &self.link {
-            Link::Gdb(_) => Vec::new(),
-            #[cfg(feature = "probe-rs")]
-            Link::Probe(probe) => probe.ram_ranges(),
-        }
-    }
-
-    /// The firmware's exit code, once QEMU has ended (it ends right after the firmware's
-    /// semihosting exit): `Ok(None)` without QEMU. A QEMU killed by a signal is an error.
-    pub fn qemu_exit_code(&mut self) -> Result<Option<i32>, QemuError> {
-        match &mut self.qemu {
-            Some(qemu) => qemu.wait(Duration::from_secs(5)).map(Some),
-            None => Ok(None),
-        }
-    }
-
-    /// What the firmware printed on the semihosting console (QEMU's standard output).
-    pub fn console(&self) -> String {
-        self.qemu.as_ref().map(Qemu::stdout).unwrap_or_default()
     }
 }
 
-/// Opens the probe and connects to the chip as `target` says.
+/// The probe options `target` asks for.
 #[cfg(feature = "probe-rs")]
-fn open_probe(target: &ProbeTarget) -> Result<Link> {
-    use rtt_tunnel_host::probe::{ProbeMemory, ProbeOptions, Protocol, Startup};
+fn probe_target(target: &ProbeTarget) -> Result<Target> {
+    use rtt_tunnel_host::probe::{ProbeOptions, Protocol, Startup};
 
     let mut options = ProbeOptions::new(target.chip.clone())
         .connect_under_reset(target.connect_under_reset)
@@ -304,18 +240,12 @@ fn open_probe(target: &ProbeTarget) -> Result<Link> {
             ProtocolArg::Jtag => Protocol::Jtag,
         });
     }
-    let memory = ProbeMemory::open(&options)?;
-    eprintln!(
-        "host-receiver: connected to the {} through {}",
-        memory.chip(),
-        memory.probe_name()
-    );
-    Ok(Link::Probe(memory))
+    Ok(Target::Probe(options))
 }
 
 /// Without probe-rs there is no probe to open.
 #[cfg(not(feature = "probe-rs"))]
-fn open_probe(_target: &ProbeTarget) -> Result<Link> {
+fn probe_target(_target: &ProbeTarget) -> Result<Target> {
     bail!("this host-receiver was built without probe-rs (its default `probe-rs` feature): build it with default features for --chip, or reach the target through a GDB server (--gdb)")
 }
 
@@ -324,6 +254,20 @@ fn open_probe(_target: &ProbeTarget) -> Result<Link> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn machines_for_the_three_targets() {
+        assert_eq!(machine_for_target("thumbv7m-none-eabi"), Some("mps2-an385"));
+        assert_eq!(
+            machine_for_target("thumbv7em-none-eabihf"),
+            Some("mps2-an386")
+        );
+        assert_eq!(
+            machine_for_target("thumbv8m.main-none-eabihf"),
+            Some("mps2-an505")
+        );
+        assert_eq!(machine_for_target("thumbv6m-none-eabi"), None);
+    }
+
     fn args(qemu: Option<&str>, gdb: Option<&str>) -> SourceArgs {
         SourceArgs {
             qemu: qemu.map(PathBuf::from),
@@ -331,6 +275,8 @@ mod tests {
             append: None,
             gdb: gdb.map(String::from),
             chip: None,
+            serial: None,
+            baud: 115_200,
             elf: None,
             ram: Vec::new(),
         }
@@ -437,7 +383,8 @@ mod tests {
             "resetting it on the nRF52840_xxAA through a debug probe"
         );
         let error = rtt_options(&Locate::ChipRam, &[]).unwrap_err();
-        assert!(error.to_string().contains("pass --elf FILE"), "{error}");
+        let message = super::super::report(&error);
+        assert!(message.contains("pass --elf FILE"), "{message}");
         let options = rtt_options(&Locate::ChipRam, &[0x2000_0000..0x2004_0000]).unwrap();
         assert_eq!(options.ram, vec![0x2000_0000..0x2004_0000]);
         chip.elf = Some("fw.elf".into());

@@ -51,7 +51,7 @@ impl Default for GdbOptions {
 #[non_exhaustive]
 pub enum GdbError {
     /// No TCP connection.
-    #[error("cannot connect to the GDB server at {address}: {source}; is the server running and listening on that port (--gdb HOST:PORT)?")]
+    #[error("cannot connect to the GDB server at {address}: {source}; is the server running and listening on that port?")]
     Connect {
         /// What was dialled.
         address: String,

@@ -80,6 +80,7 @@ pub(crate) fn decode_rle(data: &[u8]) -> Result<Vec<u8>, String> {
 
 /// Run-length encodes `data` as a GDB server may (never producing `#`, `$` or bytes above
 /// 126 as counts). Used by the fake server of the tests.
+#[cfg(any(test, feature = "testing"))]
 pub(crate) fn encode_rle(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len());
     let mut i = 0;
@@ -122,7 +123,8 @@ pub(crate) fn escape_binary(data: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-/// Undoes [`escape_binary`].
+/// Undoes [`escape_binary`] (the fake server of the tests reads `X` packets with it).
+#[cfg(any(test, feature = "testing"))]
 pub(crate) fn unescape_binary(data: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(data.len());
     let mut bytes = data.iter().copied();

@@ -1,5 +1,5 @@
-//! What is there to attach to: the probes plugged in (`host-receiver list`), the chips probe-rs
-//! knows (`host-receiver chips FILTER`), and the choice of one probe.
+//! What is there to attach to: the probes plugged in, the chips probe-rs knows, and the
+//! choice of one probe.
 
 use std::fmt;
 
@@ -17,7 +17,7 @@ pub struct ListedProbe {
     pub name: String,
     /// The driver probe-rs uses for it.
     pub kind: String,
-    /// What `--probe` takes to pick exactly this probe.
+    /// What picks exactly this probe ([`ProbeOptions::probe`](super::ProbeOptions)).
     pub selector: ProbeSelector,
     /// Whether this user may open its USB device (on Linux: its udev rules); `false` means
     /// [`ProbeError::PermissionDenied`] when it is used.
@@ -34,28 +34,23 @@ impl ListedProbe {
         }
     }
 
-    /// `name (--probe SELECTOR)`, one per probe, comma-separated; `none` for none.
+    /// `name (SELECTOR)`, one per probe, comma-separated; `none` for none.
     pub(crate) fn summary(probes: &[ListedProbe]) -> String {
         if probes.is_empty() {
             return "none".into();
         }
         probes
             .iter()
-            .map(|p| format!("{} (--probe {})", p.name, p.selector))
+            .map(|p| format!("{} ({})", p.name, p.selector))
             .collect::<Vec<_>>()
             .join(", ")
     }
 }
 
 impl fmt::Display for ListedProbe {
-    /// One line of `host-receiver list`: `--probe SELECTOR  NAME [KIND]`, and a note when
-    /// this user may not open it.
+    /// `SELECTOR  NAME [KIND]`, and a note when this user may not open it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "--probe {}  {} [{}]",
-            self.selector, self.name, self.kind
-        )?;
+        write!(f, "{}  {} [{}]", self.selector, self.name, self.kind)?;
         if !self.accessible {
             write!(
                 f,
@@ -67,7 +62,7 @@ impl fmt::Display for ListedProbe {
     }
 }
 
-/// The debug probes plugged into this host, for `host-receiver list`. Probes this user may not
+/// The debug probes plugged into this host, . Probes this user may not
 /// open are listed too, marked (`accessible: false`).
 pub fn list_probes() -> Vec<ListedProbe> {
     Lister::new()
@@ -118,12 +113,12 @@ pub fn choose_probe<'a>(
 pub struct ChipFamily {
     /// The family (`nRF52840`, `STM32F4 Series`...).
     pub family: String,
-    /// Chip names `--chip` takes.
+    /// Chip names [`ProbeOptions::new`](super::ProbeOptions::new) takes.
     pub chips: Vec<String>,
 }
 
 /// The chips probe-rs knows whose name contains `filter`, ignoring case, by family, for
-/// `host-receiver chips FILTER`. A filter that is part of a family's name lists the whole
+/// A filter that is part of a family's name lists the whole
 /// family; an empty filter lists everything.
 ///
 /// ```
@@ -154,7 +149,7 @@ pub fn chips(filter: &str) -> Vec<ChipFamily> {
     found
 }
 
-/// Looks `chip` up in `registry`, as `--chip` does: the exact name, or the one name it is the
+/// Looks `chip` up in `registry`, as opening a probe does: the exact name, or the one name it is the
 /// start of.
 pub(crate) fn resolve_chip(registry: &Registry, chip: &str) -> Result<Target, ProbeError> {
     registry.get_target_by_name(chip).map_err(|error| {

@@ -1,4 +1,5 @@
-//! probe-rs's errors, turned into messages that tell the fix.
+//! probe-rs's errors, turned into errors that carry what went wrong and what usually fixes
+//! it, in the library's terms (a tool maps them to its own options).
 
 use std::error::Error as StdError;
 use std::io;
@@ -21,18 +22,18 @@ pub const PROBE_SETUP_URL: &str = "https://probe.rs/docs/getting-started/probe-s
 #[non_exhaustive]
 pub enum ProbeError {
     /// No probe is plugged in, or none this user may see.
-    #[error("no debug probe found: plug one in (with a USB cable that carries data); on Linux, a probe that is plugged in but not found usually needs udev rules: see {PROBE_SETUP_URL}. `host-receiver list` shows the probes this host sees")]
+    #[error("no debug probe found: plug one in (with a USB cable that carries data); on Linux, a probe that is plugged in but not found usually needs udev rules: see {PROBE_SETUP_URL}")]
     NoProbe,
-    /// `--probe` matches none of the probes found.
-    #[error("no debug probe matches --probe {wanted}; found: {}. `host-receiver list` shows them as VID:PID:SERIAL", ListedProbe::summary(.found))]
+    /// The probe selector matches none of the probes found.
+    #[error("no debug probe matches {wanted}; found: {}", ListedProbe::summary(.found))]
     NoMatchingProbe {
-        /// What `--probe` asked for.
+        /// What the options asked for.
         wanted: ProbeSelector,
         /// The probes there are.
         found: Vec<ListedProbe>,
     },
     /// Several probes could be meant.
-    #[error("{} debug probes found: pick one with --probe VID:PID[:SERIAL]: {}", .probes.len(), ListedProbe::summary(.probes))]
+    #[error("{} debug probes found, and no selector picks one: {}", .probes.len(), ListedProbe::summary(.probes))]
     SeveralProbes {
         /// The candidates.
         probes: Vec<ListedProbe>,
@@ -40,7 +41,7 @@ pub enum ProbeError {
     /// The probe's USB device may not be opened by this user.
     #[error("no permission to open the debug probe {probe} (its USB device node): on Linux, install probe-rs's udev rules and join the group they name, see {PROBE_SETUP_URL}; then unplug and replug the probe")]
     PermissionDenied {
-        /// The probe, as `host-receiver list` shows it.
+        /// The probe, as [`ListedProbe`] shows it.
         probe: String,
     },
     /// The probe is there but cannot be opened.
@@ -53,23 +54,23 @@ pub enum ProbeError {
         source: Box<probe_rs::probe::DebugProbeError>,
     },
     /// The chip name is not in probe-rs's target list.
-    #[error("unknown chip '{chip}': `host-receiver chips {filter}` lists the chip names probe-rs knows that contain '{filter}'")]
+    #[error("unknown chip '{chip}': it is not in probe-rs's target list (see the names that contain '{filter}')")]
     UnknownChip {
-        /// What `--chip` said.
+        /// The chip name asked for.
         chip: String,
-        /// A shorter filter to search with.
+        /// A shorter filter to search with ([`chips`](super::chips)).
         filter: String,
     },
     /// The chip name is the start of several chip names.
-    #[error("the chip name '{chip}' matches several chips ({candidates}): give the full name, `host-receiver chips {chip}` lists them")]
+    #[error("the chip name '{chip}' matches several chips ({candidates}): give the full name")]
     AmbiguousChip {
-        /// What `--chip` said.
+        /// The chip name asked for.
         chip: String,
         /// Some of the names it matches.
         candidates: String,
     },
     /// The probe does not speak the protocol asked for.
-    #[error("the debug probe {probe} does not support {protocol}: leave out --protocol, or use --protocol {}", other_protocol(*.protocol))]
+    #[error("the debug probe {probe} does not support {protocol}: use the probe's default protocol, or {}", other_protocol(*.protocol))]
     UnsupportedProtocol {
         /// The probe.
         probe: String,
@@ -77,7 +78,7 @@ pub enum ProbeError {
         protocol: Protocol,
     },
     /// The probe cannot clock the wire at the speed asked for.
-    #[error("the debug probe {probe} cannot run at {khz} kHz: leave out --speed, or pick another (1000 kHz works with nearly every probe)")]
+    #[error("the debug probe {probe} cannot run at {khz} kHz: use the probe's default speed, or another (1000 kHz works with nearly every probe)")]
     UnsupportedSpeed {
         /// The probe.
         probe: String,
@@ -85,7 +86,7 @@ pub enum ProbeError {
         khz: u32,
     },
     /// No answer from the chip.
-    #[error("the target does not respond ({chip} through {probe}, {link}): check the wiring (SWDIO, SWCLK, GND, and nRESET for --connect-under-reset) and that the board is powered; {hint}")]
+    #[error("the target does not respond ({chip} through {probe}, {link}): check the wiring (SWDIO, SWCLK, GND, and nRESET when connecting under reset) and that the board is powered; {hint}")]
     NotResponding {
         /// The chip.
         chip: String,
@@ -100,7 +101,7 @@ pub enum ProbeError {
         source: Box<probe_rs::Error>,
     },
     /// The chip's debug access is locked.
-    #[error("the {chip} is locked (its debug access port or flash is read-protected): probe-rs can unlock it only by erasing it all, with `probe-rs erase --chip {chip} --allow-erase-all`; then flash the firmware again ({detail})")]
+    #[error("the {chip} is locked (its debug access port or flash is read-protected): probe-rs can unlock it only by erasing the whole chip; then flash the firmware again ({detail})")]
     Locked {
         /// The chip.
         chip: String,
@@ -210,8 +211,8 @@ impl ConnectContext {
 
     fn hint(&self) -> &'static str {
         match (self.connect_under_reset, self.speed_khz) {
-            (false, _) => "try --connect-under-reset (for firmware that turns the debug pins into GPIOs or sleeps too deeply to answer), or a lower --speed such as --speed 1000",
-            (true, _) => "with --connect-under-reset the probe's nRESET must reach the chip's reset pin: check that wire, or leave the option out; a lower --speed such as --speed 1000 helps on long wires",
+            (false, _) => "try connecting under reset (for firmware that turns the debug pins into GPIOs or sleeps too deeply to answer), or a lower speed such as 1000 kHz",
+            (true, _) => "connecting under reset needs the probe's nRESET wired to the chip's reset pin: check that wire, or connect without reset; a lower speed such as 1000 kHz helps on long wires",
         }
     }
 }

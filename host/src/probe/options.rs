@@ -1,15 +1,15 @@
 //! How to reach the target: chip, probe, wire protocol, speed, reset. Pure data, with the
-//! parsing the command line needs (`FromStr` for `--probe` and `--protocol`).
+//! parsing a command line needs (`FromStr` for [`ProbeSelector`] and [`Protocol`]).
 
 use std::fmt;
 use std::str::FromStr;
 
-/// Which debug probe to use: `VID:PID[:SERIAL]`, as probe-rs's `--probe` takes it.
+/// Which debug probe to use: `VID:PID[:SERIAL]`, as probe-rs's own tools take it.
 ///
 /// VID and PID are hexadecimal (`1366:1015`, a SEGGER J-Link). A multi-channel FTDI probe
 /// names its channel after the PID (`0403:6010-1`). The serial number picks one of several
 /// probes of the same kind; everything after the second `:` is the serial, colons included.
-/// An empty serial (`VID:PID:`) selects a probe that has none. `host-receiver list` prints
+/// An empty serial (`VID:PID:`) selects a probe that has none. [`list_probes`](super::list_probes) gives
 /// every probe it sees in this form.
 ///
 /// ```
@@ -79,9 +79,9 @@ impl fmt::Display for ProbeSelector {
     }
 }
 
-/// Why a `--probe` value is not a [`ProbeSelector`].
+/// Why a string is not a [`ProbeSelector`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid probe selector '{input}': {reason}; expected VID:PID[:SERIAL] with VID and PID in hex, like 1366:1015 or 0483:374b:066DFF555051 (`host-receiver list` prints the probes in this form)")]
+#[error("invalid probe selector '{input}': {reason}; expected VID:PID[:SERIAL] with VID and PID in hex, like 1366:1015 or 0483:374b:066DFF555051)")]
 pub struct SelectorError {
     /// What was given.
     pub input: String,
@@ -155,7 +155,7 @@ impl From<&probe_rs::probe::DebugProbeInfo> for ProbeSelector {
     }
 }
 
-/// The wire protocol between probe and chip (`--protocol swd|jtag`). Without one, the probe
+/// The wire protocol between probe and chip (`swd` or `jtag`). Without one, the probe
 /// picks (SWD on every Cortex-M probe probe-rs drives).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Protocol {
@@ -174,7 +174,7 @@ impl fmt::Display for Protocol {
     }
 }
 
-/// Why a `--protocol` value is not a [`Protocol`].
+/// Why a string is not a [`Protocol`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown protocol '{0}': use swd or jtag")]
 pub struct ProtocolError(pub String);
@@ -205,17 +205,18 @@ impl From<Protocol> for probe_rs::probe::WireProtocol {
 pub enum Startup {
     /// Attach to the firmware as it runs, without halting or resetting it (the default). The
     /// host joins mid-stream: ask the firmware to re-send its call sites and live spans
-    /// (`--resend`) to see spans that began before.
+    /// ([`Request::ResendAll`](rtt_tunnel_protocol::Request::ResendAll)) to see spans that
+    /// began before.
     #[default]
     Attach,
-    /// Reset the chip and let it run, then attach (`--reset`): the host sees the boot from
+    /// Reset the chip and let it run, then attach: the host sees the boot from
     /// its first frame.
     Reset,
 }
 
-/// Everything [`ProbeMemory::open`](super::ProbeMemory::open) needs, with probe-rs's command
-/// line conventions: `--chip`, `--probe`, `--speed`, `--protocol`, `--connect-under-reset`,
-/// and `--reset` ([`Startup`]).
+/// Everything [`ProbeMemory::open`](super::ProbeMemory::open) needs, as probe-rs's own tools
+/// take it: the chip, the probe, the speed, the protocol, connecting under reset, and how to
+/// start ([`Startup`]).
 ///
 /// ```
 /// use rtt_tunnel_host::probe::{ProbeOptions, Protocol, Startup};
@@ -230,7 +231,7 @@ pub enum Startup {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProbeOptions {
-    /// The chip, by a name of probe-rs's built-in target list (`host-receiver chips FILTER`).
+    /// The chip, by a name of probe-rs's built-in target list ([`chips`](super::chips)).
     pub chip: String,
     /// Which probe; `None`: the only one plugged in.
     pub probe: Option<ProbeSelector>,

@@ -77,7 +77,7 @@ fn bad_selectors_say_what_form_is_expected() {
         assert_eq!(error.reason, reason, "{input}");
         let message = error.to_string();
         assert!(message.contains("expected VID:PID[:SERIAL]"), "{message}");
-        assert!(message.contains("host-receiver list"), "{message}");
+        assert!(!message.contains("host-receiver"), "{message}");
     }
 }
 
@@ -166,7 +166,7 @@ fn the_only_probe_is_chosen_and_none_says_plug_one_in() {
     assert!(matches!(error, ProbeError::NoProbe));
     assert!(message.contains("plug one in"), "{message}");
     assert!(message.contains(PROBE_SETUP_URL), "{message}");
-    assert!(message.contains("`host-receiver list`"), "{message}");
+    assert!(!message.contains("host-receiver"), "{message}");
 }
 
 #[test]
@@ -178,10 +178,10 @@ fn several_probes_ask_for_probe_and_list_the_selectors() {
     let error = choose_probe(&found, None).unwrap_err();
     assert_eq!(
         error.to_string(),
-        "2 debug probes found: pick one with --probe VID:PID[:SERIAL]: \
-         J-Link (--probe 1366:1015:000683000001), STLink V2-1 (--probe 0483:374b:066DFF)"
+        "2 debug probes found, and no selector picks one: \
+         J-Link (1366:1015:000683000001), STLink V2-1 (0483:374b:066DFF)"
     );
-    // --probe picks one of them.
+    // A selector picks one of them.
     let chosen = choose_probe(&found, Some(&selector("0483:374b"))).unwrap();
     assert_eq!(chosen.name, "STLink V2-1");
     // Two of the same kind: the serial decides.
@@ -211,13 +211,12 @@ fn a_probe_selector_that_matches_nothing_lists_what_there_is() {
         .to_string();
     assert_eq!(
         message,
-        "no debug probe matches --probe 0483:374b; found: J-Link (--probe 1366:1015:1). \
-         `host-receiver list` shows them as VID:PID:SERIAL"
+        "no debug probe matches 0483:374b; found: J-Link (1366:1015:1)"
     );
     let message = choose_probe(&[], Some(&selector("0483:374b")))
         .unwrap_err()
         .to_string();
-    assert!(message.contains("found: none."), "{message}");
+    assert!(message.ends_with("found: none"), "{message}");
 }
 
 #[test]
@@ -233,16 +232,13 @@ fn a_probe_this_user_may_not_open_points_at_the_udev_rules() {
     assert!(message.contains("udev rules"), "{message}");
     assert!(message.contains(PROBE_SETUP_URL), "{message}");
     assert!(message.contains("unplug and replug"), "{message}");
-    // `host-receiver list` shows it, marked.
+    // Listed, marked.
     let line = found[0].to_string();
-    assert!(
-        line.starts_with("--probe c251:f002:X1  CMSIS-DAP [test]"),
-        "{line}"
-    );
+    assert!(line.starts_with("c251:f002:X1  CMSIS-DAP [test]"), "{line}");
     assert!(line.contains("no permission"), "{line}");
     assert_eq!(
         listed("J-Link", "1366:1015:1", true).to_string(),
-        "--probe 1366:1015:1  J-Link [test]"
+        "1366:1015:1  J-Link [test]"
     );
 }
 
@@ -289,8 +285,8 @@ fn chip_names_resolve_and_wrong_ones_say_how_to_find_the_right_one() {
     let error = resolve_chip(&registry, "nRF52840_xxZZ").unwrap_err();
     assert_eq!(
         error.to_string(),
-        "unknown chip 'nRF52840_xxZZ': `host-receiver chips nRF52840` lists the chip names \
-         probe-rs knows that contain 'nRF52840'"
+        "unknown chip 'nRF52840_xxZZ': it is not in probe-rs's target list (see the names \
+         that contain 'nRF52840')"
     );
     // The suggested filter finds the chip that was meant.
     let ProbeError::UnknownChip { filter, .. } = error else {
@@ -356,8 +352,8 @@ fn a_target_that_does_not_answer_suggests_connect_under_reset_and_a_lower_speed(
             ),
             "{message}"
         );
-        assert!(message.contains("try --connect-under-reset"), "{message}");
-        assert!(message.contains("--speed 1000"), "{message}");
+        assert!(message.contains("try connecting under reset"), "{message}");
+        assert!(message.contains("1000 kHz"), "{message}");
     }
     // Already under reset: the reset wire is the suspect.
     let under_reset = probe_rs::Error::Other(
@@ -365,7 +361,7 @@ fn a_target_that_does_not_answer_suggests_connect_under_reset_and_a_lower_speed(
     );
     let message = connect_error(under_reset, &context(true)).to_string();
     assert!(
-        message.contains("nRESET must reach the chip's reset pin"),
+        message.contains("connecting under reset needs the probe's nRESET wired"),
         "{message}"
     );
     let defaults = ConnectContext {
@@ -392,7 +388,7 @@ fn connect_errors_that_name_their_fix() {
     .to_string();
     assert_eq!(
         message,
-        "the debug probe J-Link (1366:1015:1) does not support jtag: leave out --protocol, or use --protocol swd"
+        "the debug probe J-Link (1366:1015:1) does not support jtag: use the probe's default protocol, or swd"
     );
 
     let message = connect_error(
@@ -401,7 +397,7 @@ fn connect_errors_that_name_their_fix() {
     )
     .to_string();
     assert!(
-        message.contains("cannot run at 50000 kHz: leave out --speed"),
+        message.contains("cannot run at 50000 kHz: use the probe's default speed"),
         "{message}"
     );
 
@@ -412,7 +408,7 @@ fn connect_errors_that_name_their_fix() {
     .to_string();
     assert!(message.contains("the nRF52840_xxAA is locked"), "{message}");
     assert!(
-        message.contains("probe-rs erase --chip nRF52840_xxAA --allow-erase-all"),
+        message.contains("only by erasing the whole chip"),
         "{message}"
     );
 
@@ -422,7 +418,7 @@ fn connect_errors_that_name_their_fix() {
     )
     .to_string();
     assert!(
-        message.contains("`host-receiver chips nRF52840`"),
+        message.contains("names that contain 'nRF52840'"),
         "{message}"
     );
 

@@ -612,16 +612,15 @@ impl Receiver {
     }
 }
 
-/// Checks `values` against `callsite`, with the context for an error; returns whether they
-/// hold a call-site constant.
-fn check_values(
+/// Decodes `values` against `callsite`, with the context for an error.
+fn check_values<'a>(
     callsite: &RemoteCallsite,
     id: CallsiteId,
-    values: rtt_tunnel_protocol::Values<'_>,
+    values: rtt_tunnel_protocol::Values<'a>,
     message: &'static str,
-) -> Result<bool, ReceiveError> {
+) -> Result<values::Decoded<'a>, ReceiveError> {
     let name = callsite.metadata().name();
-    values::check(values, callsite.fields().len()).map_err(|e| match e {
+    values::decode(values, callsite.fields().len()).map_err(|e| match e {
         values::ValuesError::TooMany { count } => ReceiveError::TooManyValues {
             callsite: id,
             name,

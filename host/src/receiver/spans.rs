@@ -168,7 +168,9 @@ impl Receiver {
             };
             let local_parent = parent.and_then(|p| self.effective_local(p));
             let local = match callsite {
-                Ok(callsite) => Self::new_local_span(callsite, local_parent, Values::EMPTY),
+                Ok(callsite) => {
+                    Self::new_local_span(callsite, local_parent, &values::Decoded::empty())
+                }
                 Err(_) => Local::Disabled,
             };
             if let Some(state) = self.spans.get_mut(&id) {
@@ -178,11 +180,11 @@ impl Receiver {
         }
     }
 
-    /// Creates the host span, if the host subscriber enables it. `values` must be checked.
+    /// Creates the host span, if the host subscriber enables it.
     fn new_local_span(
         callsite: &'static RemoteCallsite,
         parent: Option<Id>,
-        values: Values<'_>,
+        values: &values::Decoded<'_>,
     ) -> Local {
         if !enabled(callsite) {
             return Local::Disabled;
@@ -206,11 +208,12 @@ impl Receiver {
     ) -> Result<(), ReceiveError> {
         const MESSAGE: &str = "Event";
         let callsite = self.callsite_of_kind(id, Kind::Event, MESSAGE)?;
-        let constant = check_values(callsite, id, values, MESSAGE)?;
+        let raw = values;
+        let values = check_values(callsite, id, raw, MESSAGE)?;
         self.check_parent(parent, MESSAGE)?;
         // Kept even while the host filters the call site out: later markers may be shown.
-        if constant {
-            self.constants.learn(id, values);
+        if values.has_constant() {
+            self.constants.learn(id, raw);
         }
         if !enabled(callsite) {
             return Ok(());
@@ -218,17 +221,12 @@ impl Receiver {
         let parent = self.resolve_parent(parent).local;
         let meta = callsite.metadata();
         let constants = &self.constants;
-        let constant = |field| constants.get(id, field);
-        values::with_constants(
-            meta.fields(),
-            callsite.fields(),
-            values,
-            &constant,
-            |values| {
-                let event = Event::new_child_of(parent, meta, values);
-                dispatch(|d| d.event(&event));
-            },
-        );
+        let mut values = values;
+        values.resolve(|field| constants.get(id, field));
+        values::with_value_set(meta.fields(), callsite.fields(), &values, |values| {
+            let event = Event::new_child_of(parent, meta, values);
+            dispatch(|d| d.event(&event));
+        });
         Ok(())
     }
 
@@ -245,7 +243,7 @@ impl Receiver {
             return Ok(());
         }
         let callsite = self.callsite_of_kind(callsite_id, Kind::Span, MESSAGE)?;
-        check_values(callsite, callsite_id, values, MESSAGE)?;
+        let values = check_values(callsite, callsite_id, values, MESSAGE)?;
         self.check_parent(parent, MESSAGE)?;
         if self.spans.contains_key(&id) && parent != Parent::Explicit(id) {
             // The target reuses a span's id (its slot) only after closing it: the `Close` was
@@ -260,7 +258,7 @@ impl Receiver {
             });
         }
         let parent = self.resolve_parent(parent);
-        let local = Self::new_local_span(callsite, parent.local, values);
+        let local = Self::new_local_span(callsite, parent.local, &values);
         self.spans.insert(
             id,
             SpanState {
@@ -386,10 +384,10 @@ impl Receiver {
             Some(callsite) => callsite,
             None => self.callsite_of_kind(callsite_id, Kind::Span, MESSAGE)?,
         };
-        check_values(callsite, callsite_id, values, MESSAGE)?;
+        let values = check_values(callsite, callsite_id, values, MESSAGE)?;
         if let Some(local) = self.own_local(id) {
             let meta = callsite.metadata();
-            values::with_value_set(meta.fields(), callsite.fields(), values, |values| {
+            values::with_value_set(meta.fields(), callsite.fields(), &values, |values| {
                 let record = Record::new(values);
                 dispatch(|d| d.record(&local, &record));
             });
@@ -438,7 +436,7 @@ impl Receiver {
             let callsite = self.callsite_of_kind(callsite_id, Kind::Span, MESSAGE)?;
             self.check_parent(parent, MESSAGE)?;
             let parent = self.resolve_parent(parent);
-            let local = Self::new_local_span(callsite, parent.local, Values::EMPTY);
+            let local = Self::new_local_span(callsite, parent.local, &values::Decoded::empty());
             self.spans.insert(
                 id,
                 SpanState {

@@ -3,9 +3,9 @@
 use std::fmt;
 
 use rtt_tunnel_protocol::{Value as WireValue, Values};
-
-use super::constants;
 use tracing_core::field::{self, DisplayValue, Field, FieldSet, Value, ValueSet};
+
+use super::constants::MISSING_CONSTANT;
 
 /// The most values `tracing` relays at once (its macros allow 32 fields per call site).
 pub const MAX_VALUES: usize = 32;
@@ -41,11 +41,22 @@ enum Held<'a> {
     F64(f64),
     Str(&'a str),
     Text(DisplayValue<DebugText<'a>>),
+    /// The marker of a call-site constant, until [`Decoded::resolve`] puts its text here.
+    Same,
 }
 
+/// What an unresolved marker shows.
+static MISSING: &str = MISSING_CONSTANT;
+
 impl<'a> Held<'a> {
-    /// `constant` gives the text of a [`WireValue::SameConstant`] marker.
-    fn new(value: WireValue<'a>, constant: &'a str) -> Self {
+    fn text(text: &'a str) -> Self {
+        Self::Text(field::display(DebugText {
+            text,
+            truncated: false,
+        }))
+    }
+
+    fn new(value: WireValue<'a>) -> Self {
         match value {
             WireValue::Bool(v) => Self::Bool(v),
             WireValue::I64(v) => Self::I64(v),
@@ -57,14 +68,8 @@ impl<'a> Held<'a> {
             WireValue::Debug { text, truncated } => {
                 Self::Text(field::display(DebugText { text, truncated }))
             }
-            WireValue::Constant(text) => Self::Text(field::display(DebugText {
-                text,
-                truncated: false,
-            })),
-            WireValue::SameConstant => Self::Text(field::display(DebugText {
-                text: constant,
-                truncated: false,
-            })),
+            WireValue::Constant(text) => Self::text(text),
+            WireValue::SameConstant => Self::Same,
         }
     }
 
@@ -78,6 +83,7 @@ impl<'a> Held<'a> {
             Self::F64(v) => v,
             Self::Str(v) => v,
             Self::Text(v) => v,
+            Self::Same => &MISSING,
         }
     }
 }
@@ -89,37 +95,75 @@ pub(crate) enum ValuesError {
     UnknownField { field: u8 },
 }
 
-/// Checks `values` against a call site with `fields` fields.
-/// Returns whether they hold a call-site constant ([`WireValue::Constant`]) to keep.
-pub(crate) fn check(values: Values<'_>, fields: usize) -> Result<bool, ValuesError> {
-    let (mut count, mut constant) = (0, false);
+/// The values of one message, each decoded once from the wire, with the index of its field.
+pub(crate) struct Decoded<'a> {
+    held: heapless::Vec<(Held<'a>, usize), MAX_VALUES>,
+    /// A call-site constant came in full ([`WireValue::Constant`]): the receiver keeps it.
+    constant: bool,
+    /// A marker came ([`WireValue::SameConstant`]): the receiver resolves it.
+    same: bool,
+}
+
+impl<'a> Decoded<'a> {
+    /// No values.
+    pub(crate) fn empty() -> Self {
+        Decoded {
+            held: heapless::Vec::new(),
+            constant: false,
+            same: false,
+        }
+    }
+
+    /// Whether a call-site constant came in full.
+    pub(crate) fn has_constant(&self) -> bool {
+        self.constant
+    }
+
+    /// Puts the text of each marker of a call-site constant in its place: `text` gives it by
+    /// field index.
+    pub(crate) fn resolve(&mut self, text: impl Fn(u8) -> &'a str) {
+        if !self.same {
+            return;
+        }
+        for (held, field) in self.held.iter_mut() {
+            if let Held::Same = held {
+                // Field indices come from a `u8` (`decode`).
+                *held = Held::text(text(*field as u8));
+            }
+        }
+    }
+}
+
+/// Decodes `values` for a call site with `fields` fields, checking each field index.
+pub(crate) fn decode(values: Values<'_>, fields: usize) -> Result<Decoded<'_>, ValuesError> {
+    let mut decoded = Decoded::empty();
+    let mut count = 0;
     for v in values {
-        if usize::from(v.field) >= fields {
+        let field = usize::from(v.field);
+        if field >= fields {
             return Err(ValuesError::UnknownField { field: v.field });
         }
-        constant |= matches!(v.value, WireValue::Constant(_));
         count += 1;
+        decoded.constant |= matches!(v.value, WireValue::Constant(_));
+        decoded.same |= v.value == WireValue::SameConstant;
+        // Past the limit: only counted, for the error.
+        let _ = decoded.held.push((Held::new(v.value), field));
     }
     if count > MAX_VALUES {
         return Err(ValuesError::TooMany { count });
     }
-    Ok(constant)
+    Ok(decoded)
 }
 
 /// Builds the `ValueSet` of `$n` values in arrays of exactly `$n` entries (tracing's
 /// `value_set` takes arrays of up to 32, each length its own type) and calls `$f` with it.
 macro_rules! value_set_of_len {
-    ($n:expr, $fieldset:expr, $fields:expr, $first:expr, $values:expr, $constant:expr, $f:expr, [$($len:literal)*]) => {
+    ($n:expr, $fieldset:expr, $fields:expr, $first:expr, $held:expr, $f:expr, [$($len:literal)*]) => {
         match $n {
             $(
                 $len => {
-                    let mut iter = $values.iter();
-                    let held: [(Held<'_>, usize); $len] = std::array::from_fn(|_| {
-                        let v = iter.next().expect("counted above");
-                        (Held::new(v.value, $constant(v.field)), usize::from(v.field))
-                    });
                     let pairs: [(&Field, Option<&dyn Value>); $len] = std::array::from_fn(|i| {
-                        let (held, field) = &held[i];
+                        let (held, field) = &$held[i];
                         ($fields.get(*field).unwrap_or($first), Some(held.as_value()))
                     });
                     $f(&$fieldset.value_set(&pairs))
@@ -130,43 +174,25 @@ macro_rules! value_set_of_len {
     };
 }
 
-/// Calls `f` with `values` as a `ValueSet` of `fieldset`, whose fields are `fields`.
-/// `values` must have passed [`check`] against `fields.len()`.
+/// Calls `f` with `values` as a `ValueSet` of `fieldset`, whose fields are `fields`; `values`
+/// were [decoded](decode) against `fields.len()`.
 pub(crate) fn with_value_set<R>(
     fieldset: &FieldSet,
     fields: &[Field],
-    values: Values<'_>,
-    f: impl FnOnce(&ValueSet<'_>) -> R,
-) -> R {
-    with_constants(
-        fieldset,
-        fields,
-        values,
-        &|_| constants::MISSING_CONSTANT,
-        f,
-    )
-}
-
-/// [`with_value_set`], where `constant` gives the text of a call-site constant's marker.
-pub(crate) fn with_constants<'a, R>(
-    fieldset: &FieldSet,
-    fields: &[Field],
-    values: Values<'a>,
-    constant: &dyn Fn(u8) -> &'a str,
+    values: &Decoded<'_>,
     f: impl FnOnce(&ValueSet<'_>) -> R,
 ) -> R {
     let Some(first) = fields.first() else {
-        // No fields: `check` let no value through.
+        // No fields: `decode` let no value through.
         return f(&fieldset.value_set(&[]));
     };
-    let n = values.iter().count().min(MAX_VALUES);
+    let held = values.held.as_slice();
     value_set_of_len!(
-        n,
+        held.len(),
         fieldset,
         fields,
         first,
-        values,
-        constant,
+        held,
         f,
         [0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32]
     )

@@ -1,4 +1,4 @@
-//! What can go wrong while reading RTT, with messages that tell the fix.
+//! What can go wrong while reading RTT, with what was found and what usually fixes it.
 
 use crate::elf::ElfError;
 use crate::memory::MemoryError;
@@ -28,7 +28,7 @@ pub enum RttError {
         reason: String,
     },
     /// Several valid control blocks were found while scanning RAM.
-    #[error("{} RTT control blocks found in RAM (at {}): pass --elf so the `_SEGGER_RTT` symbol picks the right one", .addresses.len(), format_addresses(.addresses))]
+    #[error("{} RTT control blocks found in RAM (at {}): the firmware ELF's `_SEGGER_RTT` symbol tells which is the firmware's", .addresses.len(), format_addresses(.addresses))]
     Ambiguous {
         /// Their addresses.
         addresses: Vec<u64>,
@@ -64,7 +64,7 @@ pub enum RttError {
     #[error("not attached to an RTT control block yet: poll until the reader reports it attached")]
     NotAttached,
     /// A down channel was used, but none was selected.
-    #[error("no RTT down channel was selected: select one (--down-channel NAME|INDEX) to send to the target")]
+    #[error("no RTT down channel was selected (RttOptions::down_channel): sending to the target needs one")]
     NoDownChannel,
     /// The control block changed while writing to the down channel (the target reset): the
     /// next poll re-attaches.

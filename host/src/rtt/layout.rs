@@ -109,7 +109,7 @@ impl fmt::Display for Direction {
     }
 }
 
-/// Which channel to use: by index or by name (`--up-channel tracing`, `--up-channel 1`).
+/// Which channel to use: by index or by name (`ChannelSelector::name("rtt-tunnel")`, or `1`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ChannelSelector {
     /// The channel with this index.

@@ -158,6 +158,27 @@ pub struct Attachment {
     pub channels: Vec<ChannelInfo>,
 }
 
+/// `the RTT control block at 0x20000000: up channel 0 'rtt-tunnel' (1024 bytes), down
+/// channel 0 'rtt-tunnel' (16 bytes)`, then the extra up channels (`; also up channel 1
+/// 'defmt' (1024 bytes)`).
+impl fmt::Display for Attachment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the RTT control block at {:#010x}: up channel {}, down channel ",
+            self.control_block, self.up
+        )?;
+        match &self.down {
+            Some(down) => write!(f, "{down}")?,
+            None => f.write_str("none")?,
+        }
+        for extra in self.extra_up.iter().flatten() {
+            write!(f, "; also up channel {extra}")?;
+        }
+        Ok(())
+    }
+}
+
 /// Why the reader let go of its control block.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ResetCause {
@@ -706,7 +727,7 @@ impl<M: TargetMemory> RttReader<M> {
             },
             Locate::Scan(ranges) => RttError::NotFound {
                 searched: format!("in RAM {}", format_ranges(ranges)),
-                hint: "pass --elf so the `_SEGGER_RTT` symbol gives its address",
+                hint: "the firmware ELF's `_SEGGER_RTT` symbol would give its address",
             },
         }
     }

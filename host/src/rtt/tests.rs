@@ -206,7 +206,10 @@ fn scanning_nothing_and_two_blocks() {
         message.contains("in RAM 0x20000000..0x20002000"),
         "{message}"
     );
-    assert!(message.contains("pass --elf"), "{message}");
+    assert!(
+        message.contains("`_SEGGER_RTT` symbol would give"),
+        "{message}"
+    );
 
     first.init(reader.memory_mut());
     second.init(reader.memory_mut());

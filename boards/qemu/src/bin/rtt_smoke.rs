@@ -1,6 +1,6 @@
 //! RTT smoke firmware: proves the host's GDB transport and RTT reader byte for byte.
 //!
-//! The host test (`host-receiver/tests/qemu_rtt.rs`) mirrors this protocol:
+//! The host test (`tests/tests/qemu_rtt.rs`) mirrors this protocol:
 //!
 //! 1. Up channel 1 ("smoke", 1 KiB) starts in `NoBlockSkip`; the firmware waits until the host
 //!    has attached and switched it to `BlockIfFull`, so no byte can be dropped.

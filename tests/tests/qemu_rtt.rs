@@ -2,8 +2,6 @@
 //! runs in QEMU; the host drains it through QEMU's gdbstub with the RTT reader and checks every
 //! byte. Needs `qemu-system-arm` and the thumb targets: the tests fail, never skip, without them.
 
-mod qemu_support;
-
 use std::time::{Duration, Instant};
 
 use rtt_tunnel_host::elf::FirmwareElf;
@@ -14,7 +12,9 @@ use rtt_tunnel_host::rtt::{
     ChannelMode, ChannelSelector, Pacer, Poll, RttError, RttOptions, RttReader,
 };
 
-use qemu_support::{firmware, require_qemu, BOARDS};
+use rtt_tunnel_tests::boards::{
+    firmware_for_target as firmware, require_qemu, TARGET_MACHINES as BOARDS,
+};
 
 /// How long any one phase may take before the test fails.
 const PATIENCE: Duration = Duration::from_secs(60);
