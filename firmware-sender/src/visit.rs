@@ -122,6 +122,7 @@ impl<'w, 'b> ValueVisitor<'w, 'b> {
         }
     }
 
+    #[inline(always)]
     fn push(&mut self, field: &Field, value: Value<'_>) {
         let Some(index) = self.index(field) else {
             return;

@@ -340,6 +340,13 @@ mod tests {
         }
 
         #[test]
+        fn varint32_len_is_the_encoded_length(value in any::<u32>()) {
+            let mut expected = [0u8; 5];
+            let expected = postcard::to_slice(&value, &mut expected).unwrap();
+            prop_assert_eq!(varint32_len(value), expected.len());
+        }
+
+        #[test]
         fn time_deltas_match_postcard(dt in any::<i64>()) {
             let mut expected = [0u8; MAX_DT_LEN];
             let expected = postcard::to_slice(&dt, &mut expected).unwrap();

@@ -91,7 +91,7 @@ impl<'a> FieldValue<'a> {
 
     /// The hand-written encoder: a varint header `field << 4 | kind`, then the payload as
     /// postcard writes it (checked by the property tests).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn write(&self, out: &mut Out<'_>) -> Result<(), EncodeError> {
         let kind = match self.value {
             Value::Bool(false) => KIND_FALSE,
@@ -278,7 +278,7 @@ impl<'b> ValuesWriter<'b> {
     }
 
     /// Appends one value.
-    #[inline]
+    #[inline(always)]
     pub fn push(&mut self, field: u8, value: Value<'_>) -> Result<(), EncodeError> {
         let rest = self
             .buf
