@@ -573,9 +573,11 @@ impl Report<'_> {
                  profile of the no-op relay (`perf record` on the bench binary with \
                  `--profile-time`) puts about a fifth of it in `Frame::decode` (postcard, and \
                  a first walk over the values to check them), about a fifth in the receiver's \
-                 second walk over the values (`receiver::values::decode`, half of it copying \
-                 its 32-slot array of decoded values by value on return), about a sixth in \
-                 the registry and the no-op layer (what the ceiling pays), and the rest in \
+                 second walk over the values (`receiver::values::decode`) and in copying its \
+                 32-slot array of decoded values (about a tenth of the relay: `memmove` of \
+                 each value pushed, and of the whole array, moved by value on return), about \
+                 a tenth in the registry and the no-op layer (what the ceiling pays), and the \
+                 rest in \
                  COBS, the dispatcher look-up with a reference count per call, and the \
                  receiver's bookkeeping; into the fmt layer the formatting itself dominates \
                  every figure. Fix: decode values once, straight into the `ValueSet`'s array \
