@@ -6,6 +6,10 @@
 //!   closed spans, so it grows and drifts), and
 //! - `fmt`: the registry with the fmt layer writing to `io::sink`.
 //!
+//! `native/noop` and `native/fmt` are the ceiling: the same `tracing` workload run on the
+//! host, its macros straight into the same subscriber (no sender, no bytes, no relay). A
+//! relay does the registry's work of every message and more, so no relay can beat it.
+//!
 //! The workload is the same `tracing` code run once under each sender: a span `round` with a
 //! `u32` field, entered, an event with `u32`, `bool` and `&str` fields inside it, exited and
 //! closed; five messages per cycle on both sides. rtt-tunnel's bytes come from the real sender
@@ -180,6 +184,12 @@ fn relay_benches(c: &mut Criterion) {
                 )
             });
             assert_eq!(receiver.span_count(), 0, "every span was closed");
+        });
+        dispatcher::with_default(&dispatch, || {
+            workload(0, 1);
+            group.bench_function(format!("native/{name}"), |b| {
+                b.iter(|| workload(black_box(1), CYCLES))
+            });
         });
         dispatcher::with_default(&dispatch, || {
             let mut receiver = TracingEventReceiver::default();

@@ -359,8 +359,22 @@ impl Pipeline {
                     return;
                 }
             };
-            let frame = match Frame::decode(frame) {
-                Ok(frame) => frame,
+            // The frame goes to the receiver from inside the match: moved out to a local
+            // first, it was copied (and read back right after the decoder wrote it, a
+            // store-forwarding stall) on every frame.
+            let (hello, received) = match Frame::decode(frame) {
+                Ok(frame) => {
+                    let hello = matches!(frame.message, Message::Hello(_));
+                    // defmt lines logged before this frame go first.
+                    if let Some(relay) = defmt {
+                        if !relay.pending.is_empty() {
+                            if let Some(micros) = frame_micros(&frame, receiver) {
+                                relay.relay_until(micros, stats, receiver);
+                            }
+                        }
+                    }
+                    (hello, receiver.try_receive(frame))
+                }
                 Err(error) => {
                     stats.decode_errors += 1;
                     warn(
@@ -371,16 +385,7 @@ impl Pipeline {
                     return;
                 }
             };
-            let hello = matches!(frame.message, Message::Hello(_));
-            // defmt lines logged before this frame go first.
-            if let Some(relay) = defmt {
-                if !relay.pending.is_empty() {
-                    if let Some(micros) = frame_micros(&frame, receiver) {
-                        relay.relay_until(micros, stats, receiver);
-                    }
-                }
-            }
-            match receiver.try_receive(frame) {
+            match received {
                 Ok(()) => {
                     stats.frames += 1;
                     if hello && written.is_ok() {

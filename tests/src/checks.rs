@@ -5,7 +5,7 @@ use rtt_tunnel_host::capture::{CaptureReader, Record};
 use rtt_tunnel_protocol::{Feed, Frame, FrameSplitter, Message, Value as WireValue};
 
 use crate::boards::Board;
-use crate::layer::{check_times, Op, OpKind, SpanRef, Value};
+use crate::layer::{check_times, is_receiver_event, span_name, Entry, Op, Val};
 use crate::scenario::{is_burst_traffic, span_names, Run, Scenario, LATE_ATTACH_WAITING};
 
 /// Longest a scenario runs on the target, in seconds (a bound for the time check).
@@ -109,30 +109,27 @@ pub fn sent_messages(capture: &[u8]) -> Vec<Sent> {
 /// # Panics
 ///
 /// When there is none.
-pub fn event<'a>(ops: &'a [Op], message: &str) -> &'a Op {
+pub fn event<'a>(ops: &'a [Entry], message: &str) -> &'a Entry {
     ops.iter()
-        .find(|op| op.message() == Some(message))
+        .find(|entry| entry.op.message() == Some(message))
         .unwrap_or_else(|| panic!("no event {message:?} in {ops:#?}"))
 }
 
-/// The event's parent.
-fn parent_of(op: &Op) -> Option<&SpanRef> {
-    match &op.kind {
-        OpKind::Event { parent, .. } | OpKind::NewSpan { parent, .. } => parent.as_ref(),
-        _ => None,
-    }
+/// The name of the event's or new span's parent.
+fn parent_of(entry: &Entry) -> Option<&str> {
+    entry.op.parent().map(span_name)
 }
 
 /// The span created with this name (the first one).
-fn new_span<'a>(ops: &'a [Op], name: &str) -> &'a Op {
+fn new_span<'a>(ops: &'a [Entry], name: &str) -> &'a Entry {
     ops.iter()
-        .find(|op| matches!(&op.kind, OpKind::NewSpan { span, .. } if span.name == name))
+        .find(|e| matches!(&e.op, Op::NewSpan { span, .. } if span_name(span) == name))
         .unwrap_or_else(|| panic!("no span {name:?} in {ops:#?}"))
 }
 
-fn position(ops: &[Op], what: impl Fn(&Op) -> bool, describe: &str) -> usize {
+fn position(ops: &[Entry], what: impl Fn(&Op) -> bool, describe: &str) -> usize {
     ops.iter()
-        .position(what)
+        .position(|entry| what(&entry.op))
         .unwrap_or_else(|| panic!("no {describe} in {ops:#?}"))
 }
 
@@ -167,15 +164,15 @@ pub fn check_run(run: &Run, board: &Board) {
     }
     // Nothing dangles: every span is closed, every enter exited, and no operation names a
     // span the host never saw created.
-    let count = |f: fn(&OpKind) -> bool| ops.iter().filter(|op| f(&op.kind)).count();
+    let count = |f: fn(&Op) -> bool| ops.iter().filter(|e| f(&e.op)).count();
     assert_eq!(
-        count(|k| matches!(k, OpKind::NewSpan { .. })),
-        count(|k| matches!(k, OpKind::Close(_))),
+        count(|k| matches!(k, Op::NewSpan { .. })),
+        count(|k| matches!(k, Op::Close(_))),
         "{what}: spans created and closed"
     );
     assert_eq!(
-        count(|k| matches!(k, OpKind::Enter(_))),
-        count(|k| matches!(k, OpKind::Exit(_))),
+        count(|k| matches!(k, Op::Enter(_))),
+        count(|k| matches!(k, Op::Exit(_))),
         "{what}: enters and exits"
     );
     let text = run.text();
@@ -193,7 +190,7 @@ pub fn check_run(run: &Run, board: &Board) {
     }
 }
 
-fn check_nested(ops: &[Op]) {
+fn check_nested(ops: &[Entry]) {
     assert_eq!(
         span_names(ops),
         [
@@ -206,20 +203,21 @@ fn check_nested(ops: &[Op]) {
             "child_of_detached"
         ]
     );
-    assert_eq!(parent_of(event(ops, "in inner")).unwrap().name, "inner");
+    assert_eq!(parent_of(event(ops, "in inner")).unwrap(), "inner");
     assert!(parent_of(new_span(ops, "detached")).is_none());
     assert_eq!(
-        parent_of(event(ops, "explicit parent")).unwrap().name,
+        parent_of(event(ops, "explicit parent")).unwrap(),
         "detached"
     );
-    assert!(ops.iter().any(|op| matches!(&op.kind,
-        OpKind::FollowsFrom { span, follows } if span.name == "detached" && follows.name == "outer")));
-    assert!(ops.iter().any(|op| matches!(&op.kind,
-        OpKind::Record { span, fields } if span.name == "outer"
-            && fields == &vec![("later", Value::U64(42))])));
+    assert!(ops.iter().any(|e| matches!(&e.op,
+        Op::FollowsFrom { span, follows }
+            if span_name(span) == "detached" && span_name(follows) == "outer")));
+    assert!(ops.iter().any(|e| matches!(&e.op,
+        Op::Record { span, fields } if span_name(span) == "outer"
+            && fields == &vec![("later".to_owned(), Val::U64(42))])));
 }
 
-fn check_instrument(ops: &[Op]) {
+fn check_instrument(ops: &[Entry]) {
     let names = span_names(ops);
     assert_eq!(
         names,
@@ -228,83 +226,86 @@ fn check_instrument(ops: &[Op]) {
             "fib"
         ]
     );
-    let OpKind::NewSpan { fields, .. } = &new_span(ops, "add").kind else {
-        unreachable!()
-    };
-    assert_eq!(fields, &vec![("a", Value::U64(3)), ("b", Value::I64(-10))]);
-    let OpKind::NewSpan {
-        target,
-        level,
-        fields,
-        ..
-    } = &new_span(ops, "renamed").kind
-    else {
+    let Op::NewSpan { fields, .. } = &new_span(ops, "add").op else {
         unreachable!()
     };
     assert_eq!(
-        (*target, *level),
+        fields,
+        &vec![
+            ("a".to_owned(), Val::U64(3)),
+            ("b".to_owned(), Val::I64(-10))
+        ]
+    );
+    let renamed = new_span(ops, "renamed");
+    let Op::NewSpan { fields, .. } = &renamed.op else {
+        unreachable!()
+    };
+    let meta = renamed.metadata.expect("a new span's metadata");
+    assert_eq!(
+        (meta.target(), *meta.level()),
         ("scenarios::custom", tracing_core::Level::WARN)
     );
     assert_eq!(
         fields[0],
-        ("point", Value::Text("Point { x: 3, y: -4 }".into()))
+        (
+            "point".to_owned(),
+            Val::Debug("Point { x: 3, y: -4 }".into())
+        )
     );
     // `err` reports the error of the second parse, by Display.
     let error = ops
         .iter()
-        .find(|op| op.event_field("error").is_some())
+        .find(|e| e.op.event_field("error").is_some())
         .expect("the error event of #[instrument(err)]");
     assert_eq!(
-        error.event_field("error"),
-        Some(&Value::Text("not a digit at byte 2".into()))
+        error.op.event_field("error"),
+        Some(&Val::Debug("not a digit at byte 2".into()))
     );
     // `ret` of the recursion: five return events, the last one fib(3) = 2.
-    let returns: Vec<&Value> = ops
+    let returns: Vec<&Val> = ops
         .iter()
-        .filter(|op| matches!(parent_of(op), Some(span) if span.name == "fib"))
-        .filter_map(|op| op.event_field("return"))
+        .filter(|e| parent_of(e) == Some("fib"))
+        .filter_map(|e| e.op.event_field("return"))
         .collect();
     assert_eq!(returns.len(), 5, "{returns:?}");
-    assert_eq!(returns[4], &Value::Text("2".into()));
+    assert_eq!(returns[4], &Val::Debug("2".into()));
 }
 
-fn check_values(ops: &[Op]) {
+fn check_values(ops: &[Entry]) {
     let field = |message: &str, name: &str| {
         event(ops, message)
+            .op
             .event_field(name)
             .unwrap_or_else(|| panic!("no field {name} in {message:?}"))
             .clone()
     };
-    assert_eq!(field("bool", "yes"), Value::Bool(true));
-    assert_eq!(field("bool", "no"), Value::Bool(false));
-    assert_eq!(field("signed", "i8_min"), Value::I64(i64::from(i8::MIN)));
-    assert_eq!(field("signed", "i64_min"), Value::I64(i64::MIN));
-    assert_eq!(field("unsigned", "u64_max"), Value::U64(u64::MAX));
-    assert_eq!(
-        field("unsigned", "u32_max"),
-        Value::U64(u64::from(u32::MAX))
-    );
-    assert_eq!(field("wide", "i128_min"), Value::I128(i128::MIN));
-    assert_eq!(field("wide", "u128_max"), Value::U128(u128::MAX));
-    assert_eq!(field("float", "pi"), Value::F64(std::f64::consts::PI));
-    assert_eq!(field("float", "half_f32"), Value::F64(0.5));
-    assert_eq!(field("float", "infinity"), Value::F64(f64::INFINITY));
+    assert_eq!(field("bool", "yes"), Val::Bool(true));
+    assert_eq!(field("bool", "no"), Val::Bool(false));
+    assert_eq!(field("signed", "i8_min"), Val::I64(i64::from(i8::MIN)));
+    assert_eq!(field("signed", "i64_min"), Val::I64(i64::MIN));
+    assert_eq!(field("unsigned", "u64_max"), Val::U64(u64::MAX));
+    assert_eq!(field("unsigned", "u32_max"), Val::U64(u64::from(u32::MAX)));
+    assert_eq!(field("wide", "i128_min"), Val::I128(i128::MIN));
+    assert_eq!(field("wide", "u128_max"), Val::U128(u128::MAX));
+    assert_eq!(field("float", "pi"), Val::F64(std::f64::consts::PI));
+    assert_eq!(field("float", "half_f32"), Val::F64(0.5));
+    assert_eq!(field("float", "infinity"), Val::F64(f64::INFINITY));
     assert_eq!(
         field("str", "text"),
-        Value::Str("hello \"quoted\" \\ world".into())
+        Val::Str("hello \"quoted\" \\ world".into())
     );
-    assert_eq!(field("str", "unicode"), Value::Str("grüße ✓".into()));
-    assert_eq!(field("str", "empty"), Value::Str(String::new()));
+    assert_eq!(field("str", "unicode"), Val::Str("grüße ✓".into()));
+    assert_eq!(field("str", "empty"), Val::Str(String::new()));
     assert_eq!(
         field("debug", "reading"),
-        Value::Text(r#"Reading { sensor: "t0", celsius: 21.5, flags: [true, false] }"#.into())
+        Val::Debug(r#"Reading { sensor: "t0", celsius: 21.5, flags: [true, false] }"#.into())
     );
-    assert_eq!(field("display", "version"), Value::Text("v1.2.3".into()));
+    assert_eq!(field("display", "version"), Val::Debug("v1.2.3".into()));
     assert_eq!(
         field("an error, by Display and by Debug", "error"),
-        Value::Text("bus timeout after 50 ms".into())
+        Val::Debug("bus timeout after 50 ms".into())
     );
-    assert_eq!(field("bytes", "bytes"), Value::Text("[00 01 fe]".into()));
+    assert_eq!(field("bytes", "bytes"), Val::Debug("[00 01 fe]".into()));
     // Cut at the text limit, and marked.
     let long = field("a Debug value cut at the text limit", "long");
     let long = long.as_text().expect("text");
@@ -323,26 +324,28 @@ fn check_values(ops: &[Op]) {
         "{long_str}"
     );
     assert_eq!(
-        event(ops, "formatted message: 1 + 2 = Some(3)").message(),
+        event(ops, "formatted message: 1 + 2 = Some(3)")
+            .op
+            .message(),
         Some("formatted message: 1 + 2 = Some(3)")
     );
 }
 
-fn check_interrupt(ops: &[Op]) {
+fn check_interrupt(ops: &[Entry]) {
     // PendSV nests inside the thread's entered span, SysTick inside the waiting span.
-    assert_eq!(parent_of(new_span(ops, "pendsv")).unwrap().name, "step");
-    assert_eq!(parent_of(event(ops, "in PendSV")).unwrap().name, "pendsv");
-    let ticks: Vec<&Op> = ops
+    assert_eq!(parent_of(new_span(ops, "pendsv")).unwrap(), "step");
+    assert_eq!(parent_of(event(ops, "in PendSV")).unwrap(), "pendsv");
+    let ticks: Vec<&Entry> = ops
         .iter()
-        .filter(|op| matches!(&op.kind, OpKind::NewSpan { span, .. } if span.name == "systick"))
+        .filter(|e| matches!(&e.op, Op::NewSpan { span, .. } if span_name(span) == "systick"))
         .collect();
     assert_eq!(ticks.len(), 3);
     for tick in ticks {
-        assert_eq!(parent_of(tick).unwrap().name, "wait_for_systick");
+        assert_eq!(parent_of(tick).unwrap(), "wait_for_systick");
     }
     assert_eq!(
-        event(ops, "back from PendSV").event_field("runs"),
-        Some(&Value::U64(1))
+        event(ops, "back from PendSV").op.event_field("runs"),
+        Some(&Val::U64(1))
     );
 }
 
@@ -369,8 +372,8 @@ fn check_burst(run: &Run) {
     );
     let received: Vec<u64> = ops
         .iter()
-        .filter(|op| op.message() == Some("burst event"))
-        .map(|op| op.event_field("i").and_then(Value::as_u64).expect("i"))
+        .filter(|e| e.op.message() == Some("burst event"))
+        .map(|e| e.op.event_field("i").and_then(Val::as_u64).expect("i"))
         .collect();
     assert!(
         received.windows(2).all(|w| w[0] < w[1]),
@@ -378,16 +381,17 @@ fn check_burst(run: &Run) {
     );
     let reported: u64 = ops
         .iter()
-        .filter(|op| op.is_receiver_event() && is_burst_traffic(op))
-        .map(|op| {
-            op.event_field("frames")
-                .and_then(Value::as_u64)
+        .filter(|e| is_receiver_event(&e.op) && is_burst_traffic(&e.op))
+        .map(|e| {
+            e.op.event_field("frames")
+                .and_then(Val::as_u64)
                 .expect("frames")
         })
         .sum();
     let counted = event(ops, "burst done")
+        .op
         .event_field("dropped")
-        .and_then(Value::as_u64)
+        .and_then(Val::as_u64)
         .expect("the firmware's drop count");
     assert!(
         counted > 0,
@@ -425,21 +429,21 @@ fn check_reset(run: &Run) {
     assert!(run.stats.link_resets >= 1, "{:?}", run.stats);
     let reset = position(
         ops,
-        |op| op.is_receiver_event() && op.message().is_some_and(|m| m.starts_with("target reset")),
+        |op| is_receiver_event(op) && op.message().is_some_and(|m| m.starts_with("target reset")),
         "reset warning",
     );
     let warning = &ops[reset];
-    assert_eq!(warning.event_field("exited"), Some(&Value::U64(2)));
-    assert_eq!(warning.event_field("closed"), Some(&Value::U64(2)));
+    assert_eq!(warning.op.event_field("exited"), Some(&Val::U64(2)));
+    assert_eq!(warning.op.event_field("closed"), Some(&Val::U64(2)));
     // Both spans the first boot had entered are exited and closed before the warning, at a
     // time of the first boot.
     for name in ["before_reset", "inner"] {
         for verb in ["exit", "close"] {
             let at = position(
                 ops,
-                |op| match (&op.kind, verb) {
-                    (OpKind::Exit(span), "exit") | (OpKind::Close(span), "close") => {
-                        span.name == name
+                |op| match (op, verb) {
+                    (Op::Exit(span), "exit") | (Op::Close(span), "close") => {
+                        span_name(span) == name
                     }
                     _ => false,
                 },
@@ -451,37 +455,29 @@ fn check_reset(run: &Run) {
     }
     assert_eq!(warning.time.and_then(|t| t.boot), Some(2));
     let after = event(ops, "booted again after the reset");
-    assert_eq!(parent_of(after).unwrap().name, "after_reset");
+    assert_eq!(parent_of(after).unwrap(), "after_reset");
 }
 
 fn check_panic(run: &Run) {
     let ops = &run.ops;
     let panic = ops
         .iter()
-        .find(|op| {
-            matches!(
-                &op.kind,
-                OpKind::Event {
-                    target: "panic",
-                    ..
-                }
-            )
-        })
+        .find(|e| matches!(&e.op, Op::Event { target, .. } if target == "panic"))
         .unwrap_or_else(|| panic!("no panic event in {ops:#?}"));
-    let OpKind::Event { level, .. } = &panic.kind else {
+    let Op::Event { level, .. } = &panic.op else {
         unreachable!()
     };
     assert_eq!(*level, tracing_core::Level::ERROR);
     assert_eq!(
-        panic.message(),
+        panic.op.message(),
         Some("sensor 3 returned garbage: [1, 2, 3]")
     );
-    let location = panic.event_field("location").and_then(Value::as_text);
+    let location = panic.op.event_field("location").and_then(Val::as_text);
     assert!(
         location.is_some_and(|l| l.starts_with("qemu/src/bin/scenarios/panic.rs:")),
         "{location:?}"
     );
-    assert_eq!(parent_of(panic).unwrap().name, "deeper");
+    assert_eq!(parent_of(panic).unwrap(), "deeper");
     if run.exit_code.is_some() {
         assert!(
             run.qemu_output.contains("firmware panicked"),
@@ -497,19 +493,17 @@ fn check_late_attach(run: &Run) {
     // as they are on the target.
     assert!(!ops
         .iter()
-        .any(|op| op.message() == Some("traced before the host attached")));
+        .any(|e| e.op.message() == Some("traced before the host attached")));
     assert!(!ops
         .iter()
-        .any(|op| op.message() == Some(LATE_ATTACH_WAITING)));
+        .any(|e| e.op.message() == Some(LATE_ATTACH_WAITING)));
     assert_eq!(span_names(ops)[..3], ["session", "job", "idle_span"]);
     assert_eq!(
-        parent_of(event(ops, "going on after the re-send"))
-            .unwrap()
-            .name,
+        parent_of(event(ops, "going on after the re-send")).unwrap(),
         "job"
     );
     assert_eq!(
-        parent_of(event(ops, "in the idle span")).unwrap().name,
+        parent_of(event(ops, "in the idle span")).unwrap(),
         "idle_span"
     );
     let sent = sent_messages(&run.capture);

@@ -1,5 +1,6 @@
-//! A capturing `Layer`: what the host's `tracing` saw, kept as [`Op`]s with the target time of
-//! each, and rendered as deterministic text for snapshots.
+//! What the host's `tracing` saw, captured by the capture layer every test suite shares
+//! (`rtt-tunnel-testing`) with the target time of each operation, and rendered as
+//! deterministic text for snapshots.
 //!
 //! # The text
 //!
@@ -31,342 +32,39 @@
 //!   out.
 
 use std::collections::HashMap;
-use std::fmt::{self, Write as _};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::fmt::Write as _;
 
 use rtt_tunnel_host::receiver::RECEIVER_TARGET;
 use rtt_tunnel_host::target_time::{self, TargetTime};
-use tracing_core::field::{Field, Visit};
-use tracing_core::span::{Attributes, Id, Record};
-use tracing_core::{Dispatch, Event, Level, Subscriber};
-use tracing_subscriber::layer::{Context, SubscriberExt};
-use tracing_subscriber::registry::LookupSpan;
-use tracing_subscriber::Layer;
+use rtt_tunnel_testing::Stamp;
+use tracing_core::Level;
 
-/// A span as the text names it: `#index name`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SpanRef {
-    /// 1 for the first span created, 2 for the next, ...; 0 for a span the layer never saw
-    /// created.
-    pub index: usize,
-    /// The span's name.
-    pub name: &'static str,
-}
+pub use rtt_tunnel_testing::{span_name, Fields, Val};
 
-impl fmt::Display for SpanRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.index == 0 {
-            write!(f, "#? {}", self.name)
-        } else {
-            write!(f, "#{} {}", self.index, self.name)
-        }
+/// Stamps each captured operation with [`target_time::current()`]: the target time of the
+/// frame being relayed.
+#[derive(Debug)]
+pub struct TargetStamp;
+
+impl Stamp for TargetStamp {
+    type Time = TargetTime;
+
+    fn now() -> Option<TargetTime> {
+        target_time::current()
     }
 }
 
-/// A value, by the `Visit` method that received it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    /// `record_bool`.
-    Bool(bool),
-    /// `record_i64`.
-    I64(i64),
-    /// `record_u64`.
-    U64(u64),
-    /// `record_i128`.
-    I128(i128),
-    /// `record_u128`.
-    U128(u128),
-    /// `record_f64`.
-    F64(f64),
-    /// `record_str`.
-    Str(String),
-    /// `record_debug` (the receiver relays `Debug` and `Display` text formatted on the
-    /// target this way).
-    Text(String),
-}
+/// What a capture saw (clones share it); [`Log::dispatch`] is a registry with the capture
+/// layer.
+pub type Log = rtt_tunnel_testing::Log<TargetStamp>;
+/// One operation the host subscriber saw; spans are labelled `name#n`.
+pub type Op = rtt_tunnel_testing::Op<TargetTime>;
+/// An operation with its target time and metadata.
+pub type Entry = rtt_tunnel_testing::Entry<TargetTime>;
 
-impl fmt::Display for Value {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Value::Bool(v) => write!(f, "{v}"),
-            Value::I64(v) => write!(f, "{v}_i64"),
-            Value::U64(v) => write!(f, "{v}_u64"),
-            Value::I128(v) => write!(f, "{v}_i128"),
-            Value::U128(v) => write!(f, "{v}_u128"),
-            Value::F64(v) => write!(f, "{v:?}_f64"),
-            Value::Str(v) => write!(f, "{v:?}"),
-            Value::Text(v) => write!(f, "?{v}"),
-        }
-    }
-}
-
-impl Value {
-    /// The value as an unsigned integer, if it is one.
-    pub fn as_u64(&self) -> Option<u64> {
-        match *self {
-            Value::U64(v) => Some(v),
-            Value::I64(v) => u64::try_from(v).ok(),
-            _ => None,
-        }
-    }
-
-    /// The text of a `Str` or `Text` value.
-    pub fn as_text(&self) -> Option<&str> {
-        match self {
-            Value::Str(v) | Value::Text(v) => Some(v),
-            _ => None,
-        }
-    }
-}
-
-/// Field names and values, in the order they were visited.
-pub type Fields = Vec<(&'static str, Value)>;
-
-/// One operation the host subscriber saw.
-#[derive(Debug, Clone, PartialEq)]
-pub enum OpKind {
-    /// A span was created.
-    NewSpan {
-        /// The span.
-        span: SpanRef,
-        /// Its level.
-        level: Level,
-        /// Its target.
-        target: &'static str,
-        /// Its parent; `None` for a root.
-        parent: Option<SpanRef>,
-        /// Its values.
-        fields: Fields,
-    },
-    /// A span was entered.
-    Enter(SpanRef),
-    /// A span was exited.
-    Exit(SpanRef),
-    /// A span was closed.
-    Close(SpanRef),
-    /// Values were recorded on a span.
-    Record {
-        /// The span.
-        span: SpanRef,
-        /// The values.
-        fields: Fields,
-    },
-    /// `span` follows from `follows`.
-    FollowsFrom {
-        /// The span.
-        span: SpanRef,
-        /// The span it follows from.
-        follows: SpanRef,
-    },
-    /// An event.
-    Event {
-        /// Its level.
-        level: Level,
-        /// Its target.
-        target: &'static str,
-        /// Its parent span; `None` for a root.
-        parent: Option<SpanRef>,
-        /// Its values (the message as the field `message`).
-        fields: Fields,
-    },
-}
-
-/// An operation and the target time of the frame being relayed when it happened.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Op {
-    /// What happened.
-    pub kind: OpKind,
-    /// [`target_time::current()`] at the time.
-    pub time: Option<TargetTime>,
-}
-
-impl Op {
-    /// The event's field `name`, if this is an event that has it.
-    pub fn event_field(&self, name: &str) -> Option<&Value> {
-        match &self.kind {
-            OpKind::Event { fields, .. } => fields.iter().find(|(n, _)| *n == name).map(|(_, v)| v),
-            _ => None,
-        }
-    }
-
-    /// The event's message, if this is an event with one.
-    pub fn message(&self) -> Option<&str> {
-        self.event_field("message").and_then(Value::as_text)
-    }
-
-    /// Whether this is an event of the receiver itself (target `rtt_tunnel`).
-    pub fn is_receiver_event(&self) -> bool {
-        matches!(&self.kind, OpKind::Event { target, .. } if *target == RECEIVER_TARGET)
-    }
-}
-
-#[derive(Debug, Default)]
-struct State {
-    ops: Vec<Op>,
-    /// Live host spans by id (the registry reuses ids of closed spans).
-    spans: HashMap<u64, SpanRef>,
-    created: usize,
-}
-
-/// The capturing layer. Clones share what was captured.
-#[derive(Debug, Clone, Default)]
-pub struct CaptureLayer {
-    state: Arc<Mutex<State>>,
-}
-
-impl CaptureLayer {
-    /// An empty capture.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// A dispatcher of a `tracing-subscriber` registry with this layer (and nothing else).
-    pub fn dispatch(&self) -> Dispatch {
-        Dispatch::new(tracing_subscriber::registry().with(self.clone()))
-    }
-
-    /// What was captured so far.
-    pub fn ops(&self) -> Vec<Op> {
-        self.lock().ops.clone()
-    }
-
-    /// Whether an event with this message was captured.
-    pub fn saw_message(&self, message: &str) -> bool {
-        self.lock()
-            .ops
-            .iter()
-            .any(|op| op.message() == Some(message))
-    }
-
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // A test that panicked while holding it already failed; its data is still good.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn push(&self, kind: OpKind) {
-        let time = target_time::current();
-        self.lock().ops.push(Op { kind, time });
-    }
-
-    fn span(&self, id: &Id) -> SpanRef {
-        self.lock()
-            .spans
-            .get(&id.into_u64())
-            .cloned()
-            .unwrap_or(SpanRef {
-                index: 0,
-                name: "?",
-            })
-    }
-}
-
-#[derive(Default)]
-struct Visitor(Fields);
-
-impl Visit for Visitor {
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.0.push((field.name(), Value::Bool(value)));
-    }
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.0.push((field.name(), Value::I64(value)));
-    }
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.0.push((field.name(), Value::U64(value)));
-    }
-    fn record_i128(&mut self, field: &Field, value: i128) {
-        self.0.push((field.name(), Value::I128(value)));
-    }
-    fn record_u128(&mut self, field: &Field, value: u128) {
-        self.0.push((field.name(), Value::U128(value)));
-    }
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        self.0.push((field.name(), Value::F64(value)));
-    }
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.push((field.name(), Value::Str(value.to_owned())));
-    }
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0
-            .push((field.name(), Value::Text(format!("{value:?}"))));
-    }
-}
-
-impl<S> Layer<S> for CaptureLayer
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-{
-    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        let parent = if let Some(parent) = attrs.parent() {
-            Some(self.span(parent))
-        } else if attrs.is_contextual() {
-            ctx.current_span().id().map(|id| self.span(id))
-        } else {
-            None
-        };
-        let mut visitor = Visitor::default();
-        attrs.record(&mut visitor);
-        let meta = attrs.metadata();
-        let span = {
-            let mut state = self.lock();
-            state.created += 1;
-            let span = SpanRef {
-                index: state.created,
-                name: meta.name(),
-            };
-            state.spans.insert(id.into_u64(), span.clone());
-            span
-        };
-        self.push(OpKind::NewSpan {
-            span,
-            level: *meta.level(),
-            target: meta.target(),
-            parent,
-            fields: visitor.0,
-        });
-    }
-
-    fn on_record(&self, id: &Id, values: &Record<'_>, _ctx: Context<'_, S>) {
-        let mut visitor = Visitor::default();
-        values.record(&mut visitor);
-        self.push(OpKind::Record {
-            span: self.span(id),
-            fields: visitor.0,
-        });
-    }
-
-    fn on_follows_from(&self, span: &Id, follows: &Id, _ctx: Context<'_, S>) {
-        self.push(OpKind::FollowsFrom {
-            span: self.span(span),
-            follows: self.span(follows),
-        });
-    }
-
-    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        let parent = ctx.event_span(event).map(|span| self.span(&span.id()));
-        let mut visitor = Visitor::default();
-        event.record(&mut visitor);
-        let meta = event.metadata();
-        self.push(OpKind::Event {
-            level: *meta.level(),
-            target: meta.target(),
-            parent,
-            fields: visitor.0,
-        });
-    }
-
-    fn on_enter(&self, id: &Id, _ctx: Context<'_, S>) {
-        self.push(OpKind::Enter(self.span(id)));
-    }
-
-    fn on_exit(&self, id: &Id, _ctx: Context<'_, S>) {
-        self.push(OpKind::Exit(self.span(id)));
-    }
-
-    fn on_close(&self, id: Id, _ctx: Context<'_, S>) {
-        let span = self.span(&id);
-        self.push(OpKind::Close(span));
-        self.lock().spans.remove(&id.into_u64());
-    }
+/// Whether `op` is an event of the receiver itself (target `rtt_tunnel`).
+pub fn is_receiver_event(op: &Op) -> bool {
+    matches!(op, Op::Event { target, .. } if target == RECEIVER_TARGET)
 }
 
 /// Operations that vary from run to run, left out of the text: one line stands where the
@@ -391,9 +89,23 @@ pub struct Normalise {
 /// Whether the text shows `op` at all: everything but the receiver's link-level events (which
 /// are host events, without a target time).
 pub fn shown(op: &Op) -> bool {
-    match &op.kind {
-        OpKind::Event { target, level, .. } if *target == RECEIVER_TARGET => *level <= Level::WARN,
+    match op {
+        Op::Event { target, level, .. } if target == RECEIVER_TARGET => *level <= Level::WARN,
         _ => true,
+    }
+}
+
+/// A value as the text shows it (see the [module docs](self)).
+fn value_text(value: &Val) -> String {
+    match value {
+        Val::Bool(v) => format!("{v}"),
+        Val::I64(v) => format!("{v}_i64"),
+        Val::U64(v) => format!("{v}_u64"),
+        Val::I128(v) => format!("{v}_i128"),
+        Val::U128(v) => format!("{v}_u128"),
+        Val::F64(v) => format!("{v:?}_f64"),
+        Val::Str(v) => format!("{v:?}"),
+        Val::Debug(v) => format!("?{v}"),
     }
 }
 
@@ -407,12 +119,12 @@ fn boot_of(time: Option<TargetTime>) -> String {
 fn write_fields(out: &mut String, fields: &Fields, normalise: &Normalise, skip_message: bool) {
     let shown: Vec<String> = fields
         .iter()
-        .filter(|(name, _)| !(skip_message && *name == "message"))
+        .filter(|(name, _)| !(skip_message && name == "message"))
         .map(|(name, value)| {
-            if normalise.volatile_fields.contains(name) {
+            if normalise.volatile_fields.contains(&name.as_str()) {
                 format!("{name}=<varies>")
             } else {
-                format!("{name}={value}")
+                format!("{name}={}", value_text(value))
             }
         })
         .collect();
@@ -421,19 +133,46 @@ fn write_fields(out: &mut String, fields: &Fields, normalise: &Normalise, skip_m
     }
 }
 
-fn parent_text(parent: &Option<SpanRef>) -> String {
-    match parent {
-        Some(span) => span.to_string(),
-        None => "root".to_owned(),
+/// Spans as the text names them: `#index name`, numbered in the order they were created.
+#[derive(Default)]
+struct SpanNumbers(HashMap<String, usize>);
+
+impl SpanNumbers {
+    fn created(&mut self, label: &str) {
+        let index = self.0.len() + 1;
+        self.0.insert(label.to_owned(), index);
+    }
+
+    /// `#index name`, or `#? ?` for a span the capture never saw created.
+    fn text(&self, label: &str) -> String {
+        match self.0.get(label) {
+            Some(index) => format!("#{index} {}", span_name(label)),
+            None => "#? ?".to_owned(),
+        }
+    }
+
+    fn parent_text(&self, parent: &Option<String>) -> String {
+        match parent {
+            Some(label) => self.text(label),
+            None => "root".to_owned(),
+        }
     }
 }
 
-/// The text of `ops` (see the [module docs](self)), one line per shown operation.
-pub fn render(ops: &[Op], normalise: &Normalise) -> String {
+/// The text of `entries` (see the [module docs](self)), one line per shown operation.
+pub fn render(entries: &[Entry], normalise: &Normalise) -> String {
     let mut out = String::new();
     let mut collapsed = false;
-    for op in ops.iter().filter(|op| shown(op)) {
-        let boot = boot_of(op.time);
+    let mut spans = SpanNumbers::default();
+    for entry in entries {
+        let op = &entry.op;
+        if let Op::NewSpan { span, .. } = op {
+            spans.created(span);
+        }
+        if !shown(op) {
+            continue;
+        }
+        let boot = boot_of(entry.time);
         if let Some(Collapse { matches, text }) = normalise.collapse {
             if matches(op) {
                 if !collapsed {
@@ -444,44 +183,57 @@ pub fn render(ops: &[Op], normalise: &Normalise) -> String {
             }
         }
         let _ = write!(out, "{boot} ");
-        match &op.kind {
-            OpKind::NewSpan {
+        match op {
+            Op::NewSpan {
                 span,
-                level,
-                target,
                 parent,
                 fields,
+                ..
             } => {
+                let meta = entry.metadata.expect("a new span's metadata");
                 let _ = write!(
                     out,
-                    "new     {span} ({level} {target}) in {}",
-                    parent_text(parent)
+                    "new     {} ({} {}) in {}",
+                    spans.text(span),
+                    meta.level(),
+                    meta.target(),
+                    spans.parent_text(parent)
                 );
                 write_fields(&mut out, fields, normalise, false);
             }
-            OpKind::Enter(span) => {
-                let _ = write!(out, "enter   {span}");
+            Op::Enter(span) => {
+                let _ = write!(out, "enter   {}", spans.text(span));
             }
-            OpKind::Exit(span) => {
-                let _ = write!(out, "exit    {span}");
+            Op::Exit(span) => {
+                let _ = write!(out, "exit    {}", spans.text(span));
             }
-            OpKind::Close(span) => {
-                let _ = write!(out, "close   {span}");
+            Op::Close(span) => {
+                let _ = write!(out, "close   {}", spans.text(span));
             }
-            OpKind::Record { span, fields } => {
-                let _ = write!(out, "record  {span}");
+            Op::Record { span, fields } => {
+                let _ = write!(out, "record  {}", spans.text(span));
                 write_fields(&mut out, fields, normalise, false);
             }
-            OpKind::FollowsFrom { span, follows } => {
-                let _ = write!(out, "follows {span} <- {follows}");
+            Op::FollowsFrom { span, follows } => {
+                let _ = write!(
+                    out,
+                    "follows {} <- {}",
+                    spans.text(span),
+                    spans.text(follows)
+                );
             }
-            OpKind::Event {
+            Op::Event {
                 level,
                 target,
                 parent,
                 fields,
+                ..
             } => {
-                let _ = write!(out, "event   {level} {target} in {}", parent_text(parent));
+                let _ = write!(
+                    out,
+                    "event   {level} {target} in {}",
+                    spans.parent_text(parent)
+                );
                 if let Some(message) = op.message() {
                     let _ = write!(out, ": {message}");
                 }
@@ -493,13 +245,14 @@ pub fn render(ops: &[Op], normalise: &Normalise) -> String {
     out
 }
 
-/// Checks the target times of the [`shown`] `ops`: every one has one, at `tick_hz`, not
+/// Checks the target times of the [`shown`] `entries`: every one has one, at `tick_hz`, not
 /// negative, below `max_seconds`, and never earlier than the one before it in the same boot
 /// (the receiver's epoch). Returns what is wrong.
-pub fn check_times(ops: &[Op], tick_hz: u64, max_seconds: u64) -> Result<(), String> {
+pub fn check_times(entries: &[Entry], tick_hz: u64, max_seconds: u64) -> Result<(), String> {
     let mut last: Option<TargetTime> = None;
-    for (i, op) in ops.iter().enumerate().filter(|(_, op)| shown(op)) {
-        let Some(time) = op.time else {
+    for (i, entry) in entries.iter().enumerate().filter(|(_, e)| shown(&e.op)) {
+        let op = &entry.op;
+        let Some(time) = entry.time else {
             return Err(format!("operation {i} has no target time: {op:?}"));
         };
         if time.tick_hz.map(|hz| hz.get()) != Some(tick_hz) {
@@ -544,10 +297,11 @@ mod tests {
         })
     }
 
-    fn enter(index: usize, time: Option<TargetTime>) -> Op {
-        Op {
-            kind: OpKind::Enter(SpanRef { index, name: "s" }),
+    fn enter(index: usize, time: Option<TargetTime>) -> Entry {
+        Entry {
+            op: Op::Enter(format!("s#{index}")),
             time,
+            metadata: None,
         }
     }
 
@@ -579,14 +333,14 @@ mod tests {
 
     #[test]
     fn text_numbers_spans_in_order_and_shows_values_by_kind() {
-        let layer = CaptureLayer::new();
-        tracing_core::dispatcher::with_default(&layer.dispatch(), || {
+        let log = Log::default();
+        tracing_core::dispatcher::with_default(&log.dispatch(), || {
             let outer = tracing::info_span!("outer", n = 3u64, s = "x");
             let _outer = outer.enter();
             tracing::warn!(f = 1.5, d = ?[1, 2], neg = -2i64, "hello {}", 1);
             tracing::debug_span!("inner").in_scope(|| {});
         });
-        let text = render(&layer.ops(), &Normalise::default());
+        let text = render(&log.entries(), &Normalise::default());
         assert_eq!(
             text,
             "b? new     #1 outer (INFO rtt_tunnel_tests::layer::tests) in root {n=3_u64, s=\"x\"}\n\
@@ -604,8 +358,8 @@ mod tests {
 
     #[test]
     fn normalising_collapses_and_masks() {
-        let layer = CaptureLayer::new();
-        tracing_core::dispatcher::with_default(&layer.dispatch(), || {
+        let log = Log::default();
+        tracing_core::dispatcher::with_default(&log.dispatch(), || {
             for i in 0..3u64 {
                 tracing::info!(i, "noise");
             }
@@ -621,7 +375,7 @@ mod tests {
             volatile_fields: &["count"],
         };
         assert_eq!(
-            render(&layer.ops(), &normalise),
+            render(&log.entries(), &normalise),
             "b? [noise]\n\
              b? event   INFO rtt_tunnel_tests::layer::tests in root: done {count=<varies>}\n\
              b? event   WARN rtt_tunnel in root: receiver warning\n"

@@ -3,7 +3,8 @@
 //! saw is compared with checked-in snapshots.
 //!
 //! - [`boards`]: the QEMU boards, and the firmware built for them once per test process.
-//! - [`layer`]: a capturing `Layer` and the deterministic text of what it saw.
+//! - [`layer`]: what the capture layer (`rtt-tunnel-testing`, shared with the host library's
+//!   tests) saw, as deterministic text.
 //! - [`scenario`]: the scenarios of the `scenarios` firmware, run in QEMU or replayed from
 //!   their recorded captures (`fixtures/`).
 //! - [`checks`]: what every run must show besides its snapshot.

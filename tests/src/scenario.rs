@@ -17,7 +17,7 @@ use rtt_tunnel_host::session::{RunEnd, RunOptions, Session, SessionStats};
 use rtt_tunnel_protocol::Request;
 
 use crate::boards::{firmware, require_qemu, Board};
-use crate::layer::{render, CaptureLayer, Collapse, Normalise, Op, OpKind};
+use crate::layer::{is_receiver_event, render, span_name, Collapse, Entry, Log, Normalise, Op};
 
 /// How long one scenario may run in QEMU before the test fails.
 pub const PATIENCE: Duration = Duration::from_secs(60);
@@ -101,7 +101,7 @@ impl Scenario {
     }
 
     /// The text of `ops` for the snapshot.
-    pub fn render(self, ops: &[Op]) -> String {
+    pub fn render(self, ops: &[Entry]) -> String {
         render(ops, &self.normalise())
     }
 
@@ -115,7 +115,7 @@ impl Scenario {
 pub fn is_burst_traffic(op: &Op) -> bool {
     match op.message() {
         Some("burst event") => true,
-        Some(message) => op.is_receiver_event() && message.starts_with("target dropped"),
+        Some(message) => is_receiver_event(op) && message.starts_with("target dropped"),
         None => false,
     }
 }
@@ -135,8 +135,8 @@ pub fn blessing() -> bool {
 pub struct Run {
     /// The scenario.
     pub scenario: Scenario,
-    /// What the host subscriber saw.
-    pub ops: Vec<Op>,
+    /// What the host subscriber saw, with target times.
+    pub ops: Vec<Entry>,
     /// What the session relayed.
     pub stats: SessionStats,
     /// The firmware's exit code (QEMU's): `None` for a replay.
@@ -180,7 +180,7 @@ impl Write for SharedBuffer {
 
 /// Runs `scenario` in QEMU on `board`: builds the firmware (once per process), starts QEMU
 /// halted with `-append <scenario>`, drains rtt-tunnel's up channel through QEMU's gdbstub with
-/// a [`Session`] into a [`Receiver`] under a [`CaptureLayer`], recording a capture, until the
+/// a [`Session`] into a [`Receiver`] under the capture layer ([`Log`]), recording a capture, until the
 /// firmware exits; then waits for QEMU's exit code.
 ///
 /// `late_attach` first drains with a throwaway receiver until the firmware says it waits,
@@ -220,10 +220,10 @@ pub fn run_in_qemu(scenario: Scenario, board: &Board) -> Run {
         drain_until_waiting(&mut gdb, &rtt, &qemu, &context);
     }
 
-    let layer = CaptureLayer::new();
+    let log = Log::default();
     let recorded = SharedBuffer::default();
     let capture = CaptureWriter::new(recorded.clone()).expect("writing into memory");
-    let (end, stats) = tracing_core::dispatcher::with_default(&layer.dispatch(), || {
+    let (end, stats) = tracing_core::dispatcher::with_default(&log.dispatch(), || {
         let mut session =
             Session::new(RttReader::new(&mut gdb, rtt), Receiver::default()).with_capture(capture);
         if scenario == Scenario::LateAttach {
@@ -266,7 +266,7 @@ pub fn run_in_qemu(scenario: Scenario, board: &Board) -> Run {
     );
     Run {
         scenario,
-        ops: layer.ops(),
+        ops: log.entries(),
         stats,
         exit_code: Some(code),
         capture: recorded.take(),
@@ -304,7 +304,7 @@ fn drain_until_waiting(
     qemu: &Qemu,
     context: &dyn Fn(&Qemu) -> String,
 ) {
-    let throwaway = CaptureLayer::new();
+    let throwaway = Log::default();
     tracing_core::dispatcher::with_default(&throwaway.dispatch(), || {
         let mut session = Session::new(RttReader::new(&mut *gdb, rtt.clone()), Receiver::default());
         let start = Instant::now();
@@ -328,14 +328,14 @@ fn drain_until_waiting(
 }
 
 /// Replays a recorded capture through the splitter, the decoder and a [`Receiver`] (no QEMU)
-/// under a [`CaptureLayer`].
+/// under the capture layer ([`Log`]).
 ///
 /// # Panics
 ///
 /// When the capture cannot be read.
 pub fn replay_capture(scenario: Scenario, capture: &[u8]) -> Run {
-    let layer = CaptureLayer::new();
-    let stats = tracing_core::dispatcher::with_default(&layer.dispatch(), || {
+    let log = Log::default();
+    let stats = tracing_core::dispatcher::with_default(&log.dispatch(), || {
         let mut reader = CaptureReader::new(capture).expect("a capture file");
         let mut receiver = Receiver::default();
         let stats = replay(&mut reader, &mut receiver).expect("the capture replays");
@@ -344,7 +344,7 @@ pub fn replay_capture(scenario: Scenario, capture: &[u8]) -> Run {
     });
     Run {
         scenario,
-        ops: layer.ops(),
+        ops: log.entries(),
         stats,
         exit_code: None,
         capture: capture.to_vec(),
@@ -353,10 +353,10 @@ pub fn replay_capture(scenario: Scenario, capture: &[u8]) -> Run {
 }
 
 /// The spans a run created, in order, by name.
-pub fn span_names(ops: &[Op]) -> Vec<&'static str> {
+pub fn span_names(ops: &[Entry]) -> Vec<&str> {
     ops.iter()
-        .filter_map(|op| match &op.kind {
-            OpKind::NewSpan { span, .. } => Some(span.name),
+        .filter_map(|entry| match &entry.op {
+            Op::NewSpan { span, .. } => Some(span_name(span)),
             _ => None,
         })
         .collect()

@@ -98,13 +98,62 @@ impl Splitter {
     }
 }
 
-/// COBS-decodes the non-empty `frame` (without its delimiter) where it lies.
+/// COBS-decodes the non-empty `frame` (without its delimiter, so without a `0x00`) where it
+/// lies: what `cobs::decode_in_place` does, without its search for a delimiter the splitter
+/// already found, nor its copy byte by byte.
+///
+/// Without a full block (code `0xFF`, 254 data bytes and no zero after them), decoding is
+/// one move of the whole frame a byte to the left, after which each code byte but the first
+/// lies where its zero belongs.
 fn decode_in_place(frame: &mut [u8]) -> Result<&[u8], FrameError> {
     let len = frame.len();
-    match cobs::decode_in_place(frame) {
-        Ok(n) => Ok(&frame[..n]),
-        Err(_) => Err(FrameError::Cobs { len }),
+    let error = FrameError::Cobs { len };
+    let Some(&first) = frame.first() else {
+        return Err(error);
+    };
+    // Check the chain of code bytes first, so that a bad frame is left as it came.
+    let (mut at, mut full) = (0, false);
+    while at < len {
+        let code = usize::from(frame[at]);
+        if code == 0 || at + code > len {
+            return Err(error);
+        }
+        full |= code == 0xFF;
+        at += code;
     }
+    if full {
+        return Ok(decode_blocks(frame));
+    }
+    frame.copy_within(1.., 0);
+    let mut at = usize::from(first);
+    while at < len {
+        // The code byte of the block at `at`, moved to `at - 1`: the zero's place.
+        let code = usize::from(frame[at - 1]);
+        frame[at - 1] = 0;
+        at += code;
+    }
+    Ok(&frame[..len - 1])
+}
+
+/// COBS-decodes a frame whose chain of code bytes was checked, a block at a time.
+fn decode_blocks(frame: &mut [u8]) -> &[u8] {
+    let len = frame.len();
+    let (mut read, mut write) = (0, 0);
+    while read < len {
+        // A block: its code byte, then `code - 1` data bytes; then a zero, unless the code
+        // is 0xFF (a full block) or the frame ends.
+        let code = usize::from(frame[read]);
+        let end = read + code;
+        // `write <= read` throughout: each block shrinks by its code byte at least.
+        frame.copy_within(read + 1..end, write);
+        write += code - 1;
+        read = end;
+        if code != 0xFF && read < len {
+            frame[write] = 0;
+            write += 1;
+        }
+    }
+    &frame[..write]
 }
 
 #[cfg(test)]
@@ -160,6 +209,34 @@ mod tests {
             frames,
             vec![Err(FrameError::Oversized { len: 5 }), Ok(vec![9])]
         );
+    }
+
+    proptest::proptest! {
+        /// The block decoder gives what the `cobs` crate gives, for any run of bytes between
+        /// two delimiters, valid COBS or not.
+        #[test]
+        fn decodes_as_the_cobs_crate(bytes in proptest::collection::vec(1u8.., 0..600)) {
+            let mut ours = bytes.clone();
+            let mut theirs = bytes.clone();
+            let expected = cobs::decode_in_place(&mut theirs)
+                .map(|n| theirs[..n].to_vec())
+                .map_err(|_| FrameError::Cobs { len: bytes.len() });
+            proptest::prop_assert_eq!(decode_in_place(&mut ours).map(<[u8]>::to_vec), expected);
+        }
+
+        /// Every encoded frame decodes back (full blocks of 254 data bytes included).
+        #[test]
+        fn decodes_what_cobs_encodes(data in proptest::prop_oneof![
+            // Many zeros: short blocks.
+            proptest::collection::vec(0u8..4, 0..1200),
+            // Few zeros: full blocks.
+            proptest::collection::vec(proptest::num::u8::ANY, 0..1200),
+        ]) {
+            let mut encoded = vec![0; cobs::max_encoding_length(data.len())];
+            let n = cobs::encode(&data, &mut encoded);
+            encoded.truncate(n);
+            proptest::prop_assert_eq!(decode_in_place(&mut encoded).map(<[u8]>::to_vec), Ok(data));
+        }
     }
 
     #[test]
