@@ -401,23 +401,34 @@ impl<'b> ValuesWriter<'b> {
     }
 }
 
-/// Moves `len` bytes at `from` down to `to` (`to <= from`): byte by byte for a short text,
-/// `memmove` beyond.
+/// Moves `len` bytes at `from` down to `to` (`to <= from`): inline for a short text, in a
+/// function of its own beyond. Byte by byte either way: a text sits at most 2 bytes too far,
+/// and loops of our own keep `memmove` out of the firmware.
 #[inline(always)]
 fn move_down(buf: &mut [MaybeUninit<u8>], from: usize, to: usize, len: usize) {
+    if len <= 16 {
+        move_bytes_down(buf, from, to, len);
+    } else {
+        move_long_down(buf, from, to, len);
+    }
+}
+
+#[inline(never)]
+fn move_long_down(buf: &mut [MaybeUninit<u8>], from: usize, to: usize, len: usize) {
+    move_bytes_down(buf, from, to, len);
+}
+
+#[inline(always)]
+fn move_bytes_down(buf: &mut [MaybeUninit<u8>], from: usize, to: usize, len: usize) {
     if to == from || from + len > buf.len() {
         return;
     }
-    if len <= 16 {
-        for i in 0..len {
-            if let (Some(&byte), true) = (buf.get(from + i), to + i < buf.len()) {
-                // SAFETY: `to + i` is in bounds (checked). Volatile, so that this stays a loop
-                // of a few bytes rather than a call to `memmove`.
-                unsafe { buf.as_mut_ptr().add(to + i).write_volatile(byte) };
-            }
+    for i in 0..len {
+        if let (Some(&byte), true) = (buf.get(from + i), to + i < buf.len()) {
+            // SAFETY: `to + i` is in bounds (checked). Volatile, so that this stays a loop
+            // rather than a call to `memmove`.
+            unsafe { buf.as_mut_ptr().add(to + i).write_volatile(byte) };
         }
-    } else {
-        buf.copy_within(from..from + len, to);
     }
 }
 
