@@ -332,7 +332,7 @@ impl Report<'_> {
                  marker goes out. Next: one inlined path for the lifecycle frames (enter, \
                  exit, close) from the span table to the ring, the frame written straight \
                  into the ring when it fits contiguously, and the common per-frame path \
-                 (`Output::write`, about 200 instructions: time delta, zero scan, ring \
+                 (`Output::put`, about 200 instructions: time delta, zero scan, ring \
                  offsets) trimmed, which every operation shares. All figures are for \
                  `opt-level = \"s\"`.",
                 more_insn.join(", ")
@@ -609,7 +609,7 @@ impl Report<'_> {
                  application. The largest single items (`llvm-nm --size-sort` of \
                  `size-tunnel`): `Output::send` (about 2.2 KB: the encoder of every message \
                  kind inlined into the one function that writes `Hello`, `Dropped`, \
-                 `CallSite` and `LiveSpan`), `Output::write` (about 1 KB), `record_str` and \
+                 `CallSite` and `LiveSpan`), `Output::put` (about 1 KB), `record_str` and \
                  `record_debug` (about 1 KB each, the text and constant paths inlined), \
                  `<&str as Display>::fmt` with its padding (640 bytes) and two copies of the \
                  text writer. Next steps toward 3.5× and 2×: the cold messages encoded by \
