@@ -52,7 +52,12 @@ impl<const N: usize> EnteredStack<N> {
             return self.entries.pop();
         }
         let at = self.entries.iter().rposition(|e| e.id == id)?;
-        Some(self.entries.remove(at))
+        // Bubbled to the top by swaps, then popped: no `memmove` linked for a stack of a
+        // few entries.
+        for i in at + 1..self.entries.len() {
+            self.entries.swap(i - 1, i);
+        }
+        self.entries.pop()
     }
 
     /// Removes every entry of `id` (a span closed while entered); returns how many.

@@ -83,21 +83,49 @@ impl<L: Link> Output<L> {
         stamp: Stamp,
         frame: FrameBuilder<'_>,
     ) -> bool {
+        let delta = clock::delta::<C>(now, self.last_written);
+        match stamp {
+            Stamp::SincePrevious => {
+                self.put(stats, now, delta, self.elapsed.wrapping_add(delta), frame)
+            }
+            Stamp::SinceBoot => self.write_boot::<C>(stats, now, delta, frame),
+        }
+    }
+
+    /// [`write`](Self::write) stamped with the time since boot (a `Hello`).
+    #[cold]
+    #[inline(never)]
+    fn write_boot<C: Clock>(
+        &mut self,
+        stats: &mut Stats,
+        now: u64,
+        delta: i64,
+        frame: FrameBuilder<'_>,
+    ) -> bool {
+        let t = if self.started {
+            // A re-sent `Hello`: the time the host has summed so far, carried on.
+            self.elapsed.wrapping_add(delta)
+        } else {
+            clock::since_boot::<C>(now)
+        };
+        let written = self.put(stats, now, t, t, frame);
+        self.started |= written;
+        written
+    }
+
+    /// Seals `frame` with the delta `dt` and writes it whole, or not at all; then the host's
+    /// time is `elapsed`.
+    #[inline(never)]
+    fn put(
+        &mut self,
+        stats: &mut Stats,
+        now: u64,
+        dt: i64,
+        elapsed: i64,
+        frame: FrameBuilder<'_>,
+    ) -> bool {
         let Some(link) = self.link.as_mut() else {
             return false;
-        };
-        let delta = clock::delta::<C>(now, self.last_written);
-        let (dt, elapsed) = match stamp {
-            Stamp::SincePrevious => (delta, self.elapsed.wrapping_add(delta)),
-            Stamp::SinceBoot if !self.started => {
-                let t = clock::since_boot::<C>(now);
-                (t, t)
-            }
-            // A re-sent `Hello`: the time the host has summed so far, carried on.
-            Stamp::SinceBoot => {
-                let t = self.elapsed.wrapping_add(delta);
-                (t, t)
-            }
         };
         let Ok(bytes) = frame.seal(dt) else {
             return false;
@@ -107,7 +135,6 @@ impl<L: Link> Output<L> {
         }
         self.last_written = now;
         self.elapsed = elapsed;
-        self.started |= matches!(stamp, Stamp::SinceBoot);
         stats.frames_written = stats.frames_written.saturating_add(1);
         true
     }

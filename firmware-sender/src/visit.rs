@@ -3,7 +3,7 @@
 
 use core::fmt;
 
-use rtt_tunnel_protocol::{Constant, Value, ValuesWriter};
+use rtt_tunnel_protocol::{Constant, Pushed, Value, ValuesWriter};
 use tracing_core::field::{Field, Visit};
 
 use crate::callsites::Pinned;
@@ -132,16 +132,23 @@ impl<'w, 'b> ValueVisitor<'w, 'b> {
         }
     }
 
-    fn text(&mut self, index: u8, format: impl FnOnce(&mut dyn fmt::Write) -> fmt::Result) {
+    fn text(&mut self, index: u8, format: impl Fn(&mut dyn fmt::Write) -> fmt::Result) {
         let constants = &mut *self.constants;
-        let pushed = self
-            .writer
-            .push_fmt_constant(index, self.text_limit, format, |addr, len| {
-                constants.decide(index, addr as usize, len)
-            });
+        // The text the host keeps for this field: if that is all the value writes, it is not
+        // even copied.
+        let same = constants
+            .known
+            .filter(|known| known.field == index)
+            .map(|known| (known.addr.get() as *const u8, usize::from(known.len)));
+        let pushed =
+            self.writer
+                .push_fmt_constant(index, self.text_limit, format, same, |addr, len| {
+                    constants.decide(index, addr as usize, len)
+                });
         match pushed {
-            Ok(false) => {}
-            Ok(true) => self.cut.truncated += 1,
+            Ok(Pushed::Whole) => {}
+            Ok(Pushed::Same) => self.constants.same = true,
+            Ok(Pushed::Cut) => self.cut.truncated += 1,
             Err(_) => self.cut.dropped += 1,
         }
     }

@@ -237,6 +237,17 @@ pub enum Constant {
     Same,
 }
 
+/// How [`ValuesWriter::push_fmt_constant`] wrote a text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pushed {
+    /// All of it (as text or as a new constant).
+    Whole,
+    /// Cut at the limit or at the room left, and marked as cut.
+    Cut,
+    /// As [`Value::SameConstant`]: the one-byte marker of the constant the host keeps.
+    Same,
+}
+
 /// Appends encoded values to a buffer; what it wrote is a valid [`Values`] tail.
 ///
 /// On [`EncodeError::BufferFull`] nothing of the value that did not fit is kept. The buffer
@@ -308,9 +319,10 @@ impl<'b> ValuesWriter<'b> {
         &mut self,
         field: u8,
         limit: usize,
-        format: impl FnOnce(&mut dyn fmt::Write) -> fmt::Result,
+        format: impl Fn(&mut dyn fmt::Write) -> fmt::Result,
     ) -> Result<bool, EncodeError> {
-        self.push_fmt_constant(field, limit, format, |_, _| Constant::No)
+        self.push_fmt_constant(field, limit, format, None, |_, _| Constant::No)
+            .map(|pushed| pushed == Pushed::Cut)
     }
 
     /// Like [`push_fmt`](Self::push_fmt); when the text was written in one piece (one
@@ -318,13 +330,19 @@ impl<'b> ValuesWriter<'b> {
     /// it goes as a [`Value::Constant`] the host keeps, or as [`Value::SameConstant`] (one byte),
     /// or as text. A sender answers from where the piece lies (in flash, it cannot change)
     /// and from what it sent before at this call site.
+    ///
+    /// `same` is the piece (address and length) whose constant the host keeps: a text that
+    /// is exactly that piece is neither copied nor asked about, it goes as
+    /// [`Value::SameConstant`] at once. Should more pieces follow it, `format` runs a second
+    /// time to write the whole text. With `None` nothing is skipped.
     pub fn push_fmt_constant(
         &mut self,
         field: u8,
         limit: usize,
-        format: impl FnOnce(&mut dyn fmt::Write) -> fmt::Result,
+        format: impl Fn(&mut dyn fmt::Write) -> fmt::Result,
+        same: Option<(*const u8, usize)>,
         constant: impl FnOnce(*const u8, usize) -> Constant,
-    ) -> Result<bool, EncodeError> {
+    ) -> Result<Pushed, EncodeError> {
         // Header (at most 2 bytes for a u8 field index), then the text length as a varint we
         // reserve 2 bytes for (texts up to 16383 bytes), then the text.
         const HEADER_MAX: usize = 2;
@@ -335,20 +353,24 @@ impl<'b> ValuesWriter<'b> {
         let Some(text_buf) = self.buf.get_mut(text_at..text_at + limit) else {
             return Err(EncodeError::BufferFull);
         };
-        let mut w = Truncating {
-            first: (text_buf.as_ptr().cast(), 0),
-            buf: text_buf,
-            len: 0,
-            state: 0,
-        };
+        let mut w = Truncating::new(text_buf, same);
         // A formatting error from a value's own `Debug` impl leaves what was written so far.
         let _ = format(&mut w);
-        let (text_len, truncated) = (w.len, w.state == CUT);
-        let decided = if w.state == 1 {
-            constant(w.first.0, w.first.1)
+        let decided = if w.state == SKIPPED {
+            Constant::Same
         } else {
-            Constant::No
+            if w.state == RETRY {
+                // More pieces after the skipped one: the whole text, formatted again.
+                w = Truncating::new(text_buf, None);
+                let _ = format(&mut w);
+            }
+            if w.state == ONE {
+                constant(w.first.0, w.first.1)
+            } else {
+                Constant::No
+            }
         };
+        let (text_len, truncated) = (w.len, w.state == CUT);
         let kind = match decided {
             Constant::No if truncated => KIND_DEBUG_TRUNCATED,
             Constant::No => KIND_DEBUG,
@@ -365,33 +387,48 @@ impl<'b> ValuesWriter<'b> {
         out.varint(header)?;
         if decided == Constant::Same {
             self.len = start + out.len();
-            return Ok(false);
+            return Ok(Pushed::Same);
         }
         out.varint(text_len as u32)?;
         let to = start + out.len();
         move_down(self.buf, text_at, to, text_len);
         self.len = to + text_len;
-        Ok(truncated)
+        Ok(if truncated {
+            Pushed::Cut
+        } else {
+            Pushed::Whole
+        })
     }
 }
 
-/// Moves `len` bytes at `from` down to `to` (`to <= from`): byte by byte for a short text,
-/// `memmove` beyond.
+/// Moves `len` bytes at `from` down to `to` (`to <= from`): inline for a short text, in a
+/// function of its own beyond. Byte by byte either way: a text sits at most 2 bytes too far,
+/// and loops of our own keep `memmove` out of the firmware.
 #[inline(always)]
 fn move_down(buf: &mut [MaybeUninit<u8>], from: usize, to: usize, len: usize) {
+    if len <= 16 {
+        move_bytes_down(buf, from, to, len);
+    } else {
+        move_long_down(buf, from, to, len);
+    }
+}
+
+#[inline(never)]
+fn move_long_down(buf: &mut [MaybeUninit<u8>], from: usize, to: usize, len: usize) {
+    move_bytes_down(buf, from, to, len);
+}
+
+#[inline(always)]
+fn move_bytes_down(buf: &mut [MaybeUninit<u8>], from: usize, to: usize, len: usize) {
     if to == from || from + len > buf.len() {
         return;
     }
-    if len <= 16 {
-        for i in 0..len {
-            if let (Some(&byte), true) = (buf.get(from + i), to + i < buf.len()) {
-                // SAFETY: `to + i` is in bounds (checked). Volatile, so that this stays a loop
-                // of a few bytes rather than a call to `memmove`.
-                unsafe { buf.as_mut_ptr().add(to + i).write_volatile(byte) };
-            }
+    for i in 0..len {
+        if let (Some(&byte), true) = (buf.get(from + i), to + i < buf.len()) {
+            // SAFETY: `to + i` is in bounds (checked). Volatile, so that this stays a loop
+            // rather than a call to `memmove`.
+            unsafe { buf.as_mut_ptr().add(to + i).write_volatile(byte) };
         }
-    } else {
-        buf.copy_within(from..from + len, to);
     }
 }
 
@@ -402,22 +439,56 @@ struct Truncating<'b> {
     len: usize,
     /// The first piece's address and length.
     first: (*const u8, usize),
-    /// 0: nothing written yet; 1: one piece; 2: more; 3: cut short.
+    /// A first piece that is exactly this is noted but not copied.
+    skip: Option<(*const u8, usize)>,
+    /// [`EMPTY`], [`ONE`], [`MORE`], [`CUT`], [`SKIPPED`] or [`RETRY`].
     state: u8,
 }
 
+/// Nothing written yet.
+const EMPTY: u8 = 0;
+/// One piece, copied.
+const ONE: u8 = 1;
+/// More than one piece.
+const MORE: u8 = 2;
+/// Cut short: the rest is refused.
 const CUT: u8 = 3;
+/// One piece, the one to skip: noted, not copied.
+const SKIPPED: u8 = 4;
+/// A piece came after a skipped one: the text has to be formatted again, without skipping.
+const RETRY: u8 = 5;
+
+impl<'b> Truncating<'b> {
+    #[inline(always)]
+    fn new(buf: &'b mut [MaybeUninit<u8>], skip: Option<(*const u8, usize)>) -> Self {
+        Self {
+            first: (buf.as_ptr().cast(), 0),
+            skip,
+            buf,
+            len: 0,
+            state: EMPTY,
+        }
+    }
+}
 
 impl fmt::Write for Truncating<'_> {
     #[inline]
     fn write_str(&mut self, s: &str) -> fmt::Result {
         match self.state {
-            0 => {
+            EMPTY => {
                 self.first = (s.as_ptr(), s.len());
-                self.state = 1;
+                if self.skip == Some(self.first) {
+                    self.state = SKIPPED;
+                    return Ok(());
+                }
+                self.state = ONE;
             }
-            CUT => return Err(fmt::Error),
-            _ => self.state = 2,
+            SKIPPED => {
+                self.state = RETRY;
+                return Err(fmt::Error);
+            }
+            CUT | RETRY => return Err(fmt::Error),
+            _ => self.state = MORE,
         }
         let at = self.len;
         if let Some(dst) = self.buf.get_mut(at..at + s.len()) {

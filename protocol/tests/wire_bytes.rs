@@ -3,7 +3,7 @@
 
 use rtt_tunnel_protocol::{
     CallSite, CallsiteId, Constant, FieldNames, Frame, FrameBuilder, Hello, Kind, Level,
-    LevelFilter, LiveSpan, Message, Parent, Request, SpanId, Value, Values, ValuesWriter,
+    LevelFilter, LiveSpan, Message, Parent, Pushed, Request, SpanId, Value, Values, ValuesWriter,
 };
 
 /// The body (message without timestamp or framing) of `msg`.
@@ -244,11 +244,11 @@ fn texts_in_one_piece_go_as_constants_when_the_sender_says_so() {
             answer
         }
     };
-    w.push_fmt_constant(0, 16, |f| f.write_str(READY), ask(Constant::New))
+    w.push_fmt_constant(0, 16, |f| f.write_str(READY), None, ask(Constant::New))
         .unwrap();
-    w.push_fmt_constant(0, 16, |f| f.write_str(READY), ask(Constant::Same))
+    w.push_fmt_constant(0, 16, |f| f.write_str(READY), None, ask(Constant::Same))
         .unwrap();
-    w.push_fmt_constant(0, 16, |f| f.write_str(READY), ask(Constant::No))
+    w.push_fmt_constant(0, 16, |f| f.write_str(READY), None, ask(Constant::No))
         .unwrap();
     // Two pieces: never asked, sent as text.
     w.push_fmt_constant(
@@ -258,6 +258,7 @@ fn texts_in_one_piece_go_as_constants_when_the_sender_says_so() {
             f.write_str("a")?;
             f.write_str("b")
         },
+        None,
         |_, _| {
             asked.push(());
             Constant::New
@@ -265,17 +266,20 @@ fn texts_in_one_piece_go_as_constants_when_the_sender_says_so() {
     )
     .unwrap();
     // Cut: never asked, sent as cut text.
-    assert!(w
-        .push_fmt_constant(
+    assert!(
+        w.push_fmt_constant(
             2,
             2,
             |f| f.write_str(READY),
+            None,
             |_, _| {
                 asked.push(());
                 Constant::New
             }
         )
-        .unwrap());
+        .unwrap()
+            == Pushed::Cut
+    );
     assert!(asked.is_empty());
     assert_eq!(
         w.values().as_bytes(),
@@ -285,6 +289,41 @@ fn texts_in_one_piece_go_as_constants_when_the_sender_says_so() {
             0x08, 0x05, b'r', b'e', b'a', b'd', b'y', // text
             0x18, 0x02, b'a', b'b', // two pieces
             0x29, 0x02, b'r', b'e', // cut
+        ]
+    );
+}
+
+#[test]
+fn the_constant_the_host_keeps_is_neither_copied_nor_asked_about() {
+    static READY: &str = "ready";
+    let same = Some((READY.as_ptr(), READY.len()));
+    let never = |_: *const u8, _: usize| -> Constant { panic!("asked") };
+    let mut buf = [0u8; 64];
+    let mut w = ValuesWriter::new(&mut buf);
+    // Exactly the kept piece: the marker.
+    let pushed = w.push_fmt_constant(0, 16, |f| f.write_str(READY), same, never);
+    assert_eq!(pushed, Ok(Pushed::Same));
+    // The kept piece and more: formatted again, sent as text, not asked about.
+    let pushed = w.push_fmt_constant(
+        1,
+        16,
+        |f| {
+            f.write_str(READY)?;
+            f.write_str("!")
+        },
+        same,
+        never,
+    );
+    assert_eq!(pushed, Ok(Pushed::Whole));
+    // Another piece: asked as usual.
+    let pushed = w.push_fmt_constant(2, 16, |f| f.write_str("go"), same, |_, _| Constant::No);
+    assert_eq!(pushed, Ok(Pushed::Whole));
+    assert_eq!(
+        w.values().as_bytes(),
+        [
+            0x0b, // the same constant
+            0x18, 0x06, b'r', b'e', b'a', b'd', b'y', b'!', // text
+            0x28, 0x02, b'g', b'o', // text
         ]
     );
 }

@@ -347,11 +347,16 @@ impl Report<'_> {
                  and span tables, the checks before a frame may go: `Hello`, drops, \
                  announcement), then sealing the frame (the time delta's varint, the scan \
                  for zero bytes, the COBS code byte); a constant message adds two passes of \
-                 `core::fmt::write` (tracing hands the message over as `&dyn Debug`, and \
-                 only formatting it tells its text) before the one-byte marker goes out. \
-                 Next: one inlined path for the lifecycle frames (enter, exit, close) from \
-                 the span table to the ring, and the frame written straight into the ring \
-                 when it fits contiguously. All figures are for `opt-level = \"s\"`.",
+                 `core::fmt::write` (about 80 instructions with the `Debug` glue: tracing \
+                 hands the message over as `&dyn Debug`, and only formatting it tells its \
+                 text; stable Rust has no `Formatter` without the outer pass), though the \
+                 text the host keeps is no longer copied or re-checked before the one-byte \
+                 marker goes out. Next: one inlined path for the lifecycle frames (enter, \
+                 exit, close) from the span table to the ring, the frame written straight \
+                 into the ring when it fits contiguously, and the common per-frame path \
+                 (`Output::put`, about 200 instructions: time delta, zero scan, ring \
+                 offsets) trimmed, which every operation shares. All figures are for \
+                 `opt-level = \"s\"`.",
                 more_insn.join(", ")
             ));
         }
@@ -620,13 +625,21 @@ impl Report<'_> {
                  encoder ({:.0}; no serde or postcard code is linked), tracing-core and \
                  tracing ({:.0}), more of `core` ({:.0}: tracing's messages are \
                  `fmt::Arguments` formatted on the target, and the demo's `{{}}` and `{{:?}}` \
-                 arguments), `memcpy`/`memmove` ({:.0}), and the call sites' metadata and \
-                 names ({:.0} of constants), besides the larger code the `tracing` macros \
-                 expand to in the application. Next steps toward 2×: one generic-free copy \
-                 of the sender's state machine (today each `Subscriber` method inlines its \
-                 own path to the ring), the call-site announcement written from the metadata \
-                 without the field-name buffer, and `memmove` gone from the entered-span \
-                 stack; 2× defmt-rtt (about {:.0} bytes) stays out of reach while \
+                 arguments), `compiler_builtins` ({:.0}: `memcpy` and the float conversions; no \
+                 `memmove` is linked), and the call sites' metadata and names ({:.0} of \
+                 constants), besides the larger code the `tracing` macros expand to in the \
+                 application. The largest single items (`llvm-nm --size-sort` of \
+                 `size-tunnel`): `Output::send` (about 2.2 KB: the encoder of every message \
+                 kind inlined into the one function that writes `Hello`, `Dropped`, \
+                 `CallSite` and `LiveSpan`), `Output::put` (about 1 KB), `record_str` and \
+                 `record_debug` (about 1 KB each, the text and constant paths inlined), \
+                 `<&str as Display>::fmt` with its padding (640 bytes) and two copies of the \
+                 text writer. Next steps toward 3.5× and 2×: the cold messages encoded by \
+                 out-of-line helpers (varints, strings) instead of inlined ones, one copy of \
+                 the text writer, one generic-free copy of the sender's state machine \
+                 (today each `Subscriber` method inlines its own path to the ring), and the \
+                 call-site announcement written from the metadata without the field-name \
+                 buffer; 2× defmt-rtt (about {:.0} bytes) stays out of reach while \
                  tracing-core and `core::fmt` are linked.",
                 ours / defmt,
                 of("rtt_tunnel_sender"),
