@@ -612,15 +612,16 @@ impl Receiver {
     }
 }
 
-/// Decodes `values` against `callsite`, with the context for an error.
+/// Decodes `values` against `callsite` into `out` (empty), with the context for an error.
 fn check_values<'a>(
     callsite: &RemoteCallsite,
     id: CallsiteId,
     values: rtt_tunnel_protocol::Values<'a>,
     message: &'static str,
-) -> Result<values::Decoded<'a>, ReceiveError> {
+    out: &mut values::Decoded<'a>,
+) -> Result<(), ReceiveError> {
     let name = callsite.metadata().name();
-    values::decode(values, callsite.fields().len()).map_err(|e| match e {
+    values::decode_into(values, callsite.fields().len(), out).map_err(|e| match e {
         values::ValuesError::TooMany { count } => ReceiveError::TooManyValues {
             callsite: id,
             name,

@@ -134,9 +134,15 @@ impl<'a> Decoded<'a> {
     }
 }
 
-/// Decodes `values` for a call site with `fields` fields, checking each field index.
-pub(crate) fn decode(values: Values<'_>, fields: usize) -> Result<Decoded<'_>, ValuesError> {
-    let mut decoded = Decoded::empty();
+/// Decodes `values` for a call site with `fields` fields into `out` (empty), checking each
+/// field index. `out` is filled where it lies: a [`Decoded`] is a 32-slot array, which moving
+/// out of a function by value copied on every relayed message.
+pub(crate) fn decode_into<'a>(
+    values: Values<'a>,
+    fields: usize,
+    out: &mut Decoded<'a>,
+) -> Result<(), ValuesError> {
+    debug_assert!(out.held.is_empty());
     let mut count = 0;
     for v in values {
         let field = usize::from(v.field);
@@ -144,15 +150,15 @@ pub(crate) fn decode(values: Values<'_>, fields: usize) -> Result<Decoded<'_>, V
             return Err(ValuesError::UnknownField { field: v.field });
         }
         count += 1;
-        decoded.constant |= matches!(v.value, WireValue::Constant(_));
-        decoded.same |= v.value == WireValue::SameConstant;
+        out.constant |= matches!(v.value, WireValue::Constant(_));
+        out.same |= v.value == WireValue::SameConstant;
         // Past the limit: only counted, for the error.
-        let _ = decoded.held.push((Held::new(v.value), field));
+        let _ = out.held.push((Held::new(v.value), field));
     }
     if count > MAX_VALUES {
         return Err(ValuesError::TooMany { count });
     }
-    Ok(decoded)
+    Ok(())
 }
 
 /// Builds the `ValueSet` of `$n` values in arrays of exactly `$n` entries (tracing's
