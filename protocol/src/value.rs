@@ -156,7 +156,11 @@ impl<'a> FieldValue<'a> {
 
 /// The encoded values at the end of an `Event`, `NewSpan` or `Record` message.
 ///
-/// Decoding checks every value once, so iterating never fails.
+/// [`Values::decode`] (and so [`Frame::decode`](crate::Frame::decode)) checks every value
+/// once, so iterating never fails. The values of a frame decoded with
+/// [`Frame::decode_deferred`](crate::Frame::decode_deferred) are not checked: read them with
+/// [`try_iter`](Values::try_iter), which reports the first bad value ([`iter`](Values::iter)
+/// would end there).
 #[derive(Clone, Copy, PartialEq, Eq, Default)]
 pub struct Values<'a> {
     bytes: &'a [u8],
@@ -173,6 +177,11 @@ impl<'a> Values<'a> {
             rest = FieldValue::decode(rest)?.1;
         }
         Ok(Self { bytes })
+    }
+
+    /// `bytes` as values, unchecked (see `deferred.rs`).
+    pub(crate) const fn unchecked(bytes: &'a [u8]) -> Self {
+        Self { bytes }
     }
 
     /// The encoded bytes.
@@ -219,7 +228,8 @@ pub struct ValuesIter<'a> {
 impl<'a> Iterator for ValuesIter<'a> {
     type Item = FieldValue<'a>;
     fn next(&mut self) -> Option<FieldValue<'a>> {
-        // `Values::decode` checked the bytes; an error here cannot happen, and ends the walk.
+        // `Values::decode` checked the bytes; an error here cannot happen, and ends the walk
+        // (values of `Frame::decode_deferred` are read with `try_iter`).
         let (value, rest) = FieldValue::decode(self.rest).ok()?;
         self.rest = rest;
         Some(value)
