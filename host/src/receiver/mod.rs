@@ -629,6 +629,12 @@ fn check_values<'a>(
             max: MAX_VALUES,
             message,
         },
+        values::ValuesError::Decode(error) => ReceiveError::BadValue {
+            callsite: id,
+            name,
+            error,
+            message,
+        },
         values::ValuesError::UnknownField { field } => ReceiveError::UnknownField {
             callsite: id,
             name,

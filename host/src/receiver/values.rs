@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use rtt_tunnel_protocol::{Value as WireValue, Values};
+use rtt_tunnel_protocol::{DecodeError, Value as WireValue, Values};
 use tracing_core::field::{self, DisplayValue, Field, FieldSet, Value, ValueSet};
 
 use super::constants::MISSING_CONSTANT;
@@ -93,6 +93,7 @@ impl<'a> Held<'a> {
 pub(crate) enum ValuesError {
     TooMany { count: usize },
     UnknownField { field: u8 },
+    Decode(DecodeError),
 }
 
 /// The values of one message, each decoded once from the wire, with the index of its field.
@@ -135,7 +136,7 @@ impl<'a> Decoded<'a> {
 }
 
 /// Decodes `values` for a call site with `fields` fields into `out` (empty), checking each
-/// field index. `out` is filled where it lies: a [`Decoded`] is a 32-slot array, which moving
+/// value (they may come from `Frame::decode_deferred`) and its field index. `out` is filled where it lies: a [`Decoded`] is a 32-slot array, which moving
 /// out of a function by value copied on every relayed message.
 pub(crate) fn decode_into<'a>(
     values: Values<'a>,
@@ -144,7 +145,8 @@ pub(crate) fn decode_into<'a>(
 ) -> Result<(), ValuesError> {
     debug_assert!(out.held.is_empty());
     let mut count = 0;
-    for v in values {
+    for v in values.try_iter() {
+        let v = v.map_err(ValuesError::Decode)?;
         let field = usize::from(v.field);
         if field >= fields {
             return Err(ValuesError::UnknownField { field: v.field });
