@@ -7,19 +7,78 @@
 
 use crate::error::DecodeError;
 use crate::frame::Frame;
-use crate::message::Message;
+use crate::message::{tag, CallsiteId, Message, Parent, SpanId};
 use crate::value::{FieldValue, Values};
 
 impl<'a> Frame<'a> {
     /// [`decode`](Self::decode), except that the message's [`Values`] are not checked: read
     /// them with [`Values::try_iter`], which returns the error `decode` would have.
     pub fn decode_deferred(bytes: &'a [u8]) -> Result<Self, DecodeError> {
+        // The frames a sender writes most (a short time delta, then a compact tag) are read
+        // by hand; anything else, valid or not, by postcard, for the same result and errors.
+        if let Some((dt, rest)) = short_varint(bytes, 9) {
+            let dt = ((dt >> 1) as i64) ^ -((dt & 1) as i64);
+            let message = match compact(rest) {
+                Some(message) => message,
+                None => Message::decode_deferred(rest)?,
+            };
+            return Ok(Self { dt, message });
+        }
         let (dt, rest) = postcard::take_from_bytes(bytes).map_err(DecodeError::from_postcard)?;
         Ok(Self {
             dt,
             message: Message::decode_deferred(rest)?,
         })
     }
+}
+
+/// A varint of at most `max` bytes (`max * 7` bits, below the type's limit: always valid, so
+/// the value postcard reads) at the start of `bytes`, and the bytes after it; `None` for
+/// anything else (longer, or cut short), which the caller leaves to postcard.
+#[inline(always)]
+fn short_varint(bytes: &[u8], max: usize) -> Option<(u64, &[u8])> {
+    let mut value = 0u64;
+    for (i, &byte) in bytes.iter().take(max).enumerate() {
+        value |= u64::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Some((value, &bytes[i + 1..]));
+        }
+    }
+    None
+}
+
+/// A message with a compact tag (see `message::tag`), as `Message::decode_with` reads it;
+/// `None` for any other message or anything unusual (left to `Message::decode_deferred`).
+#[inline(always)]
+fn compact(bytes: &[u8]) -> Option<Message<'_>> {
+    let (t, rest) = short_varint(bytes, 4)?;
+    // At most 28 bits.
+    let t = t as u32;
+    if t < tag::COMPACT {
+        return None;
+    }
+    let x = (t - tag::COMPACT) / tag::KINDS;
+    let message = match (t - tag::COMPACT) % tag::KINDS {
+        tag::K_EVENT => Message::Event {
+            callsite: CallsiteId(x),
+            parent: Parent::Current,
+            values: Values::unchecked(rest),
+        },
+        tag::K_NEW_SPAN => {
+            let (id, rest) = short_varint(rest, 4)?;
+            Message::NewSpan {
+                id: SpanId(id as u32),
+                callsite: CallsiteId(x),
+                parent: Parent::Current,
+                values: Values::unchecked(rest),
+            }
+        }
+        _ if !rest.is_empty() => return None,
+        tag::K_ENTER => Message::Enter(SpanId(x)),
+        tag::K_EXIT => Message::Exit(SpanId(x)),
+        _ => Message::Close(SpanId(x)),
+    };
+    Some(message)
 }
 
 impl<'a> Message<'a> {
@@ -71,7 +130,6 @@ impl<'a> Iterator for TryValuesIter<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::message::{CallsiteId, Parent};
     use crate::value::{Value, ValuesWriter};
 
     fn event_frame(values: &[u8], buf: &mut [u8]) -> usize {
