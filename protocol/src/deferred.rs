@@ -8,7 +8,10 @@
 use crate::error::DecodeError;
 use crate::frame::Frame;
 use crate::message::{tag, CallsiteId, Message, Parent, SpanId};
-use crate::value::{FieldValue, Values};
+use crate::value::{
+    FieldValue, Value, Values, KIND_CONSTANT, KIND_DEBUG, KIND_DEBUG_TRUNCATED, KIND_FALSE,
+    KIND_I64, KIND_SAME_CONSTANT, KIND_STR, KIND_TRUE, KIND_U64,
+};
 
 impl<'a> Frame<'a> {
     /// [`decode`](Self::decode), except that the message's [`Values`] are not checked: read
@@ -114,6 +117,10 @@ impl<'a> Iterator for TryValuesIter<'a> {
         if self.rest.is_empty() {
             return None;
         }
+        if let Some((value, rest)) = short_value(self.rest) {
+            self.rest = rest;
+            return Some(Ok(value));
+        }
         match FieldValue::decode(self.rest) {
             Ok((value, rest)) => {
                 self.rest = rest;
@@ -127,10 +134,50 @@ impl<'a> Iterator for TryValuesIter<'a> {
     }
 }
 
+/// The values a sender writes most (`bool`, integers up to 63 bits, text), read by hand, as
+/// `FieldValue::decode` reads them; `None` for anything else, valid or not, which the caller
+/// leaves to `FieldValue::decode`.
+#[inline(always)]
+fn short_value(bytes: &[u8]) -> Option<(FieldValue<'_>, &[u8])> {
+    let (header, rest) = short_varint(bytes, 4)?;
+    let field = u8::try_from(header >> 4).ok()?;
+    let (value, rest) = match header as u32 & 0xf {
+        KIND_FALSE => (Value::Bool(false), rest),
+        KIND_TRUE => (Value::Bool(true), rest),
+        KIND_SAME_CONSTANT => (Value::SameConstant, rest),
+        KIND_U64 => {
+            let (v, rest) = short_varint(rest, 9)?;
+            (Value::U64(v), rest)
+        }
+        KIND_I64 => {
+            let (v, rest) = short_varint(rest, 9)?;
+            (Value::I64(((v >> 1) as i64) ^ -((v & 1) as i64)), rest)
+        }
+        kind @ (KIND_STR | KIND_DEBUG | KIND_DEBUG_TRUNCATED | KIND_CONSTANT) => {
+            let (len, rest) = short_varint(rest, 4)?;
+            // At most 28 bits.
+            let len = len as usize;
+            let text = core::str::from_utf8(rest.get(..len)?).ok()?;
+            let rest = &rest[len..];
+            let value = match kind {
+                KIND_STR => Value::Str(text),
+                KIND_CONSTANT => Value::Constant(text),
+                _ => Value::Debug {
+                    text,
+                    truncated: kind == KIND_DEBUG_TRUNCATED,
+                },
+            };
+            (value, rest)
+        }
+        _ => return None,
+    };
+    Some((FieldValue { field, value }, rest))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::value::{Value, ValuesWriter};
+    use crate::value::ValuesWriter;
 
     fn event_frame(values: &[u8], buf: &mut [u8]) -> usize {
         // dt 5, the long Event tag with call site 3, parent current, then the values.

@@ -13,18 +13,18 @@ use crate::wire::{self, Out};
 /// Largest field index a value may carry (tracing allows 32 fields per call site).
 pub const MAX_FIELD_INDEX: u8 = u8::MAX;
 
-const KIND_FALSE: u32 = 0;
-const KIND_TRUE: u32 = 1;
-const KIND_I64: u32 = 2;
-const KIND_U64: u32 = 3;
-const KIND_I128: u32 = 4;
-const KIND_U128: u32 = 5;
-const KIND_F64: u32 = 6;
-const KIND_STR: u32 = 7;
-const KIND_DEBUG: u32 = 8;
-const KIND_DEBUG_TRUNCATED: u32 = 9;
-const KIND_CONSTANT: u32 = 10;
-const KIND_SAME_CONSTANT: u32 = 11;
+pub(crate) const KIND_FALSE: u32 = 0;
+pub(crate) const KIND_TRUE: u32 = 1;
+pub(crate) const KIND_I64: u32 = 2;
+pub(crate) const KIND_U64: u32 = 3;
+pub(crate) const KIND_I128: u32 = 4;
+pub(crate) const KIND_U128: u32 = 5;
+pub(crate) const KIND_F64: u32 = 6;
+pub(crate) const KIND_STR: u32 = 7;
+pub(crate) const KIND_DEBUG: u32 = 8;
+pub(crate) const KIND_DEBUG_TRUNCATED: u32 = 9;
+pub(crate) const KIND_CONSTANT: u32 = 10;
+pub(crate) const KIND_SAME_CONSTANT: u32 = 11;
 
 /// One recorded value, borrowed from the frame it was decoded from.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -725,3 +725,35 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2048))]
+
+    /// `try_iter` reads any bytes as `Values::decode` and `iter` do: the same values, then the
+    /// same error.
+    #[test]
+    fn try_iter_reads_values_as_decode_does(
+        bytes in prop::collection::vec(
+            prop_oneof![any::<u8>(), 0u8..0x0c, 0x10u8..0x1c, 0x61u8..0x7b, Just(0x80u8)], 0..40),
+    ) {
+        // A compact `Event` tag (call site 0) and the bytes as its values.
+        let mut frame = vec![0x10];
+        frame.extend_from_slice(&bytes);
+        let Ok(Message::Event { values, .. }) = Message::decode_deferred(&frame) else {
+            panic!("a compact Event tag decodes");
+        };
+        let read: Vec<_> = values.try_iter().collect();
+        match Values::decode(&bytes) {
+            Ok(checked) => {
+                let expected: Vec<_> = checked.iter().map(Ok).collect();
+                prop_assert_eq!(read, expected);
+            }
+            Err(error) => {
+                prop_assert_eq!(read.last(), Some(&Err(error)));
+                let good = read.len() - 1;
+                prop_assert!(read[..good].iter().all(Result::is_ok));
+                prop_assert_eq!(values.iter().count(), good);
+            }
+        }
+    }
+}
