@@ -7,7 +7,7 @@ use tracing_core::Event;
 
 use super::arena::RemoteCallsite;
 use super::persist::{Local, SpanData};
-use super::{check_values, dispatch, values, ReceiveError, Receiver};
+use super::{check_values, dispatch, dispatch_busy, values, ReceiveError, Receiver};
 
 /// The most entries of one span a `LiveSpan` may claim.
 const MAX_LIVE_ENTRIES: u32 = 1024;
@@ -47,7 +47,7 @@ impl SpanState {
 /// Whether the host's subscriber wants `callsite` now (what the `tracing` macros check before
 /// they make a span or an event; per-layer filters rely on it being asked right before).
 fn enabled(callsite: &RemoteCallsite) -> bool {
-    dispatch(|d| d.enabled(callsite.metadata()))
+    dispatch_busy(|d| d.enabled(callsite.metadata()))
 }
 
 /// Where a new span or event goes, on the target and on the host.
@@ -195,7 +195,7 @@ impl Receiver {
                 Some(parent) => Attributes::child_of(parent, meta, values),
                 None => Attributes::new_root(meta, values),
             };
-            dispatch(|d| d.new_span(&attrs))
+            dispatch_busy(|d| d.new_span(&attrs))
         });
         Local::Relayed(id)
     }
@@ -225,7 +225,7 @@ impl Receiver {
         values.resolve(|field| constants.get(id, field));
         values::with_value_set(meta.fields(), callsite.fields(), &values, |values| {
             let event = Event::new_child_of(parent, meta, values);
-            dispatch(|d| d.event(&event));
+            dispatch_busy(|d| d.event(&event));
         });
         Ok(())
     }
