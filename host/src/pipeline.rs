@@ -47,7 +47,7 @@ use rtt_tunnel_protocol::{Frame, Message};
 
 use crate::capture::CaptureWriter;
 use crate::defmt::{line_time, DefmtDecoder, DefmtEvents, DefmtLine};
-use crate::receiver::{BootInfo, Receiver, RECEIVER_TARGET};
+use crate::receiver::{BootInfo, ReceiveError, Receiver, RECEIVER_TARGET};
 use crate::target_time;
 
 pub use drain::{ByteSource, Drain, DrainEnd, DrainError, Pulled};
@@ -362,7 +362,10 @@ impl Pipeline {
             // The frame goes to the receiver from inside the match: moved out to a local
             // first, it was copied (and read back right after the decoder wrote it, a
             // store-forwarding stall) on every frame.
-            let (hello, received) = match Frame::decode(frame) {
+            // Values unchecked here: the receiver checks each as it reads it (one walk, not
+            // two), and a bad one comes back as `ReceiveError::BadValue`, counted below as
+            // the decode error it is.
+            let (hello, received) = match Frame::decode_deferred(frame) {
                 Ok(frame) => {
                     let hello = matches!(frame.message, Message::Hello(_));
                     // defmt lines logged before this frame go first.
@@ -391,6 +394,14 @@ impl Pipeline {
                     if hello && written.is_ok() {
                         written = note_boot(capture, last_boot, receiver);
                     }
+                }
+                Err(ReceiveError::BadValue { error, .. }) => {
+                    stats.decode_errors += 1;
+                    warn(
+                        receiver,
+                        stats.decode_errors,
+                        format_args!("a frame did not decode ({error}); it was skipped"),
+                    );
                 }
                 Err(error) => {
                     stats.receive_errors += 1;

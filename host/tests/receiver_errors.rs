@@ -5,7 +5,7 @@ mod receiver_support;
 use receiver_support::*;
 use rtt_tunnel_host::receiver::{ReceiveError, Receiver, MAX_VALUES};
 use rtt_tunnel_protocol::{
-    CallsiteId, Frame, Hello, Kind, LiveSpan, Message, Parent, SpanId, Value, Values,
+    CallsiteId, DecodeError, Frame, Hello, Kind, LiveSpan, Message, Parent, SpanId, Value, Values,
     PROTOCOL_VERSION,
 };
 
@@ -240,6 +240,31 @@ fn every_error_leaves_the_receiver_working() {
                 field: 1,
                 fields: 1,
                 message: "NewSpan",
+            },
+        );
+
+        // A value that does not decode, in a frame decoded with its values deferred (as the
+        // pipeline does): the receiver finds it while reading the values.
+        let good = Vals::new(&[(0, Value::Bool(true))]);
+        let mut bytes = [0u8; 64];
+        let n = event(0, Parent::Root, good.values())
+            .encode(&mut bytes)
+            .unwrap();
+        bytes[n] = 0x1f; // field 1, value kind 15: no such kind
+        let bad = Message::decode_deferred(&bytes[..=n]).unwrap();
+        assert!(Message::decode(&bytes[..=n]).is_err());
+        rejects(
+            &mut rx,
+            &log,
+            bad,
+            ReceiveError::BadValue {
+                callsite: CallsiteId(0),
+                name: "event",
+                error: DecodeError::BadTag {
+                    what: "value kind",
+                    tag: 15,
+                },
+                message: "Event",
             },
         );
 

@@ -122,6 +122,7 @@
 #![no_std]
 #![warn(missing_docs)]
 
+mod deferred;
 mod error;
 mod frame;
 mod message;
@@ -129,6 +130,7 @@ mod splitter;
 mod value;
 mod wire;
 
+pub use deferred::TryValuesIter;
 pub use error::{DecodeError, EncodeError, FrameError};
 pub use frame::{Frame, FrameBuilder};
 pub use message::{

@@ -401,6 +401,16 @@ impl<'a> Message<'a> {
     /// another release) is [`DecodeError::UnsupportedVersion`]: its version is read before
     /// anything else, whatever the rest of its layout.
     pub fn decode(bytes: &'a [u8]) -> Result<Self, DecodeError> {
+        Self::decode_with(bytes, Values::decode)
+    }
+
+    /// [`decode`](Self::decode), with `values` making the [`Values`] of an `Event`, `NewSpan`
+    /// or `Record` from its bytes (checked, or deferred: see `deferred.rs`).
+    #[inline(always)]
+    pub(crate) fn decode_with(
+        bytes: &'a [u8],
+        values: impl Fn(&'a [u8]) -> Result<Values<'a>, DecodeError>,
+    ) -> Result<Self, DecodeError> {
         let (t, rest): (u32, _) = take(bytes)?;
         let no_tail = |m: Message<'a>, rest: &[u8]| {
             if rest.is_empty() {
@@ -438,7 +448,7 @@ impl<'a> Message<'a> {
                 Ok(Message::Event {
                     callsite,
                     parent,
-                    values: Values::decode(rest)?,
+                    values: values(rest)?,
                 })
             }
             tag::NEW_SPAN => {
@@ -447,7 +457,7 @@ impl<'a> Message<'a> {
                     id,
                     callsite,
                     parent,
-                    values: Values::decode(rest)?,
+                    values: values(rest)?,
                 })
             }
             tag::ENTER => span(rest).and_then(|(id, r)| no_tail(Message::Enter(id), r)),
@@ -458,7 +468,7 @@ impl<'a> Message<'a> {
                 let (span, rest) = span(rest)?;
                 Ok(Message::Record {
                     span,
-                    values: Values::decode(rest)?,
+                    values: values(rest)?,
                 })
             }
             tag::FOLLOWS_FROM => {
@@ -479,7 +489,7 @@ impl<'a> Message<'a> {
                     tag::K_EVENT => Ok(Message::Event {
                         callsite: CallsiteId(x),
                         parent: Parent::Current,
-                        values: Values::decode(rest)?,
+                        values: values(rest)?,
                     }),
                     tag::K_NEW_SPAN => {
                         let (id, rest) = span(rest)?;
@@ -487,7 +497,7 @@ impl<'a> Message<'a> {
                             id,
                             callsite: CallsiteId(x),
                             parent: Parent::Current,
-                            values: Values::decode(rest)?,
+                            values: values(rest)?,
                         })
                     }
                     tag::K_ENTER => no_tail(Message::Enter(SpanId(x)), rest),

@@ -13,18 +13,18 @@ use crate::wire::{self, Out};
 /// Largest field index a value may carry (tracing allows 32 fields per call site).
 pub const MAX_FIELD_INDEX: u8 = u8::MAX;
 
-const KIND_FALSE: u32 = 0;
-const KIND_TRUE: u32 = 1;
-const KIND_I64: u32 = 2;
-const KIND_U64: u32 = 3;
-const KIND_I128: u32 = 4;
-const KIND_U128: u32 = 5;
-const KIND_F64: u32 = 6;
-const KIND_STR: u32 = 7;
-const KIND_DEBUG: u32 = 8;
-const KIND_DEBUG_TRUNCATED: u32 = 9;
-const KIND_CONSTANT: u32 = 10;
-const KIND_SAME_CONSTANT: u32 = 11;
+pub(crate) const KIND_FALSE: u32 = 0;
+pub(crate) const KIND_TRUE: u32 = 1;
+pub(crate) const KIND_I64: u32 = 2;
+pub(crate) const KIND_U64: u32 = 3;
+pub(crate) const KIND_I128: u32 = 4;
+pub(crate) const KIND_U128: u32 = 5;
+pub(crate) const KIND_F64: u32 = 6;
+pub(crate) const KIND_STR: u32 = 7;
+pub(crate) const KIND_DEBUG: u32 = 8;
+pub(crate) const KIND_DEBUG_TRUNCATED: u32 = 9;
+pub(crate) const KIND_CONSTANT: u32 = 10;
+pub(crate) const KIND_SAME_CONSTANT: u32 = 11;
 
 /// One recorded value, borrowed from the frame it was decoded from.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -156,7 +156,11 @@ impl<'a> FieldValue<'a> {
 
 /// The encoded values at the end of an `Event`, `NewSpan` or `Record` message.
 ///
-/// Decoding checks every value once, so iterating never fails.
+/// [`Values::decode`] (and so [`Frame::decode`](crate::Frame::decode)) checks every value
+/// once, so iterating never fails. The values of a frame decoded with
+/// [`Frame::decode_deferred`](crate::Frame::decode_deferred) are not checked: read them with
+/// [`try_iter`](Values::try_iter), which reports the first bad value ([`iter`](Values::iter)
+/// would end there).
 #[derive(Clone, Copy, PartialEq, Eq, Default)]
 pub struct Values<'a> {
     bytes: &'a [u8],
@@ -173,6 +177,11 @@ impl<'a> Values<'a> {
             rest = FieldValue::decode(rest)?.1;
         }
         Ok(Self { bytes })
+    }
+
+    /// `bytes` as values, unchecked (see `deferred.rs`).
+    pub(crate) const fn unchecked(bytes: &'a [u8]) -> Self {
+        Self { bytes }
     }
 
     /// The encoded bytes.
@@ -219,7 +228,8 @@ pub struct ValuesIter<'a> {
 impl<'a> Iterator for ValuesIter<'a> {
     type Item = FieldValue<'a>;
     fn next(&mut self) -> Option<FieldValue<'a>> {
-        // `Values::decode` checked the bytes; an error here cannot happen, and ends the walk.
+        // `Values::decode` checked the bytes; an error here cannot happen, and ends the walk
+        // (values of `Frame::decode_deferred` are read with `try_iter`).
         let (value, rest) = FieldValue::decode(self.rest).ok()?;
         self.rest = rest;
         Some(value)

@@ -677,3 +677,83 @@ fn cobs_block_boundaries_round_trip() {
         }
     }
 }
+
+/// The values of `message`, if it has any.
+fn values_of<'a>(message: &Message<'a>) -> Option<Values<'a>> {
+    match *message {
+        Message::Event { values, .. }
+        | Message::NewSpan { values, .. }
+        | Message::Record { values, .. } => Some(values),
+        _ => None,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// `Frame::decode_deferred` reads every valid frame as `Frame::decode` does, and
+    /// `try_iter` its values as `iter`.
+    #[test]
+    fn deferred_decoding_matches_decode(dt in any::<i64>(), spec in spec()) {
+        let raw = raw_frame(dt, &spec);
+        let checked = Frame::decode(&raw).unwrap();
+        let deferred = Frame::decode_deferred(&raw).unwrap();
+        prop_assert_eq!(deferred, checked);
+        if let Some(values) = values_of(&deferred.message) {
+            let read: Vec<_> = values.try_iter().collect();
+            let expected: Vec<_> = values.iter().map(Ok).collect();
+            prop_assert_eq!(read, expected);
+        }
+    }
+
+    /// On any bytes, `decode_deferred` plus `try_iter` give what `decode` gives: the same
+    /// frame, or the same error (from one or the other).
+    #[test]
+    fn deferred_decoding_fails_as_decode_does(
+        bytes in prop::collection::vec(
+            prop_oneof![any::<u8>(), 0u8..0x20, Just(0x80u8), Just(0xffu8)], 0..40),
+    ) {
+        let deferred = Frame::decode_deferred(&bytes).map(|frame| {
+            let bad = values_of(&frame.message).and_then(|v| v.try_iter().find_map(Result::err));
+            (frame, bad)
+        });
+        match (Frame::decode(&bytes), deferred) {
+            (Ok(checked), Ok((frame, None))) => prop_assert_eq!(checked, frame),
+            (Err(error), Err(deferred)) => prop_assert_eq!(error, deferred),
+            (Err(error), Ok((_, Some(bad)))) => prop_assert_eq!(error, bad),
+            (checked, deferred) => prop_assert!(false, "{:?} vs {:?}", checked, deferred),
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2048))]
+
+    /// `try_iter` reads any bytes as `Values::decode` and `iter` do: the same values, then the
+    /// same error.
+    #[test]
+    fn try_iter_reads_values_as_decode_does(
+        bytes in prop::collection::vec(
+            prop_oneof![any::<u8>(), 0u8..0x0c, 0x10u8..0x1c, 0x61u8..0x7b, Just(0x80u8)], 0..40),
+    ) {
+        // A compact `Event` tag (call site 0) and the bytes as its values.
+        let mut frame = vec![0x10];
+        frame.extend_from_slice(&bytes);
+        let Ok(Message::Event { values, .. }) = Message::decode_deferred(&frame) else {
+            panic!("a compact Event tag decodes");
+        };
+        let read: Vec<_> = values.try_iter().collect();
+        match Values::decode(&bytes) {
+            Ok(checked) => {
+                let expected: Vec<_> = checked.iter().map(Ok).collect();
+                prop_assert_eq!(read, expected);
+            }
+            Err(error) => {
+                prop_assert_eq!(read.last(), Some(&Err(error)));
+                let good = read.len() - 1;
+                prop_assert!(read[..good].iter().all(Result::is_ok));
+                prop_assert_eq!(values.iter().count(), good);
+            }
+        }
+    }
+}

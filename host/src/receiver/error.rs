@@ -1,6 +1,6 @@
 //! What can go wrong relaying one frame.
 
-use rtt_tunnel_protocol::{CallsiteId, Kind, SpanId};
+use rtt_tunnel_protocol::{CallsiteId, DecodeError, Kind, SpanId};
 
 /// A frame the [`Receiver`](super::Receiver) could not relay.
 ///
@@ -123,6 +123,21 @@ pub enum ReceiveError {
         field: u8,
         /// How many fields the call site has.
         fields: usize,
+        /// The message.
+        message: &'static str,
+    },
+    /// A value did not decode. The receiver reads a message's values once, checking each as
+    /// it relays it, so this is the [`DecodeError`] of a frame decoded with
+    /// [`Frame::decode_deferred`](rtt_tunnel_protocol::Frame::decode_deferred) (as the
+    /// [`Pipeline`](crate::pipeline::Pipeline) does, which counts it as a decode error).
+    #[error("a value of call site {} ({name:?}) in {message} did not decode: {error}", callsite.0)]
+    BadValue {
+        /// The call site.
+        callsite: CallsiteId,
+        /// Its name.
+        name: &'static str,
+        /// What was wrong.
+        error: DecodeError,
         /// The message.
         message: &'static str,
     },

@@ -221,6 +221,15 @@ fn dispatch<R>(f: impl FnOnce(&dispatcher::Dispatch) -> R) -> R {
     f(&dispatcher::get_default(dispatcher::Dispatch::clone))
 }
 
+/// Runs `f` inside `get_default`'s closure, without cloning the dispatcher (a reference count
+/// up and down, an atomic each with a scoped dispatcher): for `enabled`, `new_span` and
+/// `event`, which `tracing`'s own macros call there too (`Span::new`, `Event::dispatch`).
+/// Whatever the subscriber dispatches from inside them reaches the no-op dispatcher, as it
+/// would for local spans and events.
+fn dispatch_busy<R>(f: impl FnMut(&dispatcher::Dispatch) -> R) -> R {
+    dispatcher::get_default(f)
+}
+
 impl Receiver {
     /// Restores a receiver: `metadata` of any number of firmware builds (what
     /// [`persist_metadata`](Self::persist_metadata) returned, possibly merged across runs),
@@ -612,20 +621,27 @@ impl Receiver {
     }
 }
 
-/// Decodes `values` against `callsite`, with the context for an error.
+/// Decodes `values` against `callsite` into `out` (empty), with the context for an error.
 fn check_values<'a>(
     callsite: &RemoteCallsite,
     id: CallsiteId,
     values: rtt_tunnel_protocol::Values<'a>,
     message: &'static str,
-) -> Result<values::Decoded<'a>, ReceiveError> {
+    out: &mut values::Decoded<'a>,
+) -> Result<(), ReceiveError> {
     let name = callsite.metadata().name();
-    values::decode(values, callsite.fields().len()).map_err(|e| match e {
+    values::decode_into(values, callsite.fields().len(), out).map_err(|e| match e {
         values::ValuesError::TooMany { count } => ReceiveError::TooManyValues {
             callsite: id,
             name,
             count,
             max: MAX_VALUES,
+            message,
+        },
+        values::ValuesError::Decode(error) => ReceiveError::BadValue {
+            callsite: id,
+            name,
+            error,
             message,
         },
         values::ValuesError::UnknownField { field } => ReceiveError::UnknownField {

@@ -7,7 +7,7 @@ use tracing_core::Event;
 
 use super::arena::RemoteCallsite;
 use super::persist::{Local, SpanData};
-use super::{check_values, dispatch, values, ReceiveError, Receiver};
+use super::{check_values, dispatch, dispatch_busy, values, ReceiveError, Receiver};
 
 /// The most entries of one span a `LiveSpan` may claim.
 const MAX_LIVE_ENTRIES: u32 = 1024;
@@ -47,7 +47,7 @@ impl SpanState {
 /// Whether the host's subscriber wants `callsite` now (what the `tracing` macros check before
 /// they make a span or an event; per-layer filters rely on it being asked right before).
 fn enabled(callsite: &RemoteCallsite) -> bool {
-    dispatch(|d| d.enabled(callsite.metadata()))
+    dispatch_busy(|d| d.enabled(callsite.metadata()))
 }
 
 /// Where a new span or event goes, on the target and on the host.
@@ -195,7 +195,7 @@ impl Receiver {
                 Some(parent) => Attributes::child_of(parent, meta, values),
                 None => Attributes::new_root(meta, values),
             };
-            dispatch(|d| d.new_span(&attrs))
+            dispatch_busy(|d| d.new_span(&attrs))
         });
         Local::Relayed(id)
     }
@@ -209,7 +209,8 @@ impl Receiver {
         const MESSAGE: &str = "Event";
         let callsite = self.callsite_of_kind(id, Kind::Event, MESSAGE)?;
         let raw = values;
-        let values = check_values(callsite, id, raw, MESSAGE)?;
+        let mut values = values::Decoded::empty();
+        check_values(callsite, id, raw, MESSAGE, &mut values)?;
         self.check_parent(parent, MESSAGE)?;
         // Kept even while the host filters the call site out: later markers may be shown.
         if values.has_constant() {
@@ -221,11 +222,10 @@ impl Receiver {
         let parent = self.resolve_parent(parent).local;
         let meta = callsite.metadata();
         let constants = &self.constants;
-        let mut values = values;
         values.resolve(|field| constants.get(id, field));
         values::with_value_set(meta.fields(), callsite.fields(), &values, |values| {
             let event = Event::new_child_of(parent, meta, values);
-            dispatch(|d| d.event(&event));
+            dispatch_busy(|d| d.event(&event));
         });
         Ok(())
     }
@@ -243,7 +243,9 @@ impl Receiver {
             return Ok(());
         }
         let callsite = self.callsite_of_kind(callsite_id, Kind::Span, MESSAGE)?;
-        let values = check_values(callsite, callsite_id, values, MESSAGE)?;
+        let raw = values;
+        let mut values = values::Decoded::empty();
+        check_values(callsite, callsite_id, raw, MESSAGE, &mut values)?;
         self.check_parent(parent, MESSAGE)?;
         if self.spans.contains_key(&id) && parent != Parent::Explicit(id) {
             // The target reuses a span's id (its slot) only after closing it: the `Close` was
@@ -384,7 +386,9 @@ impl Receiver {
             Some(callsite) => callsite,
             None => self.callsite_of_kind(callsite_id, Kind::Span, MESSAGE)?,
         };
-        let values = check_values(callsite, callsite_id, values, MESSAGE)?;
+        let raw = values;
+        let mut values = values::Decoded::empty();
+        check_values(callsite, callsite_id, raw, MESSAGE, &mut values)?;
         if let Some(local) = self.own_local(id) {
             let meta = callsite.metadata();
             values::with_value_set(meta.fields(), callsite.fields(), &values, |values| {

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use rtt_tunnel_protocol::{Value as WireValue, Values};
+use rtt_tunnel_protocol::{DecodeError, Value as WireValue, Values};
 use tracing_core::field::{self, DisplayValue, Field, FieldSet, Value, ValueSet};
 
 use super::constants::MISSING_CONSTANT;
@@ -93,6 +93,7 @@ impl<'a> Held<'a> {
 pub(crate) enum ValuesError {
     TooMany { count: usize },
     UnknownField { field: u8 },
+    Decode(DecodeError),
 }
 
 /// The values of one message, each decoded once from the wire, with the index of its field.
@@ -134,25 +135,32 @@ impl<'a> Decoded<'a> {
     }
 }
 
-/// Decodes `values` for a call site with `fields` fields, checking each field index.
-pub(crate) fn decode(values: Values<'_>, fields: usize) -> Result<Decoded<'_>, ValuesError> {
-    let mut decoded = Decoded::empty();
+/// Decodes `values` for a call site with `fields` fields into `out` (empty), checking each
+/// value (they may come from `Frame::decode_deferred`) and its field index. `out` is filled where it lies: a [`Decoded`] is a 32-slot array, which moving
+/// out of a function by value copied on every relayed message.
+pub(crate) fn decode_into<'a>(
+    values: Values<'a>,
+    fields: usize,
+    out: &mut Decoded<'a>,
+) -> Result<(), ValuesError> {
+    debug_assert!(out.held.is_empty());
     let mut count = 0;
-    for v in values {
+    for v in values.try_iter() {
+        let v = v.map_err(ValuesError::Decode)?;
         let field = usize::from(v.field);
         if field >= fields {
             return Err(ValuesError::UnknownField { field: v.field });
         }
         count += 1;
-        decoded.constant |= matches!(v.value, WireValue::Constant(_));
-        decoded.same |= v.value == WireValue::SameConstant;
+        out.constant |= matches!(v.value, WireValue::Constant(_));
+        out.same |= v.value == WireValue::SameConstant;
         // Past the limit: only counted, for the error.
-        let _ = decoded.held.push((Held::new(v.value), field));
+        let _ = out.held.push((Held::new(v.value), field));
     }
     if count > MAX_VALUES {
         return Err(ValuesError::TooMany { count });
     }
-    Ok(decoded)
+    Ok(())
 }
 
 /// Builds the `ValueSet` of `$n` values in arrays of exactly `$n` entries (tracing's
