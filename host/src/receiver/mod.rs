@@ -113,17 +113,23 @@ use tracing_core::dispatcher;
 
 mod arena;
 mod error;
+mod host_spans;
+mod library;
+mod limits;
 mod persist;
 mod spans;
 mod values;
 
 pub use arena::{leak_stats, set_leak_limit, LeakStats, DEFAULT_LEAK_LIMIT};
 pub use error::ReceiveError;
+pub use limits::{LimitStats, Limits};
 pub use persist::{BootInfo, CallSiteData, LocalSpans, PersistedMetadata, PersistedSpans};
 pub use values::{MAX_VALUES, TRUNCATED_MARKER};
 
 use crate::target_time::{self, TargetClock, TargetTime};
 pub(crate) use arena::{intern as intern_callsite, CallSiteView, RemoteCallsite};
+use host_spans::HostSpans;
+use library::Library;
 use persist::{Boot, Local};
 use spans::SpanState;
 
@@ -168,8 +174,9 @@ pub const RECEIVER_TARGET: &str = "rtt_tunnel";
 /// Relays the frames of one target into the host's `tracing` dispatcher. See the
 /// [module docs](self) for the semantics.
 pub struct Receiver {
-    /// Call sites of every firmware build known, for persistence and lazy activation.
-    library: PersistedMetadata,
+    /// Call sites of every firmware build known, for persistence and lazy activation, with
+    /// the use of each build for [`Limits::firmware`] and [`Limits::metadata_bytes`].
+    library: Library,
     /// Call sites of the running firmware, leaked.
     callsites: IdMap<CallsiteId, &'static RemoteCallsite>,
     boot: Boot,
@@ -183,6 +190,10 @@ pub struct Receiver {
     /// Spans replaced by a `NewSpan` that reused their id (their `Close` was lost).
     replaced_spans: u64,
     clock: TargetClock,
+    /// The host spans held, for closing without recursion.
+    host_spans: HostSpans,
+    limits: Limits,
+    limit_stats: LimitStats,
 }
 
 impl Default for Receiver {
@@ -203,6 +214,7 @@ impl fmt::Debug for Receiver {
             .field("call_sites", &self.callsites.len())
             .field("spans", &self.spans.len())
             .field("entered", &self.entered)
+            .field("host_spans", &self.host_spans.len())
             .field("dropped_frames", &self.dropped_frames)
             .field("untracked_frames", &self.untracked_frames)
             .finish_non_exhaustive()
@@ -236,6 +248,7 @@ impl Receiver {
         local_spans: LocalSpans,
     ) -> Self {
         let mut local = local_spans.inner;
+        let mut host_spans = HostSpans::default();
         let span_table: IdMap<SpanId, SpanState> = spans
             .spans
             .into_iter()
@@ -254,8 +267,9 @@ impl Receiver {
             .into_iter()
             .filter(|id| span_table.contains_key(id))
             .collect();
+        spans::hold_restored(&span_table, &mut host_spans);
         let mut this = Self {
-            library: metadata,
+            library: Library::new(metadata),
             callsites: IdMap::default(),
             boot: spans.boot,
             ticks: spans.ticks,
@@ -266,6 +280,9 @@ impl Receiver {
             untracked_frames: spans.untracked_frames,
             replaced_spans: 0,
             clock: TargetClock::new(),
+            host_spans,
+            limits: Limits::DEFAULT,
+            limit_stats: LimitStats::default(),
         };
         this.clock.set(this.target_time());
         let _current = target_time::set_current(this.target_time());
@@ -334,7 +351,27 @@ impl Receiver {
     /// The call sites of every firmware build this receiver knows (the ones it was restored
     /// with, and the ones it learned), to give to a later [`new`](Self::new).
     pub fn persist_metadata(&self) -> PersistedMetadata {
-        self.library.clone()
+        self.library.metadata().clone()
+    }
+
+    /// Sets the bounds on what the target's frames can make this receiver keep or do (see
+    /// [`Limits`]). Spans, entries and call sites already kept beyond new, lower bounds stay.
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+    }
+
+    /// The bounds in force.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// What the bounds refused or dropped so far.
+    pub fn limit_stats(&self) -> LimitStats {
+        LimitStats {
+            call_sites_not_persisted: self.library.not_persisted(),
+            firmware_dropped: self.library.dropped(),
+            ..self.limit_stats
+        }
     }
 
     /// Ends this receiver without closing the stream's spans: returns them, to continue the
@@ -348,6 +385,7 @@ impl Receiver {
                 dispatch(|d| d.exit(local));
             }
         }
+        self.host_spans.hand_on();
         let mut local = LocalSpans::default();
         let spans = std::mem::take(&mut self.spans)
             .into_iter()
@@ -483,6 +521,7 @@ impl Receiver {
         if !same_firmware {
             self.callsites.clear();
         }
+        self.library.touch(hello.firmware);
         if old_boot.is_some() {
             self.epoch += 1;
         }
@@ -534,18 +573,31 @@ impl Receiver {
                 return Ok(());
             }
         }
-        let callsite =
-            arena::intern(&CallSiteView::from(site)).map_err(|full| ReceiveError::ArenaFull {
+        if !self.callsites.contains_key(&site.id) && self.callsites.len() >= self.limits.call_sites
+        {
+            self.limit_stats.call_sites_refused += 1;
+            return Err(ReceiveError::CallSiteLimit {
                 callsite: site.id,
-                needed: full.needed,
-                leaked: full.leaked,
-                limit: full.limit,
-            })?;
+                limit: self.limits.call_sites,
+            });
+        }
+        let callsite = match arena::intern(&CallSiteView::from(site)) {
+            Ok(callsite) => callsite,
+            Err(full) => {
+                self.limit_stats.arena_refused += 1;
+                return Err(ReceiveError::ArenaFull {
+                    callsite: site.id,
+                    needed: full.needed,
+                    leaked: full.leaked,
+                    limit: full.limit,
+                });
+            }
+        };
         self.callsites.insert(site.id, callsite);
         if let Some(firmware) = self.firmware() {
             let firmware = firmware.to_owned();
             self.library
-                .insert(&firmware, site.id, CallSiteData::from(site));
+                .insert(&firmware, site.id, CallSiteData::from(site), &self.limits);
         }
         Ok(())
     }
@@ -568,13 +620,26 @@ impl Receiver {
             Boot::Announced(info) if !info.firmware.is_empty() => &info.firmware,
             _ => return Err(unknown),
         };
-        let data = self.library.get(firmware, id).ok_or(unknown)?;
-        let callsite = arena::intern(&data.view()).map_err(|full| ReceiveError::ArenaFull {
-            callsite: id,
-            needed: full.needed,
-            leaked: full.leaked,
-            limit: full.limit,
-        })?;
+        if self.callsites.len() >= self.limits.call_sites {
+            self.limit_stats.call_sites_refused += 1;
+            return Err(ReceiveError::CallSiteLimit {
+                callsite: id,
+                limit: self.limits.call_sites,
+            });
+        }
+        let data = self.library.metadata().get(firmware, id).ok_or(unknown)?;
+        let callsite = match arena::intern(&data.view()) {
+            Ok(callsite) => callsite,
+            Err(full) => {
+                self.limit_stats.arena_refused += 1;
+                return Err(ReceiveError::ArenaFull {
+                    callsite: id,
+                    needed: full.needed,
+                    leaked: full.leaked,
+                    limit: full.limit,
+                });
+            }
+        };
         self.callsites.insert(id, callsite);
         Ok(callsite)
     }
