@@ -249,7 +249,7 @@ impl Receiver {
     ) -> Self {
         let mut local = local_spans.inner;
         let mut host_spans = HostSpans::default();
-        let span_table: IdMap<SpanId, SpanState> = spans
+        let mut span_table: IdMap<SpanId, SpanState> = spans
             .spans
             .into_iter()
             .map(|(id, data)| {
@@ -267,7 +267,7 @@ impl Receiver {
             .into_iter()
             .filter(|id| span_table.contains_key(id))
             .collect();
-        spans::hold_restored(&span_table, &mut host_spans);
+        spans::hold_restored(&mut span_table, &mut host_spans);
         let mut this = Self {
             library: Library::new(metadata),
             callsites: IdMap::default(),

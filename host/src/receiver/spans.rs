@@ -17,6 +17,8 @@ pub(crate) struct SpanState {
     callsite: Option<&'static RemoteCallsite>,
     /// The remote parent, as resolved when the span was created.
     parent: Option<SpanId>,
+    /// Spans whose `parent` is this one: closing a span with none is O(1).
+    children: u32,
     refs: u32,
     pub(crate) local: Local,
 }
@@ -27,6 +29,7 @@ impl SpanState {
             callsite_id: data.callsite,
             callsite: None,
             parent: data.parent,
+            children: 0,
             refs: data.refs.max(1),
             local,
         }
@@ -67,7 +70,14 @@ pub(super) fn effective_local_in(
 
 /// Registers the restored host spans of `spans` in `host_spans`, each with its host parent,
 /// for closing them without recursion.
-pub(super) fn hold_restored(spans: &IdMap<SpanId, SpanState>, host_spans: &mut HostSpans) {
+pub(super) fn hold_restored(spans: &mut IdMap<SpanId, SpanState>, host_spans: &mut HostSpans) {
+    let parents: Vec<SpanId> = spans.values().filter_map(|s| s.parent).collect();
+    for parent in parents {
+        if let Some(state) = spans.get_mut(&parent) {
+            state.children = state.children.saturating_add(1);
+        }
+    }
+    let spans = &*spans;
     let restored = spans
         .values()
         .filter_map(|s| match &s.local {
@@ -279,10 +289,12 @@ impl Receiver {
                 callsite_id,
                 callsite: Some(callsite),
                 parent: parent.remote,
+                children: 0,
                 refs: 1,
                 local,
             },
         );
+        self.adopted(parent.remote, 1);
         Ok(())
     }
 
@@ -301,6 +313,13 @@ impl Receiver {
         self.spans
             .get_mut(&id)
             .ok_or(ReceiveError::UnknownSpan { span: id, message })
+    }
+
+    /// Counts `n` more children of `parent`.
+    fn adopted(&mut self, parent: Option<SpanId>, n: u32) {
+        if let Some(parent) = parent.and_then(|p| self.spans.get_mut(&p)) {
+            parent.children = parent.children.saturating_add(n);
+        }
     }
 
     /// Refuses a new span when [`Limits::spans`](super::Limits::spans) are alive.
@@ -407,10 +426,18 @@ impl Receiver {
         let Some(state) = self.spans.remove(&id) else {
             return;
         };
-        for child in self.spans.values_mut() {
-            if child.parent == Some(id) {
-                child.parent = state.parent;
+        if let Some(parent) = state.parent.and_then(|p| self.spans.get_mut(&p)) {
+            parent.children = parent.children.saturating_sub(1);
+        }
+        if state.children > 0 {
+            let mut adopted = 0;
+            for child in self.spans.values_mut() {
+                if child.parent == Some(id) {
+                    child.parent = state.parent;
+                    adopted += 1;
+                }
             }
+            self.adopted(state.parent, adopted);
         }
         if let Local::Relayed(local) = state.local {
             self.host_spans.release(&local);
@@ -493,10 +520,12 @@ impl Receiver {
                     callsite_id,
                     callsite: Some(callsite),
                     parent: parent.remote,
+                    children: 0,
                     refs: 1,
                     local,
                 },
             );
+            self.adopted(parent.remote, 1);
         } else {
             self.check_enter_room(id, want.saturating_sub(now))?;
         }
