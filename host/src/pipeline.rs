@@ -134,20 +134,20 @@ impl fmt::Display for SessionStats {
             )?;
         }
         let l = &self.limits;
-        if l.any() {
-            write!(
-                f,
-                "; bounds reached: {} spans, {} entries, {} live spans, {} call sites refused \
-                 ({} more for the leak limit), {} call sites not persisted, {} firmware \
-                 identities dropped",
-                l.spans_refused,
-                l.entries_refused,
-                l.live_spans_refused,
-                l.call_sites_refused,
-                l.arena_refused,
-                l.call_sites_not_persisted,
-                l.firmware_dropped
-            )?;
+        let reached = [
+            (l.spans_refused, "spans refused"),
+            (l.entries_refused, "entries refused"),
+            (l.live_spans_refused, "live spans refused"),
+            (l.call_sites_refused, "call sites refused"),
+            (l.arena_refused, "call sites over the leak limit"),
+            (l.call_sites_not_persisted, "call sites not persisted"),
+            (l.firmware_dropped, "firmware identities dropped"),
+        ];
+        let mut first = true;
+        for (count, what) in reached.into_iter().filter(|(n, _)| *n > 0) {
+            let lead = if first { "; bounds reached: " } else { ", " };
+            first = false;
+            write!(f, "{lead}{count} {what}")?;
         }
         Ok(())
     }

@@ -335,7 +335,9 @@ fn a_million_spans_never_closed_stay_under_the_memory_bound() {
     assert_eq!(stats.receive_errors, 1_000_000 - 16_384);
     assert_eq!(limits, [("span limit", 1_000_000 - 16_384)]);
     assert!(
-        stats.to_string().contains("bounds reached: 983616 spans"),
+        stats
+            .to_string()
+            .contains("bounds reached: 983616 spans refused"),
         "{stats}"
     );
     // Told once, then at each power of ten: 1, 10, ... 100,000 (983,616 refused).
