@@ -92,6 +92,12 @@
 //! - **Errors** ([`ReceiveError`]): a frame that fails is not relayed and changes nothing but
 //!   the time; the next frame is handled normally.
 //! - **Drop.** Entered spans are exited and spans not [persisted](Receiver::persist) closed.
+//!   Host spans are closed innermost first, each only once its host children are: closing
+//!   never recurses through the subscriber, however deep the nesting.
+//! - **Bounds.** Spans alive, the depth of the entered stack, the entries of a `LiveSpan`,
+//!   call sites, and the firmware identities of the persisted metadata are bounded
+//!   ([`Limits`], [`set_limits`](Receiver::set_limits)); a frame past a bound is refused with
+//!   its error and counted ([`limit_stats`](Receiver::limit_stats)).
 //!
 //! All calls of a receiver, its drop included, must run under the same dispatcher (the host
 //! span ids belong to it), and preferably on one thread: the host subscriber's stack of entered
