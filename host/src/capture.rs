@@ -62,8 +62,11 @@ use crate::target_time;
 pub const MAGIC: [u8; 8] = *b"RTTTCAPT";
 /// The version of the capture format this host writes and reads.
 pub const FORMAT_VERSION: u16 = 1;
-/// The largest record a reader accepts (a drain is at most one ring, a few KiB).
-pub const MAX_RECORD: u32 = 64 * 1024 * 1024;
+/// The largest record a reader accepts: a record is one poll, at most one ring (and the
+/// defmt ring beside it), and the RTT reader takes no ring over 16 MiB
+/// ([`layout::MAX_BUFFER_SIZE`](crate::rtt::layout::MAX_BUFFER_SIZE)). A longer record is
+/// corrupt, not cut off.
+pub const MAX_RECORD: u32 = 2 * crate::rtt::layout::MAX_BUFFER_SIZE + 4;
 
 /// Record kinds.
 const KIND_DATA: u8 = 0;
@@ -135,6 +138,14 @@ pub enum CaptureError {
         path: PathBuf,
         /// The protocol version in its header.
         found: u16,
+    },
+    /// The file ends inside its 12-byte header.
+    #[error("{} ends after {len} bytes, inside the {HEADER_LEN}-byte header of a capture: the recording was cut off before it began", .path.display())]
+    TruncatedHeader {
+        /// The file.
+        path: PathBuf,
+        /// Its length.
+        len: usize,
     },
     /// The file ends in the middle of a record (the recorder was killed while writing it).
     #[error("{} ends in the middle of a record at byte {offset}: the recording was cut off", .path.display())]
@@ -309,7 +320,10 @@ impl<R: Read> CaptureReader<R> {
         match read_full(&mut inner, &mut header) {
             Ok(n) if n >= MAGIC.len() && header[..8] == MAGIC && n == HEADER_LEN => {}
             Ok(n) if n >= MAGIC.len() && header[..8] == MAGIC => {
-                return Err(CaptureError::Truncated { path, offset: 0 })
+                return Err(CaptureError::TruncatedHeader { path, len: n })
+            }
+            Ok(n) if n < MAGIC.len() && n > 0 && header[..n] == MAGIC[..n] => {
+                return Err(CaptureError::TruncatedHeader { path, len: n })
             }
             Ok(_) => return Err(CaptureError::NotACapture { path }),
             Err(source) => return Err(CaptureError::Io { path, source }),
@@ -366,9 +380,13 @@ impl<R: Read> CaptureReader<R> {
                 reason: format!("a record of {len} bytes, more than the {MAX_RECORD} allowed"),
             });
         }
-        let mut payload = vec![0u8; len as usize];
-        let n = read_full(&mut self.inner, &mut payload).map_err(|e| self.io(e))?;
-        if n < payload.len() {
+        // Read what is there, not what the length claims: memory follows the file.
+        let mut payload = Vec::new();
+        let read = (&mut self.inner)
+            .take(u64::from(len))
+            .read_to_end(&mut payload);
+        let n = read.map_err(|e| self.io(e))?;
+        if n < len as usize {
             self.done = true;
             return Err(self.truncated(start));
         }
@@ -522,6 +540,7 @@ pub fn replay_with<R: Read>(
             Err(error) => return Err(error),
         }
     }
+    relay.finish(receiver);
     Ok(relay.stats(receiver))
 }
 

@@ -38,16 +38,17 @@
 
 mod drain;
 mod splitter;
+mod throttle;
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, Write};
 
-use rtt_tunnel_protocol::{Frame, Message};
+use rtt_tunnel_protocol::{Frame, FrameError, Message};
 
 use crate::capture::CaptureWriter;
 use crate::defmt::{line_time, DefmtDecoder, DefmtEvents, DefmtLine};
-use crate::receiver::{BootInfo, ReceiveError, Receiver, RECEIVER_TARGET};
+use crate::receiver::{BootInfo, LimitStats, ReceiveError, Receiver, RECEIVER_TARGET};
 use crate::target_time;
 
 pub use drain::{ByteSource, Drain, DrainEnd, DrainError, Pulled};
@@ -86,6 +87,10 @@ pub struct SessionStats {
     pub defmt_lines: u64,
     /// Runs of bytes on the defmt channel that were not a defmt frame.
     pub defmt_errors: u64,
+    /// Bytes of a frame the stream ended in the middle of ([`Pipeline::finish`]).
+    pub trailing_bytes: u64,
+    /// What the receiver's [`Limits`](crate::receiver::Limits) refused or dropped.
+    pub limits: LimitStats,
 }
 
 impl SessionStats {
@@ -97,7 +102,8 @@ impl SessionStats {
 
 /// `1234 bytes, 56 frames; dropped by the target: 0; errors: 0 frame, 0 decode, 0 receive;
 /// resets: 0 (seen by the link: 0)`, then `; defmt: 12 lines (300 bytes), 0 errors` when a
-/// defmt channel brought bytes.
+/// defmt channel brought bytes, the bytes of a frame the stream ended in, and what the
+/// receiver's bounds refused, when any.
 impl fmt::Display for SessionStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -120,6 +126,29 @@ impl fmt::Display for SessionStats {
                 self.defmt_lines, self.defmt_bytes, self.defmt_errors
             )?;
         }
+        if self.trailing_bytes > 0 {
+            write!(
+                f,
+                "; the stream ended in the middle of a frame ({} bytes)",
+                self.trailing_bytes
+            )?;
+        }
+        let l = &self.limits;
+        let reached = [
+            (l.spans_refused, "spans refused"),
+            (l.entries_refused, "entries refused"),
+            (l.live_spans_refused, "live spans refused"),
+            (l.call_sites_refused, "call sites refused"),
+            (l.arena_refused, "call sites over the leak limit"),
+            (l.call_sites_not_persisted, "call sites not persisted"),
+            (l.firmware_dropped, "firmware identities dropped"),
+        ];
+        let mut first = true;
+        for (count, what) in reached.into_iter().filter(|(n, _)| *n > 0) {
+            let lead = if first { "; bounds reached: " } else { ", " };
+            first = false;
+            write!(f, "{lead}{count} {what}")?;
+        }
         Ok(())
     }
 }
@@ -136,6 +165,8 @@ pub struct Pipeline {
     last_boot: Option<BootInfo>,
     /// The defmt side, when there is one.
     defmt: Option<DefmtRelay>,
+    /// Frame and receive errors by kind, for throttling their warnings.
+    refused: throttle::Kinds,
 }
 
 /// The defmt side of a relay: the decoder, and the lines of the current poll not relayed yet.
@@ -269,6 +300,7 @@ impl Pipeline {
             capture: None,
             last_boot: None,
             defmt: None,
+            refused: throttle::Kinds::default(),
         }
     }
 
@@ -342,15 +374,20 @@ impl Pipeline {
             defmt,
             capture,
             last_boot,
+            refused,
         } = self;
         splitter.split(bytes, |frame| {
             let frame = match frame {
                 Ok(frame) => frame,
                 Err(error) => {
                     stats.frame_errors += 1;
+                    let kind = match error {
+                        FrameError::Oversized { .. } => "oversized frame",
+                        _ => "bad frame",
+                    };
                     warn(
                         receiver,
-                        stats.frame_errors,
+                        refused.count(kind),
                         format_args!(
                             "{error} (bytes lost, or the host attached in the middle of a \
                              frame); the stream goes on at the next frame"
@@ -405,9 +442,10 @@ impl Pipeline {
                 }
                 Err(error) => {
                     stats.receive_errors += 1;
+                    let count = refused.count(error.kind());
                     warn(
                         receiver,
-                        stats.receive_errors,
+                        count,
                         format_args!("a frame was not relayed: {error}"),
                     );
                 }
@@ -447,11 +485,41 @@ impl Pipeline {
         Ok(())
     }
 
-    /// The counters, with the receiver's own (resets, frames the target dropped).
+    /// The stream ended: the start of a frame still held (or skipped, if too long) is
+    /// counted as a frame error and in [`SessionStats::trailing_bytes`], and reported.
+    /// Returns those bytes (0: the stream ended between frames).
+    pub fn finish(&mut self, receiver: &Receiver) -> u64 {
+        let pending = self.splitter.pending() as u64;
+        self.splitter.reset();
+        if pending > 0 {
+            self.stats.trailing_bytes += pending;
+            self.stats.frame_errors += 1;
+            warn(
+                receiver,
+                self.refused.count("trailing bytes"),
+                format_args!(
+                    "the stream ended in the middle of a frame: its last {pending} bytes have \
+                     no delimiter after them"
+                ),
+            );
+        }
+        pending
+    }
+
+    /// Frame errors and receive errors by kind (`"bad frame"`, `"oversized frame"`,
+    /// `"trailing bytes"`, and [`ReceiveError::kind`](crate::receiver::ReceiveError::kind)),
+    /// in the order the kinds first came. Warnings are shown for the first of each kind and
+    /// at each power of ten.
+    pub fn errors_by_kind(&self) -> &[(&'static str, u64)] {
+        self.refused.counts()
+    }
+
+    /// The counters, with the receiver's own (resets, frames the target dropped, bounds).
     pub fn stats(&self, receiver: &Receiver) -> SessionStats {
         SessionStats {
             target_resets: receiver.resets(),
             dropped_frames: receiver.dropped_frames(),
+            limits: receiver.limit_stats(),
             ..self.stats
         }
     }
@@ -488,8 +556,23 @@ fn note_boot(
     Ok(())
 }
 
-/// A `WARN` event of the host itself, at the time of the last frame.
+/// A `WARN` event of the host itself, at the time of the last frame, for the `count`th
+/// warning of its kind: only the first and each power of ten are shown (the totals are in
+/// [`SessionStats`]).
 pub(crate) fn warn(receiver: &Receiver, count: u64, message: fmt::Arguments<'_>) {
+    if !throttle::shown(count) {
+        return;
+    }
     let _time = target_time::set_current(receiver.target_time());
-    tracing::warn!(target: RECEIVER_TARGET, parent: None, count, "{message}");
+    if count == 1 {
+        tracing::warn!(target: RECEIVER_TARGET, parent: None, count, "{message}");
+    } else {
+        tracing::warn!(
+            target: RECEIVER_TARGET,
+            parent: None,
+            count,
+            "{message} ({count} of this kind so far; the next report at {})",
+            count.saturating_mul(10)
+        );
+    }
 }

@@ -6,17 +6,20 @@
 //! - `cargo xtask bench`: the benchmarks against defmt, rprintln and tracing-tunnel; writes
 //!   `BENCHMARKS.md`.
 //! - `cargo xtask bless`: re-record the QEMU tests' snapshots and fixtures.
+//! - `cargo xtask fuzz [--target T] [--secs N] [--seeds]`: the cargo-fuzz targets of
+//!   `fuzz/`, each for N seconds (installs nightly and cargo-fuzz when missing).
 
 mod bench;
 mod bless;
 mod demo;
+mod fuzz;
 mod install;
 mod run;
 mod test;
 
 use anyhow::{bail, Result};
 
-const USAGE: &str = "usage: cargo xtask <test | demo | bench | bless>";
+const USAGE: &str = "usage: cargo xtask <test | demo | bench | bless | fuzz>";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -25,6 +28,7 @@ fn main() -> Result<()> {
         Some("demo") => demo::run(&args[1..]),
         Some("bench") => bench::run(),
         Some("bless") => bless::run(),
+        Some("fuzz") => fuzz::run_verb(&args[1..]),
         Some(other) => bail!("unknown verb `{other}`\n{USAGE}"),
         None => bail!("{USAGE}"),
     }

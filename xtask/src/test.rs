@@ -17,6 +17,9 @@ pub fn run() -> Result<()> {
     install::qemu()?;
 
     sh("cargo", &["fmt", "--all", "--", "--check"])?;
+    // The fuzz crate is a workspace of its own (cargo-fuzz's `fuzz/`): formatting only; its
+    // runs are `cargo xtask fuzz`.
+    cargo_in("fuzz", &["fmt", "--", "--check"])?;
     sh(
         "cargo",
         &[

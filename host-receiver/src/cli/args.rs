@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use rtt_tunnel_host::output::{Color, Format};
+use rtt_tunnel_host::receiver::{set_leak_limit, Limits, DEFAULT_LEAK_LIMIT};
 use rtt_tunnel_host::rtt::ChannelSelector;
 use rtt_tunnel_protocol::LevelFilter;
 
@@ -109,6 +110,9 @@ pub struct RunCmd {
     /// Where to record it.
     #[command(flatten)]
     pub record: RecordArgs,
+
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 /// Where the target is: one of `--qemu`, `--gdb`, `--chip` or `--serial`.
@@ -394,6 +398,9 @@ pub struct ReplayCmd {
     /// How to show it.
     #[command(flatten)]
     pub output: OutputArgs,
+
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 /// `--format`.
@@ -756,5 +763,42 @@ mod tests {
         assert!(parse_range("0x10..zz")
             .unwrap_err()
             .contains("not an address"));
+    }
+}
+
+/// Bounds on what the target's frames can make host-receiver keep: far above what a real
+/// sender reaches (its tables hold 32 spans, 64 call sites, 16 entered spans by default), so
+/// that a stream gone wrong (a corrupted link, a hostile target) cannot take the host's memory.
+/// What goes past a bound is refused, counted in the summary and reported once.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Bounds")]
+pub struct LimitArgs {
+    /// Spans of the target alive at once (some 500 bytes each on the host).
+    #[arg(long, value_name = "N", default_value_t = Limits::DEFAULT.spans)]
+    pub max_spans: usize,
+
+    /// Spans entered at once, nesting and interrupts included (and the entries one live span
+    /// re-sent by the target may claim).
+    #[arg(long, value_name = "N", default_value_t = Limits::DEFAULT.entered)]
+    pub max_depth: usize,
+
+    /// Call sites of the running firmware.
+    #[arg(long, value_name = "N", default_value_t = Limits::DEFAULT.call_sites)]
+    pub max_call_sites: usize,
+
+    /// Memory for the call sites' metadata, kept for the whole run, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = DEFAULT_LEAK_LIMIT >> 20)]
+    pub call_site_memory: usize,
+}
+
+impl LimitArgs {
+    /// The receiver's bounds; sets the process's leak limit for call sites.
+    pub fn apply(&self) -> Limits {
+        set_leak_limit(self.call_site_memory.saturating_mul(1 << 20));
+        Limits::DEFAULT
+            .spans(self.max_spans)
+            .entered(self.max_depth)
+            .live_entries(u32::try_from(self.max_depth).unwrap_or(u32::MAX))
+            .call_sites(self.max_call_sites)
     }
 }

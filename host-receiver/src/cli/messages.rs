@@ -7,7 +7,9 @@ use std::error::Error as StdError;
 use rtt_tunnel_host::capture::CaptureError;
 use rtt_tunnel_host::gdb::GdbError;
 use rtt_tunnel_host::memory::MemoryError;
+use rtt_tunnel_host::pipeline::SessionStats;
 use rtt_tunnel_host::qemu::QemuError;
+use rtt_tunnel_host::receiver::{leak_stats, Receiver};
 use rtt_tunnel_host::rtt::RttError;
 use rtt_tunnel_host::session::SessionError;
 use rtt_tunnel_host::target::OpenError;
@@ -55,6 +57,63 @@ pub fn reword(error: &(dyn StdError + 'static)) -> Option<String> {
         return probe::reword(error);
     }
     None
+}
+
+/// Before the receiver closes what the stream left open: says how much, when anything.
+pub fn end_of_stream(receiver: &Receiver) {
+    let (spans, entered) = (receiver.span_count(), receiver.entered().len());
+    if spans > 0 {
+        eprintln!(
+            "host-receiver: the stream ended with {spans} spans of the target alive, {entered} \
+             of them entered: exited and closed on the host"
+        );
+    }
+}
+
+/// After the summary: the bounds that were reached, with the option that raises each.
+pub fn bounds(stats: &SessionStats) {
+    let l = &stats.limits;
+    let mut lines = Vec::new();
+    if l.spans_refused > 0 {
+        lines.push(format!(
+            "{} new spans refused: {} were alive (--max-spans N raises the bound)",
+            l.spans_refused, l.spans_peak
+        ));
+    }
+    if l.entries_refused > 0 || l.live_spans_refused > 0 {
+        lines.push(format!(
+            "{} span entries refused ({} live spans claiming too many): {} were entered \
+             (--max-depth N raises the bound)",
+            l.entries_refused, l.live_spans_refused, l.entered_peak
+        ));
+    }
+    if l.call_sites_refused > 0 {
+        lines.push(format!(
+            "{} call sites refused (--max-call-sites N raises the bound)",
+            l.call_sites_refused
+        ));
+    }
+    if l.arena_refused > 0 {
+        let leak = leak_stats();
+        lines.push(format!(
+            "{} call sites refused: their metadata would take more than the {} MiB allowed \
+             ({} bytes kept for {} call sites; --call-site-memory MIB raises the bound)",
+            l.arena_refused,
+            leak.limit >> 20,
+            leak.leaked_bytes,
+            leak.call_sites
+        ));
+    }
+    if l.firmware_dropped > 0 || l.call_sites_not_persisted > 0 {
+        lines.push(format!(
+            "call sites of {} firmware builds forgotten, {} not kept: the target announced \
+             more builds than the receiver keeps",
+            l.firmware_dropped, l.call_sites_not_persisted
+        ));
+    }
+    for line in lines {
+        eprintln!("host-receiver: bound reached: {line}");
+    }
 }
 
 fn rtt(error: &RttError) -> Option<String> {

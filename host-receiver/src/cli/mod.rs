@@ -27,7 +27,7 @@ use rtt_tunnel_host::defmt::{DefmtDecoder, DefmtTable};
 use rtt_tunnel_host::elf::FirmwareElf;
 use rtt_tunnel_host::memory::TargetMemory;
 use rtt_tunnel_host::output::{Color, Format, Output, Sinks};
-use rtt_tunnel_host::receiver::Receiver;
+use rtt_tunnel_host::receiver::{Limits, Receiver};
 use rtt_tunnel_host::rtt::{ChannelSelector, RttError, RttOptions, RttReader};
 use rtt_tunnel_host::session::{RunEnd, RunOptions, Session, SessionError, SessionStats};
 use rtt_tunnel_protocol::Request;
@@ -169,6 +169,7 @@ struct Drain {
     defmt: Option<DefmtPlan>,
     capture: Option<CaptureWriter<std::fs::File>>,
     run_options: RunOptions,
+    limits: Limits,
 }
 
 impl RunCmd {
@@ -195,6 +196,7 @@ impl RunCmd {
             defmt: checked.defmt,
             capture: checked.capture,
             run_options: self.run_options(&source),
+            limits: self.limits.apply(),
         };
         let (stats, outcome) = drain(opened.link_mut(), drain_with, &stop);
         let ending = ending(outcome, &mut opened);
@@ -366,6 +368,7 @@ impl RunCmd {
             self.source.baud,
             self.requests.requests(),
             self.record.record.as_deref(),
+            self.limits.apply(),
             &stop,
         )
     }
@@ -397,7 +400,9 @@ fn drain<M: TargetMemory>(
         .defmt
         .as_ref()
         .map(|(_, channel, required)| (channel.clone(), *required));
-    let mut session = Session::new(RttReader::new(memory, drain.options), Receiver::default())
+    let mut receiver = Receiver::default();
+    receiver.set_limits(drain.limits);
+    let mut session = Session::new(RttReader::new(memory, drain.options), receiver)
         .on_attach(drain.requests)
         .report_attach(move |attachment| {
             eprintln!("host-receiver: attached to {attachment}");
@@ -437,6 +442,7 @@ fn drain<M: TargetMemory>(
         }
     }
     // The receiver closes the spans the target left open, under the output.
+    messages::end_of_stream(&closed.receiver);
     drop(closed.receiver);
     (closed.stats, outcome)
 }
@@ -444,6 +450,7 @@ fn drain<M: TargetMemory>(
 /// The summary on standard error.
 fn summary(stats: &SessionStats, ending: &Result<Ending>) {
     eprintln!("host-receiver: {stats}");
+    messages::bounds(stats);
     match ending {
         Ok(Ending::Exited(code)) => {
             eprintln!("host-receiver: the firmware exited with code {code}")
@@ -477,10 +484,13 @@ impl ReplayCmd {
         install_output(&self.output)?;
         let mut reader = CaptureReader::open(&self.file)?;
         let mut receiver = Receiver::default();
+        receiver.set_limits(self.limits.apply());
         let stats = replay_with(&mut reader, &mut receiver, decoder)?;
         // The receiver closes the spans the recording left open, under the output.
+        messages::end_of_stream(&receiver);
         drop(receiver);
         eprintln!("host-receiver: {stats}");
+        messages::bounds(&stats);
         Ok(0)
     }
 }

@@ -6,7 +6,7 @@ use std::sync::atomic::AtomicBool;
 use anyhow::{Context, Result};
 use rtt_tunnel_host::capture::CaptureWriter;
 use rtt_tunnel_host::pipeline::{Drain, DrainEnd, DrainError, Pipeline};
-use rtt_tunnel_host::receiver::Receiver;
+use rtt_tunnel_host::receiver::{Limits, Receiver};
 use rtt_tunnel_host::serial::SerialSource;
 use rtt_tunnel_protocol::Request;
 
@@ -19,6 +19,7 @@ pub fn run(
     baud: u32,
     requests: Vec<Request>,
     record: Option<&Path>,
+    limits: Limits,
     stop: &AtomicBool,
 ) -> Result<i32> {
     let port = SerialSource::open(path, baud).with_context(|| {
@@ -35,6 +36,7 @@ pub fn run(
         pipeline = pipeline.with_capture(capture);
     }
     let mut receiver = Receiver::default();
+    receiver.set_limits(limits);
     let mut drain = Drain::new(port, pipeline);
     let outcome = requests
         .into_iter()
@@ -42,8 +44,10 @@ pub fn run(
         .and_then(|()| drain.run(&mut receiver, stop));
     let stats = drain.stats(&receiver);
     // The receiver closes the spans the target left open, under the output.
+    super::messages::end_of_stream(&receiver);
     drop(receiver);
     eprintln!("host-receiver: {stats}");
+    super::messages::bounds(&stats);
     match outcome {
         Ok(DrainEnd::Ended) => {
             eprintln!(

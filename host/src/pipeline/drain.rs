@@ -180,6 +180,9 @@ impl<S: ByteSource> Drain<S> {
             .pull(&mut self.buffer)
             .map_err(DrainError::Source)?;
         match &pulled {
+            Pulled::Ended => {
+                self.pipeline.finish(receiver);
+            }
             Pulled::Data(_) if !self.buffer.is_empty() => {
                 self.pipeline
                     .feed(&mut self.buffer, receiver)

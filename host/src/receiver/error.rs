@@ -141,11 +141,11 @@ pub enum ReceiveError {
         /// The message.
         message: &'static str,
     },
-    /// Making the call site's `&'static Metadata` would leak more than the leak limit allows.
+    /// Making the call site's `&'static Metadata` would leak more than the leak limit allows
+    /// ([`set_leak_limit`](super::set_leak_limit)).
     #[error(
         "call site {} needs {needed} more leaked bytes, but {leaked} of the {limit} allowed \
-         are leaked already: raise the limit with `receiver::set_leak_limit` if this target \
-         really has that many call sites",
+         for call sites are leaked already",
         callsite.0
     )]
     ArenaFull {
@@ -158,6 +158,62 @@ pub enum ReceiveError {
         /// The limit.
         limit: usize,
     },
+    /// A new span, while [`Limits::spans`](super::Limits::spans) spans are alive.
+    #[error("span {} in {message} refused: {limit} spans are alive, the most this receiver keeps", span.0)]
+    SpanLimit {
+        /// The span.
+        span: SpanId,
+        /// The bound.
+        limit: usize,
+        /// The message.
+        message: &'static str,
+    },
+    /// An entry of a span, while the stack of entered spans is
+    /// [`Limits::entered`](super::Limits::entered) deep.
+    #[error(
+        "span {} not entered: {depth} spans are entered, and the most this receiver keeps is \
+         {limit}",
+        span.0
+    )]
+    EnteredLimit {
+        /// The span.
+        span: SpanId,
+        /// The depth of the stack.
+        depth: usize,
+        /// The bound.
+        limit: usize,
+    },
+    /// A new call site, while [`Limits::call_sites`](super::Limits::call_sites) are known.
+    #[error("call site {} refused: {limit} call sites are known, the most this receiver keeps", callsite.0)]
+    CallSiteLimit {
+        /// The call site.
+        callsite: CallsiteId,
+        /// The bound.
+        limit: usize,
+    },
+}
+
+impl ReceiveError {
+    /// A short name of the error's kind (`"unknown span"`, `"span limit"`), the same for all
+    /// errors of one kind: what reports that count errors by kind key on.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ReceiveError::VersionMismatch { .. } => "version mismatch",
+            ReceiveError::UnknownCallsite { .. } => "unknown call site",
+            ReceiveError::CallsiteKind { .. } => "call site kind",
+            ReceiveError::UnknownSpan { .. } => "unknown span",
+            ReceiveError::SpanExists { .. } => "span exists",
+            ReceiveError::NotEntered { .. } => "not entered",
+            ReceiveError::TooManyEntries { .. } => "live span entries",
+            ReceiveError::TooManyValues { .. } => "too many values",
+            ReceiveError::UnknownField { .. } => "unknown field",
+            ReceiveError::BadValue { .. } => "bad value",
+            ReceiveError::ArenaFull { .. } => "arena full",
+            ReceiveError::SpanLimit { .. } => "span limit",
+            ReceiveError::EnteredLimit { .. } => "entered limit",
+            ReceiveError::CallSiteLimit { .. } => "call site limit",
+        }
+    }
 }
 
 fn a_kind(kind: &Kind) -> &'static str {

@@ -92,6 +92,12 @@
 //! - **Errors** ([`ReceiveError`]): a frame that fails is not relayed and changes nothing but
 //!   the time; the next frame is handled normally.
 //! - **Drop.** Entered spans are exited and spans not [persisted](Receiver::persist) closed.
+//!   Host spans are closed innermost first, each only once its host children are: closing
+//!   never recurses through the subscriber, however deep the nesting.
+//! - **Bounds.** Spans alive, the depth of the entered stack, the entries of a `LiveSpan`,
+//!   call sites, and the firmware identities of the persisted metadata are bounded
+//!   ([`Limits`], [`set_limits`](Receiver::set_limits)); a frame past a bound is refused with
+//!   its error and counted ([`limit_stats`](Receiver::limit_stats)).
 //!
 //! All calls of a receiver, its drop included, must run under the same dispatcher (the host
 //! span ids belong to it), and preferably on one thread: the host subscriber's stack of entered
@@ -114,17 +120,23 @@ use tracing_core::dispatcher;
 mod arena;
 mod constants;
 mod error;
+mod host_spans;
+mod library;
+mod limits;
 mod persist;
 mod spans;
 mod values;
 
 pub use arena::{leak_stats, set_leak_limit, LeakStats, DEFAULT_LEAK_LIMIT};
 pub use error::ReceiveError;
+pub use limits::{LimitStats, Limits};
 pub use persist::{BootInfo, CallSiteData, LocalSpans, PersistedMetadata, PersistedSpans};
 pub use values::{MAX_VALUES, TRUNCATED_MARKER};
 
 use crate::target_time::{self, TargetClock, TargetTime};
 pub(crate) use arena::{intern as intern_callsite, CallSiteView, RemoteCallsite};
+use host_spans::HostSpans;
+use library::Library;
 use persist::{Boot, Local};
 use spans::SpanState;
 
@@ -169,8 +181,9 @@ pub const RECEIVER_TARGET: &str = "rtt_tunnel";
 /// Relays the frames of one target into the host's `tracing` dispatcher. See the
 /// [module docs](self) for the semantics.
 pub struct Receiver {
-    /// Call sites of every firmware build known, for persistence and lazy activation.
-    library: PersistedMetadata,
+    /// Call sites of every firmware build known, for persistence and lazy activation, with
+    /// the use of each build for [`Limits::firmware`] and [`Limits::metadata_bytes`].
+    library: Library,
     /// Call sites of the running firmware, leaked.
     callsites: IdMap<CallsiteId, &'static RemoteCallsite>,
     boot: Boot,
@@ -186,6 +199,10 @@ pub struct Receiver {
     clock: TargetClock,
     /// Call-site constants the target sent (see the protocol's `Value::Constant`).
     constants: constants::Constants,
+    /// The host spans held, for closing without recursion.
+    host_spans: HostSpans,
+    limits: Limits,
+    limit_stats: LimitStats,
 }
 
 impl Default for Receiver {
@@ -206,6 +223,7 @@ impl fmt::Debug for Receiver {
             .field("call_sites", &self.callsites.len())
             .field("spans", &self.spans.len())
             .field("entered", &self.entered)
+            .field("host_spans", &self.host_spans.len())
             .field("dropped_frames", &self.dropped_frames)
             .field("untracked_frames", &self.untracked_frames)
             .finish_non_exhaustive()
@@ -248,7 +266,8 @@ impl Receiver {
         local_spans: LocalSpans,
     ) -> Self {
         let mut local = local_spans.inner;
-        let span_table: IdMap<SpanId, SpanState> = spans
+        let mut host_spans = HostSpans::default();
+        let mut span_table: IdMap<SpanId, SpanState> = spans
             .spans
             .into_iter()
             .map(|(id, data)| {
@@ -266,8 +285,9 @@ impl Receiver {
             .into_iter()
             .filter(|id| span_table.contains_key(id))
             .collect();
+        spans::hold_restored(&mut span_table, &mut host_spans);
         let mut this = Self {
-            library: metadata,
+            library: Library::new(metadata),
             callsites: IdMap::default(),
             boot: spans.boot,
             ticks: spans.ticks,
@@ -279,6 +299,9 @@ impl Receiver {
             replaced_spans: 0,
             clock: TargetClock::new(),
             constants: constants::Constants::default(),
+            host_spans,
+            limits: Limits::DEFAULT,
+            limit_stats: LimitStats::default(),
         };
         this.clock.set(this.target_time());
         let _current = target_time::set_current(this.target_time());
@@ -347,7 +370,27 @@ impl Receiver {
     /// The call sites of every firmware build this receiver knows (the ones it was restored
     /// with, and the ones it learned), to give to a later [`new`](Self::new).
     pub fn persist_metadata(&self) -> PersistedMetadata {
-        self.library.clone()
+        self.library.metadata().clone()
+    }
+
+    /// Sets the bounds on what the target's frames can make this receiver keep or do (see
+    /// [`Limits`]). Spans, entries and call sites already kept beyond new, lower bounds stay.
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+    }
+
+    /// The bounds in force.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// What the bounds refused or dropped so far.
+    pub fn limit_stats(&self) -> LimitStats {
+        LimitStats {
+            call_sites_not_persisted: self.library.not_persisted(),
+            firmware_dropped: self.library.dropped(),
+            ..self.limit_stats
+        }
     }
 
     /// Ends this receiver without closing the stream's spans: returns them, to continue the
@@ -361,6 +404,7 @@ impl Receiver {
                 dispatch(|d| d.exit(local));
             }
         }
+        self.host_spans.hand_on();
         let mut local = LocalSpans::default();
         let spans = std::mem::take(&mut self.spans)
             .into_iter()
@@ -497,6 +541,7 @@ impl Receiver {
             self.callsites.clear();
         }
         self.constants.clear();
+        self.library.touch(hello.firmware);
         if old_boot.is_some() {
             self.epoch += 1;
         }
@@ -549,18 +594,31 @@ impl Receiver {
                 return Ok(());
             }
         }
-        let callsite =
-            arena::intern(&CallSiteView::from(site)).map_err(|full| ReceiveError::ArenaFull {
+        if !self.callsites.contains_key(&site.id) && self.callsites.len() >= self.limits.call_sites
+        {
+            self.limit_stats.call_sites_refused += 1;
+            return Err(ReceiveError::CallSiteLimit {
                 callsite: site.id,
-                needed: full.needed,
-                leaked: full.leaked,
-                limit: full.limit,
-            })?;
+                limit: self.limits.call_sites,
+            });
+        }
+        let callsite = match arena::intern(&CallSiteView::from(site)) {
+            Ok(callsite) => callsite,
+            Err(full) => {
+                self.limit_stats.arena_refused += 1;
+                return Err(ReceiveError::ArenaFull {
+                    callsite: site.id,
+                    needed: full.needed,
+                    leaked: full.leaked,
+                    limit: full.limit,
+                });
+            }
+        };
         self.callsites.insert(site.id, callsite);
         if let Some(firmware) = self.firmware() {
             let firmware = firmware.to_owned();
             self.library
-                .insert(&firmware, site.id, CallSiteData::from(site));
+                .insert(&firmware, site.id, CallSiteData::from(site), &self.limits);
         }
         Ok(())
     }
@@ -583,13 +641,26 @@ impl Receiver {
             Boot::Announced(info) if !info.firmware.is_empty() => &info.firmware,
             _ => return Err(unknown),
         };
-        let data = self.library.get(firmware, id).ok_or(unknown)?;
-        let callsite = arena::intern(&data.view()).map_err(|full| ReceiveError::ArenaFull {
-            callsite: id,
-            needed: full.needed,
-            leaked: full.leaked,
-            limit: full.limit,
-        })?;
+        if self.callsites.len() >= self.limits.call_sites {
+            self.limit_stats.call_sites_refused += 1;
+            return Err(ReceiveError::CallSiteLimit {
+                callsite: id,
+                limit: self.limits.call_sites,
+            });
+        }
+        let data = self.library.metadata().get(firmware, id).ok_or(unknown)?;
+        let callsite = match arena::intern(&data.view()) {
+            Ok(callsite) => callsite,
+            Err(full) => {
+                self.limit_stats.arena_refused += 1;
+                return Err(ReceiveError::ArenaFull {
+                    callsite: id,
+                    needed: full.needed,
+                    leaked: full.leaked,
+                    limit: full.limit,
+                });
+            }
+        };
         self.callsites.insert(id, callsite);
         Ok(callsite)
     }

@@ -118,6 +118,13 @@ impl PersistedMetadata {
         }
     }
 
+    /// Removes the call sites of `firmware`; returns how many there were.
+    pub fn remove(&mut self, firmware: &str) -> usize {
+        self.firmware
+            .remove(firmware)
+            .map_or(0, |sites| sites.len())
+    }
+
     /// Merges `other` in; its entries win.
     pub fn extend(&mut self, other: PersistedMetadata) {
         for (firmware, sites) in other.firmware {

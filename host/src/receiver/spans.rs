@@ -6,11 +6,9 @@ use tracing_core::span::{Attributes, Id, Record};
 use tracing_core::Event;
 
 use super::arena::RemoteCallsite;
+use super::host_spans::HostSpans;
 use super::persist::{Local, SpanData};
-use super::{check_values, dispatch, dispatch_busy, values, ReceiveError, Receiver};
-
-/// The most entries of one span a `LiveSpan` may claim.
-const MAX_LIVE_ENTRIES: u32 = 1024;
+use super::{check_values, dispatch, dispatch_busy, values, IdMap, ReceiveError, Receiver};
 
 /// A remote span that is alive.
 pub(crate) struct SpanState {
@@ -19,6 +17,8 @@ pub(crate) struct SpanState {
     callsite: Option<&'static RemoteCallsite>,
     /// The remote parent, as resolved when the span was created.
     parent: Option<SpanId>,
+    /// Spans whose `parent` is this one: closing a span with none is O(1).
+    children: u32,
     refs: u32,
     pub(crate) local: Local,
 }
@@ -29,6 +29,7 @@ impl SpanState {
             callsite_id: data.callsite,
             callsite: None,
             parent: data.parent,
+            children: 0,
             refs: data.refs.max(1),
             local,
         }
@@ -48,6 +49,43 @@ impl SpanState {
 /// they make a span or an event; per-layer filters rely on it being asked right before).
 fn enabled(callsite: &RemoteCallsite) -> bool {
     dispatch_busy(|d| d.enabled(callsite.metadata()))
+}
+
+/// The host span of `id` in `spans`, or of its nearest relayed ancestor.
+pub(super) fn effective_local_in(
+    spans: &IdMap<SpanId, SpanState>,
+    id: Option<SpanId>,
+) -> Option<Id> {
+    let mut next = id;
+    // A parent chain cannot be longer than the table (bogus streams could make a cycle).
+    for _ in 0..=spans.len() {
+        let state = spans.get(&next?)?;
+        match &state.local {
+            Local::Relayed(local) => return Some(local.clone()),
+            Local::Disabled | Local::Pending => next = state.parent,
+        }
+    }
+    None
+}
+
+/// Registers the restored host spans of `spans` in `host_spans`, each with its host parent,
+/// for closing them without recursion.
+pub(super) fn hold_restored(spans: &mut IdMap<SpanId, SpanState>, host_spans: &mut HostSpans) {
+    let parents: Vec<SpanId> = spans.values().filter_map(|s| s.parent).collect();
+    for parent in parents {
+        if let Some(state) = spans.get_mut(&parent) {
+            state.children = state.children.saturating_add(1);
+        }
+    }
+    let spans = &*spans;
+    let restored = spans
+        .values()
+        .filter_map(|s| match &s.local {
+            Local::Relayed(id) => Some((id.clone(), effective_local_in(spans, s.parent))),
+            _ => None,
+        })
+        .collect();
+    host_spans.restore(restored);
 }
 
 /// Where a new span or event goes, on the target and on the host.
@@ -117,16 +155,7 @@ impl Receiver {
 
     /// [`resolve`](Self::resolve) without creating pending spans (they count as disabled).
     fn effective_local(&self, id: SpanId) -> Option<Id> {
-        let mut next = Some(id);
-        // A parent chain cannot be longer than the table (bogus streams could make a cycle).
-        for _ in 0..=self.spans.len() {
-            let state = self.spans.get(&next?)?;
-            match &state.local {
-                Local::Relayed(local) => return Some(local.clone()),
-                Local::Disabled | Local::Pending => next = state.parent,
-            }
-        }
-        None
+        effective_local_in(&self.spans, Some(id))
     }
 
     /// The host span of `id` itself, if relayed.
@@ -169,7 +198,7 @@ impl Receiver {
             let local_parent = parent.and_then(|p| self.effective_local(p));
             let local = match callsite {
                 Ok(callsite) => {
-                    Self::new_local_span(callsite, local_parent, &values::Decoded::empty())
+                    self.new_local_span(callsite, local_parent, &values::Decoded::empty())
                 }
                 Err(_) => Local::Disabled,
             };
@@ -182,6 +211,7 @@ impl Receiver {
 
     /// Creates the host span, if the host subscriber enables it.
     fn new_local_span(
+        &mut self,
         callsite: &'static RemoteCallsite,
         parent: Option<Id>,
         values: &values::Decoded<'_>,
@@ -191,12 +221,13 @@ impl Receiver {
         }
         let meta = callsite.metadata();
         let id = values::with_value_set(meta.fields(), callsite.fields(), values, |values| {
-            let attrs = match parent {
-                Some(parent) => Attributes::child_of(parent, meta, values),
+            let attrs = match &parent {
+                Some(parent) => Attributes::child_of(parent.clone(), meta, values),
                 None => Attributes::new_root(meta, values),
             };
             dispatch_busy(|d| d.new_span(&attrs))
         });
+        self.host_spans.created(&id, parent.as_ref());
         Local::Relayed(id)
     }
 
@@ -259,18 +290,21 @@ impl Receiver {
                 message: MESSAGE,
             });
         }
+        self.check_span_room(id, MESSAGE)?;
         let parent = self.resolve_parent(parent);
-        let local = Self::new_local_span(callsite, parent.local, &values);
+        let local = self.new_local_span(callsite, parent.local, &values);
         self.spans.insert(
             id,
             SpanState {
                 callsite_id,
                 callsite: Some(callsite),
                 parent: parent.remote,
+                children: 0,
                 refs: 1,
                 local,
             },
         );
+        self.adopted(parent.remote, 1);
         Ok(())
     }
 
@@ -289,6 +323,43 @@ impl Receiver {
         self.spans
             .get_mut(&id)
             .ok_or(ReceiveError::UnknownSpan { span: id, message })
+    }
+
+    /// Counts `n` more children of `parent`.
+    fn adopted(&mut self, parent: Option<SpanId>, n: u32) {
+        if let Some(parent) = parent.and_then(|p| self.spans.get_mut(&p)) {
+            parent.children = parent.children.saturating_add(n);
+        }
+    }
+
+    /// Refuses a new span when [`Limits::spans`](super::Limits::spans) are alive.
+    fn check_span_room(&mut self, id: SpanId, message: &'static str) -> Result<(), ReceiveError> {
+        if self.spans.len() >= self.limits.spans {
+            self.limit_stats.spans_refused += 1;
+            return Err(ReceiveError::SpanLimit {
+                span: id,
+                limit: self.limits.spans,
+                message,
+            });
+        }
+        self.limit_stats.spans_peak = self.limit_stats.spans_peak.max(self.spans.len() + 1);
+        Ok(())
+    }
+
+    /// Refuses `more` entries when they would take the stack past
+    /// [`Limits::entered`](super::Limits::entered).
+    fn check_enter_room(&mut self, id: SpanId, more: usize) -> Result<(), ReceiveError> {
+        if self.entered.len() + more > self.limits.entered {
+            self.limit_stats.entries_refused += more as u64;
+            return Err(ReceiveError::EnteredLimit {
+                span: id,
+                depth: self.entered.len(),
+                limit: self.limits.entered,
+            });
+        }
+        self.limit_stats.entered_peak =
+            self.limit_stats.entered_peak.max(self.entered.len() + more);
+        Ok(())
     }
 
     fn enter(&mut self, id: SpanId) {
@@ -316,6 +387,7 @@ impl Receiver {
             return Ok(());
         }
         self.known(id, "Enter")?;
+        self.check_enter_room(id, 1)?;
         self.enter(id);
         Ok(())
     }
@@ -364,13 +436,21 @@ impl Receiver {
         let Some(state) = self.spans.remove(&id) else {
             return;
         };
-        for child in self.spans.values_mut() {
-            if child.parent == Some(id) {
-                child.parent = state.parent;
+        if let Some(parent) = state.parent.and_then(|p| self.spans.get_mut(&p)) {
+            parent.children = parent.children.saturating_sub(1);
+        }
+        if state.children > 0 {
+            let mut adopted = 0;
+            for child in self.spans.values_mut() {
+                if child.parent == Some(id) {
+                    child.parent = state.parent;
+                    adopted += 1;
+                }
             }
+            self.adopted(state.parent, adopted);
         }
         if let Local::Relayed(local) = state.local {
-            dispatch(|d| d.try_close(local));
+            self.host_spans.release(&local);
         }
     }
 
@@ -429,31 +509,38 @@ impl Receiver {
             self.untracked_frames += 1;
             return Ok(());
         }
-        if entered > MAX_LIVE_ENTRIES {
+        if entered > self.limits.live_entries {
+            self.limit_stats.live_spans_refused += 1;
             return Err(ReceiveError::TooManyEntries {
                 span: id,
                 entered,
-                max: MAX_LIVE_ENTRIES,
+                max: self.limits.live_entries,
             });
         }
+        let now = self.entered.iter().filter(|&&e| e == id).count();
+        let want = entered as usize;
         if !self.spans.contains_key(&id) {
             let callsite = self.callsite_of_kind(callsite_id, Kind::Span, MESSAGE)?;
             self.check_parent(parent, MESSAGE)?;
+            self.check_enter_room(id, want.saturating_sub(now))?;
+            self.check_span_room(id, MESSAGE)?;
             let parent = self.resolve_parent(parent);
-            let local = Self::new_local_span(callsite, parent.local, &values::Decoded::empty());
+            let local = self.new_local_span(callsite, parent.local, &values::Decoded::empty());
             self.spans.insert(
                 id,
                 SpanState {
                     callsite_id,
                     callsite: Some(callsite),
                     parent: parent.remote,
+                    children: 0,
                     refs: 1,
                     local,
                 },
             );
+            self.adopted(parent.remote, 1);
+        } else {
+            self.check_enter_room(id, want.saturating_sub(now))?;
         }
-        let now = self.entered.iter().filter(|&&e| e == id).count();
-        let want = entered as usize;
         for _ in now..want {
             self.enter(id);
         }
@@ -483,9 +570,11 @@ impl Receiver {
             }
         }
         let closed = self.spans.len();
-        for (_, state) in self.spans.drain() {
+        // Any order: the host spans wait for their children (see `host_spans`).
+        let spans = std::mem::take(&mut self.spans);
+        for (_, state) in spans {
             if let Local::Relayed(local) = state.local {
-                dispatch(|d| d.try_close(local));
+                self.host_spans.release(&local);
             }
         }
         (exited, closed)
