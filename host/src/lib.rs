@@ -106,6 +106,7 @@
 pub mod output;
 pub mod receiver;
 pub mod target_time;
+pub mod timeline;
 
 // The pipeline every source feeds, and the capture files it records.
 pub mod capture;
