@@ -135,6 +135,7 @@ pub fn check_run(run: &Run, board: &Board) {
     if let Err(error) = check_times(ops, board.tick_hz, MAX_TARGET_SECONDS) {
         panic!("{what}: target times: {error}");
     }
+    check_run_timeline(run, &what);
     assert_eq!(
         run.stats.errors(),
         0,
@@ -484,4 +485,21 @@ fn check_late_attach(run: &Run) {
         })
         .collect();
     assert_eq!(live, [1, 1, 0], "live spans and their entered counts");
+}
+
+/// The run's exported timeline: its structure, and the slices, instants and markers of what
+/// the receiver relayed.
+fn check_run_timeline(run: &Run, what: &str) {
+    let shape = crate::timeline::check_against(&run.timeline, &run.ops[..run.timeline_ops])
+        .unwrap_or_else(|error| panic!("{what}: timeline: {error}"));
+    assert!(shape.total_slices() > 0, "{what}: timeline without slices");
+    match run.scenario {
+        // The panic and the reset leave spans entered: the timeline ends them, marked.
+        Scenario::Panic => assert!(shape.unfinished > 0, "{what}: timeline: {shape:?}"),
+        Scenario::Nested | Scenario::Interrupt => {
+            assert_eq!(shape.unfinished, 0, "{what}: timeline: {shape:?}");
+            assert!(shape.thread_depth >= 2, "{what}: timeline: {shape:?}");
+        }
+        _ => {}
+    }
 }

@@ -225,6 +225,16 @@ impl CaptureLayer {
         Dispatch::new(tracing_subscriber::registry().with(self.clone()))
     }
 
+    /// A dispatcher of a registry with this layer and `other` (an exporter under test).
+    pub fn dispatch_with<L>(&self, other: L) -> Dispatch
+    where
+        L: tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync + 'static,
+    {
+        type Boxed = Box<dyn tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync>;
+        let layers: Vec<Boxed> = vec![Box::new(self.clone()), Box::new(other)];
+        Dispatch::new(tracing_subscriber::registry().with(layers))
+    }
+
     /// What was captured so far.
     pub fn ops(&self) -> Vec<Op> {
         self.lock().ops.clone()

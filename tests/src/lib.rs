@@ -20,3 +20,4 @@ pub mod boards;
 pub mod checks;
 pub mod layer;
 pub mod scenario;
+pub mod timeline;

@@ -109,6 +109,9 @@ pub struct RunCmd {
     /// Where to record it.
     #[command(flatten)]
     pub record: RecordArgs,
+    /// A timeline file.
+    #[command(flatten)]
+    pub timeline: TimelineArgs,
 }
 
 /// Where the target is: one of `--qemu`, `--gdb`, `--chip` or `--serial`.
@@ -394,6 +397,27 @@ pub struct ReplayCmd {
     /// How to show it.
     #[command(flatten)]
     pub output: OutputArgs,
+
+    /// A timeline file.
+    #[command(flatten)]
+    pub timeline: TimelineArgs,
+}
+
+/// A timeline of the run, for the Perfetto UI and other trace viewers.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Timeline")]
+pub struct TimelineArgs {
+    /// Write a timeline into this file as the run goes: Chrome trace-event JSON, in target
+    /// time, which the Perfetto UI (ui.perfetto.dev), chrome://tracing and speedscope open.
+    /// Spans are slices (each enter one), events instants, the receiver's reports (resets,
+    /// drops) markers; every span and event relayed, whatever --filter says. A write that
+    /// fails stops the timeline, not the terminal output, and makes the exit status 2.
+    #[arg(long, value_name = "FILE")]
+    pub timeline: Option<PathBuf>,
+
+    /// Make a numeric field a counter track of the timeline (repeat for more fields).
+    #[arg(long, value_name = "FIELD", requires = "timeline")]
+    pub counter: Vec<String>,
 }
 
 /// `--format`.
@@ -720,6 +744,31 @@ mod tests {
         let error = parse(&["list", "--qemu", "x"]).unwrap_err();
         assert_eq!(error.kind(), ErrorKind::UnknownArgument);
         let error = parse(&["replay"]).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::MissingRequiredArgument);
+    }
+
+    #[test]
+    fn timeline_and_counters_for_runs_and_replays() {
+        let cli = parse(&[
+            "--qemu",
+            "fw",
+            "--timeline",
+            "t.json",
+            "--counter",
+            "a",
+            "--counter",
+            "b",
+        ])
+        .unwrap();
+        assert_eq!(cli.run.timeline.timeline, Some(PathBuf::from("t.json")));
+        assert_eq!(cli.run.timeline.counter, ["a", "b"]);
+        let cli = parse(&["replay", "r.rttcap", "--timeline", "t.json"]).unwrap();
+        let Some(Command::Replay(replay)) = cli.command else {
+            panic!("not replay")
+        };
+        assert_eq!(replay.timeline.timeline, Some(PathBuf::from("t.json")));
+        // A counter needs a timeline to be drawn in.
+        let error = parse(&["--qemu", "fw", "--counter", "a"]).unwrap_err();
         assert_eq!(error.kind(), ErrorKind::MissingRequiredArgument);
     }
 

@@ -8,6 +8,7 @@ use rtt_tunnel_host::capture::CaptureWriter;
 use rtt_tunnel_host::pipeline::{Drain, DrainEnd, DrainError, Pipeline};
 use rtt_tunnel_host::receiver::Receiver;
 use rtt_tunnel_host::serial::SerialSource;
+use rtt_tunnel_host::timeline::TimelineHandle;
 use rtt_tunnel_protocol::Request;
 
 use super::EXIT_INTERRUPTED;
@@ -19,6 +20,7 @@ pub fn run(
     baud: u32,
     requests: Vec<Request>,
     record: Option<&Path>,
+    timeline: Option<&TimelineHandle>,
     stop: &AtomicBool,
 ) -> Result<i32> {
     let port = SerialSource::open(path, baud).with_context(|| {
@@ -41,9 +43,12 @@ pub fn run(
         .try_for_each(|request| drain.request(request).map(drop))
         .and_then(|()| drain.run(&mut receiver, stop));
     let stats = drain.stats(&receiver);
-    // The receiver closes the spans the target left open, under the output.
+    // The timeline marks the spans the target left open, then the receiver closes them
+    // under the output.
+    let timeline = timeline.map(TimelineHandle::finish);
     drop(receiver);
     eprintln!("host-receiver: {stats}");
+    super::timeline_done(timeline)?;
     match outcome {
         Ok(DrainEnd::Ended) => {
             eprintln!(
