@@ -6,6 +6,8 @@
 //! - `cargo xtask bench`: the benchmarks against defmt, rprintln and tracing-tunnel; writes
 //!   `BENCHMARKS.md`.
 //! - `cargo xtask bless`: re-record the QEMU tests' snapshots and fixtures.
+//! - `cargo xtask viewer`: the demo's timeline (`--timeline`) live and replayed, checked, and
+//!   loaded in speedscope in headless Chromium, with a screenshot. Part of `test`.
 
 mod bench;
 mod bless;
@@ -13,10 +15,11 @@ mod demo;
 mod install;
 mod run;
 mod test;
+mod viewer;
 
 use anyhow::{bail, Result};
 
-const USAGE: &str = "usage: cargo xtask <test | demo | bench | bless>";
+const USAGE: &str = "usage: cargo xtask <test | demo | bench | bless | viewer>";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -25,6 +28,7 @@ fn main() -> Result<()> {
         Some("demo") => demo::run(&args[1..]),
         Some("bench") => bench::run(),
         Some("bless") => bless::run(),
+        Some("viewer") => viewer::run(),
         Some(other) => bail!("unknown verb `{other}`\n{USAGE}"),
         None => bail!("{USAGE}"),
     }
