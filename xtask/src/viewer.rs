@@ -103,7 +103,7 @@ pub fn run() -> Result<()> {
     let screenshot = out.join("demo-timeline.png");
     let _ = std::fs::remove_file(&screenshot);
     let shot = format!("--screenshot={}", screenshot.display());
-    chromium(&out, &[&shot, "--window-size=1600,700", &page])?;
+    chromium(&out, &[&shot, "--window-size=1600,400", &page])?;
     let png = std::fs::read(&screenshot)
         .with_context(|| format!("chromium wrote no screenshot {}", screenshot.display()))?;
     ensure!(
