@@ -34,7 +34,8 @@
 //!   remote span ids become local spans; a target reset force-exits and closes every span the
 //!   old boot had open; receivers persist and restore across host runs.
 //! - **Outputs** ([`output::Sinks`]): a list of `tracing-subscriber` `Layer`s, each with its
-//!   own filter; [`output::Output`] makes the text and JSON ones.
+//!   own filter; [`output::Output`] makes the text and JSON ones, [`timeline::Timeline`] a
+//!   trace file for the Perfetto UI and speedscope, streamed in target time.
 //!
 //! # Target time
 //!
