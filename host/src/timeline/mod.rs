@@ -57,6 +57,7 @@
 //! ```
 //!
 //! [`Sinks`]: crate::output::Sinks
+//! [`Layer`]: tracing_subscriber::Layer
 
 mod json;
 mod layer;
