@@ -500,6 +500,10 @@ fn check_run_timeline(run: &Run, what: &str) {
             assert_eq!(shape.unfinished, 0, "{what}: timeline: {shape:?}");
             assert!(shape.thread_depth >= 2, "{what}: timeline: {shape:?}");
         }
+        // The target reset and the frames it dropped are markers.
+        Scenario::Reset | Scenario::Burst => {
+            assert!(shape.markers > 0, "{what}: timeline: {shape:?}")
+        }
         _ => {}
     }
 }

@@ -11,7 +11,9 @@
 //! ```
 //!
 //! so Ctrl-C and the exit code are host-receiver's own. Options after `demo` go to
-//! host-receiver: `cargo xtask demo --format pretty`, `cargo xtask demo --filter info`.
+//! host-receiver: `cargo xtask demo --format pretty`, `cargo xtask demo --filter info`,
+//! `cargo xtask demo --timeline demo.json` (a timeline for the Perfetto UI or speedscope, in
+//! the workspace root).
 
 use std::path::PathBuf;
 use std::process::Command;
