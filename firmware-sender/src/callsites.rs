@@ -1,7 +1,7 @@
 //! The call sites seen so far: each gets the next index as its wire id on first use, and is
 //! announced before the first frame that refers to it.
 
-use heapless::index_map::FnvIndexMap;
+use heapless::Vec;
 use tracing_core::Metadata;
 
 /// Whether the host knows a call site.
@@ -20,60 +20,109 @@ pub(crate) enum Announce {
 pub(crate) struct Entry {
     pub(crate) meta: &'static Metadata<'static>,
     pub(crate) announce: Announce,
+    /// The constant text the host keeps for this call site, if any: later events whose text
+    /// is the same piece of flash send a one-byte marker instead.
+    pub(crate) constant: Option<Pinned>,
+}
+
+/// A text in flash, sent once as a constant of a call site's field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Pinned {
+    /// Its address (never 0: flash that starts at 0 holds the vector table, not text).
+    pub(crate) addr: core::num::NonZeroUsize,
+    pub(crate) len: u16,
+    pub(crate) field: u8,
 }
 
 /// At most `N` call sites (a power of two).
 #[derive(Debug)]
 pub(crate) struct CallsiteTable<const N: usize> {
-    /// Keyed by the address of the call site's static metadata; the index is the wire id.
-    map: FnvIndexMap<usize, Entry, N>,
+    /// In the order of first use: the index is the wire id.
+    entries: Vec<Entry, N>,
+    /// An open-addressing hash table over the address of the call site's static metadata:
+    /// `wire id + 1`, 0 for a free slot. Never more than `N` used, so a probe ends.
+    slots: [u8; N],
 }
 
 impl<const N: usize> CallsiteTable<N> {
     pub(crate) const fn new() -> Self {
+        const {
+            assert!(
+                N.is_power_of_two() && N <= 128,
+                "CALLSITES must be a power of two, at most 128"
+            )
+        };
         Self {
-            map: FnvIndexMap::new(),
+            entries: Vec::new(),
+            slots: [0; N],
         }
+    }
+
+    /// The first slot to probe for the metadata at `key`: the address's bits above its
+    /// alignment, mixed by a multiplication.
+    #[inline(always)]
+    fn home(key: usize) -> usize {
+        ((key as u32 >> 2).wrapping_mul(0x9e37_79b9) >> 16) as usize & (N - 1)
     }
 
     /// The id of a call site, given one if it is new; `None` when the table is full.
+    #[inline]
     pub(crate) fn id_of(&mut self, meta: &'static Metadata<'static>) -> Option<u32> {
-        let key = meta as *const Metadata<'static> as usize;
-        if let Some(i) = self.map.get_index_of(&key) {
-            return Some(i as u32);
+        let mut at = Self::home(meta as *const Metadata<'static> as usize);
+        for _ in 0..N {
+            let slot = self.slots.get_mut(at)?;
+            let Some(index) = slot.checked_sub(1) else {
+                // Free: a new call site.
+                let entry = Entry {
+                    meta,
+                    announce: Announce::Pending,
+                    constant: None,
+                };
+                self.entries.push(entry).ok()?;
+                *slot = self.entries.len() as u8;
+                return Some(u32::from(*slot) - 1);
+            };
+            let entry = self.entries.get(usize::from(index))?;
+            if core::ptr::eq(entry.meta, meta) {
+                return Some(u32::from(index));
+            }
+            at = (at + 1) & (N - 1);
         }
-        let entry = Entry {
-            meta,
-            announce: Announce::Pending,
-        };
-        self.map.insert(key, entry).ok()?;
-        Some(self.map.len() as u32 - 1)
+        None
     }
 
+    #[inline]
     pub(crate) fn get(&self, id: u32) -> Option<&Entry> {
-        self.map.get_index(id as usize).map(|(_, e)| e)
+        self.entries.get(id as usize)
+    }
+
+    #[inline]
+    pub(crate) fn get_mut(&mut self, id: u32) -> Option<&mut Entry> {
+        self.entries.get_mut(id as usize)
     }
 
     pub(crate) fn set(&mut self, id: u32, announce: Announce) {
-        if let Some((_, e)) = self.map.get_index_mut(id as usize) {
+        if let Some(e) = self.entries.get_mut(id as usize) {
             e.announce = announce;
         }
     }
 
     /// The first call site whose announcement is pending.
     pub(crate) fn next_pending(&self) -> Option<u32> {
-        self.map
-            .values()
+        self.entries
+            .iter()
             .position(|e| e.announce == Announce::Pending)
             .map(|i| i as u32)
     }
 
-    /// Makes every announced call site pending again (the host asked for a re-send).
+    /// Makes every announced call site pending again (the host asked for a re-send), and
+    /// forgets the constants the host kept (a re-announced call site has none).
     pub(crate) fn mark_all_pending(&mut self) {
-        for e in self.map.values_mut() {
+        for e in self.entries.iter_mut() {
             if e.announce == Announce::Done {
                 e.announce = Announce::Pending;
             }
+            e.constant = None;
         }
     }
 }

@@ -25,12 +25,21 @@ impl<const N: usize> EnteredStack<N> {
         }
     }
 
-    /// Pushes an entry; `false` when the stack is full.
-    pub(crate) fn push(&mut self, id: u64) -> bool {
-        self.entries.push(Entry { id, sent: false }).is_ok()
+    /// Pushes an entry; its index, or `None` when the stack is full.
+    pub(crate) fn push(&mut self, id: u64) -> Option<usize> {
+        self.entries.push(Entry { id, sent: false }).ok()?;
+        Some(self.entries.len() - 1)
+    }
+
+    /// Marks the entry at `at` (from [`push`](Self::push)) as sent.
+    pub(crate) fn mark_sent_at(&mut self, at: usize) {
+        if let Some(entry) = self.entries.get_mut(at) {
+            entry.sent = true;
+        }
     }
 
     /// The most recent entry of `id`.
+    #[cfg(test)]
     pub(crate) fn last_mut(&mut self, id: u64) -> Option<&mut Entry> {
         self.entries.iter_mut().rev().find(|e| e.id == id)
     }
@@ -38,6 +47,10 @@ impl<const N: usize> EnteredStack<N> {
     /// Removes the most recent entry of `id` (exits need not be in order, as in
     /// `tracing-subscriber`'s registry).
     pub(crate) fn remove_last(&mut self, id: u64) -> Option<Entry> {
+        // Nearly always the innermost span: no search, nothing moves.
+        if self.entries.last().is_some_and(|e| e.id == id) {
+            return self.entries.pop();
+        }
         let at = self.entries.iter().rposition(|e| e.id == id)?;
         Some(self.entries.remove(at))
     }
@@ -70,10 +83,13 @@ mod tests {
     fn lifo_with_out_of_order_exits_and_a_capacity() {
         let mut s = EnteredStack::<3>::new();
         assert_eq!(s.current(), None);
-        assert!(s.push(1) && s.push(2) && s.push(1));
-        assert!(!s.push(4), "full");
+        assert_eq!(
+            (s.push(1), s.push(2), s.push(1)),
+            (Some(0), Some(1), Some(2))
+        );
+        assert_eq!(s.push(4), None, "full");
         assert_eq!(s.current(), Some(1));
-        s.last_mut(1).unwrap().sent = true;
+        s.mark_sent_at(2);
         assert_eq!(s.remove_last(1), Some(Entry { id: 1, sent: true }));
         assert_eq!(s.current(), Some(2));
         assert_eq!(s.remove_last(1), Some(Entry { id: 1, sent: false }));

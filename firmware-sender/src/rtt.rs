@@ -1,8 +1,33 @@
 //! The real link: rtt-target's up and down channels.
+//!
+//! Frames go into the up channel's ring directly, with the SEGGER RTT layout that every RTT
+//! host reads (the one rtt-target declares): a few bytes of frame are a handful of
+//! instructions, where rtt-target's general `write` (modes, partial writes, `memcpy`) costs
+//! about a hundred. A frame that fits is written whole in every mode; one that does not goes
+//! through rtt-target, which skips it, trims it or waits for room, as the host set the mode.
+
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 use rtt_target::{ChannelMode, DownChannel, UpChannel};
 
 use crate::Link;
+
+/// An up channel's descriptor in the RTT control block (SEGGER's `SEGGER_RTT_BUFFER_UP`).
+#[repr(C)]
+struct Descriptor {
+    name: *const u8,
+    buffer: *mut u8,
+    size: usize,
+    write: AtomicUsize,
+    read: AtomicUsize,
+    flags: AtomicUsize,
+}
+
+/// `flags & MODE_MASK` is the channel's mode; 0 is `NoBlockSkip`.
+const MODE_MASK: usize = 3;
+
+/// Frames up to this many bytes are copied byte by byte; longer ones with `memcpy`.
+const SHORT_FRAME: usize = 16;
 
 /// An RTT up channel for frames and, optionally, a down channel for the host's requests.
 ///
@@ -12,14 +37,97 @@ use crate::Link;
 /// which the host resynchronises past; `BlockIfFull` makes tracing wait for the host.)
 pub struct RttLink {
     up: UpChannel,
+    /// `up`'s descriptor.
+    descriptor: *const Descriptor,
     down: Option<DownChannel>,
 }
+
+// SAFETY: as rtt-target's `UpChannel`, which is `Send`: the descriptor is only used through
+// `&mut self`.
+unsafe impl Send for RttLink {}
 
 impl RttLink {
     /// The sender's up channel, and its down channel if there is one.
     pub fn new(mut up: UpChannel, down: Option<DownChannel>) -> Self {
         up.set_mode(ChannelMode::NoBlockSkip);
-        Self { up, down }
+        const {
+            assert!(core::mem::size_of::<UpChannel>() == core::mem::size_of::<*const u8>());
+        };
+        // SAFETY: rtt-target 0.6's `UpChannel` is its descriptor's pointer and nothing else
+        // (checked in size above); the pointer is only read here.
+        let descriptor = unsafe { core::mem::transmute_copy::<UpChannel, *const Descriptor>(&up) };
+        Self {
+            up,
+            descriptor,
+            down,
+        }
+    }
+
+    /// Writes `frame` into the ring whole and returns `Some(true)`, or writes nothing and
+    /// returns `Some(false)` when it does not fit; `None` when the offsets are out of range
+    /// (rtt-target resets them).
+    #[inline]
+    fn write_whole(&mut self, frame: &[u8]) -> Option<bool> {
+        // SAFETY: the descriptor lives in the RTT control block, a static; the host writes
+        // `read` and `flags`, which are atomics.
+        let d = unsafe { &*self.descriptor };
+        let (size, write) = (d.size, d.write.load(Ordering::Relaxed));
+        let read = d.read.load(Ordering::Acquire);
+        if write >= size || read >= size {
+            return None;
+        }
+        // One byte always stays free: `read == write` is an empty ring.
+        let free = if read > write {
+            read - write - 1
+        } else {
+            size - write + read - 1
+        };
+        let len = frame.len();
+        if len > free {
+            return Some(false);
+        }
+        let first = len.min(size - write);
+        let (head, tail) = frame.split_at(first);
+        // SAFETY: `write + first <= size` and `tail.len() <= read`: both parts land in the
+        // free space of the ring buffer, which the host does not touch.
+        unsafe {
+            copy(d.buffer.add(write), head);
+            copy(d.buffer, tail);
+        }
+        let next = if write + len >= size {
+            write + len - size
+        } else {
+            write + len
+        };
+        // The bytes before the offset that shows them to the host.
+        d.write.store(next, Ordering::Release);
+        Some(true)
+    }
+
+    /// The channel's mode is `NoBlockSkip` (the host may have set another).
+    fn skips(&self) -> bool {
+        // SAFETY: as in `write_whole`.
+        let d = unsafe { &*self.descriptor };
+        d.flags.load(Ordering::Relaxed) & MODE_MASK == 0
+    }
+}
+
+/// Copies `src` to `dst`: byte by byte for a short frame, `memcpy` for a long one.
+///
+/// # Safety
+///
+/// `dst` must be valid for `src.len()` bytes of writes.
+#[inline(always)]
+unsafe fn copy(dst: *mut u8, src: &[u8]) {
+    if src.len() <= SHORT_FRAME {
+        for (i, &byte) in src.iter().enumerate() {
+            // SAFETY: `i < src.len()` (the caller's guarantee); volatile, so this stays a
+            // loop of a few bytes rather than a call to `memcpy`.
+            unsafe { dst.add(i).write_volatile(byte) };
+        }
+    } else {
+        // SAFETY: the caller's guarantee; a frame never overlaps the ring.
+        unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), dst, src.len()) };
     }
 }
 
@@ -32,10 +140,17 @@ impl core::fmt::Debug for RttLink {
 }
 
 impl Link for RttLink {
+    #[inline]
     fn write_frame(&mut self, frame: &[u8]) -> bool {
-        // In `NoBlockSkip` mode rtt-target copies what fits and commits nothing unless all of
-        // it fit; it returns the bytes copied either way.
-        self.up.write(frame) == frame.len()
+        match self.write_whole(frame) {
+            // A frame that fits is written whole in every mode.
+            Some(true) => true,
+            Some(false) if self.skips() => false,
+            // Another mode (the host's `BlockIfFull` while it is attached: wait for room), or
+            // offsets to reset: rtt-target's own write. In `NoBlockSkip` mode it copies what
+            // fits and commits nothing unless all of it fit; it returns the bytes copied.
+            _ => self.up.write(frame) == frame.len(),
+        }
     }
 
     fn read_down(&mut self, buf: &mut [u8]) -> usize {

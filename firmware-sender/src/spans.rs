@@ -115,15 +115,15 @@ impl<const N: usize> SpanTable<N> {
         callsite: u32,
         parent: Parent,
     ) -> Option<u32> {
-        let (slot, id) = self
-            .slots
-            .iter()
-            .enumerate()
-            .find(|(_, s)| s.span.is_none())
-            .map(|(i, s)| (i, Self::pack(i, s.generation)))?;
         let seq = self.next_seq;
+        let (i, slot) = self
+            .slots
+            .iter_mut()
+            .enumerate()
+            .find(|(_, s)| s.span.is_none())?;
+        let id = Self::pack(i, slot.generation);
         self.next_seq = seq.wrapping_add(1);
-        self.slots[slot].span = Maybe::Some(Live {
+        slot.span = Maybe::Some(Live {
             meta,
             callsite,
             parent,
@@ -139,16 +139,19 @@ impl<const N: usize> SpanTable<N> {
 
     /// The live span with this id; `None` for a stale, untracked or foreign id.
     pub(crate) fn get(&self, id: u64) -> Option<&Live> {
-        self.slot_of(id).and_then(|i| self.slots[i].span.as_ref())
+        let slot = self.slots.get(self.slot_of(id)?)?;
+        slot.span.as_ref()
     }
 
     pub(crate) fn get_mut(&mut self, id: u64) -> Option<&mut Live> {
-        self.slot_of(id).and_then(|i| self.slots[i].span.as_mut())
+        let i = self.slot_of(id)?;
+        self.slots.get_mut(i)?.span.as_mut()
     }
 
     /// Frees a live span's slot; its id becomes stale.
     pub(crate) fn remove(&mut self, id: u64) -> Option<Live> {
-        let slot = &mut self.slots[self.slot_of(id)?];
+        let i = self.slot_of(id)?;
+        let slot = self.slots.get_mut(i)?;
         let next = u64::from(slot.generation) + 1;
         slot.generation = if next >= Self::GENERATIONS {
             0

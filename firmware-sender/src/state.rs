@@ -5,6 +5,8 @@
 //! call site. If any of those does not fit, the frame is dropped too (and counted), so the
 //! host never sees a frame it cannot place.
 
+use core::mem::MaybeUninit;
+
 use heapless::Vec;
 use rtt_tunnel_protocol::{
     CallSite, CallsiteId, Feed, FieldNames, FrameBuilder, FrameSplitter, Hello, Kind, LiveSpan,
@@ -73,6 +75,7 @@ struct Output<L> {
 
 impl<L: Link> Output<L> {
     /// Seals `frame` with its timestamp delta and writes it whole, or not at all.
+    #[inline]
     fn write<C: Clock>(
         &mut self,
         stats: &mut Stats,
@@ -153,6 +156,9 @@ pub(crate) struct State<
     scratch: [u8; FRAME],
     /// A call site's field names, gathered for its announcement.
     names: Vec<&'static str, MAX_FIELDS>,
+    /// The firmware's flash, `start..end`: texts there go as call-site constants. Empty
+    /// until [`Tunnel::set_flash`](crate::Tunnel::set_flash).
+    pub(crate) flash: (usize, usize),
     pub(crate) stats: Stats,
 }
 
@@ -181,6 +187,7 @@ impl<
             requests: FrameSplitter::new(),
             scratch: [0; FRAME],
             names: Vec::new(),
+            flash: (0, 0),
             stats: Stats {
                 frames_written: 0,
                 frames_dropped: 0,
@@ -209,6 +216,7 @@ impl<
     }
 
     /// Writes `frame` after what must precede it; counts it as dropped if anything failed.
+    #[inline]
     pub(crate) fn deliver<C: Clock>(
         &mut self,
         now: u64,
@@ -226,9 +234,10 @@ impl<
     }
 
     /// [`deliver`](Self::deliver) for a message of a few bytes without values, encoded here.
+    #[inline(always)]
     pub(crate) fn deliver_small<C: Clock>(&mut self, now: u64, message: &Message<'_>) -> bool {
-        let mut buf = [0u8; 32];
-        let mut frame = FrameBuilder::new(&mut buf);
+        let mut buf = [MaybeUninit::uninit(); 32];
+        let mut frame = FrameBuilder::new_uninit(&mut buf);
         if frame.push_message(message).is_err() {
             self.count_drop();
             return false;
@@ -244,7 +253,23 @@ impl<
 
     /// Writes the `Hello`, the `Dropped` report and the call site's announcement, whichever
     /// are due; `false` if one of them could not be written.
+    #[inline(always)]
     fn prepare<C: Clock>(&mut self, now: u64, callsite: Option<u32>) -> bool {
+        if (self.hello_pending || self.unreported_drops > 0) && !self.send_reports::<C>(now) {
+            return false;
+        }
+        let Some(id) = callsite else { return true };
+        match self.callsites.get(id).map(|e| e.announce) {
+            Some(Announce::Done) => true,
+            Some(Announce::Pending) => self.announce::<C>(now, id) == Sent::Written,
+            Some(Announce::TooLarge) | None => false,
+        }
+    }
+
+    /// The `Hello` and the `Dropped` report, if due; `false` if one could not be written.
+    #[cold]
+    #[inline(never)]
+    fn send_reports<C: Clock>(&mut self, now: u64) -> bool {
         if self.out.link.is_none() {
             return false;
         }
@@ -254,12 +279,7 @@ impl<
         if self.unreported_drops > 0 && self.send_dropped::<C>(now) != Sent::Written {
             return false;
         }
-        let Some(id) = callsite else { return true };
-        match self.callsites.get(id).map(|e| e.announce) {
-            Some(Announce::Done) => true,
-            Some(Announce::Pending) => self.announce::<C>(now, id) == Sent::Written,
-            Some(Announce::TooLarge) | None => false,
-        }
+        true
     }
 
     fn send_hello<C: Clock>(&mut self, now: u64) -> Sent {

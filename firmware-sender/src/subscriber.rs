@@ -6,13 +6,15 @@
 //! frames of a few bytes (enter, exit, close, follows-from) are encoded inside, where their
 //! ids are checked.
 
+use core::mem::MaybeUninit;
+
 use rtt_tunnel_protocol::{CallsiteId, FrameBuilder, Message, Parent, Values};
 use tracing_core::span::{Attributes, Current, Id, Record};
 use tracing_core::{Event, Interest, LevelFilter, Metadata, Subscriber};
 
 use crate::callsites::Announce;
 use crate::spans::{local_ref, SpanTable, UNTRACKED_ID};
-use crate::visit::{Cut, ValueVisitor};
+use crate::visit::{Constants, Cut, ValueVisitor};
 use crate::{Clock, Link, Tunnel};
 
 /// The `tracing` subscriber of a [`Tunnel`]; get it with [`Tunnel::sender`] or, wrapped in a
@@ -55,15 +57,17 @@ impl<L, C, const SPANS: usize, const CALLSITES: usize, const DEPTH: usize, const
 
 /// Encodes `message` and the values `record` visits into `frame`; `None` if the message
 /// itself does not fit (it always does in a frame of 64 bytes or more).
+#[inline(always)]
 fn encode(
     frame: &mut FrameBuilder<'_>,
     message: &Message<'_>,
     text_limit: usize,
+    constants: &mut Constants,
     record: impl FnOnce(&mut ValueVisitor<'_, '_>),
 ) -> Option<Cut> {
     frame.push_message(message).ok()?;
     Some(frame.push_values(|writer| {
-        let mut visitor = ValueVisitor::new(writer, text_limit);
+        let mut visitor = ValueVisitor::new(writer, text_limit, constants);
         record(&mut visitor);
         visitor.cut
     }))
@@ -75,7 +79,10 @@ where
     L: Link + Send + 'static,
     C: Clock + 'static,
 {
-    /// Delivers a frame with values encoded outside the critical section.
+    /// Delivers a frame with values encoded outside the critical section. A frame that
+    /// sent the marker of a constant the host no longer keeps (it asked for a re-send in the
+    /// meantime) is dropped; a new constant is remembered once its frame is written.
+    #[inline(always)]
     fn deliver(
         &self,
         now: u64,
@@ -83,6 +90,7 @@ where
         frame: FrameBuilder<'_>,
         cut: Option<Cut>,
         span: Option<u64>,
+        constants: &Constants,
     ) {
         self.tunnel.with_state(|st| {
             let Some(cut) = cut else {
@@ -90,9 +98,18 @@ where
                 return;
             };
             cut.add_to(&mut st.stats);
+            if constants.same
+                && st.callsites.get(callsite).map(|e| e.constant) != Some(constants.known)
+            {
+                st.count_drop();
+                return;
+            }
             if st.deliver::<C>(now, Some(callsite), frame) {
                 if let Some(live) = span.and_then(|id| st.spans.get_mut(id)) {
                     live.sent = true;
+                }
+                if let (Some(new), Some(entry)) = (constants.new, st.callsites.get_mut(callsite)) {
+                    entry.constant = Some(new);
                 }
             }
         });
@@ -153,16 +170,19 @@ where
         let Some(Some((id, callsite, parent))) = reserved else {
             return Id::from_u64(UNTRACKED_ID);
         };
-        let mut buf = [0u8; FRAME];
-        let mut frame = FrameBuilder::new(&mut buf);
+        let mut buf = [MaybeUninit::uninit(); FRAME];
+        let mut frame = FrameBuilder::new_uninit(&mut buf);
         let message = Message::NewSpan {
             id: SpanTable::<SPANS>::wire(u64::from(id)),
             callsite: CallsiteId(callsite),
             parent,
             values: Values::EMPTY,
         };
-        let cut = encode(&mut frame, &message, FRAME / 2, |v| attrs.record(v));
-        self.deliver(now, callsite, frame, cut, Some(u64::from(id)));
+        let mut constants = Constants::default();
+        let cut = encode(&mut frame, &message, FRAME / 2, &mut constants, |v| {
+            attrs.record(v)
+        });
+        self.deliver(now, callsite, frame, cut, Some(u64::from(id)), &constants);
         Id::from_u64(u64::from(id))
     }
 
@@ -172,13 +192,19 @@ where
         if u32::try_from(id).is_err() {
             return; // untracked
         }
-        let mut buf = [0u8; FRAME];
-        let mut frame = FrameBuilder::new(&mut buf);
+        let mut buf = [MaybeUninit::uninit(); FRAME];
+        let mut frame = FrameBuilder::new_uninit(&mut buf);
         let message = Message::Record {
             span: SpanTable::<SPANS>::wire(id),
             values: Values::EMPTY,
         };
-        let cut = encode(&mut frame, &message, FRAME / 2, |v| values.record(v));
+        let cut = encode(
+            &mut frame,
+            &message,
+            FRAME / 2,
+            &mut Constants::default(),
+            |v| values.record(v),
+        );
         self.tunnel.with_state(|st| {
             // Only for a span the host knows (its `NewSpan` went out).
             if !st.spans.get(id).is_some_and(|live| live.sent) {
@@ -214,33 +240,42 @@ where
         let explicit = event.parent().map(Id::into_u64);
         let contextual = event.is_contextual();
         let resolved = self.tunnel.with_state(|st| {
-            let callsite = st
-                .callsites
-                .id_of(meta)
-                .filter(|&cs| st.callsites.get(cs).map(|e| e.announce) != Some(Announce::TooLarge));
-            let Some(callsite) = callsite else {
+            let callsite = st.callsites.id_of(meta);
+            let entry = callsite.and_then(|cs| st.callsites.get(cs));
+            let (Some(callsite), Some(entry)) = (callsite, entry) else {
                 st.stats.events_untracked = st.stats.events_untracked.saturating_add(1);
                 return None;
+            };
+            if entry.announce == Announce::TooLarge {
+                st.stats.events_untracked = st.stats.events_untracked.saturating_add(1);
+                return None;
+            }
+            let constants = Constants {
+                flash: st.flash,
+                known: entry.constant,
+                ..Constants::default()
             };
             let parent = match explicit {
                 _ if contextual => Parent::Current,
                 Some(p) => Parent::Explicit(st.spans.host_id(p)),
                 None => Parent::Root,
             };
-            Some((callsite, parent))
+            Some((callsite, parent, constants))
         });
-        let Some(Some((callsite, parent))) = resolved else {
+        let Some(Some((callsite, parent, mut constants))) = resolved else {
             return;
         };
-        let mut buf = [0u8; FRAME];
-        let mut frame = FrameBuilder::new(&mut buf);
+        let mut buf = [MaybeUninit::uninit(); FRAME];
+        let mut frame = FrameBuilder::new_uninit(&mut buf);
         let message = Message::Event {
             callsite: CallsiteId(callsite),
             parent,
             values: Values::EMPTY,
         };
-        let cut = encode(&mut frame, &message, FRAME / 2, |v| event.record(v));
-        self.deliver(now, callsite, frame, cut, None);
+        let cut = encode(&mut frame, &message, FRAME / 2, &mut constants, |v| {
+            event.record(v)
+        });
+        self.deliver(now, callsite, frame, cut, None, &constants);
     }
 
     fn enter(&self, span: &Id) {
@@ -250,18 +285,16 @@ where
             let Some(live) = st.spans.get_mut(id) else {
                 return; // untracked or stale
             };
-            if !st.entered.push(id) {
+            let Some(at) = st.entered.push(id) else {
                 live.overflow += 1;
                 st.stats.enters_untracked = st.stats.enters_untracked.saturating_add(1);
                 return;
-            }
+            };
             live.entered += 1;
             if live.sent
                 && st.deliver_small::<C>(now, &Message::Enter(SpanTable::<SPANS>::wire(id)))
             {
-                if let Some(entry) = st.entered.last_mut(id) {
-                    entry.sent = true;
-                }
+                st.entered.mark_sent_at(at);
             }
         });
     }
@@ -270,17 +303,20 @@ where
         let now = C::now();
         let id = span.into_u64();
         self.tunnel.with_state(|st| {
-            if let Some(live) = st.spans.get_mut(id).filter(|live| live.overflow > 0) {
+            // A span that is not in the table is not on the stack either (closing a span
+            // takes it off): untracked or stale.
+            let Some(live) = st.spans.get_mut(id) else {
+                return;
+            };
+            if live.overflow > 0 {
                 // The most recent enter was not pushed: the stack was full.
                 live.overflow -= 1;
                 return;
             }
             let Some(entry) = st.entered.remove_last(id) else {
-                return; // never pushed: untracked or stale
+                return; // never pushed
             };
-            if let Some(live) = st.spans.get_mut(id) {
-                live.entered = live.entered.saturating_sub(1);
-            }
+            live.entered = live.entered.saturating_sub(1);
             if entry.sent {
                 st.deliver_small::<C>(now, &Message::Exit(SpanTable::<SPANS>::wire(id)));
             }
@@ -308,8 +344,10 @@ where
                 if live.refs > 0 {
                     return false;
                 }
-                let sent = live.sent;
-                st.entered.remove_all(id);
+                let (sent, entered) = (live.sent, live.entered);
+                if entered > 0 {
+                    st.entered.remove_all(id);
+                }
                 st.spans.remove(id);
                 if sent {
                     st.deliver_small::<C>(now, &Message::Close(SpanTable::<SPANS>::wire(id)));

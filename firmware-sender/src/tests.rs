@@ -14,6 +14,7 @@ use tracing_core::Dispatch;
 use crate::{Clock, Identity, MemoryLink, Sender, Tunnel};
 
 mod capacity;
+mod constants;
 mod lifecycle;
 mod requests;
 mod ring;
@@ -113,7 +114,7 @@ impl<
 
     fn drained(target: Self) -> Self {
         let hello = target.frames();
-        assert_eq!(hello, ["+1000 hello v1 boot=7 hz=1000000 fw=test-fw 1.0"]);
+        assert_eq!(hello, ["+1000 hello v2 boot=7 hz=1000000 fw=test-fw 1.0"]);
         target
     }
 
@@ -209,6 +210,8 @@ fn values(values: Values<'_>) -> String {
             Value::Debug { text, truncated } => {
                 format!("`{text}{}`", if truncated { "…" } else { "" })
             }
+            Value::Constant(text) => format!("const`{text}`"),
+            Value::SameConstant => "same".to_string(),
         };
         s += &format!(" {}={value}", v.field);
     }

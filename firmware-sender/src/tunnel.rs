@@ -16,8 +16,8 @@ use crate::{Clock, Identity, InitError, Link, Sender, Stats};
 /// - `L`: the [`Link`] to the host ([`RttLink`](crate::RttLink) on a target).
 /// - `C`: the [`Clock`] of timestamps.
 /// - `SPANS`: spans alive at once (default 32). Beyond it, new spans are untracked.
-/// - `CALLSITES`: distinct call sites used (default 64; a power of two). Beyond it, events
-///   from new call sites are dropped and their spans untracked.
+/// - `CALLSITES`: distinct call sites used (default 64; a power of two, at most 128). Beyond
+///   it, events from new call sites are dropped and their spans untracked.
 /// - `DEPTH`: spans entered at once, nesting and interrupts included (default 16).
 /// - `FRAME`: bytes of a frame buffer (default 256, at least 64). One sits on the stack of
 ///   every span and event operation; a second, in here, holds call-site announcements.
@@ -177,6 +177,20 @@ where
                 break;
             }
         }
+    }
+
+    /// Tells the sender where the firmware's flash is (`start..end`, addresses of the
+    /// running firmware). Text that lies there cannot change, so the sender sends it only once
+    /// per call site: a constant message (`info!("ready")`, whose one static piece
+    /// `fmt::Arguments` hands over as is) or a static `&str` value goes out in the call
+    /// site's first event as a constant the host keeps, and as a one-byte marker in the
+    /// events after it, while it stays the same text. Formatted text (`info!("n = {}", n)`),
+    /// `Debug` output written in pieces, and strings in RAM are sent in full every time.
+    ///
+    /// With cortex-m-rt, the range from `__stext` to `__erodata` holds code and read-only
+    /// data. Without this call, every text is sent in full.
+    pub fn set_flash(&self, flash: core::ops::Range<usize>) {
+        self.with_state(|s| s.flash = (flash.start, flash.end));
     }
 
     /// Sets the runtime level filter (what the host's `SetLevel` request does). Levels above

@@ -3,9 +3,10 @@
 
 use core::fmt;
 
-use rtt_tunnel_protocol::{Value, ValuesWriter};
+use rtt_tunnel_protocol::{Constant, Value, ValuesWriter};
 use tracing_core::field::{Field, Visit};
 
+use crate::callsites::Pinned;
 use crate::state::MAX_FIELDS;
 use crate::Stats;
 
@@ -17,9 +18,69 @@ pub(crate) struct Cut {
 }
 
 impl Cut {
+    #[inline]
     pub(crate) fn add_to(self, stats: &mut Stats) {
+        if self == Cut::default() {
+            return;
+        }
         stats.values_dropped = stats.values_dropped.saturating_add(self.dropped);
         stats.values_truncated = stats.values_truncated.saturating_add(self.truncated);
+    }
+}
+
+/// Texts of an event that lie in flash: sent once as a constant of the call site, then as a
+/// one-byte marker while they stay the same. One per call site: the first field that had one.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Constants {
+    /// The firmware's flash: `start..end` (empty: no constants).
+    pub(crate) flash: (usize, usize),
+    /// The constant the host keeps for this call site.
+    pub(crate) known: Option<Pinned>,
+    /// A value of this event was sent as the marker of `known`.
+    pub(crate) same: bool,
+    /// The value of this event sent as a new constant, for the host to keep.
+    pub(crate) new: Option<Pinned>,
+}
+
+impl Default for Constants {
+    /// No flash: every text goes in full. (Not all zeros, which the compiler would clear with
+    /// a call to `memset` on every span.)
+    #[inline(always)]
+    fn default() -> Self {
+        Self {
+            flash: (usize::MAX, 0),
+            known: None,
+            same: false,
+            new: None,
+        }
+    }
+}
+
+impl Constants {
+    /// How the text at `addr`, `len` goes as field `field`.
+    #[inline]
+    fn decide(&mut self, field: u8, addr: usize, len: usize) -> Constant {
+        let (start, end) = self.flash;
+        if addr < start || addr.saturating_add(len) > end {
+            return Constant::No;
+        }
+        let (Some(addr), Ok(len)) = (core::num::NonZeroUsize::new(addr), u16::try_from(len)) else {
+            return Constant::No;
+        };
+        let pinned = Pinned { addr, len, field };
+        if self.known == Some(pinned) {
+            self.same = true;
+            return Constant::Same;
+        }
+        // One constant per call site: the first field that had one keeps it (a new text for
+        // that field replaces it); the other fields' texts go in full.
+        let free = self.known.is_none_or(|known| known.field == field);
+        if free && self.new.is_none() {
+            self.new = Some(pinned);
+            Constant::New
+        } else {
+            Constant::No
+        }
     }
 }
 
@@ -32,14 +93,21 @@ pub(crate) struct ValueVisitor<'w, 'b> {
     writer: &'w mut ValuesWriter<'b>,
     text_limit: usize,
     pub(crate) cut: Cut,
+    constants: &'w mut Constants,
 }
 
 impl<'w, 'b> ValueVisitor<'w, 'b> {
-    pub(crate) fn new(writer: &'w mut ValuesWriter<'b>, text_limit: usize) -> Self {
+    #[inline(always)]
+    pub(crate) fn new(
+        writer: &'w mut ValuesWriter<'b>,
+        text_limit: usize,
+        constants: &'w mut Constants,
+    ) -> Self {
         Self {
             writer,
             text_limit,
             cut: Cut::default(),
+            constants,
         }
     }
 
@@ -54,6 +122,7 @@ impl<'w, 'b> ValueVisitor<'w, 'b> {
         }
     }
 
+    #[inline(always)]
     fn push(&mut self, field: &Field, value: Value<'_>) {
         let Some(index) = self.index(field) else {
             return;
@@ -64,7 +133,13 @@ impl<'w, 'b> ValueVisitor<'w, 'b> {
     }
 
     fn text(&mut self, index: u8, format: impl FnOnce(&mut dyn fmt::Write) -> fmt::Result) {
-        match self.writer.push_fmt(index, self.text_limit, format) {
+        let constants = &mut *self.constants;
+        let pushed = self
+            .writer
+            .push_fmt_constant(index, self.text_limit, format, |addr, len| {
+                constants.decide(index, addr as usize, len)
+            });
+        match pushed {
             Ok(false) => {}
             Ok(true) => self.cut.truncated += 1,
             Err(_) => self.cut.dropped += 1,
@@ -109,8 +184,28 @@ impl Visit for ValueVisitor<'_, '_> {
         let Some(index) = self.index(field) else {
             return;
         };
-        if value.len() > self.text_limit || self.writer.push(index, Value::Str(value)).is_err() {
-            self.text(index, |w| w.write_str(value));
+        let value = match self
+            .constants
+            .decide(index, value.as_ptr() as usize, value.len())
+        {
+            Constant::Same => Value::SameConstant,
+            Constant::New => Value::Constant(value),
+            Constant::No => Value::Str(value),
+        };
+        let fits = |v: &str| v.len() <= self.text_limit;
+        let pushed = match value {
+            Value::Str(v) | Value::Constant(v) if !fits(v) => Err(()),
+            value => self.writer.push(index, value).map_err(|_| ()),
+        };
+        if pushed.is_err() {
+            if let Value::Constant(_) = value {
+                self.constants.new = None;
+            }
+            if let Value::Str(v) | Value::Constant(v) = value {
+                self.text(index, |w| w.write_str(v));
+            } else {
+                self.no_room(index);
+            }
         }
     }
 

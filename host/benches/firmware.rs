@@ -1,8 +1,8 @@
 //! The target side of `cargo xtask bench`: runs the benchmark firmware of `boards/bench` in
 //! QEMU and reads its ELF files, then writes what it measured as JSON for the xtask.
 //!
-//! 1. **Per operation** (`bench-tunnel`, `bench-defmt`, `bench-rprintln` on `mps2-an385`
-//!    under `-icount shift=10,align=off`): the firmware times its calls with the FPGA I/O
+//! 1. **Per operation** (`bench-tunnel`, `bench-defmt`, `bench-rprintln` on `mps2-an385`,
+//!    Cortex-M3, and on `mps2-an386`, Cortex-M4F, under `-icount shift=10,align=off`): the firmware times its calls with the FPGA I/O
 //!    COUNTER and prints the sums through semihosting (`bench_common::harness`). Then, in
 //!    its wire phase, this program drains the RTT up channel through QEMU's gdbstub with the
 //!    RTT reader, splits what it read into frames (0x00-delimited for rtt-tunnel and defmt,
@@ -73,23 +73,37 @@ fn run() -> Result<()> {
     let m3 = boards.join("thumbv7m-none-eabi/release");
     let m4 = boards.join("thumbv7em-none-eabihf/release");
 
+    // Every logger on the Cortex-M3 and on the Cortex-M4F.
     let mut ops = serde_json::Map::new();
+    let mut ops_m4f = serde_json::Map::new();
     for (logger, bin, split) in [
         ("rtt-tunnel", "bench-tunnel", Split::Tunnel),
         ("defmt", "bench-defmt", Split::Zero),
         ("rprintln", "bench-rprintln", Split::Lines),
     ] {
         eprintln!("firmware bench: {bin} in QEMU (mps2-an385, -icount {ICOUNT})");
-        ops.insert(logger.into(), per_operation(&m3.join(bin), Some(split))?);
+        ops.insert(
+            logger.into(),
+            per_operation(&m3.join(bin), "mps2-an385", Some(split))?,
+        );
+        eprintln!("firmware bench: {bin} in QEMU (mps2-an386, -icount {ICOUNT})");
+        ops_m4f.insert(
+            logger.into(),
+            per_operation(&m4.join(bin), "mps2-an386", Some(split))?,
+        );
     }
-    // rtt-tunnel in parts: tracing alone, and the sender without the copy into the ring.
+    // rtt-tunnel in parts (Cortex-M3): tracing alone, and the sender without the copy into
+    // the ring.
     let mut parts = serde_json::Map::new();
     for (part, bin) in [
         ("tracing-null", "bench-tracing-null"),
         ("sender-nolink", "bench-tunnel-nolink"),
     ] {
         eprintln!("firmware bench: {bin} in QEMU (mps2-an385, -icount {ICOUNT})");
-        parts.insert(part.into(), per_operation(&m3.join(bin), None)?);
+        parts.insert(
+            part.into(),
+            per_operation(&m3.join(bin), "mps2-an385", None)?,
+        );
     }
 
     let mut sizes = serde_json::Map::new();
@@ -108,6 +122,7 @@ fn run() -> Result<()> {
     let report = json!({
         "icount": ICOUNT,
         "ops": ops,
+        "ops_m4f": ops_m4f,
         "parts": parts,
         "sizes": sizes,
         "drain": drain,
@@ -193,10 +208,10 @@ fn drain_until_exit(reader: &mut RttReader<GdbMemory>, since: Instant) -> Result
 /// One logger's benchmark: instructions per operation from the firmware's lines, bytes per
 /// operation from the frames read off its ring.
 /// Without `split`, the firmware only times its calls (a part of a logger): no wire phase.
-fn per_operation(elf_path: &Path, split: Option<Split>) -> Result<Value> {
+fn per_operation(elf_path: &Path, machine: &str, split: Option<Split>) -> Result<Value> {
     let since = Instant::now();
     let elf = FirmwareElf::read(elf_path)?;
-    let (mut qemu, gdb) = launch(elf_path, "mps2-an385", true)?;
+    let (mut qemu, gdb) = launch(elf_path, machine, true)?;
     wait_for_line(&mut qemu, "timed-done", since)?;
     let bytes = match split {
         Some(_) => {

@@ -6,9 +6,12 @@
 //! of deltas is exact even when frames were dropped or an interrupt wrote a frame in between.
 //! A `Hello` frame's delta is the absolute time since boot: the host restarts its sum there.
 
+use core::mem::MaybeUninit;
+
 use crate::error::{DecodeError, EncodeError};
 use crate::message::Message;
 use crate::value::ValuesWriter;
+use crate::wire::{self, Out};
 
 /// Largest encoding of the timestamp delta (a 64-bit varint).
 const MAX_DT_LEN: usize = 10;
@@ -41,18 +44,27 @@ impl<'a> Frame<'a> {
 
     /// Encodes the frame, COBS and delimiter included, into `buf`; returns the bytes written.
     pub fn encode(&self, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        let base = buf.as_ptr() as usize;
         let mut builder = FrameBuilder::new(buf);
         builder.push_message(&self.message)?;
-        builder.seal(self.dt).map(<[u8]>::len)
+        let frame = builder.seal(self.dt)?;
+        // The sealed frame may start a few bytes into the buffer: move it to the front.
+        let (at, len) = (frame.as_ptr() as usize - base, frame.len());
+        buf.copy_within(at..at + len, 0);
+        Ok(len)
     }
 }
 
 /// Builds one frame in a caller's buffer: the message body first (outside any critical
 /// section), then [`seal`](Self::seal) adds the timestamp delta and COBS-encodes in place.
+///
+/// The buffer need not be initialised ([`new_uninit`](Self::new_uninit)): a sender puts it
+/// on the stack of every span and event operation and never zeroes it.
 #[derive(Debug)]
 pub struct FrameBuilder<'b> {
-    buf: &'b mut [u8],
+    buf: &'b mut [MaybeUninit<u8>],
     start: usize,
+    /// Invariant: `buf[start..start + len]` has been written.
     len: usize,
 }
 
@@ -60,20 +72,37 @@ impl<'b> FrameBuilder<'b> {
     /// A builder over `buf`. The largest message it can hold is a little smaller than `buf`
     /// (`buf.len() - 13 - buf.len() / 254` bytes).
     pub fn new(buf: &'b mut [u8]) -> Self {
+        Self::new_uninit(wire::as_uninit(buf))
+    }
+
+    /// A builder over `buf`, which need not be initialised.
+    #[inline]
+    pub fn new_uninit(buf: &'b mut [MaybeUninit<u8>]) -> Self {
         let start = body_offset(buf.len()).min(buf.len());
         Self { buf, start, len: 0 }
     }
 
+    /// The unwritten rest of the buffer.
+    #[inline(always)]
+    fn rest(&mut self) -> &mut [MaybeUninit<u8>] {
+        self.buf
+            .get_mut(self.start + self.len..)
+            .unwrap_or_default()
+    }
+
     /// Appends an encoded message to the body.
+    #[inline(always)]
     pub fn push_message(&mut self, message: &Message<'_>) -> Result<(), EncodeError> {
-        let n = message.encode(&mut self.buf[self.start + self.len..])?;
-        self.len += n;
+        let mut out = Out::new(self.rest());
+        message.write(&mut out)?;
+        self.len += out.len();
         Ok(())
     }
 
     /// Appends values to the body (after a message encoded with `Values::EMPTY`).
+    #[inline]
     pub fn push_values<R>(&mut self, f: impl FnOnce(&mut ValuesWriter<'_>) -> R) -> R {
-        let mut writer = ValuesWriter::new(&mut self.buf[self.start + self.len..]);
+        let mut writer = ValuesWriter::new_uninit(self.rest());
         let r = f(&mut writer);
         self.len += writer.len();
         r
@@ -81,74 +110,190 @@ impl<'b> FrameBuilder<'b> {
 
     /// The body so far (the message without timestamp or framing).
     pub fn body(&self) -> &[u8] {
-        &self.buf[self.start..self.start + self.len]
+        let body = self
+            .buf
+            .get(self.start..self.start + self.len)
+            .unwrap_or_default();
+        // SAFETY: the body has been written (the invariant).
+        unsafe { wire::assume_init(body) }
     }
 
     /// Prefixes the timestamp delta, COBS-encodes in place and appends the delimiter.
-    /// Returns the finished frame, ready to copy into the ring. Cost: one pass over the frame.
+    /// Returns the finished frame, ready to copy into the ring (somewhere in the buffer, not
+    /// necessarily at its start). Cost: one pass over the frame
+    /// (a frame under 254 bytes without a zero byte, as most are, is only scanned: its COBS
+    /// code byte goes in front of it and nothing moves).
+    #[inline]
     pub fn seal(self, dt: i64) -> Result<&'b [u8], EncodeError> {
         // postcard's encoding of an `i64`, written straight in front of the body.
         let zigzag = ((dt << 1) ^ (dt >> 63)) as u64;
-        let dt_len = varint_len(zigzag);
-        let src = self
-            .start
-            .checked_sub(dt_len)
+        let src = match u32::try_from(zigzag) {
+            Ok(small) => {
+                let dt_len = varint32_len(small);
+                let src = self.start.checked_sub(dt_len);
+                let dt_bytes = src.and_then(|src| self.buf.get_mut(src..self.start));
+                let Some(dt_bytes) = dt_bytes else {
+                    return Err(EncodeError::BufferFull);
+                };
+                write_varint32(dt_bytes, small);
+                self.start - dt_len
+            }
+            Err(_) => {
+                let dt_len = varint_len(zigzag);
+                let src = self.start.checked_sub(dt_len);
+                let dt_bytes = src.and_then(|src| self.buf.get_mut(src..self.start));
+                let Some(dt_bytes) = dt_bytes else {
+                    return Err(EncodeError::BufferFull);
+                };
+                write_varint(dt_bytes, zigzag);
+                self.start - dt_len
+            }
+        };
+        let len = self.start + self.len - src;
+        if has_no_zeros(self.buf, src, len) {
+            let frame = self
+                .buf
+                .get_mut(src - 1..src + len + 1)
+                .ok_or(EncodeError::BufferFull)?;
+            if let Some(code) = frame.first_mut() {
+                code.write(len as u8 + 1);
+            }
+            if let Some(delimiter) = frame.last_mut() {
+                delimiter.write(0);
+            }
+            // SAFETY: the varint and the body are written, and now the code byte in front of
+            // them and the delimiter after them.
+            return Ok(unsafe { wire::assume_init(frame) });
+        }
+        // SAFETY: the varint went to `buf[src..start]`, the body is written (the invariant).
+        let n = unsafe { cobs_in_place(self.buf, src, len) }?;
+        let (frame, _) = self
+            .buf
+            .split_at_mut_checked(n + 1)
             .ok_or(EncodeError::BufferFull)?;
-        write_varint(&mut self.buf[src..self.start], zigzag);
-        let n = cobs_in_place(self.buf, src, dt_len + self.len)?;
-        *self.buf.get_mut(n).ok_or(EncodeError::BufferFull)? = 0;
-        Ok(&self.buf[..=n])
+        if let Some(last) = frame.last_mut() {
+            last.write(0);
+        }
+        // SAFETY: COBS wrote `buf[..n]` and the delimiter went to `buf[n]`.
+        Ok(unsafe { wire::assume_init(frame) })
+    }
+}
+
+/// The common case of COBS: `buf[src..src + len]` (written) is under 254 bytes, has no zero
+/// byte and room for a code byte in front and a delimiter after it. Its encoding is then the
+/// code byte `len + 1` in front of it and the delimiter after it: nothing moves.
+#[inline(always)]
+fn has_no_zeros(buf: &[MaybeUninit<u8>], src: usize, len: usize) -> bool {
+    if len >= 254 || src == 0 || src + len >= buf.len() {
+        return false;
+    }
+    let Some(data) = buf.get(src..src + len) else {
+        return false;
+    };
+    // SAFETY: the caller wrote `buf[src..src + len]`.
+    let data = unsafe { wire::assume_init(data) };
+    // Four bytes at a time: a word has a zero byte iff `(w - 0x01..) & !w & 0x80..` is not 0.
+    let mut words = data.chunks_exact(4);
+    for word in &mut words {
+        let w = u32::from_le_bytes([word[0], word[1], word[2], word[3]]);
+        if w.wrapping_sub(0x0101_0101) & !w & 0x8080_8080 != 0 {
+            return false;
+        }
+    }
+    !words.remainder().contains(&0)
+}
+
+/// Bytes of `value` as a LEB128 varint: 1 to 5.
+#[inline(always)]
+fn varint32_len(value: u32) -> usize {
+    match value {
+        0..0x80 => 1,
+        0x80..0x4000 => 2,
+        0x4000..0x20_0000 => 3,
+        0x20_0000..0x1000_0000 => 4,
+        _ => 5,
+    }
+}
+
+/// Writes `value` as a LEB128 varint filling `out`, which is [`varint32_len`] bytes long.
+#[inline(always)]
+fn write_varint32(out: &mut [MaybeUninit<u8>], mut value: u32) {
+    if let Some((last, head)) = out.split_last_mut() {
+        for byte in head {
+            byte.write(value as u8 | 0x80);
+            value >>= 7;
+        }
+        last.write(value as u8);
     }
 }
 
 /// Bytes of `value` as a LEB128 varint (postcard's integer encoding): 1 to 10.
+#[inline(always)]
 fn varint_len(value: u64) -> usize {
     (64 - value.leading_zeros() as usize).div_ceil(7).max(1)
 }
 
 /// Writes `value` as a LEB128 varint filling `out`, which is [`varint_len`] bytes long.
-fn write_varint(out: &mut [u8], mut value: u64) {
-    let last = out.len() - 1;
+#[inline(never)]
+fn write_varint(out: &mut [MaybeUninit<u8>], mut value: u64) {
+    let last = out.len().wrapping_sub(1);
     for (i, byte) in out.iter_mut().enumerate() {
-        *byte = (value as u8 & 0x7f) | if i < last { 0x80 } else { 0 };
+        byte.write((value as u8 & 0x7f) | if i < last { 0x80 } else { 0 });
         value >>= 7;
     }
 }
 
 /// COBS-encodes `buf[src..src + len]` into `buf[..]`, returning the encoded length (the
 /// same bytes as the `cobs` crate's encoder: a block of 254 non-zero bytes that ends the data
-/// gets no code byte after it).
+/// gets no code byte after it). On success, `buf[..n]` has been written.
+///
+/// # Safety
+///
+/// `buf[src..src + len]` must have been written.
 ///
 /// Sound because `src` is at least `2 + len / 254` bytes in: the write position never
 /// overtakes the byte being read (each 254-byte block adds one code byte, plus the first),
 /// and a block's code byte is written only once the bytes before it have been read.
-fn cobs_in_place(buf: &mut [u8], src: usize, len: usize) -> Result<usize, EncodeError> {
-    debug_assert!(src >= 2 + len / 254);
+#[inline(never)]
+unsafe fn cobs_in_place(
+    buf: &mut [MaybeUninit<u8>],
+    src: usize,
+    len: usize,
+) -> Result<usize, EncodeError> {
     let end = src + len;
-    if end > buf.len() || src == 0 {
+    if end > buf.len() || src < 2 + len / 254 {
         return Err(EncodeError::BufferFull);
     }
-    // `at`: where the current block's code byte goes; `w`: the next byte written.
+    // `at`: where the current block's code byte goes; `w`: the next byte written. The checks
+    // above keep `at < w <= i < end <= buf.len()` (`w` gains at most one on `i` per 254
+    // bytes, and starts `src - 1 >= 1 + len / 254` below it), so every index is in bounds.
     let (mut at, mut w, mut code) = (0, 1, 1u8);
     for i in src..end {
-        let byte = buf[i];
+        debug_assert!(at < w && w <= i);
+        // SAFETY: `i < end <= buf.len()`; `buf[src..end]` was written by the caller, and
+        // COBS writes only below `i`.
+        let byte = unsafe { buf.get_unchecked(i).assume_init() };
         if byte == 0 {
-            buf[at] = code;
+            // SAFETY: `at < i` (above).
+            unsafe { buf.get_unchecked_mut(at) }.write(code);
             (at, w, code) = (w, w + 1, 1);
             continue;
         }
-        buf[w] = byte;
+        // SAFETY: `w <= i` (above).
+        unsafe { buf.get_unchecked_mut(w) }.write(byte);
         w += 1;
         code += 1;
         if code == 0xff {
-            buf[at] = code;
+            // SAFETY: `at < w <= i`.
+            unsafe { buf.get_unchecked_mut(at) }.write(code);
             if i + 1 == end {
                 return Ok(w);
             }
             (at, w, code) = (w, w + 1, 1);
         }
     }
-    buf[at] = code;
+    // SAFETY: `at < w <= end <= buf.len()`.
+    unsafe { buf.get_unchecked_mut(at) }.write(code);
     Ok(w)
 }
 
@@ -167,7 +312,8 @@ mod tests {
         let src = 2 + data.len() / 254;
         let mut buf = std::vec![0xaa; src + data.len()];
         buf[src..].copy_from_slice(data);
-        let n = cobs_in_place(&mut buf, src, data.len()).unwrap();
+        // SAFETY: `buf` is initialised.
+        let n = unsafe { cobs_in_place(wire::as_uninit(&mut buf), src, data.len()) }.unwrap();
         buf.truncate(n);
         buf
     }
@@ -194,13 +340,20 @@ mod tests {
         }
 
         #[test]
+        fn varint32_len_is_the_encoded_length(value in any::<u32>()) {
+            let mut expected = [0u8; 5];
+            let expected = postcard::to_slice(&value, &mut expected).unwrap();
+            prop_assert_eq!(varint32_len(value), expected.len());
+        }
+
+        #[test]
         fn time_deltas_match_postcard(dt in any::<i64>()) {
             let mut expected = [0u8; MAX_DT_LEN];
             let expected = postcard::to_slice(&dt, &mut expected).unwrap();
             let zigzag = ((dt << 1) ^ (dt >> 63)) as u64;
             let mut ours = [0u8; MAX_DT_LEN];
             let ours = &mut ours[..varint_len(zigzag)];
-            write_varint(ours, zigzag);
+            write_varint(wire::as_uninit(ours), zigzag);
             prop_assert_eq!(&*ours, &*expected);
         }
     }

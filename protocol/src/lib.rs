@@ -4,22 +4,79 @@
 //!
 //! - **dt**: a zigzag varint of target ticks since the previous frame the target wrote (see
 //!   [`frame`](FrameBuilder)); for a [`Hello`], ticks since boot.
-//! - **message**: a [`Message`], encoded by postcard (varints everywhere, one tag byte), with
-//!   the values of events and spans (or the field names of a call site) running raw to the end
-//!   of the frame, so no count is sent. The most frequent messages fold their id into the tag
-//!   varint: `16 + 4 * x + k` is a contextual event of call site `x` (k = 0), or the enter,
-//!   exit or close of span `x` (k = 1, 2, 3), one byte while `x < 28`; tag 12 is a new span
-//!   whose parent is the current span. The long forms (tags 2 to 6) decode too. A value is a varint header `field << 4 | kind`, then its
-//!   payload: a `bool` is the header alone, integers are varints, strings are length-prefixed.
+//! - **message**: a [`Message`] with postcard's encoding (varints everywhere, a tag varint
+//!   first), with the values of events and spans (or the field names of a call site) running
+//!   raw to the end of the frame, so no count is sent. The most frequent messages fold their id
+//!   into the tag (see [the tag space](#the-tag-space)). A value is a varint header
+//!   `field << 4 | kind`, then its payload: a `bool` is the header alone, integers are
+//!   varints, an `f64` its 8 bytes, strings are length-prefixed.
 //! - **COBS + 0x00**: a host that attaches mid-stream, or loses bytes, resynchronises at the
 //!   next delimiter ([`FrameSplitter`]).
 //!
 //! The host sends [`Request`]s the other way, framed the same way without a timestamp.
 //!
+//! # Encoding without serde
+//!
+//! The target encodes by hand ([`Message::encode`], [`FrameBuilder`], [`ValuesWriter`]): the
+//! bytes are exactly postcard's (property tests check the hand encoder against postcard's
+//! serde encoder for every message and value kind), but no serde code runs on the target, no
+//! frame buffer is zeroed ([`FrameBuilder::new_uninit`]), and nothing on that path panics. The
+//! host decodes with postcard.
+//!
+//! # The tag space
+//!
+//! Every message body starts with a tag varint. Each message's tag is written down here and in
+//! a test that lists them all (`message::tests::tag_table`); none comes from a declaration
+//! order.
+//!
+//! | tag | message |
+//! |---|---|
+//! | 0 | `Hello`: 0 in every version, and its first field is the version |
+//! | 1 | `CallSite` |
+//! | 2 | `Event`, long form: call site, parent |
+//! | 3 | `NewSpan`, long form: span, call site, parent |
+//! | 4, 5, 6 | `Enter`, `Exit`, `Close`, long form: span |
+//! | 7 | `Clone` |
+//! | 8 | `Record` |
+//! | 9 | `FollowsFrom` |
+//! | 10 | `Dropped` |
+//! | 11 | `LiveSpan` |
+//! | 12 to 14 | free |
+//! | 15 | reserved: an extension tag (a second varint would select the message) |
+//! | 16 + 5x + k | compact forms |
+//!
+//! Compact forms fold an id `x` into the tag, one byte while `x < 22`: k = 0 is a contextual
+//! `Event` of call site `x`; k = 1 a `NewSpan` of call site `x` whose parent is the current
+//! span, its span id next; k = 2, 3, 4 the `Enter`, `Exit`, `Close` of span `x`. Other parents,
+//! and ids whose compact tag would not fit a `u32`, take the long forms.
+//!
+//! # Constants
+//!
+//! A text that is the same at every event of a call site ([`Value::Constant`]: a constant
+//! message such as `info!("ready")`, a static `&str` value) is sent once; the host keeps it
+//! for the call site and field, and later events send [`Value::SameConstant`], one byte. The
+//! sender decides which texts qualify (text in the firmware's flash, written in one piece); a
+//! host forgets a call site's constants when the call site is announced again, and the sender
+//! sends them again after that.
+//!
+//! # Adding a message
+//!
+//! 1. Take a free tag (12 to 14; the extension tag 15 once they are gone). Write it in
+//!    `message::tag`, in the table above and in the `tag_table` test.
+//! 2. Encode it by hand in `Message::write`, decode it in `Message::decode`; add it to the
+//!    property tests' strategy and to their postcard reference encoder, and pin its bytes in
+//!    `tests/wire_bytes.rs`.
+//! 3. Bump [`PROTOCOL_VERSION`] for any change an older host or sender would read otherwise:
+//!    a new message or value kind, a new field, a changed tag or layout (a change that leaves
+//!    every byte as it was needs none). One bump per release, however many changes it brings.
+//! 4. Re-record the QEMU tests' captures and snapshots with `cargo xtask bless` and review
+//!    `git diff tests/`. A capture of an older version no longer decodes: the host stops at its
+//!    `Hello` with an error naming both versions.
+//!
 //! # Bytes per message
 //!
 //! Whole frames on the wire, COBS byte and delimiter included, for contextual events and
-//! spans with call-site and span ids under 28 (one more byte up to 4091), field indices under
+//! spans with call-site and span ids under 22 (one more byte up to 3272), field indices under
 //! 8 and a timestamp delta under 64 ticks (one byte; each further 7 bits of delta cost one
 //! more byte). These figures are checked by the crate's tests.
 //!
@@ -29,7 +86,8 @@
 //! | event, one `u32` field (value < 128) | 6 |
 //! | event, one `u32` field (value ≥ 2²⁸) | 10 |
 //! | event, `u32` + `bool` + `&str` of 5 bytes | 14 |
-//! | new span, no field | 6 |
+//! | event, a constant message, after its first event | 5 |
+//! | new span, no field | 5 |
 //! | enter, exit, close | 4 |
 //! | dropped (count < 128) | 5 |
 //!
@@ -69,6 +127,7 @@ mod frame;
 mod message;
 mod splitter;
 mod value;
+mod wire;
 
 pub use error::{DecodeError, EncodeError, FrameError};
 pub use frame::{Frame, FrameBuilder};
@@ -78,9 +137,9 @@ pub use message::{
 };
 pub use splitter::{Feed, FrameSplitter};
 pub use value::{
-    FieldNames, FieldNamesIter, FieldValue, Value, Values, ValuesIter, ValuesWriter,
+    Constant, FieldNames, FieldNamesIter, FieldValue, Value, Values, ValuesIter, ValuesWriter,
     MAX_FIELD_INDEX,
 };
 
 /// The version of this wire format, sent in every [`Hello`].
-pub const PROTOCOL_VERSION: u16 = 1;
+pub const PROTOCOL_VERSION: u16 = 2;

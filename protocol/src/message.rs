@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{DecodeError, EncodeError};
 use crate::value::{FieldNames, Values};
+use crate::wire::{self, Out};
 use crate::PROTOCOL_VERSION;
 
 /// A span as the target names it on the wire. `0` is [`SpanId::UNTRACKED`].
@@ -199,26 +200,45 @@ pub enum Message<'a> {
     LiveSpan(LiveSpan),
 }
 
-/// The head of a message: everything but the values or field-name tail. This is what postcard
-/// encodes; the tail follows it raw.
-#[derive(Serialize, Deserialize)]
-enum Head<'a> {
-    #[serde(borrow)]
-    Hello(Hello<'a>),
-    CallSite(CallSiteHead<'a>),
-    Event(CallsiteId, Parent),
-    NewSpan(SpanId, CallsiteId, Parent),
-    Enter(SpanId),
-    Exit(SpanId),
-    Close(SpanId),
-    Clone(SpanId),
-    Record(SpanId),
-    FollowsFrom(SpanId, SpanId),
-    Dropped(u32),
-    LiveSpan(LiveSpan),
+/// The tag space: the first varint of every message body, as the table in the crate docs
+/// gives it. Each message's tag is written down here, never derived from a declaration order;
+/// `tests::tag_table` lists them all.
+pub(crate) mod tag {
+    pub(crate) const HELLO: u32 = 0;
+    pub(crate) const CALLSITE: u32 = 1;
+    pub(crate) const EVENT: u32 = 2;
+    pub(crate) const NEW_SPAN: u32 = 3;
+    pub(crate) const ENTER: u32 = 4;
+    pub(crate) const EXIT: u32 = 5;
+    pub(crate) const CLOSE: u32 = 6;
+    pub(crate) const CLONE: u32 = 7;
+    pub(crate) const RECORD: u32 = 8;
+    pub(crate) const FOLLOWS_FROM: u32 = 9;
+    pub(crate) const DROPPED: u32 = 10;
+    pub(crate) const LIVE_SPAN: u32 = 11;
+    /// Tags no message uses yet.
+    pub(crate) const FREE: core::ops::RangeInclusive<u32> = 12..=14;
+    /// Reserved for an extension: a second varint would select the message.
+    pub(crate) const EXTENSION: u32 = 15;
+    /// The first compact tag.
+    pub(crate) const COMPACT: u32 = 16;
+    /// Compact forms per id: `COMPACT + KINDS * x + k`.
+    pub(crate) const KINDS: u32 = 5;
+    pub(crate) const K_EVENT: u32 = 0;
+    pub(crate) const K_NEW_SPAN: u32 = 1;
+    pub(crate) const K_ENTER: u32 = 2;
+    pub(crate) const K_EXIT: u32 = 3;
+    pub(crate) const K_CLOSE: u32 = 4;
+
+    /// The compact tag of kind `k` for id `x`, if it fits a `u32`.
+    #[inline(always)]
+    pub(crate) fn compact(x: u32, k: u32) -> Option<u32> {
+        x.checked_mul(KINDS)?.checked_add(COMPACT + k)
+    }
 }
 
-#[derive(Serialize, Deserialize)]
+/// The fields of a `CallSite` before its field names, as postcard decodes them.
+#[derive(Deserialize)]
 struct CallSiteHead<'a> {
     id: CallsiteId,
     kind: Kind,
@@ -230,18 +250,178 @@ struct CallSiteHead<'a> {
     line: Option<u32>,
 }
 
-enum Tail<'a> {
-    None,
-    Values(Values<'a>),
-    Names(FieldNames<'a>),
+impl Kind {
+    const fn wire(self) -> u8 {
+        match self {
+            Kind::Event => 0,
+            Kind::Span => 1,
+        }
+    }
+}
+
+impl Level {
+    const fn wire(self) -> u8 {
+        match self {
+            Level::Trace => 0,
+            Level::Debug => 1,
+            Level::Info => 2,
+            Level::Warn => 3,
+            Level::Error => 4,
+        }
+    }
+}
+
+impl Parent {
+    #[inline(always)]
+    fn write(self, out: &mut Out<'_>) -> Result<(), EncodeError> {
+        match self {
+            Parent::Current => out.byte(0),
+            Parent::Root => out.byte(1),
+            Parent::Explicit(id) => {
+                out.byte(2)?;
+                out.varint(id.0)
+            }
+        }
+    }
 }
 
 impl<'a> Message<'a> {
-    fn split(&self) -> (Head<'a>, Tail<'a>) {
+    /// Encodes the message (without timestamp or framing) at the start of `out`, returning
+    /// the number of bytes written. Values or field names go last, so a sender may encode a
+    /// message with [`Values::EMPTY`] and append values after it with a
+    /// [`ValuesWriter`](crate::ValuesWriter).
+    pub fn encode(&self, out: &mut [u8]) -> Result<usize, EncodeError> {
+        let mut out = Out::new(wire::as_uninit(out));
+        self.write(&mut out)?;
+        Ok(out.len())
+    }
+
+    /// The hand-written encoder: the bytes postcard would write for the message's tag and
+    /// fields (checked by the property tests), without serde.
+    #[inline(always)]
+    pub(crate) fn write(&self, out: &mut Out<'_>) -> Result<(), EncodeError> {
         match *self {
-            Message::Hello(h) => (Head::Hello(h), Tail::None),
-            Message::CallSite(c) => (
-                Head::CallSite(CallSiteHead {
+            Message::Event {
+                callsite,
+                parent,
+                values,
+            } => {
+                match (parent, tag::compact(callsite.0, tag::K_EVENT)) {
+                    (Parent::Current, Some(t)) => out.varint(t)?,
+                    _ => {
+                        out.byte(tag::EVENT as u8)?;
+                        out.varint(callsite.0)?;
+                        parent.write(out)?;
+                    }
+                }
+                out.bytes(values.as_bytes())
+            }
+            Message::NewSpan {
+                id,
+                callsite,
+                parent,
+                values,
+            } => {
+                match (parent, tag::compact(callsite.0, tag::K_NEW_SPAN)) {
+                    (Parent::Current, Some(t)) => {
+                        out.varint(t)?;
+                        out.varint(id.0)?;
+                    }
+                    _ => {
+                        out.byte(tag::NEW_SPAN as u8)?;
+                        out.varint(id.0)?;
+                        out.varint(callsite.0)?;
+                        parent.write(out)?;
+                    }
+                }
+                out.bytes(values.as_bytes())
+            }
+            Message::Enter(id) => span_message(out, id, tag::K_ENTER, tag::ENTER),
+            Message::Exit(id) => span_message(out, id, tag::K_EXIT, tag::EXIT),
+            Message::Close(id) => span_message(out, id, tag::K_CLOSE, tag::CLOSE),
+            Message::Clone(id) => {
+                out.byte(tag::CLONE as u8)?;
+                out.varint(id.0)
+            }
+            Message::Record { span, values } => {
+                out.byte(tag::RECORD as u8)?;
+                out.varint(span.0)?;
+                out.bytes(values.as_bytes())
+            }
+            Message::FollowsFrom { span, follows } => {
+                out.byte(tag::FOLLOWS_FROM as u8)?;
+                out.varint(span.0)?;
+                out.varint(follows.0)
+            }
+            Message::Dropped { frames } => {
+                out.byte(tag::DROPPED as u8)?;
+                out.varint(frames)
+            }
+            Message::Hello(h) => {
+                out.byte(tag::HELLO as u8)?;
+                out.varint(u32::from(h.version))?;
+                out.varint(h.boot)?;
+                out.varint64(h.tick_hz)?;
+                out.str(h.firmware)
+            }
+            Message::CallSite(c) => {
+                out.byte(tag::CALLSITE as u8)?;
+                out.varint(c.id.0)?;
+                out.byte(c.kind.wire())?;
+                out.byte(c.level.wire())?;
+                out.str(c.name)?;
+                out.str(c.target)?;
+                out.opt_str(c.module_path)?;
+                out.opt_str(c.file)?;
+                match c.line {
+                    None => out.byte(0)?,
+                    Some(line) => {
+                        out.byte(1)?;
+                        out.varint(line)?;
+                    }
+                }
+                for name in c.fields.iter() {
+                    out.str(name)?;
+                }
+                Ok(())
+            }
+            Message::LiveSpan(s) => {
+                out.byte(tag::LIVE_SPAN as u8)?;
+                out.varint(s.id.0)?;
+                out.varint(s.callsite.0)?;
+                s.parent.write(out)?;
+                out.varint(s.entered)
+            }
+        }
+    }
+
+    /// Decodes a message from the whole of `bytes`, borrowing strings from it.
+    ///
+    /// A `Hello` of another [`PROTOCOL_VERSION`] (an old capture, a firmware built from
+    /// another release) is [`DecodeError::UnsupportedVersion`]: its version is read before
+    /// anything else, whatever the rest of its layout.
+    pub fn decode(bytes: &'a [u8]) -> Result<Self, DecodeError> {
+        let (t, rest): (u32, _) = take(bytes)?;
+        let no_tail = |m: Message<'a>, rest: &[u8]| {
+            if rest.is_empty() {
+                Ok(m)
+            } else {
+                Err(DecodeError::TrailingBytes { count: rest.len() })
+            }
+        };
+        let span = |rest: &'a [u8]| take::<SpanId>(rest);
+        match t {
+            tag::HELLO => {
+                let (found, _): (u16, _) = take(rest)?;
+                if found != PROTOCOL_VERSION {
+                    return Err(DecodeError::UnsupportedVersion { found });
+                }
+                let (hello, rest) = take(rest)?;
+                no_tail(Message::Hello(hello), rest)
+            }
+            tag::CALLSITE => {
+                let (c, rest): (CallSiteHead<'a>, _) = take(rest)?;
+                Ok(Message::CallSite(CallSite {
                     id: c.id,
                     kind: c.kind,
                     level: c.level,
@@ -250,198 +430,97 @@ impl<'a> Message<'a> {
                     module_path: c.module_path,
                     file: c.file,
                     line: c.line,
-                }),
-                Tail::Names(c.fields),
-            ),
-            Message::Event {
-                callsite,
-                parent,
-                values,
-            } => (Head::Event(callsite, parent), Tail::Values(values)),
-            Message::NewSpan {
-                id,
-                callsite,
-                parent,
-                values,
-            } => (Head::NewSpan(id, callsite, parent), Tail::Values(values)),
-            Message::Enter(id) => (Head::Enter(id), Tail::None),
-            Message::Exit(id) => (Head::Exit(id), Tail::None),
-            Message::Close(id) => (Head::Close(id), Tail::None),
-            Message::Clone(id) => (Head::Clone(id), Tail::None),
-            Message::Record { span, values } => (Head::Record(span), Tail::Values(values)),
-            Message::FollowsFrom { span, follows } => {
-                (Head::FollowsFrom(span, follows), Tail::None)
+                    fields: FieldNames::decode(rest)?,
+                }))
             }
-            Message::Dropped { frames } => (Head::Dropped(frames), Tail::None),
-            Message::LiveSpan(s) => (Head::LiveSpan(s), Tail::None),
-        }
-    }
-
-    /// Encodes the message (without timestamp or framing) at the start of `out`, returning
-    /// the number of bytes written. Values or field names go last, so a sender may encode a
-    /// message with [`Values::EMPTY`] and append values after it with a
-    /// [`ValuesWriter`](crate::ValuesWriter).
-    pub fn encode(&self, out: &mut [u8]) -> Result<usize, EncodeError> {
-        let (head, tail) = self.split();
-        let n = match (self.compact_tag(), self) {
-            (Some(tag), _) => postcard::to_slice(&tag, out),
-            (
-                None,
-                Message::NewSpan {
+            tag::EVENT => {
+                let ((callsite, parent), rest) = take(rest)?;
+                Ok(Message::Event {
+                    callsite,
+                    parent,
+                    values: Values::decode(rest)?,
+                })
+            }
+            tag::NEW_SPAN => {
+                let ((id, callsite, parent), rest) = take(rest)?;
+                Ok(Message::NewSpan {
                     id,
                     callsite,
-                    parent: Parent::Current,
-                    ..
-                },
-            ) => postcard::to_slice(&(TAG_NEW_SPAN_CURRENT, *id, *callsite), out),
-            (None, _) => postcard::to_slice(&head, out),
-        }
-        .map_err(|_| EncodeError::BufferFull)?
-        .len();
-        let rest = &mut out[n..];
-        let t = match tail {
-            Tail::None => 0,
-            Tail::Values(v) => {
-                let bytes = v.as_bytes();
-                rest.get_mut(..bytes.len())
-                    .ok_or(EncodeError::BufferFull)?
-                    .copy_from_slice(bytes);
-                bytes.len()
+                    parent,
+                    values: Values::decode(rest)?,
+                })
             }
-            Tail::Names(names) => names.encode(rest)?,
-        };
-        Ok(n + t)
-    }
-
-    /// Decodes a message from the whole of `bytes`, borrowing strings from it.
-    pub fn decode(bytes: &'a [u8]) -> Result<Self, DecodeError> {
-        if let Some(message) = Self::decode_compact(bytes)? {
-            return Ok(message);
-        }
-        let (head, rest): (Head<'a>, &'a [u8]) =
-            postcard::take_from_bytes(bytes).map_err(DecodeError::from_postcard)?;
-        let no_tail = |m: Message<'a>| {
-            if rest.is_empty() {
-                Ok(m)
-            } else {
-                Err(DecodeError::TrailingBytes { count: rest.len() })
+            tag::ENTER => span(rest).and_then(|(id, r)| no_tail(Message::Enter(id), r)),
+            tag::EXIT => span(rest).and_then(|(id, r)| no_tail(Message::Exit(id), r)),
+            tag::CLOSE => span(rest).and_then(|(id, r)| no_tail(Message::Close(id), r)),
+            tag::CLONE => span(rest).and_then(|(id, r)| no_tail(Message::Clone(id), r)),
+            tag::RECORD => {
+                let (span, rest) = span(rest)?;
+                Ok(Message::Record {
+                    span,
+                    values: Values::decode(rest)?,
+                })
             }
-        };
-        match head {
-            Head::Hello(h) => no_tail(Message::Hello(h)),
-            Head::CallSite(c) => Ok(Message::CallSite(CallSite {
-                id: c.id,
-                kind: c.kind,
-                level: c.level,
-                name: c.name,
-                target: c.target,
-                module_path: c.module_path,
-                file: c.file,
-                line: c.line,
-                fields: FieldNames::decode(rest)?,
-            })),
-            Head::Event(callsite, parent) => Ok(Message::Event {
-                callsite,
-                parent,
-                values: Values::decode(rest)?,
+            tag::FOLLOWS_FROM => {
+                let ((span, follows), rest) = take(rest)?;
+                no_tail(Message::FollowsFrom { span, follows }, rest)
+            }
+            tag::DROPPED => {
+                let (frames, rest) = take(rest)?;
+                no_tail(Message::Dropped { frames }, rest)
+            }
+            tag::LIVE_SPAN => {
+                let (live, rest) = take(rest)?;
+                no_tail(Message::LiveSpan(live), rest)
+            }
+            tag::COMPACT.. => {
+                let x = (t - tag::COMPACT) / tag::KINDS;
+                match (t - tag::COMPACT) % tag::KINDS {
+                    tag::K_EVENT => Ok(Message::Event {
+                        callsite: CallsiteId(x),
+                        parent: Parent::Current,
+                        values: Values::decode(rest)?,
+                    }),
+                    tag::K_NEW_SPAN => {
+                        let (id, rest) = span(rest)?;
+                        Ok(Message::NewSpan {
+                            id,
+                            callsite: CallsiteId(x),
+                            parent: Parent::Current,
+                            values: Values::decode(rest)?,
+                        })
+                    }
+                    tag::K_ENTER => no_tail(Message::Enter(SpanId(x)), rest),
+                    tag::K_EXIT => no_tail(Message::Exit(SpanId(x)), rest),
+                    _ => no_tail(Message::Close(SpanId(x)), rest),
+                }
+            }
+            t if tag::FREE.contains(&t) || t == tag::EXTENSION => Err(DecodeError::BadTag {
+                what: "message (a tag this version leaves free)",
+                tag: t,
             }),
-            Head::NewSpan(id, callsite, parent) => Ok(Message::NewSpan {
-                id,
-                callsite,
-                parent,
-                values: Values::decode(rest)?,
+            _ => Err(DecodeError::BadTag {
+                what: "message",
+                tag: t,
             }),
-            Head::Enter(id) => no_tail(Message::Enter(id)),
-            Head::Exit(id) => no_tail(Message::Exit(id)),
-            Head::Close(id) => no_tail(Message::Close(id)),
-            Head::Clone(id) => no_tail(Message::Clone(id)),
-            Head::Record(span) => Ok(Message::Record {
-                span,
-                values: Values::decode(rest)?,
-            }),
-            Head::FollowsFrom(span, follows) => no_tail(Message::FollowsFrom { span, follows }),
-            Head::Dropped(frames) => no_tail(Message::Dropped { frames }),
-            Head::LiveSpan(s) => no_tail(Message::LiveSpan(s)),
         }
     }
 }
 
-/// The tag of a `Hello`.
-const HELLO_TAG: u32 = 0;
-/// The tag of a `NewSpan` whose parent is [`Parent::Current`]: `(id, callsite)` follow.
-const TAG_NEW_SPAN_CURRENT: u32 = 12;
-/// The first compact tag: `16 + 4 * x + k` is a contextual `Event` of call site `x` (k = 0),
-/// or `Enter`, `Exit`, `Close` of span `x` (k = 1, 2, 3). One byte while `x < 28`.
-const TAG_COMPACT: u32 = 16;
-
-impl<'a> Message<'a> {
-    /// The one-varint form of the most frequent messages, if this message has one.
-    fn compact_tag(&self) -> Option<u32> {
-        let (x, k) = match *self {
-            Message::Event {
-                callsite,
-                parent: Parent::Current,
-                ..
-            } => (callsite.0, 0),
-            Message::Enter(id) => (id.0, 1),
-            Message::Exit(id) => (id.0, 2),
-            Message::Close(id) => (id.0, 3),
-            _ => return None,
-        };
-        x.checked_mul(4)?.checked_add(TAG_COMPACT + k)
-    }
-
-    /// Decodes the forms outside postcard's enum: tags 12 and up. `None` for tags 0 to 11,
-    /// which postcard decodes; but a `Hello` of another protocol version (which may have
-    /// another layout) is recognised here by its first field.
-    fn decode_compact(bytes: &'a [u8]) -> Result<Option<Self>, DecodeError> {
-        let Ok((tag, rest)) = postcard::take_from_bytes::<u32>(bytes) else {
-            return Ok(None); // postcard reports it
-        };
-        let no_tail = |m: Message<'a>| {
-            if rest.is_empty() {
-                Ok(Some(m))
-            } else {
-                Err(DecodeError::TrailingBytes { count: rest.len() })
-            }
-        };
-        match tag {
-            HELLO_TAG => match postcard::take_from_bytes::<u16>(rest) {
-                Ok((found, _)) if found != PROTOCOL_VERSION => {
-                    Err(DecodeError::UnsupportedVersion { found })
-                }
-                _ => Ok(None),
-            },
-            1..TAG_NEW_SPAN_CURRENT => Ok(None),
-            TAG_NEW_SPAN_CURRENT => {
-                let ((id, callsite), rest): ((SpanId, CallsiteId), _) =
-                    postcard::take_from_bytes(rest).map_err(DecodeError::from_postcard)?;
-                Ok(Some(Message::NewSpan {
-                    id,
-                    callsite,
-                    parent: Parent::Current,
-                    values: Values::decode(rest)?,
-                }))
-            }
-            TAG_COMPACT.. => {
-                let x = (tag - TAG_COMPACT) / 4;
-                match (tag - TAG_COMPACT) % 4 {
-                    0 => Ok(Some(Message::Event {
-                        callsite: CallsiteId(x),
-                        parent: Parent::Current,
-                        values: Values::decode(rest)?,
-                    })),
-                    1 => no_tail(Message::Enter(SpanId(x))),
-                    2 => no_tail(Message::Exit(SpanId(x))),
-                    _ => no_tail(Message::Close(SpanId(x))),
-                }
-            }
-            _ => Err(DecodeError::BadTag {
-                what: "message",
-                tag,
-            }),
+/// `Enter`, `Exit` or `Close`: the compact tag of kind `k`, or the long form `long`.
+#[inline(always)]
+fn span_message(out: &mut Out<'_>, id: SpanId, k: u32, long: u32) -> Result<(), EncodeError> {
+    match tag::compact(id.0, k) {
+        Some(t) => out.varint(t),
+        None => {
+            out.byte(long as u8)?;
+            out.varint(id.0)
         }
     }
+}
+
+fn take<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<(T, &'a [u8]), DecodeError> {
+    postcard::take_from_bytes(bytes).map_err(DecodeError::from_postcard)
 }
 
 /// A request from the host to the target, on the RTT down channel.
@@ -463,13 +542,194 @@ impl Request {
             .map_err(|_| EncodeError::BufferFull)
     }
 
-    /// Decodes a request from the bytes of one frame (after COBS decoding).
+    /// Decodes a request from the bytes of one frame (after COBS decoding). Hand-written
+    /// (the target decodes requests): `0` is `ResendAll`, `1, level` is `SetLevel`.
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let (req, rest) = postcard::take_from_bytes(bytes).map_err(DecodeError::from_postcard)?;
+        let (req, rest) = match *bytes {
+            [0, ref rest @ ..] => (Request::ResendAll, rest),
+            [1, level, ref rest @ ..] => {
+                let level = match level {
+                    0 => LevelFilter::Off,
+                    1 => LevelFilter::Error,
+                    2 => LevelFilter::Warn,
+                    3 => LevelFilter::Info,
+                    4 => LevelFilter::Debug,
+                    5 => LevelFilter::Trace,
+                    tag => {
+                        return Err(DecodeError::BadTag {
+                            what: "level filter",
+                            tag: u32::from(tag),
+                        })
+                    }
+                };
+                (Request::SetLevel(level), rest)
+            }
+            [] | [1] => return Err(DecodeError::Truncated),
+            [tag, ..] => {
+                return Err(DecodeError::BadTag {
+                    what: "request",
+                    tag: u32::from(tag),
+                })
+            }
+        };
         if rest.is_empty() {
             Ok(req)
         } else {
             Err(DecodeError::TrailingBytes { count: rest.len() })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every tag of the table in the docs of [`tag`], with the message that uses it; the free
+    /// and reserved ones decode to an error. A new message adds its line here.
+    #[test]
+    fn tag_table() {
+        let values = Values::EMPTY;
+        let names = FieldNames::new(&[]);
+        let long = 1000; // an id too large for a one-byte compact tag, still compact
+        let table: [(u32, Message<'_>); 20] = [
+            (
+                tag::HELLO,
+                Message::Hello(Hello {
+                    version: PROTOCOL_VERSION,
+                    boot: 1,
+                    tick_hz: 2,
+                    firmware: "f",
+                }),
+            ),
+            (
+                tag::CALLSITE,
+                Message::CallSite(CallSite {
+                    id: CallsiteId(0),
+                    kind: Kind::Event,
+                    level: Level::Info,
+                    name: "n",
+                    target: "t",
+                    module_path: None,
+                    file: None,
+                    line: None,
+                    fields: names,
+                }),
+            ),
+            (
+                tag::EVENT,
+                Message::Event {
+                    callsite: CallsiteId(0),
+                    parent: Parent::Root,
+                    values,
+                },
+            ),
+            (
+                tag::NEW_SPAN,
+                Message::NewSpan {
+                    id: SpanId(1),
+                    callsite: CallsiteId(0),
+                    parent: Parent::Root,
+                    values,
+                },
+            ),
+            (tag::ENTER, Message::Enter(SpanId(u32::MAX))),
+            (tag::EXIT, Message::Exit(SpanId(u32::MAX))),
+            (tag::CLOSE, Message::Close(SpanId(u32::MAX))),
+            (tag::CLONE, Message::Clone(SpanId(1))),
+            (
+                tag::RECORD,
+                Message::Record {
+                    span: SpanId(1),
+                    values,
+                },
+            ),
+            (
+                tag::FOLLOWS_FROM,
+                Message::FollowsFrom {
+                    span: SpanId(1),
+                    follows: SpanId(2),
+                },
+            ),
+            (tag::DROPPED, Message::Dropped { frames: 3 }),
+            (
+                tag::LIVE_SPAN,
+                Message::LiveSpan(LiveSpan {
+                    id: SpanId(1),
+                    callsite: CallsiteId(0),
+                    parent: Parent::Current,
+                    entered: 0,
+                }),
+            ),
+            (
+                16,
+                Message::Event {
+                    callsite: CallsiteId(0),
+                    parent: Parent::Current,
+                    values,
+                },
+            ),
+            (
+                17,
+                Message::NewSpan {
+                    id: SpanId(1),
+                    callsite: CallsiteId(0),
+                    parent: Parent::Current,
+                    values,
+                },
+            ),
+            (18, Message::Enter(SpanId(0))),
+            (19, Message::Exit(SpanId(0))),
+            (20, Message::Close(SpanId(0))),
+            (16 + 5 * 21 + 4, Message::Close(SpanId(21))),
+            (
+                16 + 5 * long,
+                Message::Event {
+                    callsite: CallsiteId(long),
+                    parent: Parent::Current,
+                    values,
+                },
+            ),
+            (
+                16 + 5 * long + 1,
+                Message::NewSpan {
+                    id: SpanId(2),
+                    callsite: CallsiteId(long),
+                    parent: Parent::Current,
+                    values,
+                },
+            ),
+        ];
+        for (t, message) in table {
+            let mut buf = [0u8; 32];
+            let n = message.encode(&mut buf).unwrap();
+            let (found, _) = postcard::take_from_bytes::<u32>(&buf[..n]).unwrap();
+            assert_eq!(found, t, "{message:?}");
+            assert_eq!(Message::decode(&buf[..n]), Ok(message));
+        }
+        // The long forms are the ids a compact tag cannot hold.
+        assert_eq!(tag::compact(u32::MAX, tag::K_ENTER), None);
+        // One byte up to id 21.
+        assert!(tag::compact(21, tag::K_CLOSE).unwrap() < 128);
+        assert!(tag::compact(22, tag::K_ENTER).unwrap() >= 128);
+        // Free and reserved tags.
+        for t in tag::FREE.chain([tag::EXTENSION]) {
+            assert!(matches!(
+                Message::decode(&[t as u8]),
+                Err(DecodeError::BadTag { tag, .. }) if tag == t
+            ));
+        }
+    }
+
+    /// An old capture's `Hello` names its version, whatever follows it.
+    #[test]
+    fn other_versions_are_named() {
+        let err = Message::decode(&[0, 1, 7, 0xc0, 0x84, 0x3d, 4, b'd', b'e', b'm', b'o']);
+        assert_eq!(err, Err(DecodeError::UnsupportedVersion { found: 1 }));
+        extern crate std;
+        let text = std::format!("{}", err.unwrap_err());
+        assert!(
+            text.contains("version 1") && text.contains(&std::format!("speaks {PROTOCOL_VERSION}")),
+            "{text}"
+        );
     }
 }

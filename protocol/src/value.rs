@@ -5,8 +5,10 @@
 //! more. Values run to the end of the frame: there is no count, the COBS frame delimits them.
 
 use core::fmt;
+use core::mem::MaybeUninit;
 
 use crate::error::{DecodeError, EncodeError};
+use crate::wire::{self, Out};
 
 /// Largest field index a value may carry (tracing allows 32 fields per call site).
 pub const MAX_FIELD_INDEX: u8 = u8::MAX;
@@ -21,6 +23,8 @@ const KIND_F64: u32 = 6;
 const KIND_STR: u32 = 7;
 const KIND_DEBUG: u32 = 8;
 const KIND_DEBUG_TRUNCATED: u32 = 9;
+const KIND_CONSTANT: u32 = 10;
+const KIND_SAME_CONSTANT: u32 = 11;
 
 /// One recorded value, borrowed from the frame it was decoded from.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -46,6 +50,13 @@ pub enum Value<'a> {
         /// Whether the target had to cut the text short.
         truncated: bool,
     },
+    /// Text that is the same at every event of its call site (a constant message such as
+    /// `info!("ready")`): the host keeps it for the call site and field, and later events
+    /// send [`Value::SameConstant`] instead.
+    Constant(&'a str),
+    /// The text of this field's last [`Value::Constant`] at this call site, again (one byte
+    /// on the wire). The host's receiver puts the text back.
+    SameConstant,
 }
 
 /// A value together with the index of its field in the call site's field names.
@@ -57,48 +68,59 @@ pub struct FieldValue<'a> {
     pub value: Value<'a>,
 }
 
-fn put<T: serde::Serialize + ?Sized>(value: &T, out: &mut [u8]) -> Result<usize, EncodeError> {
-    postcard::to_slice(value, out)
-        .map(|s| s.len())
-        .map_err(|_| EncodeError::BufferFull)
-}
-
 fn take<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Result<(T, &'a [u8]), DecodeError> {
     postcard::take_from_bytes(bytes).map_err(DecodeError::from_postcard)
+}
+
+/// A `u64` varint, with 32-bit arithmetic for the values most integers are.
+#[inline(always)]
+fn varint64(out: &mut Out<'_>, v: u64) -> Result<(), EncodeError> {
+    match u32::try_from(v) {
+        Ok(small) => out.varint(small),
+        Err(_) => out.varint64(v),
+    }
 }
 
 impl<'a> FieldValue<'a> {
     /// Encodes this value at the start of `out`, returning the number of bytes written.
     pub fn encode(&self, out: &mut [u8]) -> Result<usize, EncodeError> {
-        let (kind, n) = match self.value {
-            Value::Bool(false) => (KIND_FALSE, 0),
-            Value::Bool(true) => (KIND_TRUE, 0),
-            Value::I64(_) => (KIND_I64, 0),
-            Value::U64(_) => (KIND_U64, 0),
-            Value::I128(_) => (KIND_I128, 0),
-            Value::U128(_) => (KIND_U128, 0),
-            Value::F64(_) => (KIND_F64, 0),
-            Value::Str(_) => (KIND_STR, 0),
+        let mut out = Out::new(wire::as_uninit(out));
+        self.write(&mut out)?;
+        Ok(out.len())
+    }
+
+    /// The hand-written encoder: a varint header `field << 4 | kind`, then the payload as
+    /// postcard writes it (checked by the property tests).
+    #[inline(always)]
+    pub(crate) fn write(&self, out: &mut Out<'_>) -> Result<(), EncodeError> {
+        let kind = match self.value {
+            Value::Bool(false) => KIND_FALSE,
+            Value::Bool(true) => KIND_TRUE,
+            Value::I64(_) => KIND_I64,
+            Value::U64(_) => KIND_U64,
+            Value::I128(_) => KIND_I128,
+            Value::U128(_) => KIND_U128,
+            Value::F64(_) => KIND_F64,
+            Value::Str(_) => KIND_STR,
             Value::Debug {
                 truncated: false, ..
-            } => (KIND_DEBUG, 0),
+            } => KIND_DEBUG,
             Value::Debug {
                 truncated: true, ..
-            } => (KIND_DEBUG_TRUNCATED, 0),
+            } => KIND_DEBUG_TRUNCATED,
+            Value::Constant(_) => KIND_CONSTANT,
+            Value::SameConstant => KIND_SAME_CONSTANT,
         };
-        let header = (u32::from(self.field) << 4) | kind;
-        let mut n = n + put(&header, out)?;
-        let rest = out.get_mut(n..).ok_or(EncodeError::BufferFull)?;
-        n += match self.value {
-            Value::Bool(_) => 0,
-            Value::I64(v) => put(&v, rest)?,
-            Value::U64(v) => put(&v, rest)?,
-            Value::I128(v) => put(&v, rest)?,
-            Value::U128(v) => put(&v, rest)?,
-            Value::F64(v) => put(&v, rest)?,
-            Value::Str(s) | Value::Debug { text: s, .. } => put(s, rest)?,
-        };
-        Ok(n)
+        out.varint((u32::from(self.field) << 4) | kind)?;
+        match self.value {
+            Value::Bool(_) | Value::SameConstant => Ok(()),
+            Value::I64(v) => varint64(out, ((v << 1) ^ (v >> 63)) as u64),
+            Value::U64(v) => varint64(out, v),
+            Value::I128(v) => out.varint128(((v << 1) ^ (v >> 127)) as u128),
+            Value::U128(v) => out.varint128(v),
+            Value::F64(v) => out.bytes(&v.to_le_bytes()),
+            Value::Str(s) | Value::Debug { text: s, .. } | Value::Constant(s) => out.str(s),
+        }
     }
 
     /// Decodes one value from the start of `bytes`, returning it and the bytes after it.
@@ -119,6 +141,8 @@ impl<'a> FieldValue<'a> {
                 let truncated = kind == KIND_DEBUG_TRUNCATED;
                 (Value::Debug { text, truncated }, r)
             })?,
+            KIND_CONSTANT => take(rest).map(|(v, r)| (Value::Constant(v), r))?,
+            KIND_SAME_CONSTANT => (Value::SameConstant, rest),
             tag => {
                 return Err(DecodeError::BadTag {
                     what: "value kind",
@@ -202,18 +226,36 @@ impl<'a> Iterator for ValuesIter<'a> {
     }
 }
 
+/// What becomes of a text written in one piece, as [`ValuesWriter::push_fmt_constant`] asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Constant {
+    /// Sent as `Debug` text.
+    No,
+    /// Sent as a [`Value::Constant`]: the host keeps it.
+    New,
+    /// Sent as [`Value::SameConstant`]: the host has it.
+    Same,
+}
+
 /// Appends encoded values to a buffer; what it wrote is a valid [`Values`] tail.
 ///
-/// On [`EncodeError::BufferFull`] nothing of the value that did not fit is kept.
+/// On [`EncodeError::BufferFull`] nothing of the value that did not fit is kept. The buffer
+/// need not be initialised: a sender encodes into a frame buffer it never zeroes.
 #[derive(Debug)]
 pub struct ValuesWriter<'b> {
-    buf: &'b mut [u8],
+    buf: &'b mut [MaybeUninit<u8>],
+    /// Invariant: `buf[..len]` has been written.
     len: usize,
 }
 
 impl<'b> ValuesWriter<'b> {
     /// A writer that fills `buf` from its start.
     pub fn new(buf: &'b mut [u8]) -> Self {
+        Self::new_uninit(wire::as_uninit(buf))
+    }
+
+    /// A writer that fills `buf`, which need not be initialised, from its start.
+    pub fn new_uninit(buf: &'b mut [MaybeUninit<u8>]) -> Self {
         Self { buf, len: 0 }
     }
 
@@ -229,15 +271,22 @@ impl<'b> ValuesWriter<'b> {
 
     /// What was written so far.
     pub fn values(&self) -> Values<'_> {
-        Values {
-            bytes: &self.buf[..self.len],
-        }
+        let written = self.buf.get(..self.len).unwrap_or_default();
+        // SAFETY: `buf[..len]` has been written (the invariant).
+        let bytes = unsafe { wire::assume_init(written) };
+        Values { bytes }
     }
 
     /// Appends one value.
+    #[inline(always)]
     pub fn push(&mut self, field: u8, value: Value<'_>) -> Result<(), EncodeError> {
-        let n = FieldValue { field, value }.encode(&mut self.buf[self.len..])?;
-        self.len += n;
+        let rest = self
+            .buf
+            .get_mut(self.len..)
+            .ok_or(EncodeError::BufferFull)?;
+        let mut out = Out::new(rest);
+        FieldValue { field, value }.write(&mut out)?;
+        self.len += out.len();
         Ok(())
     }
 
@@ -261,68 +310,132 @@ impl<'b> ValuesWriter<'b> {
         limit: usize,
         format: impl FnOnce(&mut dyn fmt::Write) -> fmt::Result,
     ) -> Result<bool, EncodeError> {
+        self.push_fmt_constant(field, limit, format, |_, _| Constant::No)
+    }
+
+    /// Like [`push_fmt`](Self::push_fmt); when the text was written in one piece (one
+    /// `write_str`, not cut), `constant` is asked, with the piece's address and length, whether
+    /// it goes as a [`Value::Constant`] the host keeps, or as [`Value::SameConstant`] (one byte),
+    /// or as text. A sender answers from where the piece lies (in flash, it cannot change)
+    /// and from what it sent before at this call site.
+    pub fn push_fmt_constant(
+        &mut self,
+        field: u8,
+        limit: usize,
+        format: impl FnOnce(&mut dyn fmt::Write) -> fmt::Result,
+        constant: impl FnOnce(*const u8, usize) -> Constant,
+    ) -> Result<bool, EncodeError> {
         // Header (at most 2 bytes for a u8 field index), then the text length as a varint we
         // reserve 2 bytes for (texts up to 16383 bytes), then the text.
+        const HEADER_MAX: usize = 2;
         let start = self.len;
-        let header_max = 2;
-        let text_at = start + header_max + 2;
+        let text_at = start + HEADER_MAX + 2;
         let room = self.buf.len().saturating_sub(text_at);
         let limit = limit.min(room).min(0x3fff);
-        let text_buf = self.buf.get_mut(text_at..text_at + limit);
-        let Some(text_buf) = text_buf else {
+        let Some(text_buf) = self.buf.get_mut(text_at..text_at + limit) else {
             return Err(EncodeError::BufferFull);
         };
         let mut w = Truncating {
+            first: (text_buf.as_ptr().cast(), 0),
             buf: text_buf,
             len: 0,
-            truncated: false,
+            state: 0,
         };
         // A formatting error from a value's own `Debug` impl leaves what was written so far.
         let _ = format(&mut w);
-        let (text_len, truncated) = (w.len, w.truncated);
-        let kind = if truncated {
-            KIND_DEBUG_TRUNCATED
+        let (text_len, truncated) = (w.len, w.state == CUT);
+        let decided = if w.state == 1 {
+            constant(w.first.0, w.first.1)
         } else {
-            KIND_DEBUG
+            Constant::No
+        };
+        let kind = match decided {
+            Constant::No if truncated => KIND_DEBUG_TRUNCATED,
+            Constant::No => KIND_DEBUG,
+            Constant::New => KIND_CONSTANT,
+            Constant::Same => KIND_SAME_CONSTANT,
         };
         let header = (u32::from(field) << 4) | kind;
-        let mut prefix = [0u8; 4];
-        let h = put(&header, &mut prefix)?;
-        let l = put(&(text_len as u32), &mut prefix[h..])?;
-        let prefix_len = h + l;
-        // Move the text down next to its prefix (it sits at most 2 bytes too far).
-        self.buf
-            .copy_within(text_at..text_at + text_len, start + prefix_len);
-        self.buf[start..start + prefix_len].copy_from_slice(&prefix[..prefix_len]);
-        self.len = start + prefix_len + text_len;
+        // The prefix goes where the text was reserved room in front of it; the text moves
+        // down next to it (it sits at most 2 bytes too far).
+        let Some(room) = self.buf.get_mut(start..text_at) else {
+            return Err(EncodeError::BufferFull);
+        };
+        let mut out = Out::new(room);
+        out.varint(header)?;
+        if decided == Constant::Same {
+            self.len = start + out.len();
+            return Ok(false);
+        }
+        out.varint(text_len as u32)?;
+        let to = start + out.len();
+        move_down(self.buf, text_at, to, text_len);
+        self.len = to + text_len;
         Ok(truncated)
     }
 }
 
-/// A `fmt::Write` into a fixed slice that cuts at a character boundary when full.
-struct Truncating<'b> {
-    buf: &'b mut [u8],
-    len: usize,
-    truncated: bool,
+/// Moves `len` bytes at `from` down to `to` (`to <= from`): byte by byte for a short text,
+/// `memmove` beyond.
+#[inline(always)]
+fn move_down(buf: &mut [MaybeUninit<u8>], from: usize, to: usize, len: usize) {
+    if to == from || from + len > buf.len() {
+        return;
+    }
+    if len <= 16 {
+        for i in 0..len {
+            if let (Some(&byte), true) = (buf.get(from + i), to + i < buf.len()) {
+                // SAFETY: `to + i` is in bounds (checked). Volatile, so that this stays a loop
+                // of a few bytes rather than a call to `memmove`.
+                unsafe { buf.as_mut_ptr().add(to + i).write_volatile(byte) };
+            }
+        }
+    } else {
+        buf.copy_within(from..from + len, to);
+    }
 }
 
+/// A `fmt::Write` into a fixed slice that cuts at a character boundary when full, and notes
+/// the first piece it was given and whether more came.
+struct Truncating<'b> {
+    buf: &'b mut [MaybeUninit<u8>],
+    len: usize,
+    /// The first piece's address and length.
+    first: (*const u8, usize),
+    /// 0: nothing written yet; 1: one piece; 2: more; 3: cut short.
+    state: u8,
+}
+
+const CUT: u8 = 3;
+
 impl fmt::Write for Truncating<'_> {
+    #[inline]
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        if self.truncated {
-            return Err(fmt::Error);
+        match self.state {
+            0 => {
+                self.first = (s.as_ptr(), s.len());
+                self.state = 1;
+            }
+            CUT => return Err(fmt::Error),
+            _ => self.state = 2,
         }
-        let room = self.buf.len() - self.len;
-        let mut n = s.len().min(room);
+        let at = self.len;
+        if let Some(dst) = self.buf.get_mut(at..at + s.len()) {
+            wire::copy(dst, s.as_bytes());
+            self.len = at + s.len();
+            return Ok(());
+        }
+        // Cut at the last character boundary that fits.
+        let mut n = self.buf.len().saturating_sub(at).min(s.len());
         while !s.is_char_boundary(n) {
             n -= 1;
         }
-        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
-        self.len += n;
-        if n < s.len() {
-            self.truncated = true;
-            return Err(fmt::Error);
+        if let (Some(dst), Some(src)) = (self.buf.get_mut(at..at + n), s.as_bytes().get(..n)) {
+            wire::copy(dst, src);
         }
-        Ok(())
+        self.len = at + n;
+        self.state = CUT;
+        Err(fmt::Error)
     }
 }
 
@@ -374,11 +487,11 @@ impl<'a> FieldNames<'a> {
 
     /// Encodes the names at the start of `out`, returning the number of bytes written.
     pub fn encode(&self, out: &mut [u8]) -> Result<usize, EncodeError> {
-        let mut n = 0;
+        let mut out = Out::new(wire::as_uninit(out));
         for name in self.iter() {
-            n += put(name, out.get_mut(n..).ok_or(EncodeError::BufferFull)?)?;
+            out.str(name)?;
         }
-        Ok(n)
+        Ok(out.len())
     }
 }
 

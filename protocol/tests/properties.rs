@@ -20,6 +20,8 @@ enum OwnedValue {
     F64(u64),
     Str(String),
     Debug(String, bool),
+    Constant(String),
+    SameConstant,
 }
 
 impl OwnedValue {
@@ -36,6 +38,8 @@ impl OwnedValue {
                 text: s,
                 truncated: *t,
             },
+            Self::Constant(s) => Value::Constant(s),
+            Self::SameConstant => Value::SameConstant,
         }
     }
 }
@@ -50,6 +54,8 @@ fn value() -> impl Strategy<Value = OwnedValue> {
         any::<u64>().prop_map(OwnedValue::F64),
         ".{0,40}".prop_map(OwnedValue::Str),
         (".{0,40}", any::<bool>()).prop_map(|(s, t)| OwnedValue::Debug(s, t)),
+        ".{0,40}".prop_map(OwnedValue::Constant),
+        Just(OwnedValue::SameConstant),
     ]
 }
 
@@ -241,6 +247,152 @@ fn with_message<R>(spec: &Spec, f: impl FnOnce(&Message<'_>) -> R) -> R {
     f(&msg)
 }
 
+/// The reference encoder: postcard through serde, with every tag written out as the
+/// protocol's docs give it. The hand-written encoder must produce exactly these bytes.
+mod reference {
+    use serde::Serialize;
+
+    use super::*;
+
+    /// `Parent` as serde writes an enum: variant index, then the fields.
+    #[derive(Serialize)]
+    enum P {
+        Current,
+        Root,
+        Explicit(u32),
+    }
+
+    fn parent(p: Parent) -> P {
+        match p {
+            Parent::Current => P::Current,
+            Parent::Root => P::Root,
+            Parent::Explicit(id) => P::Explicit(id.0),
+        }
+    }
+
+    fn level(l: Level) -> u8 {
+        match l {
+            Level::Trace => 0,
+            Level::Debug => 1,
+            Level::Info => 2,
+            Level::Warn => 3,
+            Level::Error => 4,
+        }
+    }
+
+    fn put<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+        let mut buf = vec![0u8; 4096];
+        let n = postcard::to_slice(value, &mut buf).unwrap().len();
+        out.extend_from_slice(&buf[..n]);
+    }
+
+    /// Compact tags: `16 + 5 * x + k`, while that fits a `u32`.
+    fn compact(x: u32, k: u32) -> Option<u32> {
+        x.checked_mul(5)?.checked_add(16 + k)
+    }
+
+    pub(super) fn value(out: &mut Vec<u8>, field: u8, v: &OwnedValue) {
+        let kind: u32 = match v {
+            OwnedValue::Bool(false) => 0,
+            OwnedValue::Bool(true) => 1,
+            OwnedValue::I64(_) => 2,
+            OwnedValue::U64(_) => 3,
+            OwnedValue::I128(_) => 4,
+            OwnedValue::U128(_) => 5,
+            OwnedValue::F64(_) => 6,
+            OwnedValue::Str(_) => 7,
+            OwnedValue::Debug(_, false) => 8,
+            OwnedValue::Debug(_, true) => 9,
+            OwnedValue::Constant(_) => 10,
+            OwnedValue::SameConstant => 11,
+        };
+        put(out, &((u32::from(field) << 4) | kind));
+        match v {
+            OwnedValue::Bool(_) | OwnedValue::SameConstant => {}
+            OwnedValue::I64(x) => put(out, x),
+            OwnedValue::U64(x) => put(out, x),
+            OwnedValue::I128(x) => put(out, x),
+            OwnedValue::U128(x) => put(out, x),
+            OwnedValue::F64(bits) => put(out, &f64::from_bits(*bits)),
+            OwnedValue::Str(t) | OwnedValue::Debug(t, _) | OwnedValue::Constant(t) => {
+                put(out, t.as_str())
+            }
+        }
+    }
+
+    fn values(out: &mut Vec<u8>, vals: &[(u8, OwnedValue)]) {
+        for (f, v) in vals {
+            value(out, *f, v);
+        }
+    }
+
+    /// `Enter`, `Exit`, `Close`: compact tag of kind `k`, or the long form's tag and the id.
+    fn span(out: &mut Vec<u8>, id: u32, k: u32, long: u32) {
+        match compact(id, k) {
+            Some(t) => put(out, &t),
+            None => put(out, &(long, id)),
+        }
+    }
+
+    /// The message body of `spec`.
+    pub(super) fn body(spec: &Spec) -> Vec<u8> {
+        let mut out = Vec::new();
+        let o = &mut out;
+        match spec {
+            Spec::Hello(boot, tick_hz, firmware) => put(
+                o,
+                &(0u32, PROTOCOL_VERSION, *boot, *tick_hz, firmware.as_str()),
+            ),
+            Spec::CallSite {
+                id,
+                span,
+                level: l,
+                strings,
+                module_path,
+                file,
+                line,
+                fields,
+            } => {
+                put(o, &(1u32, id.0, u8::from(*span), level(*l)));
+                put(o, &(strings[0].as_str(), strings[1].as_str()));
+                put(o, &(module_path.as_deref(), file.as_deref(), *line));
+                for name in fields {
+                    put(o, name.as_str());
+                }
+            }
+            Spec::Event(c, p, vals) => {
+                match (p, compact(c.0, 0)) {
+                    (Parent::Current, Some(t)) => put(o, &t),
+                    _ => put(o, &(2u32, c.0, parent(*p))),
+                }
+                values(o, vals);
+            }
+            Spec::NewSpan(id, c, p, vals) => {
+                match (p, compact(c.0, 1)) {
+                    (Parent::Current, Some(t)) => put(o, &(t, id.0)),
+                    _ => put(o, &(3u32, id.0, c.0, parent(*p))),
+                }
+                values(o, vals);
+            }
+            Spec::Enter(id) => span(o, id.0, 2, 4),
+            Spec::Exit(id) => span(o, id.0, 3, 5),
+            Spec::Close(id) => span(o, id.0, 4, 6),
+            Spec::Clone(id) => put(o, &(7u32, id.0)),
+            Spec::Record(span, vals) => {
+                put(o, &(8u32, span.0));
+                values(o, vals);
+            }
+            Spec::FollowsFrom(a, b) => put(o, &(9u32, a.0, b.0)),
+            Spec::Dropped(n) => put(o, &(10u32, *n)),
+            Spec::LiveSpan(s) => put(
+                o,
+                &(11u32, s.id.0, s.callsite.0, parent(s.parent), s.entered),
+            ),
+        }
+        out
+    }
+}
+
 fn encode_frame(dt: i64, spec: &Spec) -> Vec<u8> {
     with_message(spec, |msg| {
         let mut buf = vec![0u8; 8192];
@@ -310,6 +462,33 @@ proptest! {
                 }
             }
         }
+    }
+
+    /// The hand-written encoder writes exactly what postcard's serde encoder writes, for
+    /// every message kind and every value kind.
+    #[test]
+    fn hand_encoder_matches_postcard(spec in spec()) {
+        let ours = with_message(&spec, |msg| {
+            let mut buf = vec![0u8; 8192];
+            let n = msg.encode(&mut buf).unwrap();
+            buf.truncate(n);
+            buf
+        });
+        prop_assert_eq!(ours, reference::body(&spec));
+    }
+
+    /// The same for values pushed one by one, into a buffer that starts out full of garbage
+    /// (the sender never zeroes its frame buffer).
+    #[test]
+    fn values_writer_matches_postcard(vals in values(), garbage in any::<u8>()) {
+        let mut buf = vec![garbage; 4096];
+        let mut w = ValuesWriter::new(&mut buf);
+        let mut expected = Vec::new();
+        for (f, v) in &vals {
+            w.push(*f, v.as_value()).unwrap();
+            reference::value(&mut expected, *f, v);
+        }
+        prop_assert_eq!(w.values().as_bytes(), &expected[..]);
     }
 
     #[test]

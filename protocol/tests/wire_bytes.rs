@@ -2,8 +2,8 @@
 //! A change to the wire format shows up here as a diff.
 
 use rtt_tunnel_protocol::{
-    CallSite, CallsiteId, FieldNames, Frame, FrameBuilder, Hello, Kind, Level, LevelFilter,
-    LiveSpan, Message, Parent, Request, SpanId, Value, Values, ValuesWriter,
+    CallSite, CallsiteId, Constant, FieldNames, Frame, FrameBuilder, Hello, Kind, Level,
+    LevelFilter, LiveSpan, Message, Parent, Request, SpanId, Value, Values, ValuesWriter,
 };
 
 /// The body (message without timestamp or framing) of `msg`.
@@ -39,14 +39,14 @@ fn values(vals: &[(u8, Value<'_>)]) -> Vec<u8> {
 #[test]
 fn hello() {
     let msg = Message::Hello(Hello {
-        version: 1,
+        version: 2,
         boot: 7,
         tick_hz: 1_000_000,
         firmware: "demo",
     });
     assert_eq!(
         body(&msg),
-        [0x00, 0x01, 0x07, 0xc0, 0x84, 0x3d, 0x04, b'd', b'e', b'm', b'o']
+        [0x00, 0x02, 0x07, 0xc0, 0x84, 0x3d, 0x04, b'd', b'e', b'm', b'o']
     );
 }
 
@@ -104,19 +104,19 @@ fn event_and_parents() {
         parent: Parent::Current,
         values: Values::decode(&v).unwrap(),
     };
-    // A contextual event folds its call site into the tag: 16 + 4 * 3.
-    assert_eq!(body(&current), [0x1c, 0x03, 0x2a]);
+    // A contextual event folds its call site into the tag: 16 + 5 * 3.
+    assert_eq!(body(&current), [0x1f, 0x03, 0x2a]);
     // The long form (tag 2, parent 0) still decodes.
     assert_eq!(
         Message::decode(&[0x02, 0x03, 0x00, 0x03, 0x2a]),
         Ok(current)
     );
     let far = Message::Event {
-        callsite: CallsiteId(28),
+        callsite: CallsiteId(23),
         parent: Parent::Current,
         values: Values::EMPTY,
     };
-    assert_eq!(body(&far), [0x80, 0x01], "call site 28: a two-byte tag");
+    assert_eq!(body(&far), [0x83, 0x01], "call site 23: a two-byte tag");
     let root = Message::Event {
         callsite: CallsiteId(3),
         parent: Parent::Root,
@@ -147,11 +147,17 @@ fn span_lifecycle() {
         parent: Parent::Current,
         values: Values::decode(&v).unwrap(),
     };
-    assert_eq!(body(&current), [0x0c, 0x05, 0x01, 0x11]);
-    // Enter, exit and close fold the span into the tag: 16 + 4 * 5 + 1, 2, 3.
-    assert_eq!(body(&Message::Enter(SpanId(5))), [0x25]);
-    assert_eq!(body(&Message::Exit(SpanId(5))), [0x26]);
-    assert_eq!(body(&Message::Close(SpanId(5))), [0x27]);
+    // A new span with the current parent folds its call site into the tag: 16 + 5 * 1 + 1.
+    assert_eq!(body(&current), [0x16, 0x05, 0x11]);
+    // The long form (tag 3, parent 0) still decodes.
+    assert_eq!(
+        Message::decode(&[0x03, 0x05, 0x01, 0x00, 0x11]),
+        Ok(current)
+    );
+    // Enter, exit and close fold the span into the tag: 16 + 5 * 5 + 2, 3, 4.
+    assert_eq!(body(&Message::Enter(SpanId(5))), [0x2b]);
+    assert_eq!(body(&Message::Exit(SpanId(5))), [0x2c]);
+    assert_eq!(body(&Message::Close(SpanId(5))), [0x2d]);
     // The long forms still decode.
     assert_eq!(
         Message::decode(&[0x04, 0x05]),
@@ -219,6 +225,68 @@ fn every_value_kind() {
         truncated: true,
     };
     assert_eq!(values(&[(0, cut)]), [0x09, 0x02, b'a', b'b']);
+    assert_eq!(
+        values(&[(0, Value::Constant("ready"))]),
+        [0x0a, 0x05, b'r', b'e', b'a', b'd', b'y']
+    );
+    assert_eq!(values(&[(1, Value::SameConstant)]), [0x1b]);
+}
+
+#[test]
+fn texts_in_one_piece_go_as_constants_when_the_sender_says_so() {
+    static READY: &str = "ready";
+    let mut buf = [0u8; 64];
+    let mut w = ValuesWriter::new(&mut buf);
+    let mut asked = Vec::new();
+    let ask = |answer| {
+        move |addr: *const u8, len: usize| {
+            assert_eq!((addr, len), (READY.as_ptr(), READY.len()));
+            answer
+        }
+    };
+    w.push_fmt_constant(0, 16, |f| f.write_str(READY), ask(Constant::New))
+        .unwrap();
+    w.push_fmt_constant(0, 16, |f| f.write_str(READY), ask(Constant::Same))
+        .unwrap();
+    w.push_fmt_constant(0, 16, |f| f.write_str(READY), ask(Constant::No))
+        .unwrap();
+    // Two pieces: never asked, sent as text.
+    w.push_fmt_constant(
+        1,
+        16,
+        |f| {
+            f.write_str("a")?;
+            f.write_str("b")
+        },
+        |_, _| {
+            asked.push(());
+            Constant::New
+        },
+    )
+    .unwrap();
+    // Cut: never asked, sent as cut text.
+    assert!(w
+        .push_fmt_constant(
+            2,
+            2,
+            |f| f.write_str(READY),
+            |_, _| {
+                asked.push(());
+                Constant::New
+            }
+        )
+        .unwrap());
+    assert!(asked.is_empty());
+    assert_eq!(
+        w.values().as_bytes(),
+        [
+            0x0a, 0x05, b'r', b'e', b'a', b'd', b'y', // constant
+            0x0b, // the same constant again
+            0x08, 0x05, b'r', b'e', b'a', b'd', b'y', // text
+            0x18, 0x02, b'a', b'b', // two pieces
+            0x29, 0x02, b'r', b'e', // cut
+        ]
+    );
 }
 
 #[test]
@@ -245,18 +313,18 @@ fn debug_values_are_formatted_in_place_and_cut_at_char_boundaries() {
 fn frames() {
     assert_eq!(
         frame(3, &Message::Enter(SpanId(5))),
-        [0x03, 0x06, 0x25, 0x00]
+        [0x03, 0x06, 0x2b, 0x00]
     );
     // A Hello's dt is the time since boot.
     let hello = Message::Hello(Hello {
-        version: 1,
+        version: 2,
         boot: 0,
         tick_hz: 32_768,
         firmware: "",
     });
     assert_eq!(
         frame(-1, &hello),
-        [0x02, 0x01, 0x02, 0x01, 0x04, 0x80, 0x80, 0x02, 0x01, 0x00]
+        [0x02, 0x01, 0x02, 0x02, 0x04, 0x80, 0x80, 0x02, 0x01, 0x00]
     );
     // A body of 300 non-zero bytes spans two COBS blocks.
     let long = "b".repeat(297);
@@ -287,10 +355,10 @@ fn frame_builder_appends_values_after_the_head() {
     })
     .unwrap();
     b.push_values(|w| w.push(0, Value::Str("ok"))).unwrap();
-    assert_eq!(b.body(), [0x34, 0x07, 0x02, b'o', b'k']);
+    assert_eq!(b.body(), [0x3d, 0x07, 0x02, b'o', b'k']);
     assert_eq!(
         b.seal(0).unwrap(),
-        [0x01, 0x06, 0x34, 0x07, 0x02, b'o', b'k', 0x00]
+        [0x01, 0x06, 0x3d, 0x07, 0x02, b'o', b'k', 0x00]
     );
 }
 
@@ -335,23 +403,21 @@ fn decode_errors() {
     assert_eq!(Message::decode(&[]), Err(E::Truncated));
     assert!(matches!(
         Message::decode(&[0x0d]),
-        Err(E::BadTag {
-            what: "message",
-            tag: 13
-        })
+        Err(E::BadTag { tag: 13, .. })
     ));
     assert_eq!(
-        Message::decode(&[0x25, 0x00]),
+        Message::decode(&[0x2b, 0x00]),
         Err(E::TrailingBytes { count: 1 })
     );
-    assert_eq!(Message::decode(&[0x0c, 0x05]), Err(E::Truncated));
+    // A folded new span without its span id.
+    assert_eq!(Message::decode(&[0x16]), Err(E::Truncated));
     assert_eq!(
         Message::decode(&[0x04, 0x05, 0x00]),
         Err(E::TrailingBytes { count: 1 })
     );
     assert_eq!(
-        Message::decode(&[0x00, 0x02, 0x00, 0x00, 0x00]),
-        Err(E::UnsupportedVersion { found: 2 })
+        Message::decode(&[0x00, 0x03, 0x00, 0x00, 0x00]),
+        Err(E::UnsupportedVersion { found: 3 })
     );
     assert!(matches!(
         Message::decode(&[0x02, 0x01, 0x00, 0x0f]),
@@ -389,7 +455,7 @@ fn documented_costs() {
         b.seal(63).unwrap().len()
     };
     let event = Message::Event {
-        callsite: CallsiteId(27),
+        callsite: CallsiteId(21),
         parent: Parent::Current,
         values: Values::EMPTY,
     };
@@ -402,21 +468,23 @@ fn documented_costs() {
         (2, Value::Str("hello")),
     ];
     assert_eq!(cost(&event, &three), 14);
+    // A constant message, after its first event.
+    assert_eq!(cost(&event, &[(0, Value::SameConstant)]), 5);
     let new_span = Message::NewSpan {
         id: SpanId(127),
-        callsite: CallsiteId(127),
+        callsite: CallsiteId(21),
         parent: Parent::Current,
         values: Values::EMPTY,
     };
-    assert_eq!(cost(&new_span, &[]), 6);
+    assert_eq!(cost(&new_span, &[]), 5);
     for msg in [
-        Message::Enter(SpanId(27)),
+        Message::Enter(SpanId(21)),
         Message::Exit(SpanId(1)),
         Message::Close(SpanId(9)),
     ] {
         assert_eq!(cost(&msg, &[]), 4);
     }
-    // Ids from 28 on cost one more byte in the folded forms.
-    assert_eq!(cost(&Message::Enter(SpanId(28)), &[]), 5);
+    // Ids from 22 on cost one more byte in the folded forms.
+    assert_eq!(cost(&Message::Enter(SpanId(22)), &[]), 5);
     assert_eq!(cost(&Message::Dropped { frames: 127 }, &[]), 5);
 }

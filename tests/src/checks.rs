@@ -2,7 +2,7 @@
 //! replays of their captures.
 
 use rtt_tunnel_host::capture::{CaptureReader, Record};
-use rtt_tunnel_protocol::{Feed, Frame, FrameSplitter, Message};
+use rtt_tunnel_protocol::{Feed, Frame, FrameSplitter, Message, Value as WireValue};
 
 use crate::boards::Board;
 use crate::layer::{check_times, Op, OpKind, SpanRef, Value};
@@ -34,6 +34,14 @@ pub enum Sent {
     LiveSpan {
         /// Times it is entered on the target.
         entered: u32,
+    },
+    /// An event, with the call-site constants among its values: their texts when sent in
+    /// full, and how many went as the one-byte marker.
+    Event {
+        /// Texts sent as new constants.
+        constants: Vec<String>,
+        /// Values sent as the marker of a constant sent before.
+        markers: usize,
     },
     /// Anything else.
     Other,
@@ -73,6 +81,19 @@ pub fn sent_messages(capture: &[u8]) -> Vec<Sent> {
                         },
                         Message::LiveSpan(live) => Sent::LiveSpan {
                             entered: live.entered,
+                        },
+                        Message::Event { values, .. } => Sent::Event {
+                            constants: values
+                                .iter()
+                                .filter_map(|v| match v.value {
+                                    WireValue::Constant(text) => Some(text.to_owned()),
+                                    _ => None,
+                                })
+                                .collect(),
+                            markers: values
+                                .iter()
+                                .filter(|v| v.value == WireValue::SameConstant)
+                                .count(),
                         },
                         _ => Sent::Other,
                     });
@@ -328,6 +349,25 @@ fn check_interrupt(ops: &[Op]) {
 
 fn check_burst(run: &Run) {
     let ops = &run.ops;
+    // `info!(i, payload = PAYLOAD, "burst event")`: its constant message goes in full once
+    // (again after a frame that carried it was dropped), then as a one-byte marker, and the
+    // host prints the text every time (the count of "burst event" events below).
+    let (mut constants, mut markers) = (Vec::new(), 0);
+    for sent in sent_messages(&run.capture) {
+        if let Sent::Event {
+            constants: c,
+            markers: m,
+        } = sent
+        {
+            constants.extend(c);
+            markers += m;
+        }
+    }
+    let in_full = constants.iter().filter(|c| *c == "burst event").count();
+    assert!(
+        in_full > 0,
+        "the burst's message was never sent as a constant: {constants:?}"
+    );
     let received: Vec<u64> = ops
         .iter()
         .filter(|op| op.message() == Some("burst event"))
@@ -366,6 +406,17 @@ fn check_burst(run: &Run) {
         received.len() as u64 + counted,
         BURST_EVENTS,
         "every burst event arrived or was reported dropped"
+    );
+    // Every burst event that arrived carried its message in full or as a marker, in full
+    // only for the first and after frames that carried it were dropped.
+    assert!(
+        in_full + markers >= received.len(),
+        "{in_full} constants and {markers} markers for {} events",
+        received.len()
+    );
+    assert!(
+        in_full as u64 <= counted + 1 && markers > 0,
+        "the message went in full {in_full} times with {counted} frames dropped"
     );
 }
 

@@ -185,6 +185,7 @@ pub fn start(up: UpChannel, down: DownChannel, firmware: &'static str) -> u32 {
         tick_hz: TICK_HZ,
         firmware,
     };
+    TUNNEL.set_flash(flash());
     if let Err(error) = TUNNEL.init(RttLink::new(up, Some(down)), identity) {
         panic!("rtt-tunnel: {:?}", error);
     }
@@ -194,6 +195,18 @@ pub fn start(up: UpChannel, down: DownChannel, firmware: &'static str) -> u32 {
 
 /// The magic value that marks [`BOOT`] as written by an earlier boot of this firmware.
 const BOOT_MAGIC: u32 = 0x7274_7442;
+
+/// The firmware's code and read-only data in flash, from cortex-m-rt's linker symbols: text
+/// there cannot change, so the sender sends it once per call site
+/// ([`Tunnel::set_flash`](rtt_tunnel_sender::Tunnel::set_flash)).
+pub fn flash() -> core::ops::Range<usize> {
+    extern "C" {
+        static __stext: u8;
+        static __erodata: u8;
+    }
+    // Only the addresses of the linker's symbols are taken, never their bytes.
+    core::ptr::addr_of!(__stext) as usize..core::ptr::addr_of!(__erodata) as usize
+}
 
 /// Magic value and boot count, in RAM that survives a reset.
 #[link_section = ".uninit.qemu_boards.boot"]

@@ -112,6 +112,7 @@ use rtt_tunnel_protocol::{CallSite, CallsiteId, Frame, Hello, Kind, Message, Spa
 use tracing_core::dispatcher;
 
 mod arena;
+mod constants;
 mod error;
 mod persist;
 mod spans;
@@ -183,6 +184,8 @@ pub struct Receiver {
     /// Spans replaced by a `NewSpan` that reused their id (their `Close` was lost).
     replaced_spans: u64,
     clock: TargetClock,
+    /// Call-site constants the target sent (see the protocol's `Value::Constant`).
+    constants: constants::Constants,
 }
 
 impl Default for Receiver {
@@ -266,6 +269,7 @@ impl Receiver {
             untracked_frames: spans.untracked_frames,
             replaced_spans: 0,
             clock: TargetClock::new(),
+            constants: constants::Constants::default(),
         };
         this.clock.set(this.target_time());
         let _current = target_time::set_current(this.target_time());
@@ -483,6 +487,7 @@ impl Receiver {
         if !same_firmware {
             self.callsites.clear();
         }
+        self.constants.clear();
         if old_boot.is_some() {
             self.epoch += 1;
         }
@@ -529,6 +534,7 @@ impl Receiver {
     }
 
     fn on_callsite(&mut self, site: &CallSite<'_>) -> Result<(), ReceiveError> {
+        self.constants.forget(site.id);
         if let Some(existing) = self.callsites.get(&site.id) {
             if CallSiteView::from(site).matches(existing.metadata()) {
                 return Ok(());

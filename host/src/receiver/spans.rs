@@ -208,13 +208,21 @@ impl Receiver {
     ) -> Result<(), ReceiveError> {
         const MESSAGE: &str = "Event";
         let callsite = self.callsite_of_kind(id, Kind::Event, MESSAGE)?;
-        let values = check_values(callsite, id, values, MESSAGE)?;
+        let raw = values;
+        let values = check_values(callsite, id, raw, MESSAGE)?;
         self.check_parent(parent, MESSAGE)?;
+        // Kept even while the host filters the call site out: later markers may be shown.
+        if values.has_constant() {
+            self.constants.learn(id, raw);
+        }
         if !enabled(callsite) {
             return Ok(());
         }
         let parent = self.resolve_parent(parent).local;
         let meta = callsite.metadata();
+        let constants = &self.constants;
+        let mut values = values;
+        values.resolve(|field| constants.get(id, field));
         values::with_value_set(meta.fields(), callsite.fields(), &values, |values| {
             let event = Event::new_child_of(parent, meta, values);
             dispatch(|d| d.event(&event));

@@ -5,6 +5,8 @@ use std::fmt;
 use rtt_tunnel_protocol::{Value as WireValue, Values};
 use tracing_core::field::{self, DisplayValue, Field, FieldSet, Value, ValueSet};
 
+use super::constants::MISSING_CONSTANT;
+
 /// The most values `tracing` relays at once (its macros allow 32 fields per call site).
 pub const MAX_VALUES: usize = 32;
 
@@ -39,9 +41,21 @@ enum Held<'a> {
     F64(f64),
     Str(&'a str),
     Text(DisplayValue<DebugText<'a>>),
+    /// The marker of a call-site constant, until [`Decoded::resolve`] puts its text here.
+    Same,
 }
 
+/// What an unresolved marker shows.
+static MISSING: &str = MISSING_CONSTANT;
+
 impl<'a> Held<'a> {
+    fn text(text: &'a str) -> Self {
+        Self::Text(field::display(DebugText {
+            text,
+            truncated: false,
+        }))
+    }
+
     fn new(value: WireValue<'a>) -> Self {
         match value {
             WireValue::Bool(v) => Self::Bool(v),
@@ -54,6 +68,8 @@ impl<'a> Held<'a> {
             WireValue::Debug { text, truncated } => {
                 Self::Text(field::display(DebugText { text, truncated }))
             }
+            WireValue::Constant(text) => Self::text(text),
+            WireValue::SameConstant => Self::Same,
         }
     }
 
@@ -67,6 +83,7 @@ impl<'a> Held<'a> {
             Self::F64(v) => v,
             Self::Str(v) => v,
             Self::Text(v) => v,
+            Self::Same => &MISSING,
         }
     }
 }
@@ -81,13 +98,38 @@ pub(crate) enum ValuesError {
 /// The values of one message, each decoded once from the wire, with the index of its field.
 pub(crate) struct Decoded<'a> {
     held: heapless::Vec<(Held<'a>, usize), MAX_VALUES>,
+    /// A call-site constant came in full ([`WireValue::Constant`]): the receiver keeps it.
+    constant: bool,
+    /// A marker came ([`WireValue::SameConstant`]): the receiver resolves it.
+    same: bool,
 }
 
-impl Decoded<'_> {
+impl<'a> Decoded<'a> {
     /// No values.
     pub(crate) fn empty() -> Self {
         Decoded {
             held: heapless::Vec::new(),
+            constant: false,
+            same: false,
+        }
+    }
+
+    /// Whether a call-site constant came in full.
+    pub(crate) fn has_constant(&self) -> bool {
+        self.constant
+    }
+
+    /// Puts the text of each marker of a call-site constant in its place: `text` gives it by
+    /// field index.
+    pub(crate) fn resolve(&mut self, text: impl Fn(u8) -> &'a str) {
+        if !self.same {
+            return;
+        }
+        for (held, field) in self.held.iter_mut() {
+            if let Held::Same = held {
+                // Field indices come from a `u8` (`decode`).
+                *held = Held::text(text(*field as u8));
+            }
         }
     }
 }
@@ -102,6 +144,8 @@ pub(crate) fn decode(values: Values<'_>, fields: usize) -> Result<Decoded<'_>, V
             return Err(ValuesError::UnknownField { field: v.field });
         }
         count += 1;
+        decoded.constant |= matches!(v.value, WireValue::Constant(_));
+        decoded.same |= v.value == WireValue::SameConstant;
         // Past the limit: only counted, for the error.
         let _ = decoded.held.push((Held::new(v.value), field));
     }

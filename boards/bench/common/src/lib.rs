@@ -58,6 +58,18 @@ pub fn counter() -> u32 {
     ticks
 }
 
+/// The firmware's code and read-only data in flash, from cortex-m-rt's linker symbols: text
+/// there cannot change, so the sender sends it once per call site
+/// (`Tunnel::set_flash` of rtt-tunnel).
+pub fn flash() -> core::ops::Range<usize> {
+    extern "C" {
+        static __stext: u8;
+        static __erodata: u8;
+    }
+    // Only the addresses of the linker's symbols are taken, never their bytes.
+    core::ptr::addr_of!(__stext) as usize..core::ptr::addr_of!(__erodata) as usize
+}
+
 /// Ends the firmware through semihosting: QEMU exits with 0 when `success`, 1 otherwise.
 pub fn exit(success: bool) -> ! {
     debug::exit(if success {

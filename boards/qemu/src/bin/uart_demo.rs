@@ -41,6 +41,7 @@ fn main() -> ! {
             env!("CARGO_PKG_VERSION")
         ),
     };
+    UART_TUNNEL.set_flash(qemu_boards::flash());
     if UART_TUNNEL.init(uart, identity).is_err() {
         exit(false);
     }

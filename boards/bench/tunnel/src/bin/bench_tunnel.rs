@@ -30,6 +30,7 @@ fn main() -> ! {
         tick_hz: TICK_HZ,
         firmware: rtt_tunnel_sender::firmware_id!(),
     };
+    TUNNEL.set_flash(bench_common::flash());
     if TUNNEL
         .init(RttLink::new(channels.up.0, None), identity)
         .is_err()

@@ -41,6 +41,7 @@ fn main() -> ! {
         tick_hz: TICK_HZ,
         firmware: rtt_tunnel_sender::firmware_id!(),
     };
+    TUNNEL.set_flash(bench_common::flash());
     if TUNNEL.init(Discard, identity).is_err() {
         bench_common::print("bench-tunnel-nolink: the tunnel did not start\n");
         bench_common::exit(false);

@@ -90,6 +90,7 @@ fn main() -> ! {
         tick_hz: TICK_HZ,
         firmware: rtt_tunnel_sender::firmware_id!(),
     };
+    TUNNEL.set_flash(bench_common::flash());
     let link = RttLink::new(channels.up.0, Some(channels.down.0));
     let started = TUNNEL.init(link, identity).is_ok();
     let checksum = demo::run(&Tracing, "mps2", 1, 20);
