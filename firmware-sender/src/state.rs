@@ -99,7 +99,9 @@ impl<L: Link> Output<L> {
                 (t, t)
             }
         };
-        let Ok(bytes) = frame.seal(dt) else {
+        // A frame written in an exception handler says which (thread-mode frames are as
+        // ever): the host draws and parents handler spans apart from the span they preempted.
+        let Ok(bytes) = frame.seal_in(dt, crate::context::exception()) else {
             return false;
         };
         if !link.write_frame(bytes) {

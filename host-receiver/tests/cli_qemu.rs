@@ -137,12 +137,13 @@ fn demo_on(target: &str, machine: &str) {
         "{}",
         run.stdout
     );
-    // Nesting: an #[instrument]ed function inside the loop's spans, and an interrupt's span
-    // inside whatever thread mode had entered.
+    // Nesting: an #[instrument]ed function inside the loop's spans; the SysTick interrupt's
+    // span not inside whatever thread mode had entered (its frames say it ran in a handler).
     assert!(has(
         "sensor_loop:round:sample:bus_read: demo: bus transfer done"
     ));
-    assert!(has(":systick: demo: heartbeat"));
+    assert!(has(" DEBUG systick: demo: heartbeat"));
+    assert!(!has(":systick: demo: heartbeat"));
     assert!(has(
         " WARN sensor_loop:round: demo: temperature above the limit"
     ));
@@ -846,4 +847,32 @@ fn a_timeline_that_cannot_be_created_is_refused_first() {
         run.stderr
     );
     assert!(!run.stderr.contains("attached"), "{}", run.stderr);
+}
+
+/// The demo's SysTick heartbeat: by default not inside the thread-mode span it preempted;
+/// with `--handler-parents preempted`, inside it (the target's one stack of entered spans).
+#[test]
+fn handler_parents_place_the_heartbeat() {
+    let elf = demo(BOARDS[0].0);
+    let heartbeats = |extra: &[&str]| {
+        let run = run(&[&["--qemu", path(&elf), "--color", "never"], extra].concat());
+        run.assert_no_panic();
+        assert_eq!(run.code, Some(0), "{}", run.stderr);
+        run.stdout
+            .lines()
+            .filter(|l| l.contains("heartbeat"))
+            .map(|l| l.split_whitespace().nth(2).unwrap_or_default().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let own = heartbeats(&[]);
+    assert!(!own.is_empty());
+    assert!(own.iter().all(|spans| spans == "systick:"), "{own:?}");
+    let preempted = heartbeats(&["--handler-parents", "preempted"]);
+    assert_eq!(preempted.len(), own.len());
+    assert!(
+        preempted
+            .iter()
+            .all(|spans| spans.starts_with("sensor_loop:") && spans.ends_with(":systick:")),
+        "{preempted:?}"
+    );
 }

@@ -330,8 +330,9 @@ fn check_values(ops: &[Op]) {
 }
 
 fn check_interrupt(ops: &[Op]) {
-    // PendSV nests inside the thread's entered span, SysTick inside the waiting span.
-    assert_eq!(parent_of(new_span(ops, "pendsv")).unwrap().name, "step");
+    // The handlers' spans are not children of the thread-mode spans they preempted (`step`,
+    // `wait_for_systick`): roots, with what the handler traced inside them.
+    assert_eq!(parent_of(new_span(ops, "pendsv")).map(|p| p.name), None);
     assert_eq!(parent_of(event(ops, "in PendSV")).unwrap().name, "pendsv");
     let ticks: Vec<&Op> = ops
         .iter()
@@ -339,7 +340,7 @@ fn check_interrupt(ops: &[Op]) {
         .collect();
     assert_eq!(ticks.len(), 3);
     for tick in ticks {
-        assert_eq!(parent_of(tick).unwrap().name, "wait_for_systick");
+        assert_eq!(parent_of(tick).map(|p| p.name), None);
     }
     assert_eq!(
         event(ops, "back from PendSV").event_field("runs"),
@@ -547,9 +548,22 @@ fn check_run_timeline(run: &Run, what: &str) {
     match run.scenario {
         // The panic and the reset leave spans entered: the timeline ends them, marked.
         Scenario::Panic => assert!(shape.unfinished > 0, "{what}: timeline: {shape:?}"),
-        Scenario::Nested | Scenario::Interrupt => {
+        Scenario::Nested => {
             assert_eq!(shape.unfinished, 0, "{what}: timeline: {shape:?}");
             assert!(shape.thread_depth >= 2, "{what}: timeline: {shape:?}");
+        }
+        // The handlers' slices on their own tracks, named from the exception numbers.
+        Scenario::Interrupt => {
+            assert_eq!(shape.unfinished, 0, "{what}: timeline: {shape:?}");
+            assert!(shape.thread_depth >= 2, "{what}: timeline: {shape:?}");
+            let on = |track: &str| shape.slices.get(track).copied().unwrap_or(0);
+            assert_eq!(on("PendSV"), 2, "{what}: pendsv, pendsv_inner: {shape:?}");
+            assert_eq!(on("SysTick"), 3, "{what}: the systick spans: {shape:?}");
+            assert_eq!(
+                on(rtt_tunnel_host::timeline::THREAD_MODE_TRACK) + 5,
+                shape.total_slices(),
+                "{what}: {shape:?}"
+            );
         }
         // The target reset and the frames it dropped are markers.
         Scenario::Reset | Scenario::Burst => {

@@ -9,13 +9,14 @@
 //!    byte.
 //! 3. Checks the demo's timeline: the sensor loop's spans nested on the thread-mode track
 //!    (`sensor_loop` > `round` > `sample` > `bus_read`), the SysTick handler's `systick`
-//!    slices there too.
+//!    slices on a track of their own, `SysTick`.
 //! 4. Serves speedscope and the timeline on a loopback port and loads it in headless
-//!    Chromium: the page it shows must be the loaded profile of the thread-mode track (not
-//!    speedscope's welcome page or an import error), and its screenshot is written to
-//!    `target/viewer/demo-timeline.png` (the README's picture comes from it).
+//!    Chromium: the page it shows must list the two tracks as speedscope's profiles (not
+//!    speedscope's welcome page or an import error), and its screenshot (the thread-mode
+//!    track, which speedscope shows first) is written to `target/viewer/demo-timeline.png`
+//!    (the README's picture comes from it).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -33,6 +34,8 @@ const SPEEDSCOPE: &str = "speedscope@1.25.0";
 
 /// What speedscope names the thread-mode track's profile.
 const THREAD_PROFILE: &str = "target (pid 1), thread mode (tid 0)";
+/// What speedscope names the SysTick handler's track's profile.
+const SYSTICK_PROFILE: &str = "target (pid 1), SysTick (tid 15)";
 
 pub fn run() -> Result<()> {
     install::rust_tools()?;
@@ -96,9 +99,12 @@ pub fn run() -> Result<()> {
     let dom = chromium(&out, &["--dump-dom", &page])?;
     let dom = String::from_utf8_lossy(&dom.stdout);
     ensure!(
-        dom.contains("<title>demo.json - speedscope</title>") && dom.contains(THREAD_PROFILE),
-        "speedscope did not show the timeline's thread-mode profile ({THREAD_PROFILE:?}); the \
-         page was:\n{dom}"
+        dom.contains("<title>demo.json - speedscope</title>")
+            && dom.contains(THREAD_PROFILE)
+            && dom.contains(SYSTICK_PROFILE)
+            && dom.contains("(1/2)"),
+        "speedscope did not show the timeline's two tracks ({THREAD_PROFILE:?}, \
+         {SYSTICK_PROFILE:?}); the page was:\n{dom}"
     );
     let screenshot = out.join("demo-timeline.png");
     let _ = std::fs::remove_file(&screenshot);
@@ -113,8 +119,8 @@ pub fn run() -> Result<()> {
         png.len()
     );
     eprintln!(
-        "xtask viewer: speedscope in headless Chromium loaded {} as {THREAD_PROFILE:?}; \
-         screenshot: {}",
+        "xtask viewer: speedscope in headless Chromium loaded {} as {THREAD_PROFILE:?} and \
+         {SYSTICK_PROFILE:?}; screenshot: {}",
         live.display(),
         screenshot.display()
     );
@@ -168,22 +174,27 @@ fn host_receiver_run(program: &Path, args: &[&std::ffi::OsStr]) -> Result<()> {
     Ok(())
 }
 
-/// The demo's timeline: every slice on the thread-mode track nests (a name stack per track),
-/// the sensor loop's spans nest four deep, and the heartbeat's `systick` slices are there.
+/// The demo's timeline: slices nest on every track (a name stack per track); on the
+/// thread-mode track the sensor loop's spans nest four deep; the heartbeat's `systick` slices
+/// are on the SysTick track, at its top level, and nowhere else.
 fn check_demo_timeline(trace: &[u8]) -> Result<()> {
     let events: Vec<Value> = serde_json::from_slice(trace).context("the timeline is not JSON")?;
-    let mut stack: Vec<String> = Vec::new();
+    let mut tracks: BTreeMap<u64, String> = BTreeMap::new();
+    let mut stacks: BTreeMap<u64, Vec<String>> = BTreeMap::new();
     let mut paths = BTreeSet::new();
     for event in &events {
         let name = event["name"].as_str().unwrap_or_default().to_owned();
+        let tid = event["tid"].as_u64().context("an event without a tid")?;
+        let stack = stacks.entry(tid).or_default();
         match event["ph"].as_str() {
+            Some("M") if name == "thread_name" => {
+                let track = event["args"]["name"].as_str().unwrap_or_default();
+                tracks.insert(tid, track.to_owned());
+            }
             Some("B") => {
-                ensure!(
-                    event["tid"] == 0,
-                    "a slice off the thread-mode track: {event}"
-                );
                 stack.push(name);
-                paths.insert(stack.join(" > "));
+                let track = tracks.get(&tid).context("a slice on an unnamed track")?;
+                paths.insert(format!("{track}: {}", stack.join(" > ")));
             }
             Some("E") => match stack.pop() {
                 Some(open) if open == name => {}
@@ -192,19 +203,24 @@ fn check_demo_timeline(trace: &[u8]) -> Result<()> {
             _ => {}
         }
     }
-    ensure!(stack.is_empty(), "slices never end: {stack:?}");
+    ensure!(
+        stacks.values().all(Vec::is_empty),
+        "slices never end: {stacks:?}"
+    );
     for path in [
-        "sensor_loop > round > sample > bus_read",
-        "sensor_loop > round > filter",
+        "thread mode: sensor_loop > round > sample > bus_read",
+        "thread mode: sensor_loop > round > filter",
+        "SysTick: systick",
     ] {
         ensure!(
             paths.contains(path),
             "no {path:?} in the timeline; its nestings: {paths:?}"
         );
     }
+    let systick: Vec<_> = paths.iter().filter(|p| p.contains("systick")).collect();
     ensure!(
-        paths.iter().any(|p| p.ends_with("systick")),
-        "no systick slice in the timeline; its nestings: {paths:?}"
+        systick == ["SysTick: systick"],
+        "systick slices off the SysTick track's top level: {systick:?}"
     );
     Ok(())
 }

@@ -284,6 +284,32 @@ pub struct OutputArgs {
     /// Colours in text output.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     pub color: ColorArg,
+
+    /// The parent of what an interrupt handler traces: `own`, the span last entered in the
+    /// same handler (else none), never the thread-mode span the interrupt preempted;
+    /// `preempted`, whatever span the target last entered, thread mode's included.
+    #[arg(long, value_enum, default_value_t = HandlerParentsArg::Own)]
+    pub handler_parents: HandlerParentsArg,
+}
+
+/// `--handler-parents`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HandlerParentsArg {
+    /// The span last entered in the same handler.
+    Own,
+    /// The span last entered anywhere on the target.
+    Preempted,
+}
+
+impl OutputArgs {
+    /// A receiver that parents handler frames as `--handler-parents` says.
+    pub fn receiver(&self) -> rtt_tunnel_host::receiver::Receiver {
+        use rtt_tunnel_host::receiver::{HandlerParents, Receiver};
+        Receiver::default().with_handler_parents(match self.handler_parents {
+            HandlerParentsArg::Own => HandlerParents::Own,
+            HandlerParentsArg::Preempted => HandlerParents::Preempted,
+        })
+    }
 }
 
 impl OutputArgs {
@@ -775,6 +801,7 @@ mod tests {
     #[test]
     fn probe_rs_events_go_apart_from_the_targets() {
         let output = |filter: Option<&str>| OutputArgs {
+            handler_parents: HandlerParentsArg::Own,
             format: FormatArg::Compact,
             filter: filter.map(String::from),
             color: ColorArg::Never,

@@ -91,7 +91,11 @@ pub fn report(error: &anyhow::Error) -> String {
 /// Installs the output the options describe as the process's dispatcher: what the target
 /// sends to standard output, probe-rs's own events to standard error, and the timeline file
 /// (whose handle is returned, to finish it).
-fn install_output(output: &OutputArgs, timeline: &TimelineArgs) -> Result<Option<TimelineHandle>> {
+fn install_output(
+    output: &OutputArgs,
+    timeline: &TimelineArgs,
+    elf: Option<&Path>,
+) -> Result<Option<TimelineHandle>> {
     let (target_filter, probe_filter) = output.filters();
     let stdout = Output::new(output.format.into())
         .filter(&target_filter)
@@ -113,6 +117,11 @@ fn install_output(output: &OutputArgs, timeline: &TimelineArgs) -> Result<Option
         });
         for field in &timeline.counter {
             exporter = exporter.counter(field);
+        }
+        // The device interrupts' tracks are named after their handlers in the ELF; an ELF
+        // that does not read is reported where it is used for more.
+        if let Some(elf) = elf.and_then(|path| FirmwareElf::read(path).ok()) {
+            exporter = exporter.track_names(elf.exception_names());
         }
         let (layer, finish) = exporter.build();
         sinks = sinks.with(layer);
@@ -192,6 +201,7 @@ struct Checked {
 
 /// What a drain needs besides the link.
 struct Drain {
+    receiver: Receiver,
     options: RttOptions,
     requests: Vec<Request>,
     defmt: Option<DefmtPlan>,
@@ -208,7 +218,7 @@ impl RunCmd {
             return self.run_serial(port);
         }
         let source = Source::from_args(&self.source, &self.probe)?;
-        let timeline = install_output(&self.output, &self.timeline)?;
+        let timeline = install_output(&self.output, &self.timeline, source.elf())?;
         let stop = stop_on_ctrl_c()?;
         let checked = self.check_before_opening(&source)?;
         eprintln!(
@@ -218,6 +228,7 @@ impl RunCmd {
 
         let mut opened = open(&source)?;
         let drain_with = Drain {
+            receiver: self.output.receiver(),
             options: self.rtt_options(checked.options, &source, &opened)?,
             requests: self.requests.requests(),
             defmt: checked.defmt,
@@ -384,7 +395,7 @@ impl RunCmd {
     /// `--serial PORT`.
     #[cfg(feature = "serial")]
     fn run_serial(&self, port: &Path) -> Result<i32> {
-        let timeline = install_output(&self.output, &self.timeline)?;
+        let timeline = install_output(&self.output, &self.timeline, None)?;
         let stop = stop_on_ctrl_c()?;
         let mut status = format!(
             "host-receiver: reading {} at {} baud",
@@ -401,6 +412,7 @@ impl RunCmd {
             self.requests.requests(),
             self.record.record.as_deref(),
             timeline.as_ref(),
+            self.output.receiver(),
             &stop,
         )
     }
@@ -437,7 +449,7 @@ fn drain<M: TargetMemory>(
         .defmt
         .as_ref()
         .map(|(_, channel, required)| (channel.clone(), *required));
-    let mut session = Session::new(RttReader::new(memory, drain.options), Receiver::default())
+    let mut session = Session::new(RttReader::new(memory, drain.options), drain.receiver)
         .on_attach(drain.requests)
         .report_attach(move |attachment| {
             eprintln!("host-receiver: attached to {attachment}");
@@ -516,9 +528,9 @@ impl ReplayCmd {
                  FILE) to decode them; they are skipped"
             );
         }
-        let timeline = install_output(&self.output, &self.timeline)?;
+        let timeline = install_output(&self.output, &self.timeline, self.elf.as_deref())?;
         let mut reader = CaptureReader::open(&self.file)?;
-        let mut receiver = Receiver::default();
+        let mut receiver = self.output.receiver();
         let stats = replay_with(&mut reader, &mut receiver, decoder)?;
         // The timeline marks the spans the recording left open, then the receiver closes
         // them under the output.

@@ -21,6 +21,7 @@ pub fn run(
     requests: Vec<Request>,
     record: Option<&Path>,
     timeline: Option<&TimelineHandle>,
+    mut receiver: Receiver,
     stop: &AtomicBool,
 ) -> Result<i32> {
     let port = SerialSource::open(path, baud).with_context(|| {
@@ -36,7 +37,6 @@ pub fn run(
         })?;
         pipeline = pipeline.with_capture(capture);
     }
-    let mut receiver = Receiver::default();
     let mut drain = Drain::new(port, pipeline);
     let outcome = requests
         .into_iter()

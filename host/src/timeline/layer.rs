@@ -84,7 +84,7 @@ where
         let Some((name, category, args)) = Self::describe(id, &ctx) else {
             return;
         };
-        lock(&self.shared).begin(Track::THREAD, id.into_u64(), name, &category, &args);
+        lock(&self.shared).begin(Track::current(), id.into_u64(), name, &category, &args);
     }
 
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
@@ -108,7 +108,7 @@ where
         if metadata.target() == RECEIVER_TARGET {
             writer.instant(None, &name, RECEIVER_TARGET, &args);
         } else {
-            writer.instant(Some(Track::THREAD), &name, metadata.target(), &args);
+            writer.instant(Some(Track::current()), &name, metadata.target(), &args);
         }
         self.counters(&mut writer, &args);
     }

@@ -6,8 +6,12 @@
 //! trace-event format (JSON array form) as they come:
 //!
 //! - **Tracks.** One process, "target", with one track (a "thread" of the format) for what
-//!   ran in thread mode, tid 0. (Exception handlers get tracks of their own once the wire
-//!   carries the execution context; until then everything is drawn on the thread-mode track.)
+//!   ran in thread mode, tid 0, and one per exception handler that traced, tid = the
+//!   exception number ([`target_time::current_exception`](crate::target_time)): named
+//!   `SysTick`, `PendSV`, `HardFault`, ... for the core's exceptions, after the handler's
+//!   symbol in the firmware's vector table for device interrupts when the ELF is given
+//!   ([`Timeline::track_names`], [`FirmwareElf::exception_names`](crate::elf::FirmwareElf::exception_names)),
+//!   else `IRQ<n>`.
 //! - **Slices.** Each time a span is entered, a slice begins (`B`), and it ends when the span
 //!   is exited (`E`): a span entered three times is three slices. The slice is named after
 //!   the span, its category is the span's target, its arguments are the span's fields (with
@@ -62,6 +66,7 @@
 mod json;
 mod layer;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -141,6 +146,7 @@ pub struct Timeline {
     out: Box<dyn Write + Send>,
     what: String,
     counters: Vec<String>,
+    names: BTreeMap<u16, String>,
     on_error: Option<ErrorCallback>,
 }
 
@@ -176,6 +182,7 @@ impl Timeline {
             out: Box::new(out),
             what: "the timeline".into(),
             counters: Vec::new(),
+            names: BTreeMap::new(),
             on_error: None,
         }
     }
@@ -183,6 +190,14 @@ impl Timeline {
     /// Makes the numeric values of the field `field` a counter track of that name.
     pub fn counter(mut self, field: impl Into<String>) -> Self {
         self.counters.push(field.into());
+        self
+    }
+
+    /// Names for the exception handlers' tracks, by exception number (from
+    /// [`FirmwareElf::exception_names`](crate::elf::FirmwareElf::exception_names)); an
+    /// exception without one is named by [`exception_name`](crate::elf::exception_name).
+    pub fn track_names(mut self, names: BTreeMap<u16, String>) -> Self {
+        self.names = names;
         self
     }
 
@@ -245,6 +260,14 @@ pub(crate) struct Track(u32);
 
 impl Track {
     pub(crate) const THREAD: Track = Track(THREAD_MODE_TID);
+
+    /// The track of what ran in the context of the frame being relayed: thread mode when
+    /// the frame was written there, or when the receiver relays on its own.
+    pub(crate) fn current() -> Track {
+        Track(u32::from(
+            crate::target_time::current_exception().unwrap_or(0),
+        ))
+    }
 }
 
 /// The file and everything the exporter keeps: bounded by the open slices and track count.
@@ -256,6 +279,7 @@ pub(crate) struct Writer {
     finished: bool,
     started: bool,
     pub(crate) counters: Vec<String>,
+    names: BTreeMap<u16, String>,
     /// Target epoch of the last time seen.
     epoch: u64,
     /// Where the current epoch's tick 0 is drawn, in ns.
@@ -287,6 +311,7 @@ impl Writer {
             finished: false,
             started: false,
             counters: timeline.counters,
+            names: timeline.names,
             epoch: 0,
             base_ns: 0,
             last_ns: 0,
@@ -378,7 +403,13 @@ impl Writer {
         }
         let name = match track {
             Track::THREAD => THREAD_MODE_TRACK.to_string(),
-            Track(n) => format!("exception {n}"),
+            Track(n) => {
+                let n = u16::try_from(n).unwrap_or(u16::MAX);
+                self.names
+                    .get(&n)
+                    .cloned()
+                    .unwrap_or_else(|| crate::elf::exception_name(n))
+            }
         };
         self.line.extend_from_slice(
             format!(

@@ -300,3 +300,68 @@ fn create_names_the_file_that_cannot_be_created() {
         "{error}"
     );
 }
+
+#[test]
+fn handlers_get_tracks_of_their_own_named_from_the_firmware() {
+    use crate::target_time::set_current_exception;
+    let names = [(20, "UART0".to_string())].into_iter().collect();
+    let (events, stats) = export(Timeline::new(io::sink()).track_names(names), || {
+        let _t = set_current(at(1, 0));
+        let outer = tracing::info_span!("outer");
+        let _thread = set_current_exception(0);
+        let entered = outer.enter();
+        {
+            let _isr = set_current_exception(15);
+            let tick = tracing::info_span!("tick");
+            let _tick = tick.enter();
+            tracing::info!("in SysTick");
+        }
+        {
+            let _isr = set_current_exception(20);
+            tracing::info!("in UART0");
+        }
+        {
+            let _isr = set_current_exception(21);
+            tracing::info!("in IRQ5");
+        }
+        drop(entered);
+    });
+    let tracks: std::collections::BTreeMap<u64, String> = events
+        .iter()
+        .filter(|e| e["name"] == "thread_name")
+        .map(|e| {
+            (
+                e["tid"].as_u64().unwrap(),
+                e["args"]["name"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        tracks.into_iter().collect::<Vec<_>>(),
+        [
+            (0, THREAD_MODE_TRACK.to_owned()),
+            (15, "SysTick".to_owned()),
+            (20, "UART0".to_owned()),
+            (21, "IRQ5".to_owned()),
+        ]
+    );
+    let on = |name: &str| {
+        events
+            .iter()
+            .find(|e| e["name"] == name && e["ph"] != "E")
+            .unwrap()["tid"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(
+        [
+            on("outer"),
+            on("tick"),
+            on("in SysTick"),
+            on("in UART0"),
+            on("in IRQ5")
+        ],
+        [0, 15, 15, 20, 21]
+    );
+    assert_eq!(stats.slices, 2);
+}
