@@ -236,6 +236,7 @@
 mod alloc;
 mod callsites;
 mod clock;
+mod context;
 mod entered;
 mod error;
 mod identity;

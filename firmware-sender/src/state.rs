@@ -127,7 +127,7 @@ impl<L: Link> Output<L> {
         let Some(link) = self.link.as_mut() else {
             return false;
         };
-        let Ok(bytes) = frame.seal(dt) else {
+        let Ok(bytes) = frame.seal_in(dt, crate::context::exception()) else {
             return false;
         };
         if !link.write_frame(bytes) {

@@ -31,6 +31,7 @@ pub fn dispatch() -> Dispatch {
 pub fn hello() -> Frame<'static> {
     Frame {
         dt: 0,
+        exception: 0,
         message: Message::Hello(Hello {
             version: PROTOCOL_VERSION,
             boot: 1,

@@ -24,7 +24,13 @@ fn nested_capture(name: &str, depth: u32, reset: bool) -> PathBuf {
     let mut data = Vec::new();
     let mut buf = [0u8; 128];
     let mut push = |message: Message<'_>| {
-        let n = Frame { dt: 1, message }.encode(&mut buf).unwrap();
+        let n = Frame {
+            dt: 1,
+            exception: 0,
+            message,
+        }
+        .encode(&mut buf)
+        .unwrap();
         data.extend_from_slice(&buf[..n]);
     };
     let hello = |boot| {

@@ -137,12 +137,13 @@ fn demo_on(target: &str, machine: &str) {
         "{}",
         run.stdout
     );
-    // Nesting: an #[instrument]ed function inside the loop's spans, and an interrupt's span
-    // inside whatever thread mode had entered.
+    // Nesting: an #[instrument]ed function inside the loop's spans; the SysTick interrupt's
+    // span not inside whatever thread mode had entered (its frames say it ran in a handler).
     assert!(has(
         "sensor_loop:round:sample:bus_read: demo: bus transfer done"
     ));
-    assert!(has(":systick: demo: heartbeat"));
+    assert!(has(" DEBUG systick: demo: heartbeat"));
+    assert!(!has(":systick: demo: heartbeat"));
     assert!(has(
         " WARN sensor_loop:round: demo: temperature above the limit"
     ));
@@ -742,4 +743,136 @@ fn a_recording_is_whole_up_to_the_last_byte_read_when_qemu_is_killed() {
         replay.stdout
     );
     assert_eq!(summary_line(&replay.stderr), summary_line(&stderr));
+}
+
+/// `--timeline` on the demo on every board: the same standard output as without it, a
+/// timeline whose structure holds, and `replay --timeline` of the run's recording writes the
+/// same timeline byte for byte. A timeline that cannot be written (`/dev/full`) is an error
+/// on standard error and exit status 2, and the terminal output is all there.
+#[test]
+fn a_timeline_of_the_demo_replays_to_the_same_timeline() {
+    for (target, machine) in BOARDS {
+        let elf = demo(target);
+        let live = TempFile::new(&format!("{machine}-live.json"));
+        let replayed = TempFile::new(&format!("{machine}-replay.json"));
+        let recording = TempFile::new(&format!("{machine}-timeline.rttcap"));
+        let args = [
+            "--qemu",
+            path(&elf),
+            "--color",
+            "never",
+            "--counter",
+            "average",
+        ];
+        let live_run = run(&[
+            &args[..],
+            &["--timeline", live.path(), "--record", recording.path()],
+        ]
+        .concat());
+        live_run.assert_no_panic();
+        assert_eq!(live_run.code, Some(0), "{machine}: {}", live_run.stderr);
+        assert!(
+            live_run.stdout.contains("demo finished"),
+            "{machine}: {}",
+            live_run.stdout
+        );
+        assert!(
+            live_run.stderr.contains("host-receiver: timeline: ")
+                && live_run.stderr.contains("0 slices still open"),
+            "{machine}: {}",
+            live_run.stderr
+        );
+        let trace = std::fs::read(&live.0).unwrap();
+        let shape = rtt_tunnel_tests::timeline::check_structure(&trace)
+            .unwrap_or_else(|e| panic!("{machine}: {e}"));
+        assert!(shape.thread_depth >= 4, "{machine}: {shape:?}");
+        assert_eq!(
+            shape.instants,
+            live_run.stdout.lines().count(),
+            "{machine}: one instant per event line"
+        );
+
+        let replay = |timeline: &str| {
+            run(&[
+                "replay",
+                recording.path(),
+                "--color",
+                "never",
+                "--counter",
+                "average",
+                "--timeline",
+                timeline,
+            ])
+        };
+        let again = replay(replayed.path());
+        assert_eq!(again.code, Some(0), "{machine}: {}", again.stderr);
+        assert_eq!(again.stdout, live_run.stdout, "{machine}: replay's output");
+        assert!(
+            std::fs::read(&replayed.0).unwrap() == trace,
+            "{machine}: the replay's timeline differs from the live run's"
+        );
+
+        let full = replay("/dev/full");
+        full.assert_no_panic();
+        assert_eq!(full.code, Some(2), "{machine}: {}", full.stderr);
+        assert_eq!(
+            full.stdout, live_run.stdout,
+            "{machine}: the terminal output goes on"
+        );
+        assert!(
+            full.stderr
+                .contains("error: --timeline /dev/full: cannot write the timeline file"),
+            "{machine}: {}",
+            full.stderr
+        );
+    }
+}
+
+/// A timeline file that cannot be created stops the run before the target is touched.
+#[test]
+fn a_timeline_that_cannot_be_created_is_refused_first() {
+    let elf = demo(BOARDS[0].0);
+    let run = run(&[
+        "--qemu",
+        path(&elf),
+        "--timeline",
+        "/nonexistent-dir/t.json",
+    ]);
+    run.assert_no_panic();
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("error: --timeline /nonexistent-dir/t.json: cannot create the timeline file"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("attached"), "{}", run.stderr);
+}
+
+/// The demo's SysTick heartbeat: by default not inside the thread-mode span it preempted;
+/// with `--handler-parents preempted`, inside it (the target's one stack of entered spans).
+#[test]
+fn handler_parents_place_the_heartbeat() {
+    let elf = demo(BOARDS[0].0);
+    let heartbeats = |extra: &[&str]| {
+        let run = run(&[&["--qemu", path(&elf), "--color", "never"], extra].concat());
+        run.assert_no_panic();
+        assert_eq!(run.code, Some(0), "{}", run.stderr);
+        run.stdout
+            .lines()
+            .filter(|l| l.contains("heartbeat"))
+            .map(|l| l.split_whitespace().nth(2).unwrap_or_default().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let own = heartbeats(&[]);
+    assert!(!own.is_empty());
+    assert!(own.iter().all(|spans| spans == "systick:"), "{own:?}");
+    let preempted = heartbeats(&["--handler-parents", "preempted"]);
+    assert_eq!(preempted.len(), own.len());
+    assert!(
+        preempted
+            .iter()
+            .all(|spans| spans.starts_with("sensor_loop:") && spans.ends_with(":systick:")),
+        "{preempted:?}"
+    );
 }

@@ -61,9 +61,13 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut chunk = Vec::new();
     let mut buf = [0u8; 256];
     let mut push = |writer: &mut CaptureWriter<_>, message: Message<'_>| -> std::io::Result<()> {
-        let len = Frame { dt: 1, message }
-            .encode(&mut buf)
-            .expect("small frames");
+        let len = Frame {
+            dt: 1,
+            exception: 0,
+            message,
+        }
+        .encode(&mut buf)
+        .expect("small frames");
         chunk.extend_from_slice(&buf[..len]);
         if chunk.len() >= 4096 {
             writer.write_data(&chunk)?;

@@ -2,6 +2,7 @@
 //! `_SEGGER_RTT` symbol) and the target's RAM (the writable sections), parsed with the `object`
 //! crate.
 
+use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -120,6 +121,60 @@ impl FirmwareElf {
         find_symbol(&file, name)
     }
 
+    /// Names of the exceptions the firmware's vector table (the `.vector_table` section of
+    /// cortex-m-rt) has a handler for, by exception number: the architecture's names for 2 to
+    /// 15 (`HardFault`, `SysTick`, ...); for device interrupts (16 and up), the name of the
+    /// handler's symbol (`UART0`, `TIMER1`, ...) when one function has that address and it
+    /// is not cortex-m-rt's `DefaultHandler`, else `IRQ<n>`. Empty without such a section.
+    pub fn exception_names(&self) -> BTreeMap<u16, String> {
+        let mut names = BTreeMap::new();
+        let Ok(file) = object::File::parse(&*self.data) else {
+            return names;
+        };
+        let Some(table) = file
+            .section_by_name(".vector_table")
+            .and_then(|section| section.data().ok())
+        else {
+            return names;
+        };
+        let mut by_address: BTreeMap<u64, Vec<&str>> = BTreeMap::new();
+        for symbol in file.symbols() {
+            if symbol.kind() == object::SymbolKind::Text && symbol.is_definition() {
+                if let Ok(name) = symbol.name() {
+                    by_address
+                        .entry(symbol.address() & !1)
+                        .or_default()
+                        .push(name);
+                }
+            }
+        }
+        let little = file.is_little_endian();
+        for (number, word) in table.chunks_exact(4).enumerate().skip(2) {
+            let Ok(number) = u16::try_from(number) else {
+                break;
+            };
+            let word = [word[0], word[1], word[2], word[3]];
+            let address = if little {
+                u32::from_le_bytes(word)
+            } else {
+                u32::from_be_bytes(word)
+            };
+            if address == 0 {
+                continue; // reserved
+            }
+            let name = if number < 16 {
+                exception_name(number)
+            } else {
+                match by_address.get(&u64::from(address & !1)).map(Vec::as_slice) {
+                    Some([name]) if !name.starts_with("DefaultHandler") => (*name).to_owned(),
+                    _ => exception_name(number),
+                }
+            };
+            names.insert(number, name);
+        }
+        names
+    }
+
     /// The target's RAM as the ELF sees it: the allocated, writable sections (`.data`, `.bss`,
     /// `.uninit`, RTT buffers in their own sections), sorted, adjacent ones merged. Channel
     /// buffers live there, and a control block without the symbol is searched there.
@@ -156,6 +211,36 @@ fn writable_ranges(file: &object::File<'_>) -> Vec<Range<u64>> {
         }
     }
     merged
+}
+
+/// The architectural names of the Cortex-M exceptions 2 to 15 (`None`: reserved).
+const EXCEPTIONS: [Option<&str>; 16] = [
+    None,
+    None,
+    Some("NMI"),
+    Some("HardFault"),
+    Some("MemoryManagement"),
+    Some("BusFault"),
+    Some("UsageFault"),
+    Some("SecureFault"),
+    None,
+    None,
+    None,
+    Some("SVCall"),
+    Some("DebugMonitor"),
+    None,
+    Some("PendSV"),
+    Some("SysTick"),
+];
+
+/// The name of Cortex-M exception `number` (2 to 15: the architecture's; 16 and up:
+/// `IRQ<n>`, the device interrupt `n = number - 16`), without the firmware's ELF.
+pub fn exception_name(number: u16) -> String {
+    match EXCEPTIONS.get(usize::from(number)).copied().flatten() {
+        Some(name) => name.to_owned(),
+        None if number >= 16 => format!("IRQ{}", number - 16),
+        None => format!("exception {number}"),
+    }
 }
 
 #[cfg(test)]

@@ -34,7 +34,8 @@
 //!   remote span ids become local spans; a target reset force-exits and closes every span the
 //!   old boot had open; receivers persist and restore across host runs.
 //! - **Outputs** ([`output::Sinks`]): a list of `tracing-subscriber` `Layer`s, each with its
-//!   own filter; [`output::Output`] makes the text and JSON ones.
+//!   own filter; [`output::Output`] makes the text and JSON ones, [`timeline::Timeline`] a
+//!   trace file for the Perfetto UI and speedscope, streamed in target time.
 //!
 //! # Target time
 //!
@@ -106,6 +107,7 @@
 pub mod output;
 pub mod receiver;
 pub mod target_time;
+pub mod timeline;
 
 // The pipeline every source feeds, and the capture files it records.
 pub mod capture;

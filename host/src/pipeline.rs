@@ -22,7 +22,7 @@
 //! // One frame as the target writes it: COBS-encoded, then the 0x00 delimiter.
 //! let hello = Hello { version: PROTOCOL_VERSION, boot: 1, tick_hz: 1_000, firmware: "fw" };
 //! let mut wire = [0u8; 64];
-//! let n = Frame { dt: 0, message: Message::Hello(hello) }.encode(&mut wire).unwrap();
+//! let n = Frame { exception: 0, dt: 0, message: Message::Hello(hello) }.encode(&mut wire).unwrap();
 //!
 //! let mut receiver = Receiver::default();
 //! let mut pipeline = Pipeline::new();

@@ -133,6 +133,38 @@ impl Drop for CurrentGuard {
     }
 }
 
+thread_local! {
+    static EXCEPTION: Cell<Option<u16>> = const { Cell::new(None) };
+}
+
+/// Where the target was when it wrote the frame being relayed on this thread: `Some(0)` in
+/// thread mode, `Some(n)` in the handler of exception `n` (the Cortex-M exception number:
+/// 15 is SysTick, 16 + i device interrupt i); `None` outside of a receiver's `try_receive`
+/// (what the receiver relays on its own: spans it ends at a reset or when dropped).
+pub fn current_exception() -> Option<u16> {
+    EXCEPTION.try_with(Cell::get).ok().flatten()
+}
+
+/// Sets [`current_exception()`] until the guard drops, then restores what was there before.
+pub(crate) fn set_current_exception(exception: u16) -> ExceptionGuard {
+    let previous = EXCEPTION
+        .try_with(|c| c.replace(Some(exception)))
+        .ok()
+        .flatten();
+    ExceptionGuard { previous }
+}
+
+/// Restores the previous [`current_exception()`] on drop.
+pub(crate) struct ExceptionGuard {
+    previous: Option<u16>,
+}
+
+impl Drop for ExceptionGuard {
+    fn drop(&mut self) {
+        let _ = EXCEPTION.try_with(|c| c.set(self.previous));
+    }
+}
+
 /// A shared, cheap-to-clone view of a receiver's target time: the time of the last frame it
 /// took. Readable from any thread; the receiver updates it before relaying each frame.
 ///

@@ -74,6 +74,7 @@ fn a_trailing_partial_frame_is_counted_and_reported() {
     let mut buf = [0u8; 64];
     let n = Frame {
         dt: 0,
+        exception: 0,
         message: hello(1, FIRMWARE),
     }
     .encode(&mut buf)

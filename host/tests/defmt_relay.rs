@@ -113,6 +113,7 @@ fn wire(frames: &[(i64, Message<'_>)]) -> Vec<u8> {
     for (dt, message) in frames {
         let mut buf = [0u8; 512];
         let n = Frame {
+            exception: 0,
             dt: *dt,
             message: *message,
         }

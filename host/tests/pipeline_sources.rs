@@ -23,7 +23,13 @@ const UP: usize = 1;
 fn stream(message: Message<'_>) -> Vec<u8> {
     let mut bytes = wire(standard_preamble(1));
     let mut buf = [0u8; 512];
-    let n = Frame { dt: 1, message }.encode(&mut buf).unwrap();
+    let n = Frame {
+        exception: 0,
+        dt: 1,
+        message,
+    }
+    .encode(&mut buf)
+    .unwrap();
     bytes.extend_from_slice(&buf[..n]);
     bytes
 }

@@ -191,7 +191,13 @@ fn round() -> Vec<u8> {
     let mut wire = Vec::new();
     for message in messages {
         let mut buf = [0u8; 512];
-        let n = Frame { dt: 3, message }.encode(&mut buf).unwrap();
+        let n = Frame {
+            exception: 0,
+            dt: 3,
+            message,
+        }
+        .encode(&mut buf)
+        .unwrap();
         wire.extend_from_slice(&buf[..n]);
     }
     wire

@@ -332,6 +332,7 @@ fn receive_panics_where_try_receive_errs() {
     let _log = with_capture(|| {
         let mut rx = started();
         rx.receive(Frame {
+            exception: 0,
             dt: 1,
             message: Message::Enter(SpanId(5)),
         });

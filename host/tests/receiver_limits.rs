@@ -136,7 +136,11 @@ fn on_small_stack<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> 
 }
 
 fn try_feed(rx: &mut Receiver, message: Message<'_>) -> Result<(), ReceiveError> {
-    rx.try_receive(Frame { dt: 1, message })
+    rx.try_receive(Frame {
+        dt: 1,
+        exception: 0,
+        message,
+    })
 }
 
 /// `depth` spans, each the child of the one before (explicit parents, none entered).
@@ -303,7 +307,13 @@ fn pump<'a>(
     let mut wire = Vec::with_capacity(64 << 10);
     let mut buf = [0u8; 256];
     for message in messages {
-        let n = Frame { dt: 1, message }.encode(&mut buf).unwrap();
+        let n = Frame {
+            dt: 1,
+            exception: 0,
+            message,
+        }
+        .encode(&mut buf)
+        .unwrap();
         wire.extend_from_slice(&buf[..n]);
         if wire.len() > 60 << 10 {
             pipeline.feed(&mut wire, rx).unwrap();

@@ -39,7 +39,13 @@ fn relay(output: &Output) -> String {
     tracing_core::dispatcher::with_default(&dispatch, || {
         tracing::info!("from the host itself");
         let mut rx = Receiver::default();
-        let mut at = |dt: i64, message: Message<'_>| rx.receive(Frame { dt, message });
+        let mut at = |dt: i64, message: Message<'_>| {
+            rx.receive(Frame {
+                exception: 0,
+                dt,
+                message,
+            })
+        };
         at(1_000_000, hello(1, FIRMWARE));
         for m in standard_preamble(1).into_iter().skip(1) {
             at(0, m);

@@ -243,7 +243,11 @@ fn run(rx: &mut Receiver, steps: &[Step], dt: &[i64]) -> bool {
             }
         };
         // Errors are expected for bogus steps; panics are not.
-        let _ = rx.try_receive(Frame { dt, message });
+        let _ = rx.try_receive(Frame {
+            exception: 0,
+            dt,
+            message,
+        });
     }
     lost_local
 }

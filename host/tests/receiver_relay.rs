@@ -517,15 +517,21 @@ fn target_time_of_each_frame() {
         let msgs = standard_preamble(9);
         let dts = [1_000_000, 5, 5, 5, 5];
         for (dt, message) in dts.into_iter().zip(msgs) {
-            rx.receive(Frame { dt, message });
+            rx.receive(Frame {
+                exception: 0,
+                dt,
+                message,
+            });
         }
         let none = rtt_tunnel_protocol::Values::EMPTY;
         rx.receive(Frame {
+            exception: 0,
             dt: 500_000,
             message: event(0, Parent::Root, none),
         });
         // An interrupt's frame was sealed after a later timestamp: negative delta.
         rx.receive(Frame {
+            exception: 0,
             dt: -20,
             message: event(0, Parent::Root, none),
         });
@@ -537,6 +543,7 @@ fn target_time_of_each_frame() {
         );
         // A reset restarts the sum at the Hello's delta.
         rx.receive(Frame {
+            exception: 0,
             dt: 42,
             message: hello(10, FIRMWARE),
         });
@@ -585,6 +592,7 @@ fn frames_before_hello_are_relayed_in_ticks() {
         // The target's Hello (re-sent on request, or after a reset): what came before is
         // replaced by what the target re-sends after it.
         rx.receive(Frame {
+            exception: 0,
             dt: 2_000_000,
             message: hello(1, FIRMWARE),
         });
@@ -644,6 +652,7 @@ fn hello_of_the_same_boot_only_sets_the_time() {
         // The host asked for a re-send: the same Hello, with the exact time since boot (the
         // host's sum of deltas had drifted, say, by a lost frame).
         rx.receive(Frame {
+            exception: 0,
             dt: before + 1_000_000,
             message: hello(1, FIRMWARE),
         });
@@ -652,6 +661,7 @@ fn hello_of_the_same_boot_only_sets_the_time() {
         assert_eq!(rx.entered(), &[span(10)]);
         // A little back (an interrupt's frame sealed first) is still the same boot.
         rx.receive(Frame {
+            exception: 0,
             dt: before + 1_000_000 - 500,
             message: hello(1, FIRMWARE),
         });
@@ -666,6 +676,7 @@ fn hello_of_the_same_boot_only_sets_the_time() {
         );
         // Far back (more than 10 ms): the target reset without changing its boot value.
         rx.receive(Frame {
+            exception: 0,
             dt: 3,
             message: hello(1, FIRMWARE),
         });

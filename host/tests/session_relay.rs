@@ -164,6 +164,7 @@ fn garbage_in_the_ring_is_counted_reported_and_the_stream_goes_on() {
         let mut after = Vec::new();
         let mut buf = [0u8; 128];
         let n = Frame {
+            exception: 0,
             dt: 1,
             message: event(0, Parent::Current, vals.values()),
         }
@@ -213,6 +214,7 @@ fn a_reset_mid_stream_force_exits_the_entered_spans_and_restarts_the_splitter() 
         let vals = Vals::new(&[(0, rtt_tunnel_protocol::Value::Str("cut by the reset"))]);
         let mut buf = [0u8; 128];
         let n = Frame {
+            exception: 0,
             dt: 1,
             message: event(0, Parent::Current, vals.values()),
         }

@@ -6,7 +6,7 @@
 //! first bad one. Everything else in the frame is checked as [`Frame::decode`] checks it.
 
 use crate::error::DecodeError;
-use crate::frame::Frame;
+use crate::frame::{take_exception, Frame};
 use crate::message::{tag, CallsiteId, Message, Parent, SpanId};
 use crate::value::{
     FieldValue, Value, Values, KIND_CONSTANT, KIND_DEBUG, KIND_DEBUG_TRUNCATED, KIND_FALSE,
@@ -21,15 +21,22 @@ impl<'a> Frame<'a> {
         // by hand; anything else, valid or not, by postcard, for the same result and errors.
         if let Some((dt, rest)) = short_varint(bytes, 9) {
             let dt = ((dt >> 1) as i64) ^ -((dt & 1) as i64);
+            let (exception, rest) = take_exception(rest)?;
             let message = match compact(rest) {
                 Some(message) => message,
                 None => Message::decode_deferred(rest)?,
             };
-            return Ok(Self { dt, message });
+            return Ok(Self {
+                dt,
+                exception,
+                message,
+            });
         }
         let (dt, rest) = postcard::take_from_bytes(bytes).map_err(DecodeError::from_postcard)?;
+        let (exception, rest) = take_exception(rest)?;
         Ok(Self {
             dt,
+            exception,
             message: Message::decode_deferred(rest)?,
         })
     }

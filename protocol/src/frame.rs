@@ -16,10 +16,13 @@ use crate::wire::{self, Out};
 /// Largest encoding of the timestamp delta (a 64-bit varint).
 const MAX_DT_LEN: usize = 10;
 
+/// Largest handler prefix: the tag and a `u16` varint.
+const MAX_HANDLER_LEN: usize = 4;
+
 /// Where the body starts in a builder's buffer of `buf_len` bytes: room for the timestamp
 /// and for COBS to encode in place.
 const fn body_offset(buf_len: usize) -> usize {
-    MAX_DT_LEN + 3 + buf_len / 254
+    MAX_DT_LEN + MAX_HANDLER_LEN + 3 + buf_len / 254
 }
 
 /// A decoded frame, borrowing from the frame's bytes.
@@ -27,8 +30,31 @@ const fn body_offset(buf_len: usize) -> usize {
 pub struct Frame<'a> {
     /// Ticks since the previous frame the target wrote (for a `Hello`: since boot).
     pub dt: i64,
+    /// The exception the target was handling when it wrote the frame (the Cortex-M IPSR:
+    /// 15 for SysTick, 16 + n for device interrupt n); 0 in thread mode. On the wire only
+    /// when not 0: the handler prefix (tag 12, the number as a varint) before the message.
+    pub exception: u16,
     /// The message.
     pub message: Message<'a>,
+}
+
+/// The exception prefix of a frame written in a handler (the `HANDLER` tag, then the
+/// exception number), and the bytes after it; 0 and the same bytes for a thread-mode frame.
+pub(crate) fn take_exception(rest: &[u8]) -> Result<(u16, &[u8]), DecodeError> {
+    match rest {
+        [tag, rest @ ..] if u32::from(*tag) == crate::message::tag::HANDLER => {
+            let (exception, rest): (u16, _) =
+                postcard::take_from_bytes(rest).map_err(DecodeError::from_postcard)?;
+            if exception == 0 {
+                return Err(DecodeError::BadTag {
+                    what: "exception number (0 is thread mode, never sent)",
+                    tag: 0,
+                });
+            }
+            Ok((exception, rest))
+        }
+        _ => Ok((0, rest)),
+    }
 }
 
 impl<'a> Frame<'a> {
@@ -36,8 +62,10 @@ impl<'a> Frame<'a> {
     /// [`FrameSplitter`](crate::FrameSplitter) yields them).
     pub fn decode(bytes: &'a [u8]) -> Result<Self, DecodeError> {
         let (dt, rest) = postcard::take_from_bytes(bytes).map_err(DecodeError::from_postcard)?;
+        let (exception, rest) = take_exception(rest)?;
         Ok(Self {
             dt,
+            exception,
             message: Message::decode(rest)?,
         })
     }
@@ -47,7 +75,7 @@ impl<'a> Frame<'a> {
         let base = buf.as_ptr() as usize;
         let mut builder = FrameBuilder::new(buf);
         builder.push_message(&self.message)?;
-        let frame = builder.seal(self.dt)?;
+        let frame = builder.seal_in(self.dt, self.exception)?;
         // The sealed frame may start a few bytes into the buffer: move it to the front.
         let (at, len) = (frame.as_ptr() as usize - base, frame.len());
         buf.copy_within(at..at + len, 0);
@@ -70,7 +98,7 @@ pub struct FrameBuilder<'b> {
 
 impl<'b> FrameBuilder<'b> {
     /// A builder over `buf`. The largest message it can hold is a little smaller than `buf`
-    /// (`buf.len() - 13 - buf.len() / 254` bytes).
+    /// (`buf.len() - 17 - buf.len() / 254` bytes).
     pub fn new(buf: &'b mut [u8]) -> Self {
         Self::new_uninit(wire::as_uninit(buf))
     }
@@ -125,6 +153,31 @@ impl<'b> FrameBuilder<'b> {
     /// code byte goes in front of it and nothing moves).
     #[inline]
     pub fn seal(self, dt: i64) -> Result<&'b [u8], EncodeError> {
+        self.seal_in(dt, 0)
+    }
+
+    /// [`seal`](Self::seal) for a frame written while the target handled exception
+    /// `exception` (its IPSR; 0: thread mode, and the frame is the same as `seal`'s).
+    #[inline]
+    pub fn seal_in(mut self, dt: i64, exception: u16) -> Result<&'b [u8], EncodeError> {
+        if exception != 0 {
+            let number_len = varint32_len(u32::from(exception));
+            let at = self
+                .start
+                .checked_sub(1 + number_len)
+                .ok_or(EncodeError::BufferFull)?;
+            let Some((tag, number)) = self
+                .buf
+                .get_mut(at..self.start)
+                .and_then(<[_]>::split_first_mut)
+            else {
+                return Err(EncodeError::BufferFull);
+            };
+            tag.write(crate::message::tag::HANDLER as u8);
+            write_varint32(number, u32::from(exception));
+            self.len += self.start - at;
+            self.start = at;
+        }
         // postcard's encoding of an `i64`, written straight in front of the body.
         let zigzag = ((dt << 1) ^ (dt >> 63)) as u64;
         let src = match u32::try_from(zigzag) {

@@ -41,7 +41,8 @@
 //! | 9 | `FollowsFrom` |
 //! | 10 | `Dropped` |
 //! | 11 | `LiveSpan` |
-//! | 12 to 14 | free |
+//! | 12 | not a message: the handler prefix (below) |
+//! | 13 to 14 | free |
 //! | 15 | reserved: an extension tag (a second varint would select the message) |
 //! | 16 + 5x + k | compact forms |
 //!
@@ -49,6 +50,15 @@
 //! `Event` of call site `x`; k = 1 a `NewSpan` of call site `x` whose parent is the current
 //! span, its span id next; k = 2, 3, 4 the `Enter`, `Exit`, `Close` of span `x`. Other parents,
 //! and ids whose compact tag would not fit a `u32`, take the long forms.
+//!
+//! # Execution context
+//!
+//! A frame the target wrote while it handled an exception (an interrupt, SysTick, a fault)
+//! says which: between the timestamp delta and the message, the handler prefix, tag 12 then
+//! the exception number as a varint (the Cortex-M IPSR: 15 for SysTick, 16 + n for device
+//! interrupt n), 2 bytes for the core's exceptions. Frames written in thread mode have no
+//! prefix: their bytes are the same as without this feature. [`Frame::exception`] is 0 for
+//! them.
 //!
 //! # Constants
 //!
@@ -61,7 +71,7 @@
 //!
 //! # Adding a message
 //!
-//! 1. Take a free tag (12 to 14; the extension tag 15 once they are gone). Write it in
+//! 1. Take a free tag (13 to 14; the extension tag 15 once they are gone). Write it in
 //!    `message::tag`, in the table above and in the `tag_table` test.
 //! 2. Encode it by hand in `Message::write`, decode it in `Message::decode`; add it to the
 //!    property tests' strategy and to their postcard reference encoder, and pin its bytes in

@@ -216,8 +216,11 @@ pub(crate) mod tag {
     pub(crate) const FOLLOWS_FROM: u32 = 9;
     pub(crate) const DROPPED: u32 = 10;
     pub(crate) const LIVE_SPAN: u32 = 11;
+    /// Not a message: the prefix of a frame written in an exception handler, the exception
+    /// number (a varint) next, then the message (see [`Frame`](crate::Frame)).
+    pub(crate) const HANDLER: u32 = 12;
     /// Tags no message uses yet.
-    pub(crate) const FREE: core::ops::RangeInclusive<u32> = 12..=14;
+    pub(crate) const FREE: core::ops::RangeInclusive<u32> = 13..=14;
     /// Reserved for an extension: a second varint would select the message.
     pub(crate) const EXTENSION: u32 = 15;
     /// The first compact tag.

@@ -394,9 +394,19 @@ mod reference {
 }
 
 fn encode_frame(dt: i64, spec: &Spec) -> Vec<u8> {
+    encode_frame_in(dt, 0, spec)
+}
+
+fn encode_frame_in(dt: i64, exception: u16, spec: &Spec) -> Vec<u8> {
     with_message(spec, |msg| {
         let mut buf = vec![0u8; 8192];
-        let n = Frame { dt, message: *msg }.encode(&mut buf).unwrap();
+        let n = Frame {
+            exception,
+            dt,
+            message: *msg,
+        }
+        .encode(&mut buf)
+        .unwrap();
         buf.truncate(n);
         buf
     })
@@ -435,6 +445,21 @@ fn raw_frame(dt: i64, spec: &Spec) -> Vec<u8> {
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn every_message_round_trips_from_any_exception(
+        dt in any::<i64>(),
+        exception in any::<u16>(),
+        spec in spec(),
+    ) {
+        let wire = encode_frame_in(dt, exception, &spec);
+        prop_assert_eq!(wire.iter().position(|&b| b == 0), Some(wire.len() - 1));
+        let (frames, errors) = split::<8192>(&[&wire]);
+        prop_assert!(errors.is_empty());
+        let frame = Frame::decode(&frames[0]).unwrap();
+        prop_assert_eq!((frame.dt, frame.exception), (dt, exception));
+        with_message(&spec, |msg| assert_eq!(&frame.message, msg));
+    }
 
     #[test]
     fn every_message_round_trips(dt in any::<i64>(), spec in spec()) {

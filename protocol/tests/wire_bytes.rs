@@ -22,7 +22,13 @@ fn body(msg: &Message<'_>) -> Vec<u8> {
 /// A whole frame on the wire: COBS, delimiter included.
 fn frame(dt: i64, msg: &Message<'_>) -> Vec<u8> {
     let mut buf = [0u8; 512];
-    let n = Frame { dt, message: *msg }.encode(&mut buf).unwrap();
+    let n = Frame {
+        exception: 0,
+        dt,
+        message: *msg,
+    }
+    .encode(&mut buf)
+    .unwrap();
     buf[..n].to_vec()
 }
 
@@ -381,6 +387,38 @@ fn frames() {
     expected.truncate(n);
     expected.push(0);
     assert_eq!(wire, expected);
+}
+
+/// A frame written in an exception handler: the handler prefix (tag 12, the exception number)
+/// between the timestamp and the message; in thread mode (0) the frame is the same as ever.
+#[test]
+fn frames_from_handlers_carry_the_exception_number() {
+    let enter = Message::Enter(SpanId(5));
+    let encode = |exception| {
+        let mut buf = [0u8; 64];
+        let n = Frame {
+            exception,
+            dt: 3,
+            message: enter,
+        }
+        .encode(&mut buf)
+        .unwrap();
+        buf[..n].to_vec()
+    };
+    assert_eq!(encode(0), frame(3, &enter));
+    // SysTick (15).
+    assert_eq!(encode(15), [0x05, 0x06, 0x0c, 0x0f, 0x2b, 0x00]);
+    // Device interrupt 200 (exception 216): a two-byte varint.
+    assert_eq!(encode(216), [0x06, 0x06, 0x0c, 0xd8, 0x01, 0x2b, 0x00]);
+    for exception in [0, 15, 216, u16::MAX] {
+        let wire = encode(exception);
+        let mut raw = wire[..wire.len() - 1].to_vec();
+        let n = cobs::decode_in_place(&mut raw).unwrap();
+        let decoded = Frame::decode(&raw[..n]).unwrap();
+        assert_eq!((decoded.exception, decoded.message), (exception, enter));
+    }
+    // The prefix with exception 0 is not a frame a sender writes.
+    assert!(Frame::decode(&[0x06, 0x0c, 0x00, 0x2b]).is_err());
 }
 
 #[test]

@@ -279,6 +279,17 @@ impl<S: Stamp> Log<S> {
         Dispatch::new(tracing_subscriber::registry().with(CaptureLayer::new(self.clone())))
     }
 
+    /// A dispatcher of a registry with a [`CaptureLayer`] into this log and `other` beside it
+    /// (an exporter under test, say).
+    pub fn dispatch_with<L>(&self, other: L) -> Dispatch
+    where
+        L: Layer<tracing_subscriber::Registry> + Send + Sync + 'static,
+    {
+        type Boxed = Box<dyn Layer<tracing_subscriber::Registry> + Send + Sync>;
+        let layers: Vec<Boxed> = vec![Box::new(CaptureLayer::new(self.clone())), Box::new(other)];
+        Dispatch::new(tracing_subscriber::registry().with(layers))
+    }
+
     /// Everything captured so far.
     pub fn ops(&self) -> Vec<Op<S::Time>> {
         self.lock().entries.iter().map(|e| e.op.clone()).collect()

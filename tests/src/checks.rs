@@ -153,6 +153,7 @@ pub fn check_run(run: &Run, board: &Board) {
     if let Err(error) = check_times(ops, board.tick_hz, MAX_TARGET_SECONDS) {
         panic!("{what}: target times: {error}");
     }
+    check_run_timeline(run, &what);
     assert_eq!(
         run.stats.errors(),
         0,
@@ -332,8 +333,9 @@ fn check_values(ops: &[Entry]) {
 }
 
 fn check_interrupt(ops: &[Entry]) {
-    // PendSV nests inside the thread's entered span, SysTick inside the waiting span.
-    assert_eq!(parent_of(new_span(ops, "pendsv")).unwrap(), "step");
+    // The handlers' spans are not children of the thread-mode spans they preempted (`step`,
+    // `wait_for_systick`): roots, with what the handler traced inside them.
+    assert_eq!(parent_of(new_span(ops, "pendsv")), None);
     assert_eq!(parent_of(event(ops, "in PendSV")).unwrap(), "pendsv");
     let ticks: Vec<&Entry> = ops
         .iter()
@@ -341,7 +343,7 @@ fn check_interrupt(ops: &[Entry]) {
         .collect();
     assert_eq!(ticks.len(), 3);
     for tick in ticks {
-        assert_eq!(parent_of(tick).unwrap(), "wait_for_systick");
+        assert_eq!(parent_of(tick), None);
     }
     assert_eq!(
         event(ops, "back from PendSV").op.event_field("runs"),
@@ -529,4 +531,38 @@ fn check_late_attach(run: &Run) {
         })
         .collect();
     assert_eq!(live, [1, 1, 0], "live spans and their entered counts");
+}
+
+/// The run's exported timeline: its structure, and the slices, instants and markers of what
+/// the receiver relayed.
+fn check_run_timeline(run: &Run, what: &str) {
+    let shape = crate::timeline::check_against(&run.timeline, &run.ops[..run.timeline_ops])
+        .unwrap_or_else(|error| panic!("{what}: timeline: {error}"));
+    assert!(shape.total_slices() > 0, "{what}: timeline without slices");
+    match run.scenario {
+        // The panic and the reset leave spans entered: the timeline ends them, marked.
+        Scenario::Panic => assert!(shape.unfinished > 0, "{what}: timeline: {shape:?}"),
+        Scenario::Nested => {
+            assert_eq!(shape.unfinished, 0, "{what}: timeline: {shape:?}");
+            assert!(shape.thread_depth >= 2, "{what}: timeline: {shape:?}");
+        }
+        // The handlers' slices on their own tracks, named from the exception numbers.
+        Scenario::Interrupt => {
+            assert_eq!(shape.unfinished, 0, "{what}: timeline: {shape:?}");
+            assert!(shape.thread_depth >= 2, "{what}: timeline: {shape:?}");
+            let on = |track: &str| shape.slices.get(track).copied().unwrap_or(0);
+            assert_eq!(on("PendSV"), 2, "{what}: pendsv, pendsv_inner: {shape:?}");
+            assert_eq!(on("SysTick"), 3, "{what}: the systick spans: {shape:?}");
+            assert_eq!(
+                on(rtt_tunnel_host::timeline::THREAD_MODE_TRACK) + 5,
+                shape.total_slices(),
+                "{what}: {shape:?}"
+            );
+        }
+        // The target reset and the frames it dropped are markers.
+        Scenario::Reset | Scenario::Burst => {
+            assert!(shape.markers > 0, "{what}: timeline: {shape:?}")
+        }
+        _ => {}
+    }
 }

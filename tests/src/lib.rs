@@ -21,3 +21,4 @@ pub mod boards;
 pub mod checks;
 pub mod layer;
 pub mod scenario;
+pub mod timeline;

@@ -14,6 +14,7 @@ use rtt_tunnel_host::qemu::{Qemu, QemuOptions, QemuOutput};
 use rtt_tunnel_host::receiver::Receiver;
 use rtt_tunnel_host::rtt::{ChannelSelector, RttOptions, RttReader};
 use rtt_tunnel_host::session::{RunEnd, RunOptions, Session, SessionStats};
+use rtt_tunnel_host::timeline::{Timeline, TimelineHandle};
 use rtt_tunnel_protocol::Request;
 
 use crate::boards::{firmware, require_qemu, Board};
@@ -145,6 +146,11 @@ pub struct Run {
     pub capture: Vec<u8>,
     /// What QEMU printed (the firmware's semihosting output, then QEMU's standard error).
     pub qemu_output: String,
+    /// The timeline exported beside the capturing layer (`rtt_tunnel_host::timeline`).
+    pub timeline: Vec<u8>,
+    /// How many of [`ops`](Self::ops) came before the timeline was finished (the rest: the
+    /// receiver closing what the target left open).
+    pub timeline_ops: usize,
 }
 
 impl Run {
@@ -223,7 +229,10 @@ pub fn run_in_qemu(scenario: Scenario, board: &Board) -> Run {
     let log = Log::default();
     let recorded = SharedBuffer::default();
     let capture = CaptureWriter::new(recorded.clone()).expect("writing into memory");
-    let (end, stats) = tracing_core::dispatcher::with_default(&log.dispatch(), || {
+    let timeline = SharedBuffer::default();
+    let (timeline_layer, exporter) = Timeline::new(timeline.clone()).build();
+    let dispatch = log.dispatch_with(timeline_layer);
+    let (end, stats, timeline_ops) = tracing_core::dispatcher::with_default(&dispatch, || {
         let mut session =
             Session::new(RttReader::new(&mut gdb, rtt), Receiver::default()).with_capture(capture);
         if scenario == Scenario::LateAttach {
@@ -232,9 +241,10 @@ pub fn run_in_qemu(scenario: Scenario, board: &Board) -> Run {
         let end = run_with_patience(&mut session);
         let closed = session.close();
         let stats = closed.stats;
+        let timeline_ops = finish_timeline(&exporter, &log);
         // Under the capturing dispatcher: spans still entered are exited, spans closed.
         drop(closed.receiver);
-        (end, stats)
+        (end, stats, timeline_ops)
     });
     drop(gdb);
     let code = match end {
@@ -271,7 +281,19 @@ pub fn run_in_qemu(scenario: Scenario, board: &Board) -> Run {
         exit_code: Some(code),
         capture: recorded.take(),
         qemu_output: format!("{}{}", qemu.stdout(), qemu.stderr()),
+        timeline: timeline.take(),
+        timeline_ops,
     }
+}
+
+/// Finishes the timeline (before the receiver is dropped, as host-receiver does); returns
+/// how many operations the capturing layer saw until then.
+fn finish_timeline(exporter: &TimelineHandle, log: &Log) -> usize {
+    let ops = log.ops().len();
+    exporter
+        .finish()
+        .unwrap_or_else(|e| panic!("the timeline into memory failed: {e}"));
+    ops
 }
 
 /// [`Session::run`] with a stop flag set after [`PATIENCE`].
@@ -335,12 +357,16 @@ fn drain_until_waiting(
 /// When the capture cannot be read.
 pub fn replay_capture(scenario: Scenario, capture: &[u8]) -> Run {
     let log = Log::default();
-    let stats = tracing_core::dispatcher::with_default(&log.dispatch(), || {
+    let timeline = SharedBuffer::default();
+    let (timeline_layer, exporter) = Timeline::new(timeline.clone()).build();
+    let dispatch = log.dispatch_with(timeline_layer);
+    let (stats, timeline_ops) = tracing_core::dispatcher::with_default(&dispatch, || {
         let mut reader = CaptureReader::new(capture).expect("a capture file");
         let mut receiver = Receiver::default();
         let stats = replay(&mut reader, &mut receiver).expect("the capture replays");
+        let timeline_ops = finish_timeline(&exporter, &log);
         drop(receiver);
-        stats
+        (stats, timeline_ops)
     });
     Run {
         scenario,
@@ -349,6 +375,8 @@ pub fn replay_capture(scenario: Scenario, capture: &[u8]) -> Run {
         exit_code: None,
         capture: capture.to_vec(),
         qemu_output: String::new(),
+        timeline: timeline.take(),
+        timeline_ops,
     }
 }
 

@@ -67,3 +67,36 @@ fn panic() {
 fn late_attach() {
     scenario_on_every_board(Scenario::LateAttach);
 }
+
+/// The scenarios firmware's vector table names the core's exceptions, for the timeline's
+/// tracks.
+#[test]
+fn the_vector_table_names_the_exceptions() {
+    for board in &BOARDS {
+        let path = rtt_tunnel_tests::boards::firmware("scenarios", board);
+        let elf = rtt_tunnel_host::elf::FirmwareElf::read(&path).expect("the firmware ELF");
+        let names = elf.exception_names();
+        for (number, name) in [
+            (2, "NMI"),
+            (3, "HardFault"),
+            (14, "PendSV"),
+            (15, "SysTick"),
+        ] {
+            assert_eq!(
+                names.get(&number).map(String::as_str),
+                Some(name),
+                "{}: {names:?}",
+                board.machine
+            );
+        }
+        // Reserved entries are not named; device interrupts are IRQ<n> without a handler
+        // of their own.
+        assert!(!names.contains_key(&8), "{names:?}");
+        assert!(
+            names
+                .range(16..)
+                .all(|(n, name)| *name == format!("IRQ{}", n - 16)),
+            "{names:?}"
+        );
+    }
+}

@@ -11,7 +11,9 @@
 //! ```
 //!
 //! so Ctrl-C and the exit code are host-receiver's own. Options after `demo` go to
-//! host-receiver: `cargo xtask demo --format pretty`, `cargo xtask demo --filter info`.
+//! host-receiver: `cargo xtask demo --format pretty`, `cargo xtask demo --filter info`,
+//! `cargo xtask demo --timeline demo.json` (a timeline for the Perfetto UI or speedscope, in
+//! the workspace root).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -23,7 +25,7 @@ use crate::run::{root, run as sh};
 
 /// The demo's board: target triple and QEMU machine.
 const TARGET: &str = "thumbv7m-none-eabi";
-const MACHINE: &str = "mps2-an385";
+pub(crate) const MACHINE: &str = "mps2-an385";
 
 pub fn run(extra: &[String]) -> Result<()> {
     install::rust_tools()?;
@@ -67,7 +69,7 @@ pub fn run(extra: &[String]) -> Result<()> {
 
 /// Builds the demo firmware into `boards/target` (its own target directory, as the tests do,
 /// so thumb artifacts never mix with host ones) and returns the ELF's path.
-fn build_firmware() -> Result<PathBuf> {
+pub(crate) fn build_firmware() -> Result<PathBuf> {
     let boards = root().join("boards");
     let target_dir = boards.join("target");
     let args = ["build", "--release", "--target", TARGET, "--bin", "demo"];
@@ -97,7 +99,7 @@ fn build_firmware() -> Result<PathBuf> {
 }
 
 /// The host workspace's target directory: `CARGO_TARGET_DIR`, else `target/`.
-fn host_target_dir() -> PathBuf {
+pub(crate) fn host_target_dir() -> PathBuf {
     match std::env::var_os("CARGO_TARGET_DIR") {
         Some(dir) => root().join(dir),
         None => root().join("target"),

@@ -57,3 +57,34 @@ pub fn qemu() -> Result<()> {
     }
     Ok(())
 }
+
+/// A program from Debian's package `package`, unless `program --version` already runs.
+fn debian_package(program: &str, package: &str) -> Result<()> {
+    if output(program, &["--version"]).is_some() {
+        return Ok(());
+    }
+    let root = output("id", &["-u"]).is_some_and(|uid| uid.trim() == "0");
+    let sudo: &[&str] = if root { &[] } else { &["sudo"] };
+    let apt = |args: &[&str]| -> Result<()> {
+        let mut all: Vec<&str> = sudo.to_vec();
+        all.push("apt-get");
+        all.extend(args);
+        run(all[0], &all[1..])
+    };
+    apt(&["update"])?;
+    apt(&["install", "-y", "--no-install-recommends", package])?;
+    if output(program, &["--version"]).is_none() {
+        bail!("{program} is still missing after apt-get install {package}");
+    }
+    Ok(())
+}
+
+/// Debian's `chromium` (the viewer check runs it headless).
+pub fn chromium() -> Result<()> {
+    debian_package("chromium", "chromium")
+}
+
+/// `npm`, from Debian's package, unless there is one.
+pub fn npm() -> Result<()> {
+    debian_package("npm", "npm")
+}

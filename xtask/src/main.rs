@@ -8,6 +8,8 @@
 //! - `cargo xtask bless`: re-record the QEMU tests' snapshots and fixtures.
 //! - `cargo xtask fuzz [--target T] [--secs N] [--seeds]`: the cargo-fuzz targets of
 //!   `fuzz/`, each for N seconds (installs nightly and cargo-fuzz when missing).
+//! - `cargo xtask viewer`: the demo's timeline (`--timeline`) live and replayed, checked, and
+//!   loaded in speedscope in headless Chromium, with a screenshot. Part of `test`.
 
 mod bench;
 mod bless;
@@ -16,10 +18,11 @@ mod fuzz;
 mod install;
 mod run;
 mod test;
+mod viewer;
 
 use anyhow::{bail, Result};
 
-const USAGE: &str = "usage: cargo xtask <test | demo | bench | bless | fuzz>";
+const USAGE: &str = "usage: cargo xtask <test | demo | bench | bless | fuzz | viewer>";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -29,6 +32,7 @@ fn main() -> Result<()> {
         Some("bench") => bench::run(),
         Some("bless") => bless::run(),
         Some("fuzz") => fuzz::run_verb(&args[1..]),
+        Some("viewer") => viewer::run(),
         Some(other) => bail!("unknown verb `{other}`\n{USAGE}"),
         None => bail!("{USAGE}"),
     }

@@ -1,4 +1,5 @@
-//! `cargo xtask test`: everything CI checks, in the order that fails fastest.
+//! `cargo xtask test`: everything CI checks, in the order that fails fastest; last, the
+//! demo's timeline in a real viewer (`cargo xtask viewer`).
 
 use anyhow::{Context, Result};
 
@@ -63,6 +64,8 @@ pub fn run() -> Result<()> {
     args.extend(&targets);
     cargo_in("boards", &args)?;
     sh("cargo", &["test", "--workspace"])?;
+    // The demo's timeline in a real viewer (installs chromium and speedscope if missing).
+    crate::viewer::run()?;
     eprintln!("\nxtask test: all checks passed");
     Ok(())
 }

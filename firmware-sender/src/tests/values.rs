@@ -97,15 +97,15 @@ fn values_beyond_the_frame_are_cut_or_left_out_and_counted() {
         tracing::info!(a = %long, b = %&long[..100], c = u128::MAX, d = true);
     });
     let frames = t.frames();
-    // 256-byte frames hold 242 bytes of message: the head (1 byte), `a` whole (123 bytes),
-    // `b` cut at the room left, `c` in the 2 bytes its shorter length prefix saved, no room
-    // for `d`.
-    let cut = &long[..115];
+    // 256-byte frames hold 238 bytes of message (room for the timestamp, the handler prefix
+    // and COBS is kept): the head (1 byte), `a` whole (123 bytes), `b` cut at the room left,
+    // `c` in the 2 bytes its shorter length prefix saved, no room for `d`.
+    let cut = &long[..111];
     assert_eq!(
         frames[1],
         std::format!("+0 event cs0 current 0=`{long}` 1=`{cut}…` 2=1u")
     );
-    // 17 bytes left after `b`: not enough for the 20 of `c`, which becomes an empty text
+    // 13 bytes left after `b`: not enough for the 20 of `c`, which becomes an empty text
     // marked as cut; `d` still fits.
     assert_eq!(
         frames[3],

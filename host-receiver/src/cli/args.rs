@@ -113,6 +113,9 @@ pub struct RunCmd {
 
     #[command(flatten)]
     pub limits: LimitArgs,
+    /// A timeline file.
+    #[command(flatten)]
+    pub timeline: TimelineArgs,
 }
 
 /// Where the target is: one of `--qemu`, `--gdb`, `--chip` or `--serial`.
@@ -285,6 +288,32 @@ pub struct OutputArgs {
     /// Colours in text output.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     pub color: ColorArg,
+
+    /// The parent of what an interrupt handler traces: `own`, the span last entered in the
+    /// same handler (else none), never the thread-mode span the interrupt preempted;
+    /// `preempted`, whatever span the target last entered, thread mode's included.
+    #[arg(long, value_enum, default_value_t = HandlerParentsArg::Own)]
+    pub handler_parents: HandlerParentsArg,
+}
+
+/// `--handler-parents`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HandlerParentsArg {
+    /// The span last entered in the same handler.
+    Own,
+    /// The span last entered anywhere on the target.
+    Preempted,
+}
+
+impl OutputArgs {
+    /// A receiver that parents handler frames as `--handler-parents` says.
+    pub fn receiver(&self) -> rtt_tunnel_host::receiver::Receiver {
+        use rtt_tunnel_host::receiver::{HandlerParents, Receiver};
+        Receiver::default().with_handler_parents(match self.handler_parents {
+            HandlerParentsArg::Own => HandlerParents::Own,
+            HandlerParentsArg::Preempted => HandlerParents::Preempted,
+        })
+    }
 }
 
 impl OutputArgs {
@@ -401,6 +430,26 @@ pub struct ReplayCmd {
 
     #[command(flatten)]
     pub limits: LimitArgs,
+    /// A timeline file.
+    #[command(flatten)]
+    pub timeline: TimelineArgs,
+}
+
+/// A timeline of the run, for the Perfetto UI and other trace viewers.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Timeline")]
+pub struct TimelineArgs {
+    /// Write a timeline into this file as the run goes: Chrome trace-event JSON, in target
+    /// time, which the Perfetto UI (ui.perfetto.dev), chrome://tracing and speedscope open.
+    /// Spans are slices (each enter one), events instants, the receiver's reports (resets,
+    /// drops) markers; every span and event relayed, whatever --filter says. A write that
+    /// fails stops the timeline, not the terminal output, and makes the exit status 2.
+    #[arg(long, value_name = "FILE")]
+    pub timeline: Option<PathBuf>,
+
+    /// Make a numeric field a counter track of the timeline (repeat for more fields).
+    #[arg(long, value_name = "FIELD", requires = "timeline")]
+    pub counter: Vec<String>,
 }
 
 /// `--format`.
@@ -731,8 +780,34 @@ mod tests {
     }
 
     #[test]
+    fn timeline_and_counters_for_runs_and_replays() {
+        let cli = parse(&[
+            "--qemu",
+            "fw",
+            "--timeline",
+            "t.json",
+            "--counter",
+            "a",
+            "--counter",
+            "b",
+        ])
+        .unwrap();
+        assert_eq!(cli.run.timeline.timeline, Some(PathBuf::from("t.json")));
+        assert_eq!(cli.run.timeline.counter, ["a", "b"]);
+        let cli = parse(&["replay", "r.rttcap", "--timeline", "t.json"]).unwrap();
+        let Some(Command::Replay(replay)) = cli.command else {
+            panic!("not replay")
+        };
+        assert_eq!(replay.timeline.timeline, Some(PathBuf::from("t.json")));
+        // A counter needs a timeline to be drawn in.
+        let error = parse(&["--qemu", "fw", "--counter", "a"]).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::MissingRequiredArgument);
+    }
+
+    #[test]
     fn probe_rs_events_go_apart_from_the_targets() {
         let output = |filter: Option<&str>| OutputArgs {
+            handler_parents: HandlerParentsArg::Own,
             format: FormatArg::Compact,
             filter: filter.map(String::from),
             color: ColorArg::Never,

@@ -13,6 +13,7 @@ use rtt_tunnel_host::receiver::{leak_stats, Receiver};
 use rtt_tunnel_host::rtt::RttError;
 use rtt_tunnel_host::session::SessionError;
 use rtt_tunnel_host::target::OpenError;
+use rtt_tunnel_host::timeline::TimelineError;
 
 /// The message for `error` when host-receiver words it its own way; `None`: the library's
 /// message says it.
@@ -45,6 +46,9 @@ pub fn reword(error: &(dyn StdError + 'static)) -> Option<String> {
     }
     if let Some(error) = error.downcast_ref::<CaptureError>() {
         return capture(error);
+    }
+    if let Some(error) = error.downcast_ref::<TimelineError>() {
+        return Some(timeline(error));
     }
     if let Some(error) = error.downcast_ref::<QemuError>() {
         return qemu(error);
@@ -261,6 +265,22 @@ mod probe {
             ),
             _ => return None,
         })
+    }
+}
+
+/// A timeline that cannot be created or written, naming `--timeline`.
+pub fn timeline(error: &TimelineError) -> String {
+    match error {
+        TimelineError::Create { path, source } => format!(
+            "--timeline {}: cannot create the timeline file: {source} (is the folder there, \
+             and writable?)",
+            path.display()
+        ),
+        TimelineError::Write { what, source } => format!(
+            "--timeline {what}: cannot write the timeline file: {source}; the timeline stops \
+             there (the file holds what was written before), the terminal output goes on"
+        ),
+        other => other.to_string(),
     }
 }
 

@@ -30,10 +30,12 @@ use rtt_tunnel_host::output::{Color, Format, Output, Sinks};
 use rtt_tunnel_host::receiver::{Limits, Receiver};
 use rtt_tunnel_host::rtt::{ChannelSelector, RttError, RttOptions, RttReader};
 use rtt_tunnel_host::session::{RunEnd, RunOptions, Session, SessionError, SessionStats};
+use rtt_tunnel_host::timeline::{Timeline, TimelineError, TimelineHandle, TimelineStats};
 use rtt_tunnel_protocol::Request;
 
 use args::{
-    ChipsCmd, Cli, Command, DefmtMode, ListCmd, OutputArgs, ReplayCmd, RunCmd, DEFAULT_CHANNEL,
+    ChipsCmd, Cli, Command, DefmtMode, ListCmd, OutputArgs, ReplayCmd, RunCmd, TimelineArgs,
+    DEFAULT_CHANNEL,
 };
 use rtt_tunnel_host::target::{Locate, OpenTarget};
 use source::Source;
@@ -87,8 +89,13 @@ pub fn report(error: &anyhow::Error) -> String {
 }
 
 /// Installs the output the options describe as the process's dispatcher: what the target
-/// sends to standard output, probe-rs's own events to standard error.
-fn install_output(output: &OutputArgs) -> Result<()> {
+/// sends to standard output, probe-rs's own events to standard error, and the timeline file
+/// (whose handle is returned, to finish it).
+fn install_output(
+    output: &OutputArgs,
+    timeline: &TimelineArgs,
+    elf: Option<&Path>,
+) -> Result<Option<TimelineHandle>> {
     let (target_filter, probe_filter) = output.filters();
     let stdout = Output::new(output.format.into())
         .filter(&target_filter)
@@ -100,12 +107,42 @@ fn install_output(output: &OutputArgs) -> Result<()> {
     let stderr = Output::new(Format::Compact)
         .filter(&probe_filter)
         .color(stderr_color);
-    let dispatch = Sinks::new()
+    let mut sinks = Sinks::new()
         .with_output(&stdout)?
-        .with_output_to(&stderr, std::io::stderr)?
-        .dispatch();
-    tracing_core::dispatcher::set_global_default(dispatch)
-        .context("cannot install the output (another tracing subscriber is installed)")
+        .with_output_to(&stderr, std::io::stderr)?;
+    let mut handle = None;
+    if let Some(path) = &timeline.timeline {
+        let mut exporter = Timeline::create(path)?.on_error(|error| {
+            eprintln!("host-receiver: error: {}", messages::timeline(error));
+        });
+        for field in &timeline.counter {
+            exporter = exporter.counter(field);
+        }
+        // The device interrupts' tracks are named after their handlers in the ELF; an ELF
+        // that does not read is reported where it is used for more.
+        if let Some(elf) = elf.and_then(|path| FirmwareElf::read(path).ok()) {
+            exporter = exporter.track_names(elf.exception_names());
+        }
+        let (layer, finish) = exporter.build();
+        sinks = sinks.with(layer);
+        handle = Some(finish);
+    }
+    tracing_core::dispatcher::set_global_default(sinks.dispatch())
+        .context("cannot install the output (another tracing subscriber is installed)")?;
+    Ok(handle)
+}
+
+/// After the summary: what the timeline holds, or why it is not whole (an error: exit
+/// status 2).
+fn timeline_done(result: Option<Result<TimelineStats, TimelineError>>) -> Result<()> {
+    match result {
+        None => Ok(()),
+        Some(Ok(stats)) => {
+            eprintln!("host-receiver: timeline: {stats}");
+            Ok(())
+        }
+        Some(Err(error)) => Err(anyhow::Error::new(error)),
+    }
 }
 
 /// The defmt decoder for the firmware at `elf`, as `mode` asks: `None` when defmt lines are
@@ -164,6 +201,7 @@ struct Checked {
 
 /// What a drain needs besides the link.
 struct Drain {
+    receiver: Receiver,
     options: RttOptions,
     requests: Vec<Request>,
     defmt: Option<DefmtPlan>,
@@ -181,7 +219,7 @@ impl RunCmd {
             return self.run_serial(port);
         }
         let source = Source::from_args(&self.source, &self.probe)?;
-        install_output(&self.output)?;
+        let timeline = install_output(&self.output, &self.timeline, source.elf())?;
         let stop = stop_on_ctrl_c()?;
         let checked = self.check_before_opening(&source)?;
         eprintln!(
@@ -191,6 +229,7 @@ impl RunCmd {
 
         let mut opened = open(&source)?;
         let drain_with = Drain {
+            receiver: self.output.receiver(),
             options: self.rtt_options(checked.options, &source, &opened)?,
             requests: self.requests.requests(),
             defmt: checked.defmt,
@@ -198,9 +237,12 @@ impl RunCmd {
             run_options: self.run_options(&source),
             limits: self.limits.apply(),
         };
-        let (stats, outcome) = drain(opened.link_mut(), drain_with, &stop);
+        let (stats, outcome, timeline) =
+            drain(opened.link_mut(), drain_with, timeline.as_ref(), &stop);
         let ending = ending(outcome, &mut opened);
-        finish(opened, &stats, ending)
+        let code = finish(opened, &stats, ending)?;
+        timeline_done(timeline)?;
+        Ok(code)
     }
 
     /// What can be checked before the target is touched: the ELF (the RTT options it gives,
@@ -246,6 +288,9 @@ impl RunCmd {
         }
         if let Some(path) = &self.record.record {
             status.push_str(&format!("; recording into {}", path.display()));
+        }
+        if let Some(path) = &self.timeline.timeline {
+            status.push_str(&format!("; timeline into {}", path.display()));
         }
         status
     }
@@ -352,7 +397,7 @@ impl RunCmd {
     /// `--serial PORT`.
     #[cfg(feature = "serial")]
     fn run_serial(&self, port: &Path) -> Result<i32> {
-        install_output(&self.output)?;
+        let timeline = install_output(&self.output, &self.timeline, None)?;
         let stop = stop_on_ctrl_c()?;
         let mut status = format!(
             "host-receiver: reading {} at {} baud",
@@ -368,7 +413,12 @@ impl RunCmd {
             self.source.baud,
             self.requests.requests(),
             self.record.record.as_deref(),
-            self.limits.apply(),
+            timeline.as_ref(),
+            {
+                let mut receiver = self.output.receiver();
+                receiver.set_limits(self.limits.apply());
+                receiver
+            },
             &stop,
         )
     }
@@ -394,13 +444,18 @@ fn stop_on_ctrl_c() -> Result<Arc<AtomicBool>> {
 fn drain<M: TargetMemory>(
     memory: M,
     drain: Drain,
+    timeline: Option<&TimelineHandle>,
     stop: &AtomicBool,
-) -> (SessionStats, Result<RunEnd>) {
+) -> (
+    SessionStats,
+    Result<RunEnd>,
+    Option<Result<TimelineStats, TimelineError>>,
+) {
     let defmt_auto = drain
         .defmt
         .as_ref()
         .map(|(_, channel, required)| (channel.clone(), *required));
-    let mut receiver = Receiver::default();
+    let mut receiver = drain.receiver;
     receiver.set_limits(drain.limits);
     let mut session = Session::new(RttReader::new(memory, drain.options), receiver)
         .on_attach(drain.requests)
@@ -441,10 +496,12 @@ fn drain<M: TargetMemory>(
             );
         }
     }
-    // The receiver closes the spans the target left open, under the output.
+    // The timeline marks the spans the target left open, then the receiver closes them
+    // under the output.
+    let timeline = timeline.map(TimelineHandle::finish);
     messages::end_of_stream(&closed.receiver);
     drop(closed.receiver);
-    (closed.stats, outcome)
+    (closed.stats, outcome, timeline)
 }
 
 /// The summary on standard error.
@@ -481,16 +538,19 @@ impl ReplayCmd {
                  FILE) to decode them; they are skipped"
             );
         }
-        install_output(&self.output)?;
+        let timeline = install_output(&self.output, &self.timeline, self.elf.as_deref())?;
         let mut reader = CaptureReader::open(&self.file)?;
-        let mut receiver = Receiver::default();
+        let mut receiver = self.output.receiver();
         receiver.set_limits(self.limits.apply());
         let stats = replay_with(&mut reader, &mut receiver, decoder)?;
-        // The receiver closes the spans the recording left open, under the output.
+        // The timeline marks the spans the recording left open, then the receiver closes
+        // them under the output.
+        let timeline = timeline.as_ref().map(TimelineHandle::finish);
         messages::end_of_stream(&receiver);
         drop(receiver);
         eprintln!("host-receiver: {stats}");
         messages::bounds(&stats);
+        timeline_done(timeline)?;
         Ok(0)
     }
 }

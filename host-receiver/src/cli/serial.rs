@@ -6,8 +6,9 @@ use std::sync::atomic::AtomicBool;
 use anyhow::{Context, Result};
 use rtt_tunnel_host::capture::CaptureWriter;
 use rtt_tunnel_host::pipeline::{Drain, DrainEnd, DrainError, Pipeline};
-use rtt_tunnel_host::receiver::{Limits, Receiver};
+use rtt_tunnel_host::receiver::Receiver;
 use rtt_tunnel_host::serial::SerialSource;
+use rtt_tunnel_host::timeline::TimelineHandle;
 use rtt_tunnel_protocol::Request;
 
 use super::EXIT_INTERRUPTED;
@@ -19,7 +20,8 @@ pub fn run(
     baud: u32,
     requests: Vec<Request>,
     record: Option<&Path>,
-    limits: Limits,
+    timeline: Option<&TimelineHandle>,
+    mut receiver: Receiver,
     stop: &AtomicBool,
 ) -> Result<i32> {
     let port = SerialSource::open(path, baud).with_context(|| {
@@ -35,19 +37,20 @@ pub fn run(
         })?;
         pipeline = pipeline.with_capture(capture);
     }
-    let mut receiver = Receiver::default();
-    receiver.set_limits(limits);
     let mut drain = Drain::new(port, pipeline);
     let outcome = requests
         .into_iter()
         .try_for_each(|request| drain.request(request).map(drop))
         .and_then(|()| drain.run(&mut receiver, stop));
     let stats = drain.stats(&receiver);
-    // The receiver closes the spans the target left open, under the output.
+    // The timeline marks the spans the target left open, then the receiver closes them
+    // under the output.
+    let timeline = timeline.map(TimelineHandle::finish);
     super::messages::end_of_stream(&receiver);
     drop(receiver);
     eprintln!("host-receiver: {stats}");
     super::messages::bounds(&stats);
+    super::timeline_done(timeline)?;
     match outcome {
         Ok(DrainEnd::Ended) => {
             eprintln!(

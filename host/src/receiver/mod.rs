@@ -23,7 +23,7 @@
 //!         tick_hz: 1_000_000,
 //!         firmware: "demo 0.1",
 //!     };
-//!     receiver.receive(Frame { dt: 10, message: Message::Hello(hello) });
+//!     receiver.receive(Frame { exception: 0, dt: 10, message: Message::Hello(hello) });
 //!     let names = ["message"];
 //!     let site = CallSite {
 //!         id: CallsiteId(0),
@@ -36,7 +36,7 @@
 //!         line: Some(3),
 //!         fields: FieldNames::new(&names),
 //!     };
-//!     receiver.receive(Frame { dt: 5, message: Message::CallSite(site) });
+//!     receiver.receive(Frame { exception: 0, dt: 5, message: Message::CallSite(site) });
 //!     let event = Message::Event {
 //!         callsite: CallsiteId(0),
 //!         parent: Parent::Current,
@@ -44,7 +44,7 @@
 //!     };
 //!     // `try_receive` for a real target: errors say what went wrong, and the receiver
 //!     // goes on.
-//!     receiver.try_receive(Frame { dt: 100, message: event })?;
+//!     receiver.try_receive(Frame { exception: 0, dt: 100, message: event })?;
 //!     assert_eq!(receiver.target_time().ticks, 115);
 //!     Ok::<(), rtt_tunnel_host::receiver::ReceiveError>(())
 //! })?;
@@ -76,6 +76,18 @@
 //!   stack of entered spans. Every span and event is relayed with an explicit parent (or as an
 //!   explicit root), so the result does not depend on the host thread's own context. A target
 //!   root is a root on the host.
+//! - **Interrupts.** Each frame says whether the target wrote it in thread mode or in which
+//!   exception handler ([`Frame::exception`](rtt_tunnel_protocol::Frame::exception)), and
+//!   each entry of the mirrored stack remembers where it was entered. By default
+//!   ([`HandlerParents::Own`]), the current span of a frame is the span most recently entered
+//!   *in the same context*: a span or an event from a handler is not the child of the
+//!   thread-mode span the interrupt preempted (it is a root, or the child of a span entered
+//!   in that handler), unless the target gave it that parent explicitly; thread-mode code
+//!   never gets a handler's span as parent. [`HandlerParents::Preempted`] keeps the one
+//!   stack of the target's `Subscriber` (a handler's events inside the preempted span), as
+//!   the receiver did before frames carried the context. The context of the frame being
+//!   relayed is published to layers by
+//!   [`target_time::current_exception`](crate::target_time::current_exception).
 //! - **Filtering.** A call site the host's subscriber does not enable is not relayed, exactly
 //!   as with local `tracing`: the children and events of a disabled span go to its nearest
 //!   relayed ancestor.
@@ -175,6 +187,20 @@ impl Hasher for IdHasher {
     }
 }
 
+/// Which span is current for a span or an event the target sent from an exception handler
+/// with the contextual parent (see the [module docs](self#semantics)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum HandlerParents {
+    /// The span most recently entered in the same handler, else none (a root): a handler's
+    /// spans and events are not children of the thread-mode span the interrupt preempted.
+    #[default]
+    Own,
+    /// The span most recently entered anywhere, as the target's one stack of entered spans
+    /// has it: a handler's events nest inside whatever span thread mode was in.
+    Preempted,
+}
+
 /// The target of the events the receiver emits itself (reset, dropped frames).
 pub const RECEIVER_TARGET: &str = "rtt_tunnel";
 
@@ -192,6 +218,12 @@ pub struct Receiver {
     spans: IdMap<SpanId, SpanState>,
     /// The target's stack of entered spans, innermost last. Every id in it is in `spans`.
     entered: Vec<SpanId>,
+    /// Where each entry of `entered` was entered: the exception number, 0 for thread mode.
+    entered_in: Vec<u16>,
+    /// The exception number of the frame being relayed (0: thread mode).
+    exception: u16,
+    /// How handler frames find their current span.
+    handler_parents: HandlerParents,
     dropped_frames: u64,
     untracked_frames: u64,
     /// Spans replaced by a `NewSpan` that reused their id (their `Close` was lost).
@@ -280,7 +312,7 @@ impl Receiver {
                 dispatch(|d| d.try_close(id));
             }
         }
-        let entered = spans
+        let entered: Vec<SpanId> = spans
             .entered
             .into_iter()
             .filter(|id| span_table.contains_key(id))
@@ -293,7 +325,11 @@ impl Receiver {
             ticks: spans.ticks,
             epoch: spans.epoch,
             spans: span_table,
+            // What was persisted was entered in thread mode, as far as the receiver knows.
+            entered_in: vec![0; entered.len()],
             entered,
+            exception: 0,
+            handler_parents: HandlerParents::default(),
             dropped_frames: spans.dropped_frames,
             untracked_frames: spans.untracked_frames,
             replaced_spans: 0,
@@ -309,6 +345,13 @@ impl Receiver {
         this
     }
 
+    /// How spans and events from exception handlers find their current span (see the
+    /// [module docs](self#semantics)); [`HandlerParents::Own`] unless set.
+    pub fn with_handler_parents(mut self, rule: HandlerParents) -> Self {
+        self.handler_parents = rule;
+        self
+    }
+
     /// Relays one frame.
     ///
     /// # Errors
@@ -316,6 +359,8 @@ impl Receiver {
     /// See [`ReceiveError`]. A frame that fails is not relayed and leaves the receiver as it
     /// was, except for the target time; the receiver keeps working.
     pub fn try_receive(&mut self, frame: Frame<'_>) -> Result<(), ReceiveError> {
+        self.exception = frame.exception;
+        let _context = target_time::set_current_exception(frame.exception);
         if let Message::Hello(hello) = frame.message {
             return self.on_hello(frame.dt, hello);
         }
@@ -399,6 +444,7 @@ impl Receiver {
     pub fn persist(mut self) -> (PersistedSpans, LocalSpans) {
         let _current = target_time::set_current(self.target_time());
         let entered = std::mem::take(&mut self.entered);
+        self.entered_in.clear();
         for id in entered.iter().rev() {
             if let Some(Local::Relayed(local)) = self.spans.get(id).map(|s| &s.local) {
                 dispatch(|d| d.exit(local));

@@ -8,7 +8,9 @@ use tracing_core::Event;
 use super::arena::RemoteCallsite;
 use super::host_spans::HostSpans;
 use super::persist::{Local, SpanData};
-use super::{check_values, dispatch, dispatch_busy, values, IdMap, ReceiveError, Receiver};
+use super::{
+    check_values, dispatch, dispatch_busy, values, HandlerParents, IdMap, ReceiveError, Receiver,
+};
 
 /// A remote span that is alive.
 pub(crate) struct SpanState {
@@ -119,10 +121,16 @@ impl Receiver {
                 local: self.resolve(id),
             },
             // `Explicit(UNTRACKED)`: the nearest thing the target told us is its current span.
-            Parent::Current | Parent::Explicit(_) => Resolved {
-                remote: self.entered.last().copied(),
-                local: self.current_local(),
-            },
+            Parent::Current | Parent::Explicit(_) => {
+                let remote = self
+                    .current_entries()
+                    .next()
+                    .and_then(|i| self.entered.get(i).copied());
+                Resolved {
+                    remote,
+                    local: self.current_local(),
+                }
+            }
         }
     }
 
@@ -136,7 +144,12 @@ impl Receiver {
     /// The host span that stands for the target's current span: the innermost entered span
     /// that is relayed (disabled spans are not entered on the host, as with local `tracing`).
     fn current_local(&mut self) -> Option<Id> {
+        // Indices, not `current_entries()`: the loop needs `self` mutably, and relaying must
+        // not allocate.
         for i in (0..self.entered.len()).rev() {
+            if !self.can_be_current(i) {
+                continue;
+            }
             let id = self.entered[i];
             self.ensure_local(id);
             if let Some(Local::Relayed(local)) = self.spans.get(&id).map(|s| &s.local) {
@@ -144,6 +157,21 @@ impl Receiver {
             }
         }
         None
+    }
+
+    /// The indices of `entered` that can be the current span of the frame being relayed,
+    /// innermost first: every entry, or those entered in the frame's own context (see
+    /// [`HandlerParents`]).
+    fn current_entries(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.entered.len())
+            .rev()
+            .filter(|&i| self.can_be_current(i))
+    }
+
+    /// Whether entry `i` of `entered` can be the current span of the frame being relayed.
+    fn can_be_current(&self, i: usize) -> bool {
+        self.handler_parents == HandlerParents::Preempted
+            || self.entered_in.get(i) == Some(&self.exception)
     }
 
     /// The host span that stands for the remote span `id`: itself if relayed, else its
@@ -367,6 +395,7 @@ impl Receiver {
             dispatch(|d| d.enter(&local));
         }
         self.entered.push(id);
+        self.entered_in.push(self.exception);
     }
 
     /// Removes the innermost entry of `id` from the stack and exits it on the host.
@@ -375,6 +404,9 @@ impl Receiver {
             return false;
         };
         self.entered.remove(at);
+        if at < self.entered_in.len() {
+            self.entered_in.remove(at);
+        }
         if let Some(Local::Relayed(local)) = self.spans.get(&id).map(|s| &s.local) {
             dispatch(|d| d.exit(local));
         }
@@ -564,6 +596,7 @@ impl Receiver {
     /// many entries were exited and how many spans closed.
     pub(super) fn end_boot(&mut self) -> (usize, usize) {
         let exited = self.entered.len();
+        self.entered_in.clear();
         while let Some(id) = self.entered.pop() {
             if let Some(Local::Relayed(local)) = self.spans.get(&id).map(|s| &s.local) {
                 dispatch(|d| d.exit(local));

@@ -137,13 +137,21 @@ pub fn span(id: u32) -> SpanId {
 /// Feeds frames 1 tick apart, panicking on an error.
 pub fn feed(rx: &mut Receiver, messages: impl IntoIterator<Item = Message<'static>>) {
     for message in messages {
-        rx.receive(Frame { dt: 1, message });
+        rx.receive(Frame {
+            exception: 0,
+            dt: 1,
+            message,
+        });
     }
 }
 
 /// One frame, 1 tick after the last.
 pub fn frame(message: Message<'_>) -> Frame<'_> {
-    Frame { dt: 1, message }
+    Frame {
+        exception: 0,
+        dt: 1,
+        message,
+    }
 }
 
 /// A receiver that has seen a `Hello` and the standard call sites:

@@ -53,7 +53,13 @@ pub fn wire(messages: impl IntoIterator<Item = Message<'static>>) -> Vec<u8> {
     let mut out = Vec::new();
     for message in messages {
         let mut buf = [0u8; 512];
-        let n = Frame { dt: 1, message }.encode(&mut buf).unwrap();
+        let n = Frame {
+            exception: 0,
+            dt: 1,
+            message,
+        }
+        .encode(&mut buf)
+        .unwrap();
         out.extend_from_slice(&buf[..n]);
     }
     out
