@@ -715,20 +715,18 @@ impl Report<'_> {
                  code run natively into the same subscriber, measured in the same run) shows \
                  what is left to win: {}; {}. tracing-tunnel is handed Rust values; rtt-tunnel \
                  splits and decodes bytes first ({:.0} messages/s for that alone). The host \
-                 finds delimiters with `memchr` and COBS-decodes each frame where it lies. A \
-                 profile of the no-op relay (`perf record` on the bench binary with \
-                 `--profile-time`) puts about a fifth of it in `Frame::decode` (postcard, and \
-                 a first walk over the values to check them), about a fifth in the receiver's \
-                 second walk over the values (`receiver::values::decode`) and in copying its \
-                 32-slot array of decoded values (about a tenth of the relay: `memmove` of \
-                 each value pushed, and of the whole array, moved by value on return), about \
-                 a tenth in the registry and the no-op layer (what the ceiling pays), and the \
-                 rest in \
-                 COBS, the dispatcher look-up with a reference count per call, and the \
-                 receiver's bookkeeping; into the fmt layer the formatting itself dominates \
-                 every figure. Fix: decode values once, straight into the `ValueSet`'s array \
-                 (a `protocol/` entry point that checks values while the receiver reads \
-                 them, and no `Decoded` moved by value).",
+                 finds delimiters with `memchr`, COBS-decodes each frame where it lies, reads \
+                 the frame's start and common values by hand, and walks each message's values \
+                 once, into the array the `ValueSet` is built from. A profile of the no-op \
+                 relay (`perf record` on the bench binary with `--profile-time`) puts about \
+                 a quarter of it in decoding (the pipeline, `Frame::decode_deferred`, the \
+                 values read into place), about a seventh in the receiver's own work \
+                 (`try_receive`, the target time), about a tenth in the span and call-site \
+                 id maps, about an eighth in the registry and the no-op layer (what the \
+                 ceiling pays); into the fmt layer the formatting itself dominates every \
+                 figure. Next: a table indexed by slot for the small span ids (a map only \
+                 for large ones), a cached call-site look-up, and one dispatcher look-up per \
+                 frame instead of one per callback.",
                 noop / tt_noop,
                 fmt / tt_fmt,
                 ceiling(native_noop, tt_noop, 2.0, "no-op"),
