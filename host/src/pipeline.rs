@@ -51,6 +51,7 @@ use crate::defmt::{line_time, DefmtDecoder, DefmtEvents, DefmtLine};
 use crate::receiver::{BootInfo, LimitStats, ReceiveError, Receiver, RECEIVER_TARGET};
 use crate::target_time;
 
+pub(crate) use drain::queue_request;
 pub use drain::{ByteSource, Drain, DrainEnd, DrainError, Pulled};
 pub use splitter::Splitter;
 

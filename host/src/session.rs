@@ -337,11 +337,7 @@ impl<M: TargetMemory> Session<M> {
         if self.reader.options().down.is_none() {
             return Err(RttError::NoDownChannel.into());
         }
-        let mut frame = [0u8; 32];
-        let n = request
-            .encode_frame(&mut frame)
-            .expect("a request frame is a few bytes");
-        self.pending_down.extend_from_slice(&frame[..n]);
+        crate::pipeline::queue_request(&mut self.pending_down, request);
         self.flush_down()?;
         Ok(self.pending_down.is_empty())
     }

@@ -147,11 +147,7 @@ impl<S: ByteSource> Drain<S> {
     ///
     /// The source failed.
     pub fn request(&mut self, request: Request) -> Result<bool, DrainError> {
-        let mut frame = [0u8; 32];
-        let n = request
-            .encode_frame(&mut frame)
-            .expect("a request frame is a few bytes");
-        self.pending_down.extend_from_slice(&frame[..n]);
+        queue_request(&mut self.pending_down, request);
         self.flush_down()?;
         Ok(self.pending_down.is_empty())
     }
@@ -271,4 +267,13 @@ impl<M: TargetMemory> ByteSource for RttReader<M> {
             Err(error) => Err(io::Error::other(error)),
         }
     }
+}
+
+/// Appends `request`, framed, to the bytes waiting for the target's down channel or RX line.
+pub(crate) fn queue_request(pending: &mut Vec<u8>, request: Request) {
+    let mut frame = [0u8; 32];
+    let n = request
+        .encode_frame(&mut frame)
+        .expect("a request frame is a few bytes");
+    pending.extend_from_slice(&frame[..n]);
 }

@@ -259,6 +259,32 @@ impl Receiver {
         Local::Relayed(id)
     }
 
+    /// Makes the host span of a new remote span `id` (a `NewSpan`, or a `LiveSpan` the host
+    /// did not know) under `parent`, and keeps it in the span table.
+    fn insert_new_span(
+        &mut self,
+        id: SpanId,
+        callsite_id: CallsiteId,
+        callsite: &'static RemoteCallsite,
+        parent: Parent,
+        values: &values::Decoded<'_>,
+    ) {
+        let parent = self.resolve_parent(parent);
+        let local = self.new_local_span(callsite, parent.local, values);
+        self.spans.insert(
+            id,
+            SpanState {
+                callsite_id,
+                callsite: Some(callsite),
+                parent: parent.remote,
+                children: 0,
+                refs: 1,
+                local,
+            },
+        );
+        self.adopted(parent.remote, 1);
+    }
+
     pub(super) fn on_event(
         &mut self,
         id: CallsiteId,
@@ -319,20 +345,7 @@ impl Receiver {
             });
         }
         self.check_span_room(id, MESSAGE)?;
-        let parent = self.resolve_parent(parent);
-        let local = self.new_local_span(callsite, parent.local, &values);
-        self.spans.insert(
-            id,
-            SpanState {
-                callsite_id,
-                callsite: Some(callsite),
-                parent: parent.remote,
-                children: 0,
-                refs: 1,
-                local,
-            },
-        );
-        self.adopted(parent.remote, 1);
+        self.insert_new_span(id, callsite_id, callsite, parent, &values);
         Ok(())
     }
 
@@ -556,20 +569,7 @@ impl Receiver {
             self.check_parent(parent, MESSAGE)?;
             self.check_enter_room(id, want.saturating_sub(now))?;
             self.check_span_room(id, MESSAGE)?;
-            let parent = self.resolve_parent(parent);
-            let local = self.new_local_span(callsite, parent.local, &values::Decoded::empty());
-            self.spans.insert(
-                id,
-                SpanState {
-                    callsite_id,
-                    callsite: Some(callsite),
-                    parent: parent.remote,
-                    children: 0,
-                    refs: 1,
-                    local,
-                },
-            );
-            self.adopted(parent.remote, 1);
+            self.insert_new_span(id, callsite_id, callsite, parent, &values::Decoded::empty());
         } else {
             self.check_enter_room(id, want.saturating_sub(now))?;
         }
