@@ -34,28 +34,7 @@ pub fn rust_tools() -> Result<()> {
 
 /// `qemu-system-arm`, from Debian's package.
 pub fn qemu() -> Result<()> {
-    if output("qemu-system-arm", &["--version"]).is_some() {
-        return Ok(());
-    }
-    let root = output("id", &["-u"]).is_some_and(|uid| uid.trim() == "0");
-    let sudo: &[&str] = if root { &[] } else { &["sudo"] };
-    let apt = |args: &[&str]| -> Result<()> {
-        let mut all: Vec<&str> = sudo.to_vec();
-        all.push("apt-get");
-        all.extend(args);
-        run(all[0], &all[1..])
-    };
-    apt(&["update"])?;
-    apt(&[
-        "install",
-        "-y",
-        "--no-install-recommends",
-        "qemu-system-arm",
-    ])?;
-    if output("qemu-system-arm", &["--version"]).is_none() {
-        bail!("qemu-system-arm is still missing after apt-get install");
-    }
-    Ok(())
+    debian_package("qemu-system-arm", "qemu-system-arm")
 }
 
 /// A program from Debian's package `package`, unless `program --version` already runs.
