@@ -16,6 +16,7 @@ use crate::value::{
 impl<'a> Frame<'a> {
     /// [`decode`](Self::decode), except that the message's [`Values`] are not checked: read
     /// them with [`Values::try_iter`], which returns the error `decode` would have.
+    #[inline]
     pub fn decode_deferred(bytes: &'a [u8]) -> Result<Self, DecodeError> {
         // The frames a sender writes most (a short time delta, then a compact tag) are read
         // by hand; anything else, valid or not, by postcard, for the same result and errors.

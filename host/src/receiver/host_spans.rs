@@ -26,26 +26,37 @@ struct Entry {
 }
 
 /// See the [module docs](self).
+///
+/// Only spans that have a host parent here or host children have an entry: a span without
+/// either (a root with no children yet, as most spans are) is closed as soon as it is
+/// released, and needs no bookkeeping until a child comes.
 #[derive(Debug, Default)]
 pub(crate) struct HostSpans {
     spans: HashMap<u64, Entry, BuildHasherDefault<IdHasher>>,
+    /// Host spans held, entry or not, released ones waiting for their children included.
+    held: usize,
 }
 
 impl HostSpans {
-    /// The receiver made (or restored) host span `id`, child of `parent` on the host.
+    /// The receiver made (or restored) host span `id`, child of `parent` on the host (a span
+    /// the receiver holds: it relays new spans only under spans it made).
     pub fn created(&mut self, id: &Id, parent: Option<&Id>) {
-        let parent = parent
-            .map(Id::into_u64)
-            .filter(|p| self.spans.contains_key(p));
-        if let Some(p) = parent {
-            if let Some(entry) = self.spans.get_mut(&p) {
-                entry.children += 1;
-            }
-        }
+        self.held += 1;
+        let Some(parent) = parent.map(Id::into_u64) else {
+            return;
+        };
+        self.spans
+            .entry(parent)
+            .or_insert(Entry {
+                parent: None,
+                children: 0,
+                released: false,
+            })
+            .children += 1;
         self.spans.insert(
             id.into_u64(),
             Entry {
-                parent,
+                parent: Some(parent),
                 children: 0,
                 released: false,
             },
@@ -54,6 +65,7 @@ impl HostSpans {
 
     /// Restored host spans, each with its host parent (in any order).
     pub fn restore(&mut self, spans: Vec<(Id, Option<Id>)>) {
+        self.held += spans.len();
         for (id, _) in &spans {
             self.spans.insert(
                 id.into_u64(),
@@ -86,6 +98,7 @@ impl HostSpans {
                 Some(entry) if entry.children > 0 => entry.released = true,
                 Some(_) => {
                     let entry = self.spans.remove(&id).expect("found above");
+                    self.held = self.held.saturating_sub(1);
                     dispatch(|d| d.try_close(Id::from_u64(id)));
                     if let Some(parent) = entry.parent.and_then(|p| self.spans.get_mut(&p)) {
                         parent.children -= 1;
@@ -94,8 +107,9 @@ impl HostSpans {
                         }
                     }
                 }
-                // Not one the receiver knows (cannot happen): close it all the same.
+                // No parent here and no children: nothing waits for it, nor it for anything.
                 None => {
+                    self.held = self.held.saturating_sub(1);
                     dispatch(|d| d.try_close(Id::from_u64(id)));
                 }
             }
@@ -105,6 +119,7 @@ impl HostSpans {
     /// Forgets every span without closing it (the receiver hands them on: `persist`), and
     /// closes the ones it had released (their host children are handed on, and hold them).
     pub fn hand_on(&mut self) {
+        self.held = 0;
         for (id, entry) in self.spans.drain() {
             if entry.released {
                 dispatch(|d| d.try_close(Id::from_u64(id)));
@@ -114,6 +129,6 @@ impl HostSpans {
 
     /// Host spans held, released ones waiting for their children included.
     pub fn len(&self) -> usize {
-        self.spans.len()
+        self.held
     }
 }

@@ -137,6 +137,7 @@ mod library;
 mod limits;
 mod persist;
 mod spans;
+mod table;
 mod values;
 
 pub use arena::{leak_stats, set_leak_limit, LeakStats, DEFAULT_LEAK_LIMIT};
@@ -151,6 +152,7 @@ use host_spans::HostSpans;
 use library::Library;
 use persist::{Boot, Local};
 use spans::SpanState;
+use table::IdTable;
 
 /// A map keyed by the target's small integer ids (call sites, span slots), hashed with one
 /// multiplication (FxHash's) rather than SipHash: every relayed message looks one up. The
@@ -211,11 +213,11 @@ pub struct Receiver {
     /// the use of each build for [`Limits::firmware`] and [`Limits::metadata_bytes`].
     library: Library,
     /// Call sites of the running firmware, leaked.
-    callsites: IdMap<CallsiteId, &'static RemoteCallsite>,
+    callsites: IdTable<CallsiteId, &'static RemoteCallsite>,
     boot: Boot,
     ticks: i64,
     epoch: u64,
-    spans: IdMap<SpanId, SpanState>,
+    spans: IdTable<SpanId, SpanState>,
     /// The target's stack of entered spans, innermost last. Every id in it is in `spans`.
     entered: Vec<SpanId>,
     /// Where each entry of `entered` was entered: the exception number, 0 for thread mode.
@@ -299,7 +301,7 @@ impl Receiver {
     ) -> Self {
         let mut local = local_spans.inner;
         let mut host_spans = HostSpans::default();
-        let mut span_table: IdMap<SpanId, SpanState> = spans
+        let mut span_table: IdTable<SpanId, SpanState> = spans
             .spans
             .into_iter()
             .map(|(id, data)| {
@@ -320,7 +322,7 @@ impl Receiver {
         spans::hold_restored(&mut span_table, &mut host_spans);
         let mut this = Self {
             library: Library::new(metadata),
-            callsites: IdMap::default(),
+            callsites: IdTable::default(),
             boot: spans.boot,
             ticks: spans.ticks,
             epoch: spans.epoch,

@@ -9,7 +9,7 @@ use super::arena::RemoteCallsite;
 use super::host_spans::HostSpans;
 use super::persist::{Local, SpanData};
 use super::{
-    check_values, dispatch, dispatch_busy, values, HandlerParents, IdMap, ReceiveError, Receiver,
+    check_values, dispatch, dispatch_busy, values, HandlerParents, IdTable, ReceiveError, Receiver,
 };
 
 /// A remote span that is alive.
@@ -55,7 +55,7 @@ fn enabled(callsite: &RemoteCallsite) -> bool {
 
 /// The host span of `id` in `spans`, or of its nearest relayed ancestor.
 pub(super) fn effective_local_in(
-    spans: &IdMap<SpanId, SpanState>,
+    spans: &IdTable<SpanId, SpanState>,
     id: Option<SpanId>,
 ) -> Option<Id> {
     let mut next = id;
@@ -72,7 +72,7 @@ pub(super) fn effective_local_in(
 
 /// Registers the restored host spans of `spans` in `host_spans`, each with its host parent,
 /// for closing them without recursion.
-pub(super) fn hold_restored(spans: &mut IdMap<SpanId, SpanState>, host_spans: &mut HostSpans) {
+pub(super) fn hold_restored(spans: &mut IdTable<SpanId, SpanState>, host_spans: &mut HostSpans) {
     let parents: Vec<SpanId> = spans.values().filter_map(|s| s.parent).collect();
     for parent in parents {
         if let Some(state) = spans.get_mut(&parent) {
@@ -198,6 +198,10 @@ impl Receiver {
     /// Creates the host spans of `id` and of its pending ancestors, outermost first. Only
     /// restored spans whose [`LocalSpans`](super::LocalSpans) were lost are pending.
     fn ensure_local(&mut self, id: SpanId) {
+        // Every span but a restored one is relayed or disabled from the start: one look-up.
+        if !matches!(self.spans.get(&id), Some(state) if state.local == Local::Pending) {
+            return;
+        }
         let mut chain = Vec::new();
         let mut next = Some(id);
         while let Some(id) = next {
