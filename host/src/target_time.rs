@@ -113,24 +113,49 @@ pub fn current() -> Option<TargetTime> {
 }
 
 /// Sets [`current()`] until the guard drops, then restores what was there before.
+#[inline]
 pub(crate) fn set_current(time: TargetTime) -> CurrentGuard {
-    let mut guard = CurrentGuard { previous: None };
-    // Written into the guard where it lies: `try_with(..).ok().flatten()` moved the previous
-    // time through two differently laid out `Option`s, a store-forwarding stall on every
-    // relayed frame (about 4% of the relay into a no-op layer).
-    let _ = CURRENT.try_with(|c| guard.previous = c.replace(Some(time)));
+    let mut guard = CurrentGuard {
+        nested: false,
+        previous: None,
+    };
+    let _ = CURRENT.try_with(|c| {
+        // Only the discriminant is read in the usual case: the drop before wrote nothing else,
+        // and reading the whole cell after that narrower store stalled store forwarding.
+        if c.get().is_some() {
+            guard.nested = true;
+            guard.previous = c.get();
+        }
+        c.set(Some(time));
+    });
     guard
 }
 
 /// Restores the previous [`current()`] on drop.
 pub(crate) struct CurrentGuard {
+    /// A time was set when this guard was made (a receiver relaying inside another's
+    /// callback, or the receiver's own events): only then is `previous` read back. The usual
+    /// drop writes `None` and reads nothing: reading back a whole time right after parts of it
+    /// were written, with stores of other widths, stalls store forwarding, on every frame.
+    nested: bool,
     previous: Option<TargetTime>,
 }
 
 impl Drop for CurrentGuard {
+    #[inline]
     fn drop(&mut self) {
-        let _ = CURRENT.try_with(|c| c.set(self.previous));
+        if self.nested {
+            restore_current(&self.previous);
+        } else {
+            let _ = CURRENT.try_with(|c| c.set(None));
+        }
     }
+}
+
+#[cold]
+#[inline(never)]
+fn restore_current(previous: &Option<TargetTime>) {
+    let _ = CURRENT.try_with(|c| c.set(*previous));
 }
 
 thread_local! {

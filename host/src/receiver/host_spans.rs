@@ -7,11 +7,13 @@
 //! the span's host children are closed, and then closes the parents that waited for it,
 //! innermost first, in a loop. The registry never drops a parent's last reference itself.
 
+use std::cell::OnceCell;
 use std::collections::HashMap;
 
 use tracing_core::span::Id;
+use tracing_core::{dispatcher, Dispatch};
 
-use super::{dispatch, IdHasher};
+use super::IdHasher;
 use std::hash::BuildHasherDefault;
 
 /// One host span the receiver made (or restored).
@@ -35,9 +37,24 @@ pub(crate) struct HostSpans {
     spans: HashMap<u64, Entry, BuildHasherDefault<IdHasher>>,
     /// Host spans held, entry or not, released ones waiting for their children included.
     held: usize,
+    /// The dispatcher the host spans belong to: the default one when the receiver first
+    /// needed it (a receiver runs under one dispatcher, see the [receiver docs](super)).
+    dispatch: OnceCell<Dispatch>,
 }
 
 impl HostSpans {
+    /// Runs `f` with the dispatcher the receiver's host spans belong to, as a span's own
+    /// `Dispatch` runs its enter, exit, record and close: no look-up of the default
+    /// dispatcher, no reference count, and not marked busy (a subscriber that dispatches
+    /// again, as the registry closing a parent span from inside its last child's close,
+    /// reaches it).
+    #[inline]
+    pub fn dispatch<R>(&self, f: impl FnOnce(&Dispatch) -> R) -> R {
+        f(self
+            .dispatch
+            .get_or_init(|| dispatcher::get_default(Dispatch::clone)))
+    }
+
     /// The receiver made (or restored) host span `id`, child of `parent` on the host (a span
     /// the receiver holds: it relays new spans only under spans it made).
     pub fn created(&mut self, id: &Id, parent: Option<&Id>) {
@@ -99,7 +116,7 @@ impl HostSpans {
                 Some(_) => {
                     let entry = self.spans.remove(&id).expect("found above");
                     self.held = self.held.saturating_sub(1);
-                    dispatch(|d| d.try_close(Id::from_u64(id)));
+                    self.dispatch(|d| d.try_close(Id::from_u64(id)));
                     if let Some(parent) = entry.parent.and_then(|p| self.spans.get_mut(&p)) {
                         parent.children -= 1;
                         if parent.children == 0 && parent.released {
@@ -110,7 +127,7 @@ impl HostSpans {
                 // No parent here and no children: nothing waits for it, nor it for anything.
                 None => {
                     self.held = self.held.saturating_sub(1);
-                    dispatch(|d| d.try_close(Id::from_u64(id)));
+                    self.dispatch(|d| d.try_close(Id::from_u64(id)));
                 }
             }
         }
@@ -120,9 +137,10 @@ impl HostSpans {
     /// closes the ones it had released (their host children are handed on, and hold them).
     pub fn hand_on(&mut self) {
         self.held = 0;
-        for (id, entry) in self.spans.drain() {
+        let spans = std::mem::take(&mut self.spans);
+        for (id, entry) in spans {
             if entry.released {
-                dispatch(|d| d.try_close(Id::from_u64(id)));
+                self.dispatch(|d| d.try_close(Id::from_u64(id)));
             }
         }
     }

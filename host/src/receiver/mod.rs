@@ -264,20 +264,12 @@ impl fmt::Debug for Receiver {
     }
 }
 
-/// Runs `f` with the current default dispatcher.
-///
-/// Not inside `get_default`'s closure: there, the dispatcher is marked busy and a subscriber
-/// that dispatches again (the registry closes a parent span when its last child closes) would
-/// reach the no-op dispatcher. Cloning a `Dispatch` is a reference count, not an allocation.
-fn dispatch<R>(f: impl FnOnce(&dispatcher::Dispatch) -> R) -> R {
-    f(&dispatcher::get_default(dispatcher::Dispatch::clone))
-}
-
 /// Runs `f` inside `get_default`'s closure, without cloning the dispatcher (a reference count
 /// up and down, an atomic each with a scoped dispatcher): for `enabled`, `new_span` and
 /// `event`, which `tracing`'s own macros call there too (`Span::new`, `Event::dispatch`).
 /// Whatever the subscriber dispatches from inside them reaches the no-op dispatcher, as it
-/// would for local spans and events.
+/// would for local spans and events. Everything else goes through the dispatcher the
+/// receiver's host spans belong to ([`HostSpans::dispatch`]), as a span's own `Dispatch`.
 fn dispatch_busy<R>(f: impl FnMut(&dispatcher::Dispatch) -> R) -> R {
     dispatcher::get_default(f)
 }
@@ -311,7 +303,7 @@ impl Receiver {
             .collect();
         for (_, stale) in local {
             if let Local::Relayed(id) = stale {
-                dispatch(|d| d.try_close(id));
+                host_spans.dispatch(|d| d.try_close(id));
             }
         }
         let entered: Vec<SpanId> = spans
@@ -449,7 +441,7 @@ impl Receiver {
         self.entered_in.clear();
         for id in entered.iter().rev() {
             if let Some(Local::Relayed(local)) = self.spans.get(id).map(|s| &s.local) {
-                dispatch(|d| d.exit(local));
+                self.host_spans.dispatch(|d| d.exit(local));
             }
         }
         self.host_spans.hand_on();

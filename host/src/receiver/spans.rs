@@ -8,9 +8,7 @@ use tracing_core::Event;
 use super::arena::RemoteCallsite;
 use super::host_spans::HostSpans;
 use super::persist::{Local, SpanData};
-use super::{
-    check_values, dispatch, dispatch_busy, values, HandlerParents, IdTable, ReceiveError, Receiver,
-};
+use super::{check_values, dispatch_busy, values, HandlerParents, IdTable, ReceiveError, Receiver};
 
 /// A remote span that is alive.
 pub(crate) struct SpanState {
@@ -45,12 +43,6 @@ impl SpanState {
         };
         (data, self.local)
     }
-}
-
-/// Whether the host's subscriber wants `callsite` now (what the `tracing` macros check before
-/// they make a span or an event; per-layer filters rely on it being asked right before).
-fn enabled(callsite: &RemoteCallsite) -> bool {
-    dispatch_busy(|d| d.enabled(callsite.metadata()))
 }
 
 /// The host span of `id` in `spans`, or of its nearest relayed ancestor.
@@ -248,17 +240,26 @@ impl Receiver {
         parent: Option<Id>,
         values: &values::Decoded<'_>,
     ) -> Local {
-        if !enabled(callsite) {
-            return Local::Disabled;
-        }
         let meta = callsite.metadata();
-        let id = values::with_value_set(meta.fields(), callsite.fields(), values, |values| {
-            let attrs = match &parent {
-                Some(parent) => Attributes::child_of(parent.clone(), meta, values),
-                None => Attributes::new_root(meta, values),
-            };
-            dispatch_busy(|d| d.new_span(&attrs))
+        // Whether the host's subscriber wants the span now (what the `tracing` macros check;
+        // per-layer filters rely on it being asked right before), then the span: one look-up
+        // of the default dispatcher for both, as `Span::new` does.
+        let id = dispatch_busy(|d| {
+            if !d.enabled(meta) {
+                return None;
+            }
+            let id = values::with_value_set(meta.fields(), callsite.fields(), values, |values| {
+                let attrs = match &parent {
+                    Some(parent) => Attributes::child_of(parent.clone(), meta, values),
+                    None => Attributes::new_root(meta, values),
+                };
+                d.new_span(&attrs)
+            });
+            Some(id)
         });
+        let Some(id) = id else {
+            return Local::Disabled;
+        };
         self.host_spans.created(&id, parent.as_ref());
         Local::Relayed(id)
     }
@@ -305,16 +306,18 @@ impl Receiver {
         if values.has_constant() {
             self.constants.learn(id, raw);
         }
-        if !enabled(callsite) {
-            return Ok(());
-        }
         let parent = self.resolve_parent(parent).local;
         let meta = callsite.metadata();
         let constants = &self.constants;
         values.resolve(|field| constants.get(id, field));
-        values::with_value_set(meta.fields(), callsite.fields(), &values, |values| {
-            let event = Event::new_child_of(parent, meta, values);
-            dispatch_busy(|d| d.event(&event));
+        // One look-up of the default dispatcher for both calls, as `Event::dispatch` does; the
+        // parent is resolved first, so that nothing is dispatched between the two.
+        dispatch_busy(|d| {
+            if d.enabled(meta) {
+                values::with_value_set(meta.fields(), callsite.fields(), &values, |values| {
+                    d.event(&Event::new_child_of(parent.clone(), meta, values));
+                });
+            }
         });
         Ok(())
     }
@@ -409,7 +412,7 @@ impl Receiver {
 
     fn enter(&mut self, id: SpanId) {
         if let Some(local) = self.own_local(id) {
-            dispatch(|d| d.enter(&local));
+            self.host_spans.dispatch(|d| d.enter(&local));
         }
         self.entered.push(id);
         self.entered_in.push(self.exception);
@@ -425,7 +428,7 @@ impl Receiver {
             self.entered_in.remove(at);
         }
         if let Some(Local::Relayed(local)) = self.spans.get(&id).map(|s| &s.local) {
-            dispatch(|d| d.exit(local));
+            self.host_spans.dispatch(|d| d.exit(local));
         }
         true
     }
@@ -522,7 +525,7 @@ impl Receiver {
             let meta = callsite.metadata();
             values::with_value_set(meta.fields(), callsite.fields(), &values, |values| {
                 let record = Record::new(values);
-                dispatch(|d| d.record(&local, &record));
+                self.host_spans.dispatch(|d| d.record(&local, &record));
             });
         }
         Ok(())
@@ -541,7 +544,8 @@ impl Receiver {
         self.known(span, MESSAGE)?;
         self.known(follows, MESSAGE)?;
         if let (Some(span), Some(follows)) = (self.own_local(span), self.own_local(follows)) {
-            dispatch(|d| d.record_follows_from(&span, &follows));
+            self.host_spans
+                .dispatch(|d| d.record_follows_from(&span, &follows));
         }
         Ok(())
     }
@@ -591,7 +595,7 @@ impl Receiver {
         for i in 0..self.entered.len() {
             let id = self.entered[i];
             if let Some(local) = self.own_local(id) {
-                dispatch(|d| d.enter(&local));
+                self.host_spans.dispatch(|d| d.enter(&local));
             }
         }
     }
@@ -603,7 +607,7 @@ impl Receiver {
         self.entered_in.clear();
         while let Some(id) = self.entered.pop() {
             if let Some(Local::Relayed(local)) = self.spans.get(&id).map(|s| &s.local) {
-                dispatch(|d| d.exit(local));
+                self.host_spans.dispatch(|d| d.exit(local));
             }
         }
         let closed = self.spans.len();
