@@ -1,5 +1,5 @@
-//! The host's frame splitter: a byte stream cut at `0x00` delimiters (found with `memchr`),
-//! each frame COBS-decoded where it lies.
+//! The host's frame splitter: a byte stream cut at `0x00` delimiters (found a word at a time,
+//! then with `memchr`), each frame COBS-decoded where it lies.
 
 use rtt_tunnel_protocol::FrameError;
 
@@ -55,7 +55,7 @@ impl Splitter {
     /// stood in its place, in order; keeps the start of a frame that `input` does not end.
     /// `input` is left with the frames' bytes decoded in place: it is scratch afterwards.
     pub fn split(&mut self, mut input: &mut [u8], mut each: impl FnMut(Result<&[u8], FrameError>)) {
-        while let Some(end) = memchr::memchr(0, input) {
+        while let Some(end) = find_delimiter(input) {
             let (head, tail) = std::mem::take(&mut input).split_at_mut(end);
             input = &mut tail[1..];
             if self.skipping > 0 {
@@ -96,6 +96,32 @@ impl Splitter {
             self.pending.extend_from_slice(bytes);
         }
     }
+}
+
+/// The index of the first `0x00` in `bytes`. Most frames are a few bytes long: the first 16
+/// bytes are looked at a word at a time (a call of `memchr` costs more than that), the rest
+/// with `memchr`.
+#[inline]
+fn find_delimiter(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut at = 0;
+    while at < 16 {
+        let Some(word) = bytes
+            .get(at..at + 8)
+            .and_then(|w| <[u8; 8]>::try_from(w).ok())
+        else {
+            break;
+        };
+        let word = u64::from_le_bytes(word);
+        // The lowest high bit set marks the first zero byte (bits above it may be wrong).
+        let zeros = word.wrapping_sub(ONES) & !word & HIGHS;
+        if zeros != 0 {
+            return Some(at + (zeros.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    memchr::memchr(0, bytes.get(at..)?).map(|i| at + i)
 }
 
 /// COBS-decodes the non-empty `frame` (without its delimiter, so without a `0x00`) where it
@@ -236,6 +262,21 @@ mod tests {
             let n = cobs::encode(&data, &mut encoded);
             encoded.truncate(n);
             proptest::prop_assert_eq!(decode_in_place(&mut encoded).map(<[u8]>::to_vec), Ok(data));
+        }
+    }
+
+    proptest::proptest! {
+        /// The delimiter search finds what `memchr` finds, at any place and in any length.
+        #[test]
+        fn finds_the_delimiter_as_memchr_does(
+            bytes in proptest::collection::vec(
+                proptest::prop_oneof![15 => 1u8.., 1 => proptest::strategy::Just(0u8)],
+                0..80,
+            )
+        ) {
+            proptest::prop_assert_eq!(find_delimiter(&bytes), memchr::memchr(0, &bytes));
+            let ones: Vec<u8> = bytes.iter().map(|&b| b.max(1)).collect();
+            proptest::prop_assert_eq!(find_delimiter(&ones), None);
         }
     }
 

@@ -105,11 +105,15 @@ impl<K: SmallId, V> IdTable<K, V> {
         if i >= self.dense.len() {
             self.dense.resize_with(i + 1, || None);
         }
-        let old = self.dense[i].replace(value);
-        if old.is_none() {
+        let slot = &mut self.dense[i];
+        // The usual slot is empty: its discriminant alone is read (reading a whole slot right
+        // after `remove` wrote only that stalls store forwarding).
+        if slot.is_none() {
+            *slot = Some(value);
             self.dense_len += 1;
+            return None;
         }
-        old
+        slot.replace(value)
     }
 
     #[inline]
