@@ -233,6 +233,13 @@ impl TargetClock {
         }
     }
 
+    /// Publishes the ticks of a frame that changed nothing but the time (tick rate, boot and
+    /// epoch change only with a `Hello`, which [`set`](Self::set)s everything).
+    #[inline]
+    pub(crate) fn set_ticks(&self, ticks: i64) {
+        self.inner.ticks.store(ticks, Ordering::Release);
+    }
+
     /// Publishes `time` (called by the receiver before it relays a frame).
     pub(crate) fn set(&self, time: TargetTime) {
         let i = &self.inner;

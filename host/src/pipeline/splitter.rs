@@ -128,9 +128,9 @@ fn find_delimiter(bytes: &[u8]) -> Option<usize> {
 /// lies: what `cobs::decode_in_place` does, without its search for a delimiter the splitter
 /// already found, nor its copy byte by byte.
 ///
-/// Without a full block (code `0xFF`, 254 data bytes and no zero after them), decoding is
-/// one move of the whole frame a byte to the left, after which each code byte but the first
-/// lies where its zero belongs.
+/// Without a full block (code `0xFF`, 254 data bytes and no zero after them), nothing moves:
+/// the frame's bytes after the first are the decoded bytes, once each code byte but the first
+/// (it lies where its zero belongs) is set to zero.
 fn decode_in_place(frame: &mut [u8]) -> Result<&[u8], FrameError> {
     let len = frame.len();
     let error = FrameError::Cobs { len };
@@ -150,15 +150,14 @@ fn decode_in_place(frame: &mut [u8]) -> Result<&[u8], FrameError> {
     if full {
         return Ok(decode_blocks(frame));
     }
-    frame.copy_within(1.., 0);
     let mut at = usize::from(first);
     while at < len {
-        // The code byte of the block at `at`, moved to `at - 1`: the zero's place.
-        let code = usize::from(frame[at - 1]);
-        frame[at - 1] = 0;
+        // The code byte of the block at `at`, in the zero's place.
+        let code = usize::from(frame[at]);
+        frame[at] = 0;
         at += code;
     }
-    Ok(&frame[..len - 1])
+    Ok(&frame[1..])
 }
 
 /// COBS-decodes a frame whose chain of code bytes was checked, a block at a time.

@@ -363,7 +363,7 @@ impl Receiver {
             self.boot = Boot::Unannounced;
         }
         let time = self.target_time();
-        self.clock.set(time);
+        self.clock.set_ticks(time.ticks);
         let _current = target_time::set_current(time);
         match frame.message {
             Message::Hello(_) => unreachable!("handled above"),
