@@ -109,6 +109,12 @@ impl HostSpans {
     /// The receiver is done with host span `id`: closes it now, or when its last host child
     /// closes; then the parents that waited for it, innermost first.
     pub fn release(&mut self, id: &Id) {
+        if self.spans.is_empty() {
+            // No span has a host parent or children here: nothing waits.
+            self.held = self.held.saturating_sub(1);
+            self.dispatch(|d| d.try_close(id.clone()));
+            return;
+        }
         let mut next = Some(id.into_u64());
         while let Some(id) = next.take() {
             match self.spans.get_mut(&id) {

@@ -143,9 +143,15 @@ impl Receiver {
                 continue;
             }
             let id = self.entered[i];
-            self.ensure_local(id);
-            if let Some(Local::Relayed(local)) = self.spans.get(&id).map(|s| &s.local) {
-                return Some(local.clone());
+            match self.spans.get(&id).map(|s| &s.local) {
+                Some(Local::Relayed(local)) => return Some(local.clone()),
+                Some(Local::Pending) => {
+                    self.ensure_local(id);
+                    if let Some(Local::Relayed(local)) = self.spans.get(&id).map(|s| &s.local) {
+                        return Some(local.clone());
+                    }
+                }
+                _ => {}
             }
         }
         None
@@ -180,7 +186,11 @@ impl Receiver {
 
     /// The host span of `id` itself, if relayed.
     fn own_local(&mut self, id: SpanId) -> Option<Id> {
-        self.ensure_local(id);
+        match &self.spans.get(&id)?.local {
+            Local::Relayed(local) => return Some(local.clone()),
+            Local::Disabled => return None,
+            Local::Pending => self.ensure_local(id),
+        }
         match &self.spans.get(&id)?.local {
             Local::Relayed(local) => Some(local.clone()),
             _ => None,
