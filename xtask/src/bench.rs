@@ -715,18 +715,23 @@ impl Report<'_> {
                  code run natively into the same subscriber, measured in the same run) shows \
                  what is left to win: {}; {}. tracing-tunnel is handed Rust values; rtt-tunnel \
                  splits and decodes bytes first ({:.0} messages/s for that alone). The host \
-                 finds delimiters with `memchr`, COBS-decodes each frame where it lies, reads \
-                 the frame's start and common values by hand, and walks each message's values \
-                 once, into the array the `ValueSet` is built from. A profile of the no-op \
-                 relay (`perf record` on the bench binary with `--profile-time`) puts about \
-                 a quarter of it in decoding (the pipeline, `Frame::decode_deferred`, the \
-                 values read into place), about a seventh in the receiver's own work \
-                 (`try_receive`, the target time), about a tenth in the span and call-site \
-                 id maps, about an eighth in the registry and the no-op layer (what the \
-                 ceiling pays); into the fmt layer the formatting itself dominates every \
-                 figure. Next: a table indexed by slot for the small span ids (a map only \
-                 for large ones), a cached call-site look-up, and one dispatcher look-up per \
-                 frame instead of one per callback.",
+                 finds delimiters a word at a time, COBS-decodes each frame where it lies \
+                 without moving it, reads the frame's start and common values by hand, walks \
+                 each message's values once, into the array the `ValueSet` is built from, \
+                 finds spans and call sites in tables indexed by their small ids, enters, \
+                 exits and closes through the dispatcher its host spans belong to (held, as a \
+                 span holds its own), and looks up the default dispatcher once per span or \
+                 event. What is left is spread thin: a profile of the no-op relay \
+                 (`perf record` on the bench binary with `--profile-time`) puts about a \
+                 quarter in the pipeline and the frame's decoding, a sixth in reading values \
+                 into place, a seventh in the receiver's own bookkeeping (`try_receive`, the \
+                 target time, the span stack), a quarter in the registry and the no-op layer \
+                 (what the ceiling pays, plus the `enabled` call the relay makes for every \
+                 span and event because leaked call sites cache no interest); into the fmt \
+                 layer the \
+                 formatting itself dominates every figure, and the relay's own work costs a \
+                 quarter more there than beside a no-op layer (caches shared with the \
+                 formatter).",
                 noop / tt_noop,
                 fmt / tt_fmt,
                 ceiling(native_noop, tt_noop, 2.0, "no-op"),

@@ -113,7 +113,10 @@
 //!
 //! All calls of a receiver, its drop included, must run under the same dispatcher (the host
 //! span ids belong to it), and preferably on one thread: the host subscriber's stack of entered
-//! spans is per thread.
+//! spans is per thread. The receiver holds the dispatcher that was the default when it first
+//! needed one, and enters, exits, records and closes its host spans through it, as a local
+//! span does through its own `Dispatch`; spans and events are made through the default
+//! dispatcher of the moment, as `tracing`'s macros make them.
 //!
 //! # Leaked memory
 //!
