@@ -537,6 +537,8 @@ impl Receiver {
         }
     }
 
+    // Rare: kept out of `try_receive`, whose code is the hot path.
+    #[inline(never)]
     fn on_hello(&mut self, dt: i64, hello: Hello<'_>) -> Result<(), ReceiveError> {
         if hello.version != rtt_tunnel_protocol::PROTOCOL_VERSION {
             return Err(ReceiveError::VersionMismatch {
@@ -614,6 +616,8 @@ impl Receiver {
         Ok(())
     }
 
+    // Rare: kept out of `try_receive`, whose code is the hot path.
+    #[inline(never)]
     fn on_dropped(&mut self, frames: u32) {
         if frames == 0 {
             return;
@@ -630,6 +634,8 @@ impl Receiver {
         );
     }
 
+    // Rare: kept out of `try_receive`, whose code is the hot path.
+    #[inline(never)]
     fn on_callsite(&mut self, site: &CallSite<'_>) -> Result<(), ReceiveError> {
         self.constants.forget(site.id);
         if let Some(existing) = self.callsites.get(&site.id) {

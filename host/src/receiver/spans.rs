@@ -467,6 +467,8 @@ impl Receiver {
         }
     }
 
+    // Rare: kept out of `try_receive`, whose code is the hot path.
+    #[inline(never)]
     pub(super) fn on_clone(&mut self, id: SpanId) -> Result<(), ReceiveError> {
         if id == SpanId::UNTRACKED {
             self.untracked_frames += 1;
@@ -516,6 +518,8 @@ impl Receiver {
         }
     }
 
+    // Rare: kept out of `try_receive`, whose code is the hot path.
+    #[inline(never)]
     pub(super) fn on_record(&mut self, id: SpanId, values: Values<'_>) -> Result<(), ReceiveError> {
         const MESSAGE: &str = "Record";
         if id == SpanId::UNTRACKED {
@@ -541,6 +545,8 @@ impl Receiver {
         Ok(())
     }
 
+    // Rare: kept out of `try_receive`, whose code is the hot path.
+    #[inline(never)]
     pub(super) fn on_follows_from(
         &mut self,
         span: SpanId,
@@ -560,6 +566,8 @@ impl Receiver {
         Ok(())
     }
 
+    // Rare: kept out of `try_receive`, whose code is the hot path.
+    #[inline(never)]
     pub(super) fn on_live_span(&mut self, live: LiveSpan) -> Result<(), ReceiveError> {
         const MESSAGE: &str = "LiveSpan";
         let LiveSpan {
