@@ -722,7 +722,7 @@ impl Report<'_> {
                  exits and closes through the dispatcher its host spans belong to (held, as a \
                  span holds its own), and looks up the default dispatcher once per span or \
                  event. What is left is spread thin: a profile of the no-op relay \
-                 (`perf record` on the bench binary with `--profile-time`) puts about a \
+                 (`perf record` on this bench's workload) puts about a \
                  quarter in the pipeline and the frame's decoding, a sixth in reading values \
                  into place, a seventh in the receiver's own bookkeeping (`try_receive`, the \
                  target time, the span stack), a quarter in the registry and the no-op layer \
