@@ -244,6 +244,7 @@ mod level;
 mod link;
 mod maybe;
 mod panic;
+mod requests;
 #[cfg(feature = "rtt")]
 mod rtt;
 mod spans;
