@@ -234,12 +234,16 @@
 #![warn(missing_docs)]
 
 mod alloc;
+#[cfg(feature = "cortex-m")]
+mod board;
 mod callsites;
 mod clock;
 mod context;
 mod entered;
 mod error;
 mod identity;
+#[cfg(all(feature = "cortex-m", feature = "rtt"))]
+mod init;
 mod level;
 mod link;
 mod maybe;
@@ -255,6 +259,8 @@ mod tunnel;
 mod visit;
 
 pub use alloc::OneShotAlloc;
+#[cfg(feature = "cortex-m")]
+pub use board::{boot_count, flush_registered, register_flush, Dwt, SysTickMs};
 pub use clock::Clock;
 pub use error::InitError;
 pub use identity::Identity;
@@ -265,6 +271,14 @@ pub use rtt::RttLink;
 pub use stats::Stats;
 pub use subscriber::Sender;
 pub use tunnel::Tunnel;
+
+/// What [`init!`] expands to needs; not an API.
+#[doc(hidden)]
+#[cfg(all(feature = "cortex-m", feature = "rtt"))]
+pub mod __private {
+    pub use critical_section;
+    pub use rtt_target;
+}
 
 #[cfg(test)]
 extern crate std;
