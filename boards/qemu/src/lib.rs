@@ -1,12 +1,8 @@
 //! Board support shared by the firmware that runs in QEMU's MPS2 boards.
 //!
-//! The target triple selects the board (`build.rs` links the matching `memory.x`):
-//!
-//! | target                       | QEMU machine  | core        | timestamps               |
-//! |------------------------------|---------------|-------------|--------------------------|
-//! | `thumbv7m-none-eabi`         | `mps2-an385`  | Cortex-M3   | FPGAIO COUNTER, 25 MHz   |
-//! | `thumbv7em-none-eabihf`      | `mps2-an386`  | Cortex-M4F  | FPGAIO COUNTER, 25 MHz   |
-//! | `thumbv8m.main-none-eabihf`  | `mps2-an505`  | Cortex-M33  | FPGAIO COUNTER, 20 MHz   |
+//! The target triple selects the board, in the one board table (`rtt-tunnel-boards`, at the
+//! repository's `board-table/`): `build.rs` writes its `memory.x` and its constants
+//! ([`BOARD`], [`TICK_HZ`], the COUNTER's address) from there.
 //!
 //! Firmware ends itself through semihosting exit, so QEMU's exit code is the firmware's verdict:
 //! [`exit`] with `true` exits 0, and a panic or a HardFault exits 1. Link this crate into every
@@ -39,10 +35,9 @@
 //! # Timestamps
 //!
 //! QEMU does not emulate the DWT cycle counter, so timestamps come from the COUNTER register of
-//! the boards' FPGA I/O block: 32 bits, counting at 25 MHz on the AN385/AN386 (at
-//! `0x4002_8018`) and at 20 MHz on the AN505 (at `0x5030_2018`, the secure alias, as the
-//! firmware runs secure). The rates were measured under QEMU against the FPGA's 100 Hz counter.
-//! It wraps after 171 s (215 s on the AN505), far beyond any firmware here.
+//! the boards' FPGA I/O block: 32 bits, at the board table's `tick_hz` and `counter` address
+//! (20 to 25 MHz; the TrustZone board's secure alias, as the firmware runs secure). It wraps
+//! after 171 s or more, far beyond any firmware here.
 //!
 //! # UART
 //!
@@ -67,8 +62,9 @@ use rtt_tunnel_sender::{Clock, RttLink};
 
 pub use rtt_tunnel_sender::boot_count;
 
-/// The QEMU machine this build is for (`mps2-an385`, `mps2-an386` or `mps2-an505`).
-pub const BOARD: &str = env!("QEMU_BOARD");
+// `BOARD`, `TICK_HZ` and `FPGAIO_COUNTER` of this build's board, from the one board table
+// (`rtt-tunnel-boards`, written by build.rs).
+include!(concat!(env!("OUT_DIR"), "/board.rs"));
 
 /// Ends the firmware through semihosting: QEMU exits with 0 when `success`, 1 otherwise.
 pub fn exit(success: bool) -> ! {
@@ -82,20 +78,6 @@ pub fn exit(success: bool) -> ! {
         cortex_m::asm::wfi();
     }
 }
-
-/// The FPGA I/O block's free-running counter.
-#[cfg(not(mps2_tz))]
-const FPGAIO_COUNTER: *const u32 = 0x4002_8018 as *const u32;
-/// The FPGA I/O block's free-running counter (secure alias).
-#[cfg(mps2_tz)]
-const FPGAIO_COUNTER: *const u32 = 0x5030_2018 as *const u32;
-
-/// Ticks per second of [`Counter`].
-#[cfg(not(mps2_tz))]
-pub const TICK_HZ: u64 = 25_000_000;
-/// Ticks per second of [`Counter`].
-#[cfg(mps2_tz)]
-pub const TICK_HZ: u64 = 20_000_000;
 
 /// The FPGA I/O block's 32-bit COUNTER, at [`TICK_HZ`]: the tunnel's clock.
 #[derive(Debug, Clone, Copy)]
