@@ -72,7 +72,9 @@ macro_rules! init {
             ::core::panic!("rtt-tunnel: {:?}", error);
         }
         $crate::register_flush(__rtt_tunnel_flush);
-        &__RTT_TUNNEL
+        // Through a binding, so that a caller that ignores it gets no unused-borrow warning.
+        let tunnel: &'static $crate::Tunnel<$crate::RttLink, __RttTunnelClock> = &__RTT_TUNNEL;
+        tunnel
     }};
 }
 
