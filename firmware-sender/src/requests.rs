@@ -19,7 +19,7 @@ where
     C: Clock + 'static,
 {
     /// The sender looks at the down channel once per this many span and event operations
-    /// (new span, enter, exit, event) in thread mode, and serves the host's requests it finds
+    /// (new span, enter, exit, clone, event) in thread mode, and serves the host's requests it finds
     /// there as [`poll`](Self::poll) does.
     pub const REQUEST_CHECK: u8 = 16;
 

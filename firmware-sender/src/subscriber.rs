@@ -328,6 +328,7 @@ where
     }
 
     fn clone_span(&self, span: &Id) -> Id {
+        self.tunnel.count_operation();
         self.tunnel.with_state(|st| {
             if let Some(live) = st.spans.get_mut(span.into_u64()) {
                 live.refs = live.refs.saturating_add(1);
