@@ -85,12 +85,18 @@ fn run() -> Result<()> {
         ("defmt", "bench-defmt", Split::Zero),
         ("rprintln", "bench-rprintln", Split::Lines),
     ] {
-        eprintln!("firmware bench: {bin} in QEMU (mps2-an385, -icount {ICOUNT})");
+        eprintln!(
+            "firmware bench: {bin} in QEMU ({}, -icount {ICOUNT})",
+            M3.machine
+        );
         ops.insert(
             logger.into(),
             per_operation(&m3.join(bin), M3.machine, Some(split))?,
         );
-        eprintln!("firmware bench: {bin} in QEMU (mps2-an386, -icount {ICOUNT})");
+        eprintln!(
+            "firmware bench: {bin} in QEMU ({}, -icount {ICOUNT})",
+            M4.machine
+        );
         ops_m4f.insert(
             logger.into(),
             per_operation(&m4.join(bin), M4.machine, Some(split))?,
@@ -103,7 +109,10 @@ fn run() -> Result<()> {
         ("tracing-null", "bench-tracing-null"),
         ("sender-nolink", "bench-tunnel-nolink"),
     ] {
-        eprintln!("firmware bench: {bin} in QEMU (mps2-an385, -icount {ICOUNT})");
+        eprintln!(
+            "firmware bench: {bin} in QEMU ({}, -icount {ICOUNT})",
+            M3.machine
+        );
         parts.insert(part.into(), per_operation(&m3.join(bin), M3.machine, None)?);
     }
 
@@ -113,11 +122,17 @@ fn run() -> Result<()> {
         ("defmt", "size-defmt"),
         ("none", "size-none"),
     ] {
-        eprintln!("firmware bench: sections of {bin}, and a run on mps2-an386");
+        eprintln!(
+            "firmware bench: sections of {bin}, and a run on {}",
+            M4.machine
+        );
         sizes.insert(logger.into(), size(&m4.join(bin))?);
     }
 
-    eprintln!("firmware bench: drain-fill through the gdbstub (mps2-an385)");
+    eprintln!(
+        "firmware bench: drain-fill through the gdbstub ({})",
+        M3.machine
+    );
     let drain = drain(&m3.join("drain-fill"))?;
 
     let report = json!({
