@@ -48,9 +48,12 @@
 //!   bytes by default) or at the room left, marked as cut. At most 32 fields per span or event
 //!   (tracing's own limit); a value that does not fit the frame is replaced by an empty text
 //!   marked as cut.
-//! - **The host can ask** on the RTT down channel, read by [`Tunnel::poll`], to re-send the
-//!   `Hello`, every known call site and every live span with its entered count (a host that
-//!   attached late), or to change the runtime level filter ([`Tunnel::set_level`]).
+//! - **The host can ask** on the RTT down channel to re-send the `Hello`, every known call
+//!   site and every live span with its entered count (a host that attached late), or to change
+//!   the runtime level filter ([`Tunnel::set_level`]). The sender looks at the down channel on
+//!   its own every [`Tunnel::REQUEST_CHECK`] operations in thread mode (a byte counted per
+//!   operation, two offsets compared per check); [`Tunnel::poll`] serves it at once, for idle
+//!   loops.
 //! - **Levels**: `tracing`'s `max_level_*` / `release_max_level_*` features compile levels
 //!   out, as usual; below that, the runtime level filters (default: everything).
 //! - **Allocation**: tracing-core 0.1 puts the dispatcher in an `Arc` (12 bytes here), once,
@@ -58,10 +61,39 @@
 //!   allocation and refuses any other, loudly. Spans and events never allocate.
 //! - **Panics**: [`report_panic`] sends the panic message and location as an `ERROR` event.
 //!
-//! # Example firmware
+//! # Set-up in one line
 //!
-//! A Cortex-M4 firmware with defmt on RTT up channel 0 and rtt-tunnel on up channel 1, in one
-//! control block (`Cargo.toml` below):
+//! With the features `cortex-m` (and `panic-handler` for the panic handler), [`init!`]
+//! declares the RTT channels, the allocator, the boot counter and the tunnel, and starts it:
+//!
+//! ```ignore
+//! #![no_std]
+//! #![no_main]
+//!
+//! #[cortex_m_rt::entry]
+//! fn main() -> ! {
+//!     rtt_tunnel_sender::init!(clock = dwt(64_000_000));
+//!     tracing::info!("up");
+//!     loop {
+//!         let _round = tracing::info_span!("round").entered();
+//!         // …
+//!     }
+//! }
+//! ```
+//!
+//! ```toml
+//! [dependencies]
+//! rtt-tunnel-sender = { version = "0.1", features = ["cortex-m", "panic-handler"] }
+//! tracing = { version = "0.1", default-features = false, features = ["attributes"] }
+//! cortex-m = { version = "0.7", features = ["critical-section-single-core"] }
+//! cortex-m-rt = "0.7"
+//! ```
+//!
+//! # Example firmware, set up by hand
+//!
+//! What [`init!`] does, spelled out, for other capacities, another link or a clock of your
+//! own: a Cortex-M4 firmware with defmt on RTT up channel 0 and rtt-tunnel on up channel 1, in
+//! one control block (`Cargo.toml` below):
 //!
 //! ```ignore
 //! #![no_std]
@@ -118,7 +150,6 @@
 //!         let _round = tracing::info_span!("round", n).entered();
 //!         let reading = measure(n);
 //!         tracing::info!(reading, "measured");
-//!         TUNNEL.poll(); // host requests, pending reports
 //!         n = n.wrapping_add(1);
 //!     }
 //! }
@@ -208,12 +239,22 @@
 //!
 //! - `rtt` (default): [`RttLink`], the [`Link`] over rtt-target 0.6's `UpChannel` and
 //!   `DownChannel`. Without it, implement [`Link`] for your own transport.
-//! - `defmt`: `defmt::Format` for [`Stats`] and [`InitError`], to log them with defmt.
+//! - `defmt`: `defmt::Format` for [`Stats`] and [`InitError`], to log them with defmt; with
+//!   `rtt`, rtt-target's defmt logger (`init!(…, defmt = BYTES)`).
+//! - `cortex-m`: Cortex-M board support: the [`Dwt`] and [`SysTickMs`] clocks,
+//!   [`boot_count`], [`Tunnel::poll_and_wait`], and with `rtt` the [`init!`] set-up.
+//! - `panic-handler` (implies `cortex-m`): a `#[panic_handler]`, as panic-probe's: the panic
+//!   is reported ([`report_panic`]), the host given time to read it, then `udf`.
 //!
 //! ```toml
 //! rtt-tunnel-sender = { version = "0.1", default-features = false } # no rtt-target
 //! rtt-tunnel-sender = { version = "0.1", features = ["defmt"] }
+//! rtt-tunnel-sender = { version = "0.1", features = ["cortex-m", "panic-handler"] }
 //! ```
+//!
+//! No `embassy-time` clock: implement [`Clock`] in one line with
+//! `embassy_time::Instant::now().as_ticks()` (see its docs) and pass it to
+//! `init!(clock = custom(MyClock, embassy_time::TICK_HZ))`.
 //!
 //! A critical-section implementation must be linked in, as for any user of the
 //! `critical-section` crate: on a single-core Cortex-M, cortex-m's
@@ -234,16 +275,21 @@
 #![warn(missing_docs)]
 
 mod alloc;
+#[cfg(feature = "cortex-m")]
+mod board;
 mod callsites;
 mod clock;
 mod context;
 mod entered;
 mod error;
 mod identity;
+#[cfg(all(feature = "cortex-m", feature = "rtt"))]
+mod init;
 mod level;
 mod link;
 mod maybe;
 mod panic;
+mod requests;
 #[cfg(feature = "rtt")]
 mod rtt;
 mod spans;
@@ -254,6 +300,8 @@ mod tunnel;
 mod visit;
 
 pub use alloc::OneShotAlloc;
+#[cfg(feature = "cortex-m")]
+pub use board::{boot_count, flush_registered, register_flush, Dwt, SysTickMs};
 pub use clock::Clock;
 pub use error::InitError;
 pub use identity::Identity;
@@ -264,6 +312,14 @@ pub use rtt::RttLink;
 pub use stats::Stats;
 pub use subscriber::Sender;
 pub use tunnel::Tunnel;
+
+/// What [`init!`] expands to needs; not an API.
+#[doc(hidden)]
+#[cfg(all(feature = "cortex-m", feature = "rtt"))]
+pub mod __private {
+    pub use critical_section;
+    pub use rtt_target;
+}
 
 #[cfg(test)]
 extern crate std;

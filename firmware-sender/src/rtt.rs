@@ -52,6 +52,7 @@ impl RttLink {
         up.set_mode(ChannelMode::NoBlockSkip);
         const {
             assert!(core::mem::size_of::<UpChannel>() == core::mem::size_of::<*const u8>());
+            assert!(core::mem::size_of::<DownChannel>() == core::mem::size_of::<*const u8>());
         };
         // SAFETY: rtt-target 0.6's `UpChannel` is its descriptor's pointer and nothing else
         // (checked in size above); the pointer is only read here.
@@ -155,6 +156,23 @@ impl Link for RttLink {
 
     fn read_down(&mut self, buf: &mut [u8]) -> usize {
         self.down.as_mut().map_or(0, |down| down.read(buf))
+    }
+
+    fn down_pending(&mut self) -> bool {
+        let Some(down) = &self.down else {
+            return false;
+        };
+        // SAFETY: rtt-target 0.6's `DownChannel` is its descriptor's pointer (as `UpChannel`,
+        // checked in `new`), and a down descriptor has the up one's layout; the offsets are
+        // only read.
+        let d = unsafe { &**(down as *const DownChannel).cast::<*const Descriptor>() };
+        d.write.load(Ordering::Relaxed) != d.read.load(Ordering::Relaxed)
+    }
+
+    fn up_drained(&mut self) -> bool {
+        // SAFETY: as in `write_whole`.
+        let d = unsafe { &*self.descriptor };
+        d.write.load(Ordering::Relaxed) == d.read.load(Ordering::Acquire)
     }
 }
 

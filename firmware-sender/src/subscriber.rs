@@ -140,6 +140,7 @@ where
     }
 
     fn new_span(&self, attrs: &Attributes<'_>) -> Id {
+        self.tunnel.count_operation();
         let now = C::now();
         let meta = attrs.metadata();
         let explicit = attrs.parent().map(Id::into_u64);
@@ -235,6 +236,7 @@ where
     }
 
     fn event(&self, event: &Event<'_>) {
+        self.tunnel.count_operation();
         let now = C::now();
         let meta = event.metadata();
         let explicit = event.parent().map(Id::into_u64);
@@ -279,6 +281,7 @@ where
     }
 
     fn enter(&self, span: &Id) {
+        self.tunnel.count_operation();
         let now = C::now();
         let id = span.into_u64();
         self.tunnel.with_state(|st| {
@@ -300,6 +303,7 @@ where
     }
 
     fn exit(&self, span: &Id) {
+        self.tunnel.count_operation();
         let now = C::now();
         let id = span.into_u64();
         self.tunnel.with_state(|st| {
@@ -324,6 +328,7 @@ where
     }
 
     fn clone_span(&self, span: &Id) -> Id {
+        self.tunnel.count_operation();
         self.tunnel.with_state(|st| {
             if let Some(live) = st.spans.get_mut(span.into_u64()) {
                 live.refs = live.refs.saturating_add(1);

@@ -3,6 +3,7 @@
 
 use core::cell::RefCell;
 use core::marker::PhantomData;
+use core::sync::atomic::AtomicU8;
 
 use critical_section::Mutex;
 use tracing_core::{Dispatch, LevelFilter};
@@ -64,6 +65,8 @@ pub struct Tunnel<
 > {
     pub(crate) level: AtomicLevel,
     pub(crate) state: Mutex<RefCell<State<L, SPANS, CALLSITES, DEPTH, FRAME>>>,
+    /// Operations since the down channel was last looked at (`requests.rs`).
+    pub(crate) since_check: AtomicU8,
     clock: PhantomData<fn() -> C>,
 }
 
@@ -104,6 +107,7 @@ where
         Self {
             level: AtomicLevel::new(),
             state: Mutex::new(RefCell::new(State::new())),
+            since_check: AtomicU8::new(0),
             clock: PhantomData,
         }
     }
@@ -158,8 +162,12 @@ where
     /// `Dropped` report, call-site announcements that did not fit earlier, re-sent call sites
     /// and live spans. Each frame goes in its own short critical section.
     ///
-    /// Call it from the main loop, an idle task or a timer, a few times a second. Not from
-    /// inside a critical section (a level change rebuilds tracing's interest cache).
+    /// Optional: the sender looks at the down channel on its own every
+    /// [`REQUEST_CHECK`](Self::REQUEST_CHECK) span and event operations in thread mode, and
+    /// serves what it finds there. Call `poll` where the firmware may go quiet for long (an
+    /// idle loop, a timer), so that a host that attaches then is served at once, and to write
+    /// pending reports. Not from inside a critical section (a level change rebuilds tracing's
+    /// interest cache).
     pub fn poll(&self) {
         if let Some(Some(filter)) = self.with_state(|s| s.read_requests()) {
             self.set_level(level::from_wire(filter));

@@ -37,6 +37,10 @@ use rtt_tunnel_host::rtt::{ChannelMode, Pacer, Poll, RttOptions, RttReader};
 use rtt_tunnel_protocol::{Feed, Frame, FrameSplitter, Message};
 use serde_json::{json, Value};
 
+/// The Cortex-M3 and Cortex-M4F boards of the board table.
+const M3: &rtt_tunnel_boards::Board = &rtt_tunnel_boards::BOARDS[0];
+const M4: &rtt_tunnel_boards::Board = &rtt_tunnel_boards::BOARDS[1];
+
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
 
 /// QEMU's instruction counting: 2^10 ns of virtual time per instruction, as fast as the host
@@ -70,8 +74,8 @@ fn run() -> Result<()> {
             other => return Err(format!("unknown argument `{other}`").into()),
         }
     }
-    let m3 = boards.join("thumbv7m-none-eabi/release");
-    let m4 = boards.join("thumbv7em-none-eabihf/release");
+    let m3 = boards.join(M3.target).join("release");
+    let m4 = boards.join(M4.target).join("release");
 
     // Every logger on the Cortex-M3 and on the Cortex-M4F.
     let mut ops = serde_json::Map::new();
@@ -81,15 +85,21 @@ fn run() -> Result<()> {
         ("defmt", "bench-defmt", Split::Zero),
         ("rprintln", "bench-rprintln", Split::Lines),
     ] {
-        eprintln!("firmware bench: {bin} in QEMU (mps2-an385, -icount {ICOUNT})");
+        eprintln!(
+            "firmware bench: {bin} in QEMU ({}, -icount {ICOUNT})",
+            M3.machine
+        );
         ops.insert(
             logger.into(),
-            per_operation(&m3.join(bin), "mps2-an385", Some(split))?,
+            per_operation(&m3.join(bin), M3.machine, Some(split))?,
         );
-        eprintln!("firmware bench: {bin} in QEMU (mps2-an386, -icount {ICOUNT})");
+        eprintln!(
+            "firmware bench: {bin} in QEMU ({}, -icount {ICOUNT})",
+            M4.machine
+        );
         ops_m4f.insert(
             logger.into(),
-            per_operation(&m4.join(bin), "mps2-an386", Some(split))?,
+            per_operation(&m4.join(bin), M4.machine, Some(split))?,
         );
     }
     // rtt-tunnel in parts (Cortex-M3): tracing alone, and the sender without the copy into
@@ -99,11 +109,11 @@ fn run() -> Result<()> {
         ("tracing-null", "bench-tracing-null"),
         ("sender-nolink", "bench-tunnel-nolink"),
     ] {
-        eprintln!("firmware bench: {bin} in QEMU (mps2-an385, -icount {ICOUNT})");
-        parts.insert(
-            part.into(),
-            per_operation(&m3.join(bin), "mps2-an385", None)?,
+        eprintln!(
+            "firmware bench: {bin} in QEMU ({}, -icount {ICOUNT})",
+            M3.machine
         );
+        parts.insert(part.into(), per_operation(&m3.join(bin), M3.machine, None)?);
     }
 
     let mut sizes = serde_json::Map::new();
@@ -112,11 +122,17 @@ fn run() -> Result<()> {
         ("defmt", "size-defmt"),
         ("none", "size-none"),
     ] {
-        eprintln!("firmware bench: sections of {bin}, and a run on mps2-an386");
+        eprintln!(
+            "firmware bench: sections of {bin}, and a run on {}",
+            M4.machine
+        );
         sizes.insert(logger.into(), size(&m4.join(bin))?);
     }
 
-    eprintln!("firmware bench: drain-fill through the gdbstub (mps2-an385)");
+    eprintln!(
+        "firmware bench: drain-fill through the gdbstub ({})",
+        M3.machine
+    );
     let drain = drain(&m3.join("drain-fill"))?;
 
     let report = json!({
@@ -479,7 +495,7 @@ fn size(elf_path: &Path) -> Result<Value> {
             );
         }
     }
-    let (mut qemu, _gdb) = launch(elf_path, "mps2-an386", false)?;
+    let (mut qemu, _gdb) = launch(elf_path, M4.machine, false)?;
     let code = qemu.wait(Duration::from_secs(60))?;
     if code != 0 {
         return Err(format!("{name} exited with {code}: {}", qemu.stdout()).into());
@@ -624,7 +640,7 @@ fn drain_some(
 fn drain(elf_path: &Path) -> Result<Value> {
     let since = Instant::now();
     let elf = FirmwareElf::read(elf_path)?;
-    let (mut qemu, gdb) = launch(elf_path, "mps2-an385", false)?;
+    let (mut qemu, gdb) = launch(elf_path, M3.machine, false)?;
     let total: usize = loop {
         let stdout = qemu.stdout();
         // Whole lines only: the firmware prints this one in pieces.

@@ -27,6 +27,10 @@ use serde_json::Value;
 use crate::install;
 use crate::run::{output, root, run as sh};
 
+/// The Cortex-M3 and Cortex-M4F boards of the board table.
+const M3: &rtt_tunnel_boards::Board = &rtt_tunnel_boards::BOARDS[0];
+const M4: &rtt_tunnel_boards::Board = &rtt_tunnel_boards::BOARDS[1];
+
 /// Firmware binaries built for the Cortex-M3 (run under `-icount`) and the Cortex-M4F (run
 /// under `-icount` too, and sizes).
 const M3_PACKAGES: [&str; 3] = ["bench-tunnel", "bench-defmt", "bench-rtt-target"];
@@ -93,8 +97,8 @@ pub fn run() -> Result<()> {
     std::fs::create_dir_all(&bench_dir)
         .with_context(|| format!("cannot create {}", bench_dir.display()))?;
 
-    build_firmware("thumbv7m-none-eabi", &M3_PACKAGES, &boards_target)?;
-    build_firmware("thumbv7em-none-eabihf", &M4_PACKAGES, &boards_target)?;
+    build_firmware(M3.target, &M3_PACKAGES, &boards_target)?;
+    build_firmware(M4.target, &M4_PACKAGES, &boards_target)?;
 
     let firmware_json = bench_dir.join("firmware.json");
     let boards_arg = boards_target.display().to_string();

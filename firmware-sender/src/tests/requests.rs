@@ -243,3 +243,54 @@ fn a_resent_hello_carries_the_hosts_time_across_a_clock_wrap() {
         ]
     );
 }
+
+#[test]
+fn a_request_is_served_without_poll_within_request_check_operations() {
+    let t = <Target>::started();
+    t.run(|| {
+        let job = tracing::info_span!("job");
+        let _in_job = job.enter();
+        tracing::info!("before");
+        t.frames();
+
+        t.request(Request::ResendAll);
+        let check =
+            usize::from(crate::Tunnel::<crate::MemoryLink<8>, super::FakeClock>::REQUEST_CHECK);
+        let mut served_after = None;
+        for n in 1..=check {
+            tracing::info!("work");
+            if t.frames().iter().any(|f| f.contains("hello")) {
+                served_after = Some(n);
+                break;
+            }
+        }
+        let n = served_after.expect("the re-send came within REQUEST_CHECK operations");
+        assert!(n <= check);
+        // Served once: the request was read.
+        for _ in 0..2 * check {
+            tracing::info!("work");
+        }
+        assert!(!t.frames().iter().any(|f| f.contains("hello")));
+    });
+}
+
+#[test]
+fn without_a_request_the_operations_write_only_their_own_frames() {
+    let t = <Target>::started();
+    t.run(|| {
+        t.frames();
+        let check =
+            usize::from(crate::Tunnel::<crate::MemoryLink<8>, super::FakeClock>::REQUEST_CHECK);
+        for _ in 0..3 * check {
+            tracing::info!("work");
+        }
+        let frames = t.frames();
+        // The call site's announcement, then the events.
+        assert!(frames[0].contains("callsite"), "{frames:?}");
+        assert_eq!(frames.len(), 3 * check + 1);
+        assert!(
+            frames[1..].iter().all(|f| f.contains(" event ")),
+            "{frames:?}"
+        );
+    });
+}

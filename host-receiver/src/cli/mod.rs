@@ -12,6 +12,7 @@
 
 pub mod args;
 pub mod messages;
+pub mod runner;
 #[cfg(feature = "serial")]
 pub mod serial;
 pub mod source;
@@ -60,6 +61,7 @@ pub fn main() -> i32 {
         Some(Command::List(list)) => list.run(),
         Some(Command::Chips(chips)) => chips.run(),
         Some(Command::Replay(replay)) => replay.run(),
+        Some(Command::Run(runner)) => runner.run(),
     };
     match result {
         Ok(code) => code,
@@ -95,6 +97,7 @@ fn install_output(
     output: &OutputArgs,
     timeline: &TimelineArgs,
     elf: Option<&Path>,
+    panic_report: bool,
 ) -> Result<Option<TimelineHandle>> {
     let (target_filter, probe_filter) = output.filters();
     let stdout = Output::new(output.format.into())
@@ -110,6 +113,9 @@ fn install_output(
     let mut sinks = Sinks::new()
         .with_output(&stdout)?
         .with_output_to(&stderr, std::io::stderr)?;
+    if panic_report {
+        sinks = sinks.with(runner::panic_report());
+    }
     let mut handle = None;
     if let Some(path) = &timeline.timeline {
         let mut exporter = Timeline::create(path)?.on_error(|error| {
@@ -219,7 +225,12 @@ impl RunCmd {
             return self.run_serial(port);
         }
         let source = Source::from_args(&self.source, &self.probe)?;
-        let timeline = install_output(&self.output, &self.timeline, source.elf())?;
+        let timeline = install_output(
+            &self.output,
+            &self.timeline,
+            source.elf(),
+            self.panic_report,
+        )?;
         let stop = stop_on_ctrl_c()?;
         let checked = self.check_before_opening(&source)?;
         eprintln!(
@@ -397,7 +408,7 @@ impl RunCmd {
     /// `--serial PORT`.
     #[cfg(feature = "serial")]
     fn run_serial(&self, port: &Path) -> Result<i32> {
-        let timeline = install_output(&self.output, &self.timeline, None)?;
+        let timeline = install_output(&self.output, &self.timeline, None, false)?;
         let stop = stop_on_ctrl_c()?;
         let mut status = format!(
             "host-receiver: reading {} at {} baud",
@@ -538,7 +549,7 @@ impl ReplayCmd {
                  FILE) to decode them; they are skipped"
             );
         }
-        let timeline = install_output(&self.output, &self.timeline, self.elf.as_deref())?;
+        let timeline = install_output(&self.output, &self.timeline, self.elf.as_deref(), false)?;
         let mut reader = CaptureReader::open(&self.file)?;
         let mut receiver = self.output.receiver();
         receiver.set_limits(self.limits.apply());
