@@ -169,7 +169,10 @@ impl<'w, 'b> ValueVisitor<'w, 'b> {
         }
     }
 
-    fn text(&mut self, index: u8, format: impl Fn(&mut dyn fmt::Write) -> fmt::Result) {
+    /// A text formatted into the frame (cut at the limit), or a constant the host keeps. One
+    /// copy for every caller: `format` is a trait object.
+    #[inline(never)]
+    fn text(&mut self, index: u8, format: &dyn Fn(&mut dyn fmt::Write) -> fmt::Result) {
         let constants = &mut *self.constants;
         // The text the host keeps for this field: if that is all the value writes, it is not
         // even copied.
@@ -219,7 +222,7 @@ impl<'w, 'b> ValueVisitor<'w, 'b> {
                 self.constants.new = None;
             }
             if let Value::Str(v) | Value::Constant(v) | Value::Debug { text: v, .. } = value {
-                self.text(index, |w| w.write_str(v));
+                self.text(index, &|w| w.write_str(v));
             } else {
                 self.no_room(index);
             }
@@ -279,7 +282,7 @@ impl Visit for ValueVisitor<'_, '_> {
         // inside `Arguments`'s own `Debug`). It goes as that formatting would have written it.
         match static_text(field, value) {
             Some(text) if !text.is_empty() => self.whole_text(index, text, true),
-            _ => self.text(index, |w| write!(w, "{value:?}")),
+            _ => self.text(index, &|w| write!(w, "{value:?}")),
         }
     }
 }
