@@ -196,7 +196,6 @@ impl<'w, 'b> ValueVisitor<'w, 'b> {
     /// A text known whole: a `&str` value (`debug` false), or the one static piece of a
     /// `fmt::Arguments` recorded as `Debug` (`debug` true: it goes as the `Debug` text that
     /// formatting it would have written). A text in flash goes as a call-site constant.
-    #[inline(always)]
     fn whole_text(&mut self, index: u8, text: &str, debug: bool) {
         let value = match self
             .constants
