@@ -357,27 +357,36 @@ impl Report<'_> {
                  sender's share in its bookkeeping around the critical section (call-site \
                  and span tables, the checks before a frame may go: `Hello`, drops, \
                  announcement), then sealing the frame (the time delta's varint, the scan \
-                 for zero bytes, the COBS code byte); a constant message adds two passes of \
-                 `core::fmt::write` (about 80 instructions with the `Debug` glue: tracing \
-                 hands the message over as `&dyn Debug`, and only formatting it tells its \
-                 text; stable Rust has no `Formatter` without the outer pass), though the \
-                 text the host keeps is no longer copied or re-checked before the one-byte \
-                 marker goes out. Next: one inlined path for the lifecycle frames (enter, \
-                 exit, close) from the span table to the ring, the frame written straight \
-                 into the ring when it fits contiguously, and the common per-frame path \
-                 (`Output::put`, about 200 instructions: time delta, zero scan, ring \
-                 offsets) trimmed, which every operation shares. All figures are for \
+                 for zero bytes, the COBS code byte, the copy into the ring in a few word \
+                 moves); a constant message reads its text from its `fmt::Arguments` \
+                 (`as_str`, recognised by the vtable tracing-core hands it over with) without \
+                 running `core::fmt`, and sends a one-byte marker after its first event. \
+                 Next: one inlined path for the lifecycle frames (enter, exit, close) from \
+                 the span table to the ring, the frame written straight into the ring when \
+                 it fits contiguously, and the common per-frame path (`Output::put`: time \
+                 delta, zero scan, ring offsets) trimmed, which every operation shares. All \
+                 figures are for \
                  `opt-level = \"s\"`.",
                 more_insn.join(", ")
             ));
         }
         if !more_fmt.is_empty() {
+            let (t, s_, c) = share("event_none")?;
+            let (te, se, ce) = share("span_enter")?;
             missed.push(format!(
                 "**Instructions not far below rprintln's (`core::fmt`)** for {}: rprintln \
                  writes a constant string or a couple of small integers with a handful of \
                  `core::fmt` calls straight into the ring (no timestamp, no framing), cheaper \
                  than both binary loggers here; `core::fmt` costs more only as the output \
-                 grows (three fields). The fixes above apply.",
+                 grows (three fields). Where ours go (the table above): for an event with no \
+                 field, tracing's macros and dispatch {t:.0}, the sender {s_:.0}, the copy \
+                 into the ring {c:.0}; for an enter {te:.0}, {se:.0} and {ce:.0}. The sender's \
+                 share is its bookkeeping in two critical sections (call-site and span \
+                 tables, the checks before a frame may go: `Hello`, drops, announcement) and \
+                 the sealing of the frame (`Output::put`: the time delta's varint, the \
+                 exception number, the zero scan, the ring offsets). Next: the frame written \
+                 straight into the ring when it fits contiguously, and one critical section \
+                 per event where no value needs formatting.",
                 more_fmt.join(", ")
             ));
         }
@@ -574,9 +583,11 @@ impl Report<'_> {
         writeln!(
             out,
             "## Flash and RAM\n\n\
-             The demo-like application (`boards/bench/common/src/demo.rs`) built three ways for \
+             The demo-like application (`boards/bench/common/src/demo.rs`) built four ways for \
              `thumbv7em-none-eabihf`, bytes of the allocated ELF sections (the stack not \
-             included).\n"
+             included). The second build has the same `tracing` statements as the first, into \
+             a subscriber that does nothing (`size-tracing-null`): what `tracing` alone adds, \
+             the floor under rtt-tunnel's figure.\n"
         )?;
         writeln!(
             out,
