@@ -520,7 +520,8 @@ impl Report<'_> {
         // Where rtt-tunnel's instructions go (Cortex-M3), per operation.
         let mut parts = serde_json::Map::new();
         for (key, _) in OPERATIONS {
-            let null = num(
+            // (Not named `null`: `json!` would read that as JSON's null.)
+            let macros = num(
                 &self.firmware["parts"],
                 &["tracing-null", "instructions", key],
             )?;
@@ -532,8 +533,8 @@ impl Report<'_> {
             parts.insert(
                 key.into(),
                 serde_json::json!({
-                    "tracing": null,
-                    "sender": nolink - null,
+                    "tracing": macros,
+                    "sender": nolink - macros,
                     "ring_copy": full - nolink,
                 }),
             );
