@@ -149,7 +149,7 @@ impl<L: Link> Output<L> {
         message: &Message<'_>,
     ) -> Sent {
         let mut frame = FrameBuilder::new(scratch);
-        if frame.push_message(message).is_err() {
+        if frame.push_message_cold(message).is_err() {
             return Sent::TooLarge;
         }
         if self.write::<C>(stats, now, stamp, frame) {

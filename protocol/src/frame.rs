@@ -127,6 +127,17 @@ impl<'b> FrameBuilder<'b> {
         Ok(())
     }
 
+    /// [`push_message`](Self::push_message) through one out-of-line encoder of every message
+    /// kind: for messages written rarely, whose kind the caller does not fix (a sender's
+    /// `Hello`, `Dropped`, `CallSite`, `LiveSpan`), so that their code is not inlined.
+    #[inline]
+    pub fn push_message_cold(&mut self, message: &Message<'_>) -> Result<(), EncodeError> {
+        let mut out = Out::new(self.rest());
+        message.write_cold(&mut out)?;
+        self.len += out.len();
+        Ok(())
+    }
+
     /// Appends values to the body (after a message encoded with `Values::EMPTY`).
     #[inline]
     pub fn push_values<R>(&mut self, f: impl FnOnce(&mut ValuesWriter<'_>) -> R) -> R {

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{DecodeError, EncodeError};
 use crate::value::{FieldNames, Values};
-use crate::wire::{self, Out};
+use crate::wire::{self, Emit, Inline, Out, Outline};
 use crate::PROTOCOL_VERSION;
 
 /// A span as the target names it on the wire. `0` is [`SpanId::UNTRACKED`].
@@ -276,13 +276,13 @@ impl Level {
 
 impl Parent {
     #[inline(always)]
-    fn write(self, out: &mut Out<'_>) -> Result<(), EncodeError> {
+    fn write<E: Emit>(self, out: &mut Out<'_>) -> Result<(), EncodeError> {
         match self {
             Parent::Current => out.byte(0),
             Parent::Root => out.byte(1),
             Parent::Explicit(id) => {
                 out.byte(2)?;
-                out.varint(id.0)
+                E::varint(out, id.0)
             }
         }
     }
@@ -300,9 +300,24 @@ impl<'a> Message<'a> {
     }
 
     /// The hand-written encoder: the bytes postcard would write for the message's tag and
-    /// fields (checked by the property tests), without serde.
+    /// fields (checked by the property tests), without serde. Inlined: where the message's
+    /// kind is known at the call (a sender's spans and events), only its own arm remains.
     #[inline(always)]
     pub(crate) fn write(&self, out: &mut Out<'_>) -> Result<(), EncodeError> {
+        self.write_with::<Inline>(out)
+    }
+
+    /// [`write`](Self::write) as one out-of-line copy whose varints and byte strings are
+    /// written by out-of-line helpers: for a sender's rare messages (`Hello`, `Dropped`,
+    /// announcements, re-sent spans), which then cost their code once.
+    #[inline(never)]
+    pub(crate) fn write_cold(&self, out: &mut Out<'_>) -> Result<(), EncodeError> {
+        self.write_with::<Outline>(out)
+    }
+
+    /// The encoder, with `E` writing the varints and byte strings.
+    #[inline(always)]
+    fn write_with<E: Emit>(&self, out: &mut Out<'_>) -> Result<(), EncodeError> {
         match *self {
             Message::Event {
                 callsite,
@@ -310,14 +325,14 @@ impl<'a> Message<'a> {
                 values,
             } => {
                 match (parent, tag::compact(callsite.0, tag::K_EVENT)) {
-                    (Parent::Current, Some(t)) => out.varint(t)?,
+                    (Parent::Current, Some(t)) => E::varint(out, t)?,
                     _ => {
                         out.byte(tag::EVENT as u8)?;
-                        out.varint(callsite.0)?;
-                        parent.write(out)?;
+                        E::varint(out, callsite.0)?;
+                        parent.write::<E>(out)?;
                     }
                 }
-                out.bytes(values.as_bytes())
+                E::bytes(out, values.as_bytes())
             }
             Message::NewSpan {
                 id,
@@ -327,49 +342,49 @@ impl<'a> Message<'a> {
             } => {
                 match (parent, tag::compact(callsite.0, tag::K_NEW_SPAN)) {
                     (Parent::Current, Some(t)) => {
-                        out.varint(t)?;
-                        out.varint(id.0)?;
+                        E::varint(out, t)?;
+                        E::varint(out, id.0)?;
                     }
                     _ => {
                         out.byte(tag::NEW_SPAN as u8)?;
-                        out.varint(id.0)?;
-                        out.varint(callsite.0)?;
-                        parent.write(out)?;
+                        E::varint(out, id.0)?;
+                        E::varint(out, callsite.0)?;
+                        parent.write::<E>(out)?;
                     }
                 }
-                out.bytes(values.as_bytes())
+                E::bytes(out, values.as_bytes())
             }
-            Message::Enter(id) => span_message(out, id, tag::K_ENTER, tag::ENTER),
-            Message::Exit(id) => span_message(out, id, tag::K_EXIT, tag::EXIT),
-            Message::Close(id) => span_message(out, id, tag::K_CLOSE, tag::CLOSE),
+            Message::Enter(id) => span_message::<E>(out, id, tag::K_ENTER, tag::ENTER),
+            Message::Exit(id) => span_message::<E>(out, id, tag::K_EXIT, tag::EXIT),
+            Message::Close(id) => span_message::<E>(out, id, tag::K_CLOSE, tag::CLOSE),
             Message::Clone(id) => {
                 out.byte(tag::CLONE as u8)?;
-                out.varint(id.0)
+                E::varint(out, id.0)
             }
             Message::Record { span, values } => {
                 out.byte(tag::RECORD as u8)?;
-                out.varint(span.0)?;
-                out.bytes(values.as_bytes())
+                E::varint(out, span.0)?;
+                E::bytes(out, values.as_bytes())
             }
             Message::FollowsFrom { span, follows } => {
                 out.byte(tag::FOLLOWS_FROM as u8)?;
-                out.varint(span.0)?;
-                out.varint(follows.0)
+                E::varint(out, span.0)?;
+                E::varint(out, follows.0)
             }
             Message::Dropped { frames } => {
                 out.byte(tag::DROPPED as u8)?;
-                out.varint(frames)
+                E::varint(out, frames)
             }
             Message::Hello(h) => {
                 out.byte(tag::HELLO as u8)?;
-                out.varint(u32::from(h.version))?;
-                out.varint(h.boot)?;
+                E::varint(out, u32::from(h.version))?;
+                E::varint(out, h.boot)?;
                 out.varint64(h.tick_hz)?;
                 out.str(h.firmware)
             }
             Message::CallSite(c) => {
                 out.byte(tag::CALLSITE as u8)?;
-                out.varint(c.id.0)?;
+                E::varint(out, c.id.0)?;
                 out.byte(c.kind.wire())?;
                 out.byte(c.level.wire())?;
                 out.str(c.name)?;
@@ -380,7 +395,7 @@ impl<'a> Message<'a> {
                     None => out.byte(0)?,
                     Some(line) => {
                         out.byte(1)?;
-                        out.varint(line)?;
+                        E::varint(out, line)?;
                     }
                 }
                 for name in c.fields.iter() {
@@ -390,10 +405,10 @@ impl<'a> Message<'a> {
             }
             Message::LiveSpan(s) => {
                 out.byte(tag::LIVE_SPAN as u8)?;
-                out.varint(s.id.0)?;
-                out.varint(s.callsite.0)?;
-                s.parent.write(out)?;
-                out.varint(s.entered)
+                E::varint(out, s.id.0)?;
+                E::varint(out, s.callsite.0)?;
+                s.parent.write::<E>(out)?;
+                E::varint(out, s.entered)
             }
         }
     }
@@ -522,12 +537,17 @@ impl<'a> Message<'a> {
 
 /// `Enter`, `Exit` or `Close`: the compact tag of kind `k`, or the long form `long`.
 #[inline(always)]
-fn span_message(out: &mut Out<'_>, id: SpanId, k: u32, long: u32) -> Result<(), EncodeError> {
+fn span_message<E: Emit>(
+    out: &mut Out<'_>,
+    id: SpanId,
+    k: u32,
+    long: u32,
+) -> Result<(), EncodeError> {
     match tag::compact(id.0, k) {
-        Some(t) => out.varint(t),
+        Some(t) => E::varint(out, t),
         None => {
             out.byte(long as u8)?;
-            out.varint(id.0)
+            E::varint(out, id.0)
         }
     }
 }
