@@ -154,4 +154,4 @@ pub use value::{
 };
 
 /// The version of this wire format, sent in every [`Hello`].
-pub const PROTOCOL_VERSION: u16 = 2;
+pub const PROTOCOL_VERSION: u16 = 3;

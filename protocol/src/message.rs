@@ -102,6 +102,10 @@ pub struct Hello<'a> {
     /// by it.
     #[serde(borrow)]
     pub firmware: &'a str,
+    /// Where the firmware's flash starts, as the target addresses it: a
+    /// [`Value::FlashText`](crate::Value::FlashText) is an offset from here. 0 when the
+    /// sender knows no flash range (it then sends no references).
+    pub flash_base: u32,
 }
 
 /// The announcement of a call site, sent once before the first message that refers to it.
@@ -365,7 +369,8 @@ impl<'a> Message<'a> {
                 out.varint(u32::from(h.version))?;
                 out.varint(h.boot)?;
                 out.varint64(h.tick_hz)?;
-                out.str(h.firmware)
+                out.str(h.firmware)?;
+                out.varint(h.flash_base)
             }
             Message::CallSite(c) => {
                 out.byte(tag::CALLSITE as u8)?;
@@ -612,6 +617,7 @@ mod tests {
                     boot: 1,
                     tick_hz: 2,
                     firmware: "f",
+                    flash_base: 0,
                 }),
             ),
             (

@@ -45,14 +45,23 @@ fn values(vals: &[(u8, Value<'_>)]) -> Vec<u8> {
 #[test]
 fn hello() {
     let msg = Message::Hello(Hello {
-        version: 2,
+        version: 3,
         boot: 7,
         tick_hz: 1_000_000,
         firmware: "demo",
+        flash_base: 0x0800_0000,
     });
     assert_eq!(
         body(&msg),
-        [0x00, 0x02, 0x07, 0xc0, 0x84, 0x3d, 0x04, b'd', b'e', b'm', b'o']
+        [
+            0x00, 0x03, 0x07, 0xc0, 0x84, 0x3d, 0x04, b'd', b'e', b'm', b'o', // as in v2
+            0x80, 0x80, 0x80, 0x40, // the flash base
+        ]
+    );
+    // A version-2 Hello (no flash base) is refused by its version, not by its layout.
+    assert_eq!(
+        Message::decode(&[0x00, 0x02, 0x07, 0xc0, 0x84, 0x3d, 0x04, b'd', b'e', b'm', b'o']),
+        Err(rtt_tunnel_protocol::DecodeError::UnsupportedVersion { found: 2 })
     );
 }
 
@@ -236,6 +245,47 @@ fn every_value_kind() {
         [0x0a, 0x05, b'r', b'e', b'a', b'd', b'y']
     );
     assert_eq!(values(&[(1, Value::SameConstant)]), [0x1b]);
+    // A constant by reference: 5 bytes at offset 0x1c4 from the start of flash.
+    assert_eq!(
+        values(&[(0, Value::FlashText { offset: 0x1c4, len: 5 })]),
+        [0x0c, 0xc4, 0x03, 0x05]
+    );
+}
+
+#[test]
+fn texts_in_flash_go_by_reference_when_the_sender_says_so() {
+    static READY: &str = "ready";
+    let mut buf = [0u8; 64];
+    let mut w = ValuesWriter::new(&mut buf);
+    let flash = |addr: *const u8, len: usize| {
+        assert_eq!((addr, len), (READY.as_ptr(), READY.len()));
+        Constant::Flash { offset: 0x1c4 }
+    };
+    let pushed = w.push_fmt_constant(0, 16, |f| f.write_str(READY), None, flash);
+    assert_eq!(pushed, Ok(Pushed::Whole));
+    // Then a text after it, to show the reference left nothing of the text behind.
+    w.push(1, Value::Str("x")).unwrap();
+    assert_eq!(
+        w.values().as_bytes(),
+        [0x0c, 0xc4, 0x03, 0x05, 0x17, 0x01, b'x']
+    );
+    // A one-byte text, whose reference is longer than the room its text took.
+    let mut buf = [0u8; 64];
+    let mut w = ValuesWriter::new(&mut buf);
+    let offset = 0x0fff_ffff;
+    let pushed = w.push_fmt_constant(0, 16, |f| f.write_str("!"), None, |_, _| {
+        Constant::Flash { offset }
+    });
+    assert_eq!(pushed, Ok(Pushed::Whole));
+    assert_eq!(w.values().as_bytes(), [0x0c, 0xff, 0xff, 0xff, 0x7f, 0x01]);
+    // No room for the reference: nothing is written.
+    let mut buf = [0u8; 6];
+    let mut w = ValuesWriter::new(&mut buf);
+    let pushed = w.push_fmt_constant(0, 16, |f| f.write_str("!"), None, |_, _| {
+        Constant::Flash { offset }
+    });
+    assert!(pushed.is_err());
+    assert!(w.is_empty());
 }
 
 #[test]
@@ -362,14 +412,15 @@ fn frames() {
     );
     // A Hello's dt is the time since boot.
     let hello = Message::Hello(Hello {
-        version: 2,
+        version: 3,
         boot: 0,
         tick_hz: 32_768,
         firmware: "",
+        flash_base: 0,
     });
     assert_eq!(
         frame(-1, &hello),
-        [0x02, 0x01, 0x02, 0x02, 0x04, 0x80, 0x80, 0x02, 0x01, 0x00]
+        [0x02, 0x01, 0x02, 0x03, 0x04, 0x80, 0x80, 0x02, 0x01, 0x01, 0x00]
     );
     // A body of 300 non-zero bytes spans two COBS blocks.
     let long = "b".repeat(297);
@@ -378,10 +429,12 @@ fn frames() {
         boot: 1,
         tick_hz: 1,
         firmware: &long,
+        flash_base: 1,
     });
     let wire = frame(1, &hello);
     let mut raw = vec![0x02, 0x00, 0x01, 0x01, 0x01, 0xa9, 0x02];
     raw.extend(long.as_bytes());
+    raw.push(0x01);
     let mut expected = vec![0u8; raw.len() + 3];
     let n = cobs::encode(&raw, &mut expected);
     expected.truncate(n);
@@ -449,6 +502,7 @@ fn frame_builder_reports_a_full_buffer() {
         boot: 1,
         tick_hz: 1,
         firmware: &long,
+        flash_base: 0,
     }));
     assert_eq!(r, Err(rtt_tunnel_protocol::EncodeError::BufferFull));
     assert_eq!(
@@ -493,8 +547,8 @@ fn decode_errors() {
         Err(E::TrailingBytes { count: 1 })
     );
     assert_eq!(
-        Message::decode(&[0x00, 0x03, 0x00, 0x00, 0x00]),
-        Err(E::UnsupportedVersion { found: 3 })
+        Message::decode(&[0x00, 0x04, 0x00, 0x00, 0x00]),
+        Err(E::UnsupportedVersion { found: 4 })
     );
     assert!(matches!(
         Message::decode(&[0x02, 0x01, 0x00, 0x0f]),
