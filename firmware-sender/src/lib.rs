@@ -239,6 +239,7 @@ mod clock;
 mod context;
 mod entered;
 mod error;
+mod flash;
 mod identity;
 mod level;
 mod link;

@@ -28,8 +28,9 @@ impl Cut {
     }
 }
 
-/// Texts of an event that lie in flash: sent once as a constant of the call site, then as a
-/// one-byte marker while they stay the same. One per call site: the first field that had one.
+/// Texts of an event that lie in flash: sent once by reference (their offset from the start of
+/// flash and their length) as a constant of the call site, then as a one-byte marker while
+/// they stay the same. One per call site: the first field that had one.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Constants {
     /// The firmware's flash: `start..end` (empty: no constants).
@@ -72,12 +73,23 @@ impl Constants {
             self.same = true;
             return Constant::Same;
         }
+        self.first(pinned, start)
+    }
+
+    /// The first time of a text in flash at this call site (the rare path): sent by
+    /// reference, as its offset from the start of flash.
+    #[cold]
+    #[inline(never)]
+    fn first(&mut self, pinned: Pinned, start: usize) -> Constant {
+        let Ok(offset) = u32::try_from(pinned.addr.get() - start) else {
+            return Constant::No;
+        };
         // One constant per call site: the first field that had one keeps it (a new text for
         // that field replaces it); the other fields' texts go in full.
-        let free = self.known.is_none_or(|known| known.field == field);
+        let free = self.known.is_none_or(|known| known.field == pinned.field);
         if free && self.new.is_none() {
             self.new = Some(pinned);
-            Constant::New
+            Constant::Flash { offset }
         } else {
             Constant::No
         }
@@ -149,7 +161,13 @@ impl<'w, 'b> ValueVisitor<'w, 'b> {
             Ok(Pushed::Whole) => {}
             Ok(Pushed::Same) => self.constants.same = true,
             Ok(Pushed::Cut) => self.cut.truncated += 1,
-            Err(_) => self.cut.dropped += 1,
+            Err(_) => {
+                self.cut.dropped += 1;
+                // A reference that found no room: the host does not have it.
+                if self.constants.new.is_some_and(|new| new.field == index) {
+                    self.constants.new = None;
+                }
+            }
         }
     }
 
@@ -197,6 +215,11 @@ impl Visit for ValueVisitor<'_, '_> {
         {
             Constant::Same => Value::SameConstant,
             Constant::New => Value::Constant(value),
+            Constant::Flash { offset } => Value::FlashText {
+                offset,
+                // `decide` took only lengths that fit a `u16`.
+                len: value.len() as u32,
+            },
             Constant::No => Value::Str(value),
         };
         let fits = |v: &str| v.len() <= self.text_limit;
@@ -205,7 +228,7 @@ impl Visit for ValueVisitor<'_, '_> {
             value => self.writer.push(index, value).map_err(|_| ()),
         };
         if pushed.is_err() {
-            if let Value::Constant(_) = value {
+            if let Value::Constant(_) | Value::FlashText { .. } = value {
                 self.constants.new = None;
             }
             if let Value::Str(v) | Value::Constant(v) = value {
