@@ -124,6 +124,28 @@ impl<T: TargetMemory + ?Sized> TargetMemory for Box<T> {
     }
 }
 
+/// Target memory as the source of the texts a target sends by reference (see
+/// [`Receiver::try_receive_with`](crate::receiver::Receiver::try_receive_with)): each text is
+/// read once, in a batch of its own, and the receiver keeps it. What a `--chip` or GDB session
+/// without the firmware's ELF resolves texts with.
+#[derive(Debug)]
+pub struct MemoryFlash<'m, M: TargetMemory + ?Sized>(pub &'m mut M);
+
+/// Texts longer than this are not read (a reference is at most 16 KiB on the sender).
+const MAX_FLASH_TEXT: usize = 1 << 16;
+
+impl<M: TargetMemory + ?Sized> crate::receiver::FlashSource for MemoryFlash<'_, M> {
+    fn read_flash(&mut self, address: u64, len: usize) -> Result<Vec<u8>, String> {
+        if len > MAX_FLASH_TEXT {
+            return Err(format!("longer than {MAX_FLASH_TEXT} bytes"));
+        }
+        let mut buf = vec![0; len];
+        batch(&mut *self.0, |memory| memory.read(address, &mut buf))
+            .map_err(|error| format!("target memory: {error}"))?;
+        Ok(buf)
+    }
+}
+
 /// Runs `body` inside one batch of `memory`: [`begin_batch`](TargetMemory::begin_batch), the
 /// body, then [`end_batch`](TargetMemory::end_batch) — the end runs even when the body fails,
 /// so a halted core is always resumed. The body's error wins over an error from ending the

@@ -52,6 +52,7 @@ fn every_error_leaves_the_receiver_working() {
                 boot: 9,
                 tick_hz: 1,
                 firmware: FIRMWARE,
+                flash_base: 0,
             }),
             ReceiveError::VersionMismatch {
                 found: PROTOCOL_VERSION + 1,

@@ -185,7 +185,7 @@ pub fn start(up: UpChannel, down: DownChannel, firmware: &'static str) -> u32 {
         tick_hz: TICK_HZ,
         firmware,
     };
-    TUNNEL.set_flash(flash());
+    // The flash range of texts sent by reference: cortex-m-rt's read-only data, by default.
     if let Err(error) = TUNNEL.init(RttLink::new(up, Some(down)), identity) {
         panic!("rtt-tunnel: {:?}", error);
     }
@@ -197,8 +197,9 @@ pub fn start(up: UpChannel, down: DownChannel, firmware: &'static str) -> u32 {
 const BOOT_MAGIC: u32 = 0x7274_7442;
 
 /// The firmware's code and read-only data in flash, from cortex-m-rt's linker symbols: text
-/// there cannot change, so the sender sends it once per call site
-/// ([`Tunnel::set_flash`](rtt_tunnel_sender::Tunnel::set_flash)).
+/// there cannot change, so the sender sends it by reference, once per call site
+/// ([`Tunnel::set_flash`](rtt_tunnel_sender::Tunnel::set_flash); the tunnel's default is the
+/// read-only data alone, which [`start`] keeps).
 pub fn flash() -> core::ops::Range<usize> {
     extern "C" {
         static __stext: u8;

@@ -1,0 +1,209 @@
+//! Texts the target sends by reference: a call-site constant that lies in the firmware's flash
+//! (`info!("ready")`, a static `&str`) arrives as its offset from the start of flash and its
+//! length (the protocol's `Value::FlashText`); the `Hello` says where flash starts.
+//!
+//! The receiver turns a reference into its text once and keeps it: from the texts a capture
+//! recorded ([`Receiver::preload_flash_text`](super::Receiver::preload_flash_text)), from its
+//! [`FlashSource`] (the firmware's ELF: [`FirmwareElf`](crate::elf::FirmwareElf)), or from the
+//! source lent for one frame ([`Receiver::try_receive_with`](super::Receiver::try_receive_with):
+//! the target's memory, [`MemoryFlash`](crate::memory::MemoryFlash)). A text resolved
+//! this way is handed to a capture ([`Receiver::take_new_flash_texts`](super::Receiver::take_new_flash_texts)),
+//! so that a replay needs neither the target nor the ELF. A reference none of them resolves
+//! is shown as a placeholder that says why (`<flash text +0x1c4, 5 bytes: no ELF>`) and
+//! counted; so is one whose bytes are not UTF-8.
+
+use std::collections::HashMap;
+
+/// Where a receiver reads the bytes of a text the target sent by reference.
+pub trait FlashSource {
+    /// The `len` bytes at target address `address`, or why they cannot be had (a sentence
+    /// fragment for the placeholder: `not in the ELF's read-only sections`).
+    fn read_flash(&mut self, address: u64, len: usize) -> Result<Vec<u8>, String>;
+}
+
+/// What the receiver knows of the target's flash texts.
+#[derive(Default)]
+pub(crate) struct FlashTexts {
+    /// The `Hello`'s flash base (`None` until a `Hello` came).
+    base: Option<u32>,
+    /// The firmware's ELF, or another source the receiver owns.
+    source: Option<Box<dyn FlashSource + Send>>,
+    /// Texts resolved from a source, by address and length.
+    cache: HashMap<(u64, u32), Box<str>>,
+    /// Texts a capture recorded, by address and length.
+    preloaded: HashMap<(u64, u32), Box<str>>,
+    /// Texts resolved from a source since the last [`take_new`](Self::take_new).
+    new: Vec<(u64, Box<str>)>,
+    /// References shown as a placeholder.
+    unresolved: u64,
+}
+
+impl std::fmt::Debug for FlashTexts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlashTexts")
+            .field("base", &self.base)
+            .field("source", &self.source.is_some())
+            .field("cache", &self.cache.len())
+            .field("preloaded", &self.preloaded.len())
+            .field("unresolved", &self.unresolved)
+            .finish()
+    }
+}
+
+impl FlashTexts {
+    /// The flash base of a boot's `Hello`. A firmware other than the last one's forgets the
+    /// texts read from a source (`same_firmware` false).
+    pub(crate) fn set_base(&mut self, base: u32, same_firmware: bool) {
+        self.base = Some(base);
+        if !same_firmware {
+            self.cache.clear();
+        }
+    }
+
+    pub(crate) fn set_source(&mut self, source: Box<dyn FlashSource + Send>) {
+        self.source = Some(source);
+    }
+
+    pub(crate) fn preload(&mut self, address: u64, text: Box<str>) {
+        if let Ok(len) = u32::try_from(text.len()) {
+            self.preloaded.insert((address, len), text);
+        }
+    }
+
+    pub(crate) fn take_new(&mut self) -> Vec<(u64, Box<str>)> {
+        std::mem::take(&mut self.new)
+    }
+
+    pub(crate) fn has_new(&self) -> bool {
+        !self.new.is_empty()
+    }
+
+    pub(crate) fn unresolved(&self) -> u64 {
+        self.unresolved
+    }
+
+    /// The text of the reference `offset`, `len`: from what the receiver has, else from its
+    /// source or `lent`, else a placeholder that says why (counted).
+    pub(crate) fn resolve(
+        &mut self,
+        offset: u32,
+        len: u32,
+        lent: Option<&mut (dyn FlashSource + '_)>,
+    ) -> Box<str> {
+        let Some(base) = self.base else {
+            return self.placeholder(offset, len, "no Hello yet, so no flash base");
+        };
+        let address = u64::from(base) + u64::from(offset);
+        let key = (address, len);
+        if let Some(text) = self.preloaded.get(&key).or_else(|| self.cache.get(&key)) {
+            return text.clone();
+        }
+        let read = match (self.source.as_deref_mut(), lent) {
+            (Some(source), _) => source.read_flash(address, len as usize),
+            (None, Some(lent)) => lent.read_flash(address, len as usize),
+            (None, None) => Err("no ELF".to_owned()),
+        };
+        let text = match read.map(String::from_utf8) {
+            Ok(Ok(text)) => text.into_boxed_str(),
+            Ok(Err(_)) => return self.placeholder(offset, len, "not UTF-8"),
+            Err(why) => return self.placeholder(offset, len, &why),
+        };
+        self.cache.insert(key, text.clone());
+        self.new.push((address, text.clone()));
+        text
+    }
+
+    fn placeholder(&mut self, offset: u32, len: u32, why: &str) -> Box<str> {
+        self.unresolved += 1;
+        format!("<flash text +{offset:#x}, {len} bytes: {why}>").into_boxed_str()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Flash of 16 bytes at 0x100.
+    struct Flash(Vec<u8>, u32);
+
+    impl FlashSource for Flash {
+        fn read_flash(&mut self, address: u64, len: usize) -> Result<Vec<u8>, String> {
+            self.1 += 1;
+            let start = usize::try_from(address)
+                .ok()
+                .and_then(|a| a.checked_sub(0x100))
+                .ok_or("below flash")?;
+            self.0
+                .get(start..start + len)
+                .map(<[u8]>::to_vec)
+                .ok_or_else(|| "beyond flash".to_owned())
+        }
+    }
+
+    fn flash() -> Flash {
+        let mut bytes = b"readyset".to_vec();
+        bytes.extend([0xff, 0xfe]);
+        Flash(bytes, 0)
+    }
+
+    #[test]
+    fn references_resolve_once_from_the_source_lent_and_are_handed_to_the_capture() {
+        let mut texts = FlashTexts::default();
+        texts.set_base(0x100, false);
+        let mut source = flash();
+        assert_eq!(&*texts.resolve(0, 5, Some(&mut source)), "ready");
+        assert_eq!(&*texts.resolve(0, 5, Some(&mut source)), "ready");
+        assert_eq!(&*texts.resolve(0, 5, None), "ready");
+        assert_eq!(source.1, 1, "read once");
+        assert_eq!(&*texts.resolve(5, 3, Some(&mut source)), "set");
+        assert_eq!(
+            texts.take_new(),
+            [(0x100, "ready".into()), (0x105, "set".into())]
+        );
+        assert!(!texts.has_new());
+        assert_eq!(texts.unresolved(), 0);
+        // Another firmware: read again.
+        texts.set_base(0x100, false);
+        assert_eq!(&*texts.resolve(0, 5, Some(&mut source)), "ready");
+        assert_eq!(source.1, 3);
+    }
+
+    #[test]
+    fn what_cannot_be_resolved_is_a_placeholder_that_says_why() {
+        let mut texts = FlashTexts::default();
+        assert_eq!(
+            &*texts.resolve(0x1c4, 5, None),
+            "<flash text +0x1c4, 5 bytes: no Hello yet, so no flash base>"
+        );
+        texts.set_base(0x100, false);
+        assert_eq!(
+            &*texts.resolve(0x1c4, 5, None),
+            "<flash text +0x1c4, 5 bytes: no ELF>"
+        );
+        let mut source = flash();
+        assert_eq!(
+            &*texts.resolve(8, 2, Some(&mut source)),
+            "<flash text +0x8, 2 bytes: not UTF-8>"
+        );
+        assert_eq!(
+            &*texts.resolve(0x40, 2, Some(&mut source)),
+            "<flash text +0x40, 2 bytes: beyond flash>"
+        );
+        assert_eq!(texts.unresolved(), 4);
+        assert!(!texts.has_new());
+    }
+
+    #[test]
+    fn preloaded_texts_come_first_and_an_owned_source_before_a_lent_one() {
+        let mut texts = FlashTexts::default();
+        texts.set_base(0x100, true);
+        texts.preload(0x100, "recorded".into());
+        texts.preload(0x100, "rec".into());
+        assert_eq!(&*texts.resolve(0, 8, None), "recorded");
+        assert_eq!(&*texts.resolve(0, 3, None), "rec");
+        texts.set_source(Box::new(flash()));
+        let mut lent = Flash(b"other".to_vec(), 0);
+        assert_eq!(&*texts.resolve(0, 5, Some(&mut lent)), "ready");
+        assert_eq!(lent.1, 0);
+    }
+}
