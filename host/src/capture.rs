@@ -564,11 +564,13 @@ pub fn replay_with<R: Read>(
     let mut next = capture.next_record();
     loop {
         let record = next;
-        // The texts recorded after a record are the ones its frames needed: the receiver
-        // gets them first.
+        // The texts recorded after a record (among its boot records, which a replay skips)
+        // are the ones its frames needed: the receiver gets them first.
         next = capture.next_record();
-        while let Ok(Some(Record::FlashText { address, text })) = &next {
-            receiver.preload_flash_text(*address, text);
+        while let Ok(Some(Record::FlashText { .. } | Record::Boot(_))) = &next {
+            if let Ok(Some(Record::FlashText { address, text })) = &next {
+                receiver.preload_flash_text(*address, text);
+            }
             next = capture.next_record();
         }
         match record {
@@ -748,7 +750,7 @@ mod tests {
     #[test]
     fn the_bytes_of_the_format() {
         let file = sample();
-        let mut expected = b"RTTTCAPT\x01\x00".to_vec();
+        let mut expected = b"RTTTCAPT\x02\x00".to_vec();
         expected.extend_from_slice(&PROTOCOL_VERSION.to_le_bytes());
         expected.extend_from_slice(b"\x00\x06\x00\x00\x00\x02\x01\x00abc");
         expected.extend_from_slice(b"\x02\x14\x00\x00\x00");
@@ -758,6 +760,56 @@ mod tests {
         expected.extend_from_slice(b"\x01\x04\x00\x00\x00gone");
         expected.extend_from_slice(b"\x00\x00\x00\x00\x00");
         assert_eq!(file, expected);
+    }
+
+    #[test]
+    fn flash_text_records_round_trip_and_a_short_one_is_corrupt() {
+        let mut writer = CaptureWriter::new(Vec::new()).unwrap();
+        writer.write_flash_text(0x4000, "ready").unwrap();
+        let file = writer.into_inner();
+        let mut expected = vec![4, 13, 0, 0, 0];
+        expected.extend_from_slice(&0x4000u64.to_le_bytes());
+        expected.extend_from_slice(b"ready");
+        assert_eq!(file[HEADER_LEN..], expected);
+        let records: Vec<Record> = CaptureReader::new(&file[..])
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            records,
+            [Record::FlashText {
+                address: 0x4000,
+                text: "ready".into()
+            }]
+        );
+        let mut short = file[..HEADER_LEN].to_vec();
+        short.extend_from_slice(&[4, 2, 0, 0, 0, 0, 0]);
+        let error = CaptureReader::new(&short[..])
+            .unwrap()
+            .next_record()
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("a flash text record of 2 bytes"),
+            "{error}"
+        );
+        let summary = summarize(&mut CaptureReader::new(&file[..]).unwrap()).unwrap();
+        assert_eq!(summary.flash_texts, 1);
+    }
+
+    /// A capture of the previous release (format 1, protocol 2) is refused by its format.
+    #[test]
+    fn a_capture_of_format_1_is_refused_naming_its_format() {
+        let mut file = b"RTTTCAPT\x01\x00\x02\x00".to_vec();
+        file.extend_from_slice(b"\x00\x01\x00\x00\x00\x00");
+        let error = CaptureReader::new(&file[..]).unwrap_err();
+        assert!(
+            matches!(error, CaptureError::UnsupportedFormat { found: 1, .. }),
+            "{error}"
+        );
+        assert_eq!(
+            error.to_string(),
+            "<stream> is in capture format 1, this host reads format 2"
+        );
     }
 
     #[test]
@@ -905,6 +957,7 @@ mod tests {
                 bytes: 8,
                 defmt_bytes: 3,
                 resets: 1,
+                flash_texts: 0,
                 cut_at: None,
             }
         );

@@ -48,9 +48,7 @@ use rtt_tunnel_protocol::{Frame, FrameError, Message};
 
 use crate::capture::CaptureWriter;
 use crate::defmt::{line_time, DefmtDecoder, DefmtEvents, DefmtLine};
-use crate::receiver::{
-    BootInfo, FlashSource, LimitStats, ReceiveError, Receiver, RECEIVER_TARGET,
-};
+use crate::receiver::{BootInfo, FlashSource, LimitStats, ReceiveError, Receiver, RECEIVER_TARGET};
 use crate::target_time;
 
 pub(crate) use drain::queue_request;

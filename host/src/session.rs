@@ -292,7 +292,12 @@ impl<M: TargetMemory> Session<M> {
                     // read from the target's memory, once each.
                     let mut flash = MemoryFlash(self.reader.memory_mut());
                     self.relay
-                        .feed_poll_with(&mut self.buffer, defmt, &mut self.receiver, Some(&mut flash))
+                        .feed_poll_with(
+                            &mut self.buffer,
+                            defmt,
+                            &mut self.receiver,
+                            Some(&mut flash),
+                        )
                         .map_err(SessionError::Capture)?;
                 }
             }

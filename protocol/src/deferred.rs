@@ -208,7 +208,14 @@ mod tests {
         w.push(0, Value::U64(1234)).unwrap();
         w.push(1, Value::Str("hello")).unwrap();
         w.push(2, Value::Bool(true)).unwrap();
-        w.push(3, Value::FlashText { offset: 0x1c4, len: 5 }).unwrap();
+        w.push(
+            3,
+            Value::FlashText {
+                offset: 0x1c4,
+                len: 5,
+            },
+        )
+        .unwrap();
         let len = w.len();
         let mut buf = [0u8; 128];
         let n = event_frame(&vbuf[..len], &mut buf);
@@ -223,7 +230,10 @@ mod tests {
             values.try_iter().last(),
             Some(Ok(FieldValue {
                 field: 3,
-                value: Value::FlashText { offset: 0x1c4, len: 5 }
+                value: Value::FlashText {
+                    offset: 0x1c4,
+                    len: 5
+                }
             }))
         );
         for (read, expected) in values.try_iter().zip(values.iter()) {

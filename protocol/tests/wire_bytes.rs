@@ -247,7 +247,13 @@ fn every_value_kind() {
     assert_eq!(values(&[(1, Value::SameConstant)]), [0x1b]);
     // A constant by reference: 5 bytes at offset 0x1c4 from the start of flash.
     assert_eq!(
-        values(&[(0, Value::FlashText { offset: 0x1c4, len: 5 })]),
+        values(&[(
+            0,
+            Value::FlashText {
+                offset: 0x1c4,
+                len: 5
+            }
+        )]),
         [0x0c, 0xc4, 0x03, 0x05]
     );
 }
@@ -273,17 +279,25 @@ fn texts_in_flash_go_by_reference_when_the_sender_says_so() {
     let mut buf = [0u8; 64];
     let mut w = ValuesWriter::new(&mut buf);
     let offset = 0x0fff_ffff;
-    let pushed = w.push_fmt_constant(0, 16, |f| f.write_str("!"), None, |_, _| {
-        Constant::Flash { offset }
-    });
+    let pushed = w.push_fmt_constant(
+        0,
+        16,
+        |f| f.write_str("!"),
+        None,
+        |_, _| Constant::Flash { offset },
+    );
     assert_eq!(pushed, Ok(Pushed::Whole));
     assert_eq!(w.values().as_bytes(), [0x0c, 0xff, 0xff, 0xff, 0x7f, 0x01]);
     // No room for the reference: nothing is written.
     let mut buf = [0u8; 6];
     let mut w = ValuesWriter::new(&mut buf);
-    let pushed = w.push_fmt_constant(0, 16, |f| f.write_str("!"), None, |_, _| {
-        Constant::Flash { offset }
-    });
+    let pushed = w.push_fmt_constant(
+        0,
+        16,
+        |f| f.write_str("!"),
+        None,
+        |_, _| Constant::Flash { offset },
+    );
     assert!(pushed.is_err());
     assert!(w.is_empty());
 }

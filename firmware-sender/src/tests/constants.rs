@@ -85,10 +85,7 @@ fn a_resend_sends_the_constant_again_and_a_dropped_marker_costs_nothing() {
     t.run(ready);
     let frames = t.frames();
     assert!(frames[0].contains("hello"), "{frames:?}");
-    assert_eq!(
-        frames.last().unwrap(),
-        "+0 event cs0 current 0=ref`ready`"
-    );
+    assert_eq!(frames.last().unwrap(), "+0 event cs0 current 0=ref`ready`");
     // The frame with the constant finds the ring full and is dropped: the next one carries
     // the constant again.
     let set = || tracing::info!("set");
