@@ -340,6 +340,7 @@ impl<
             tick_hz: identity.tick_hz,
             firmware,
             flash_base: self.flash_base(),
+            flash_len: self.flash_len(),
         });
         let sent = self.out.send::<C>(
             &mut self.stats,
@@ -359,6 +360,14 @@ impl<
     fn flash_base(&self) -> u32 {
         match self.flash {
             (start, end) if start < end => start as u32,
+            _ => 0,
+        }
+    }
+
+    /// The length of flash as the `Hello` says it.
+    fn flash_len(&self) -> u32 {
+        match self.flash {
+            (start, end) if start < end => u32::try_from(end - start).unwrap_or(u32::MAX),
             _ => 0,
         }
     }

@@ -38,6 +38,7 @@ pub fn hello() -> Frame<'static> {
             tick_hz: 1_000_000,
             firmware: "fuzz",
             flash_base: 0,
+            flash_len: 0,
         }),
     }
 }

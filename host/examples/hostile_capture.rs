@@ -26,6 +26,7 @@ fn hello(boot: u32, firmware: &str) -> Message<'_> {
         tick_hz: 1_000_000,
         firmware,
         flash_base: 0,
+        flash_len: 0,
     })
 }
 

@@ -125,24 +125,46 @@ impl<T: TargetMemory + ?Sized> TargetMemory for Box<T> {
 }
 
 /// Target memory as the source of the texts a target sends by reference (see
-/// [`Receiver::try_receive_with`](crate::receiver::Receiver::try_receive_with)): each text is
-/// read once, in a batch of its own, and the receiver keeps it. What a `--chip` or GDB session
-/// without the firmware's ELF resolves texts with.
+/// [`Receiver::try_receive_with`](crate::receiver::Receiver::try_receive_with)): what a
+/// `--chip` or GDB session without the firmware's ELF resolves texts with. The receiver reads
+/// the flash its `Hello` names once, in a batch of its own, and keeps it.
+///
+/// A read that finds the target gone (it exited, the link dropped) is not tried again; the
+/// session then ends as the next poll would ([`gone`](Self::gone)).
 #[derive(Debug)]
-pub struct MemoryFlash<'m, M: TargetMemory + ?Sized>(pub &'m mut M);
+pub struct MemoryFlash<'m, M: TargetMemory + ?Sized> {
+    memory: &'m mut M,
+    gone: Option<MemoryError>,
+}
 
-/// Texts longer than this are not read (a reference is at most 16 KiB on the sender).
-const MAX_FLASH_TEXT: usize = 1 << 16;
+impl<'m, M: TargetMemory + ?Sized> MemoryFlash<'m, M> {
+    /// Reads texts from `memory`.
+    pub fn new(memory: &'m mut M) -> Self {
+        MemoryFlash { memory, gone: None }
+    }
+
+    /// The error that found the target gone, if a read met one.
+    pub fn gone(self) -> Option<MemoryError> {
+        self.gone
+    }
+}
 
 impl<M: TargetMemory + ?Sized> crate::receiver::FlashSource for MemoryFlash<'_, M> {
     fn read_flash(&mut self, address: u64, len: usize) -> Result<Vec<u8>, String> {
-        if len > MAX_FLASH_TEXT {
-            return Err(format!("longer than {MAX_FLASH_TEXT} bytes"));
+        if let Some(error) = &self.gone {
+            return Err(format!("target memory: {error}"));
         }
         let mut buf = vec![0; len];
-        batch(&mut *self.0, |memory| memory.read(address, &mut buf))
-            .map_err(|error| format!("target memory: {error}"))?;
-        Ok(buf)
+        match batch(&mut *self.memory, |memory| memory.read(address, &mut buf)) {
+            Ok(()) => Ok(buf),
+            Err(error) => {
+                let why = format!("target memory: {error}");
+                if error.is_target_gone() {
+                    self.gone = Some(error);
+                }
+                Err(why)
+            }
+        }
     }
 }
 

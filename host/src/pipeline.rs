@@ -20,7 +20,7 @@
 //! use rtt_tunnel_protocol::{Frame, Hello, Message, PROTOCOL_VERSION};
 //!
 //! // One frame as the target writes it: COBS-encoded, then the 0x00 delimiter.
-//! let hello = Hello { version: PROTOCOL_VERSION, boot: 1, tick_hz: 1_000, firmware: "fw", flash_base: 0 };
+//! let hello = Hello { version: PROTOCOL_VERSION, boot: 1, tick_hz: 1_000, firmware: "fw", flash_base: 0, flash_len: 0 };
 //! let mut wire = [0u8; 64];
 //! let n = Frame { exception: 0, dt: 0, message: Message::Hello(hello) }.encode(&mut wire).unwrap();
 //!

@@ -288,9 +288,9 @@ impl<M: TargetMemory> Session<M> {
                     .defmt_slot
                     .map_or(&[][..], |slot| self.extra[slot].as_slice());
                 if *n > 0 || !defmt.is_empty() {
-                    // Texts sent by reference that the receiver has from nowhere else are
-                    // read from the target's memory, once each.
-                    let mut flash = MemoryFlash(self.reader.memory_mut());
+                    // Texts sent by reference that the receiver has from nowhere else (no
+                    // ELF) are read from the target's memory, once.
+                    let mut flash = MemoryFlash::new(self.reader.memory_mut());
                     self.relay
                         .feed_poll_with(
                             &mut self.buffer,
@@ -299,6 +299,11 @@ impl<M: TargetMemory> Session<M> {
                             Some(&mut flash),
                         )
                         .map_err(SessionError::Capture)?;
+                    // The target went while a text was read: the session ends as a poll
+                    // would have ended it.
+                    if let Some(error) = flash.gone() {
+                        return Err(RttError::Memory(error).into());
+                    }
                 }
             }
             Poll::Attached(attachment) => self.attached(attachment)?,

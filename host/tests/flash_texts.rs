@@ -41,6 +41,8 @@ fn hello_at(base: u32) -> Message<'static> {
         tick_hz: 1_000_000,
         firmware: FIRMWARE,
         flash_base: base,
+        // The test flash: `ready`.
+        flash_len: 5,
     })
 }
 
@@ -144,7 +146,7 @@ fn target_memory_resolves_a_reference_and_the_capture_records_it_for_replay() {
                 &mut bytes,
                 &[],
                 &mut rx,
-                Some(&mut MemoryFlash(&mut memory)),
+                Some(&mut MemoryFlash::new(&mut memory)),
             )
             .unwrap();
         assert_eq!(rx.unresolved_flash_texts(), 0);
@@ -155,7 +157,7 @@ fn target_memory_resolves_a_reference_and_the_capture_records_it_for_replay() {
                 &mut bytes,
                 &[],
                 &mut rx,
-                Some(&mut MemoryFlash(&mut memory)),
+                Some(&mut MemoryFlash::new(&mut memory)),
             )
             .unwrap();
     });

@@ -53,6 +53,7 @@ fn every_error_leaves_the_receiver_working() {
                 tick_hz: 1,
                 firmware: FIRMWARE,
                 flash_base: 0,
+                flash_len: 0,
             }),
             ReceiveError::VersionMismatch {
                 found: PROTOCOL_VERSION + 1,

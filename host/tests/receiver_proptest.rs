@@ -158,6 +158,7 @@ fn run(rx: &mut Receiver, steps: &[Step], dt: &[i64]) -> bool {
                 tick_hz: 1000,
                 firmware: FIRMWARE_IDS[*firmware],
                 flash_base: 0,
+                flash_len: 0,
             }),
             Step::CallSite {
                 id,

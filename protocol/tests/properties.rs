@@ -94,7 +94,7 @@ fn level() -> impl Strategy<Value = Level> {
 /// An owned message: the strategy's output, turned into a borrowed `Message` for encoding.
 #[derive(Debug, Clone)]
 enum Spec {
-    Hello(u32, u64, String, u32),
+    Hello(u32, u64, String, u32, u32),
     CallSite {
         id: CallsiteId,
         span: bool,
@@ -123,8 +123,14 @@ fn values() -> impl Strategy<Value = Vec<(u8, OwnedValue)>> {
 
 fn spec() -> impl Strategy<Value = Spec> {
     prop_oneof![
-        (any::<u32>(), any::<u64>(), ".{0,30}", any::<u32>())
-            .prop_map(|(b, t, f, base)| Spec::Hello(b, t, f, base)),
+        (
+            any::<u32>(),
+            any::<u64>(),
+            ".{0,30}",
+            any::<u32>(),
+            any::<u32>()
+        )
+            .prop_map(|(b, t, f, base, len)| Spec::Hello(b, t, f, base, len)),
         (
             callsite_id(),
             any::<bool>(),
@@ -187,12 +193,13 @@ fn with_message<R>(spec: &Spec, f: impl FnOnce(&Message<'_>) -> R) -> R {
     let mut vbuf = Vec::new();
     let names: Vec<&str>;
     let msg = match spec {
-        Spec::Hello(boot, tick_hz, firmware, flash_base) => Message::Hello(Hello {
+        Spec::Hello(boot, tick_hz, firmware, flash_base, flash_len) => Message::Hello(Hello {
             version: PROTOCOL_VERSION,
             boot: *boot,
             tick_hz: *tick_hz,
             firmware,
             flash_base: *flash_base,
+            flash_len: *flash_len,
         }),
         Spec::CallSite {
             id,
@@ -350,7 +357,7 @@ mod reference {
         let mut out = Vec::new();
         let o = &mut out;
         match spec {
-            Spec::Hello(boot, tick_hz, firmware, flash_base) => put(
+            Spec::Hello(boot, tick_hz, firmware, flash_base, flash_len) => put(
                 o,
                 &(
                     0u32,
@@ -359,6 +366,7 @@ mod reference {
                     *tick_hz,
                     firmware.as_str(),
                     *flash_base,
+                    *flash_len,
                 ),
             ),
             Spec::CallSite {
@@ -668,7 +676,7 @@ fn frame_cut_at_every_position() {
 
 #[test]
 fn oversized_frames_are_skipped_and_counted() {
-    let big = encode_frame(0, &Spec::Hello(1, 1, "x".repeat(100), 0));
+    let big = encode_frame(0, &Spec::Hello(1, 1, "x".repeat(100), 0, 0));
     let small = encode_frame(1, &Spec::Enter(SpanId(1)));
     let mut stream = big.clone();
     stream.extend(&small);
@@ -711,7 +719,7 @@ fn cobs_block_boundaries_round_trip() {
                     }
                 })
                 .collect();
-            let spec = Spec::Hello(1, 1, text, 0);
+            let spec = Spec::Hello(1, 1, text, 0, 0);
             let wire = encode_frame(3, &spec);
             let (frames, errors) = split::<1024>(&[&wire]);
             assert!(errors.is_empty(), "len {len}");

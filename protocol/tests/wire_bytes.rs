@@ -50,12 +50,14 @@ fn hello() {
         tick_hz: 1_000_000,
         firmware: "demo",
         flash_base: 0x0800_0000,
+        flash_len: 0x2000,
     });
     assert_eq!(
         body(&msg),
         [
             0x00, 0x03, 0x07, 0xc0, 0x84, 0x3d, 0x04, b'd', b'e', b'm', b'o', // as in v2
             0x80, 0x80, 0x80, 0x40, // the flash base
+            0x80, 0x40, // the flash length
         ]
     );
     // A version-2 Hello (no flash base) is refused by its version, not by its layout.
@@ -431,10 +433,11 @@ fn frames() {
         tick_hz: 32_768,
         firmware: "",
         flash_base: 0,
+        flash_len: 0,
     });
     assert_eq!(
         frame(-1, &hello),
-        [0x02, 0x01, 0x02, 0x03, 0x04, 0x80, 0x80, 0x02, 0x01, 0x01, 0x00]
+        [0x02, 0x01, 0x02, 0x03, 0x04, 0x80, 0x80, 0x02, 0x01, 0x01, 0x01, 0x00]
     );
     // A body of 300 non-zero bytes spans two COBS blocks.
     let long = "b".repeat(297);
@@ -444,11 +447,12 @@ fn frames() {
         tick_hz: 1,
         firmware: &long,
         flash_base: 1,
+        flash_len: 1,
     });
     let wire = frame(1, &hello);
     let mut raw = vec![0x02, 0x00, 0x01, 0x01, 0x01, 0xa9, 0x02];
     raw.extend(long.as_bytes());
-    raw.push(0x01);
+    raw.extend([0x01, 0x01]);
     let mut expected = vec![0u8; raw.len() + 3];
     let n = cobs::encode(&raw, &mut expected);
     expected.truncate(n);
@@ -517,6 +521,7 @@ fn frame_builder_reports_a_full_buffer() {
         tick_hz: 1,
         firmware: &long,
         flash_base: 0,
+        flash_len: 0,
     }));
     assert_eq!(r, Err(rtt_tunnel_protocol::EncodeError::BufferFull));
     assert_eq!(

@@ -21,11 +21,22 @@ pub trait FlashSource {
     fn read_flash(&mut self, address: u64, len: usize) -> Result<Vec<u8>, String>;
 }
 
+/// The most flash the receiver copies from a lent source at once (see [`FlashTexts::image`]).
+const MAX_IMAGE: u32 = 1 << 20;
+
 /// What the receiver knows of the target's flash texts.
 #[derive(Default)]
 pub(crate) struct FlashTexts {
     /// The `Hello`'s flash base (`None` until a `Hello` came).
     base: Option<u32>,
+    /// The `Hello`'s flash length.
+    len: u32,
+    /// All of the flash the `Hello` named, read at once from a lent source (target memory)
+    /// for the first reference that needed it: the texts of later references are then
+    /// there, even after the target has gone (a program that exits right after logging).
+    image: Option<Vec<u8>>,
+    /// Reading the image failed: texts are read one by one.
+    no_image: bool,
     /// The firmware's ELF, or another source the receiver owns.
     source: Option<Box<dyn FlashSource + Send>>,
     /// Texts resolved from a source, by address and length.
@@ -51,10 +62,15 @@ impl std::fmt::Debug for FlashTexts {
 }
 
 impl FlashTexts {
-    /// The flash base of a boot's `Hello`. A firmware other than the last one's forgets the
+    /// The flash of a boot's `Hello`. A firmware other than the last one's forgets the
     /// texts read from a source (`same_firmware` false).
-    pub(crate) fn set_base(&mut self, base: u32, same_firmware: bool) {
+    pub(crate) fn set_flash(&mut self, base: u32, len: u32, same_firmware: bool) {
+        if !same_firmware || self.base != Some(base) || self.len != len {
+            self.image = None;
+            self.no_image = false;
+        }
         self.base = Some(base);
+        self.len = len;
         if !same_firmware {
             self.cache.clear();
         }
@@ -100,7 +116,7 @@ impl FlashTexts {
         }
         let read = match (self.source.as_deref_mut(), lent) {
             (Some(source), _) => source.read_flash(address, len as usize),
-            (None, Some(lent)) => lent.read_flash(address, len as usize),
+            (None, Some(lent)) => self.read_lent(lent, base, offset, len),
             (None, None) => Err("no ELF".to_owned()),
         };
         let text = match read.map(String::from_utf8) {
@@ -111,6 +127,32 @@ impl FlashTexts {
         self.cache.insert(key, text.clone());
         self.new.push((address, text.clone()));
         text
+    }
+
+    /// The text at `offset`, `len` from a lent source: from the image of the whole flash,
+    /// read once, or by itself when there is no image.
+    fn read_lent(
+        &mut self,
+        lent: &mut dyn FlashSource,
+        base: u32,
+        offset: u32,
+        len: u32,
+    ) -> Result<Vec<u8>, String> {
+        if self.image.is_none() && !self.no_image && self.len > 0 && self.len <= MAX_IMAGE {
+            match lent.read_flash(u64::from(base), self.len as usize) {
+                Ok(image) => self.image = Some(image),
+                Err(_) => self.no_image = true,
+            }
+        }
+        let Some(image) = &self.image else {
+            return lent.read_flash(u64::from(base) + u64::from(offset), len as usize);
+        };
+        let start = offset as usize;
+        start
+            .checked_add(len as usize)
+            .and_then(|end| image.get(start..end))
+            .map(<[u8]>::to_vec)
+            .ok_or_else(|| format!("beyond the {} bytes of flash the Hello gave", self.len))
     }
 
     fn placeholder(&mut self, offset: u32, len: u32, why: &str) -> Box<str> {
@@ -149,7 +191,7 @@ mod tests {
     #[test]
     fn references_resolve_once_from_the_source_lent_and_are_handed_to_the_capture() {
         let mut texts = FlashTexts::default();
-        texts.set_base(0x100, false);
+        texts.set_flash(0x100, 0, false);
         let mut source = flash();
         assert_eq!(&*texts.resolve(0, 5, Some(&mut source)), "ready");
         assert_eq!(&*texts.resolve(0, 5, Some(&mut source)), "ready");
@@ -163,9 +205,39 @@ mod tests {
         assert!(!texts.has_new());
         assert_eq!(texts.unresolved(), 0);
         // Another firmware: read again.
-        texts.set_base(0x100, false);
+        texts.set_flash(0x100, 0, false);
         assert_eq!(&*texts.resolve(0, 5, Some(&mut source)), "ready");
         assert_eq!(source.1, 3);
+    }
+
+    #[test]
+    fn a_lent_source_is_read_once_for_all_of_the_flash_the_hello_gave() {
+        let mut texts = FlashTexts::default();
+        texts.set_flash(0x100, 10, true);
+        let mut source = flash();
+        assert_eq!(&*texts.resolve(5, 3, Some(&mut source)), "set");
+        assert_eq!(&*texts.resolve(0, 5, Some(&mut source)), "ready");
+        assert_eq!(source.1, 1, "one read of the whole flash");
+        // Then the source is gone: the image still has the texts.
+        assert_eq!(
+            &*texts.resolve(0, 4, None),
+            "<flash text +0x0, 4 bytes: no ELF>"
+        );
+        assert_eq!(
+            &*texts.resolve(0, 4, Some(&mut Flash(Vec::new(), 0))),
+            "read"
+        );
+        assert_eq!(
+            &*texts.resolve(8, 4, Some(&mut source)),
+            "<flash text +0x8, 4 bytes: beyond the 10 bytes of flash the Hello gave>"
+        );
+        // A flash the source cannot read at once: text by text.
+        let mut texts = FlashTexts::default();
+        texts.set_flash(0x100, 64, true);
+        let mut source = flash();
+        assert_eq!(&*texts.resolve(0, 5, Some(&mut source)), "ready");
+        assert_eq!(&*texts.resolve(5, 3, Some(&mut source)), "set");
+        assert_eq!(source.1, 3, "the image, then two texts");
     }
 
     #[test]
@@ -175,7 +247,7 @@ mod tests {
             &*texts.resolve(0x1c4, 5, None),
             "<flash text +0x1c4, 5 bytes: no Hello yet, so no flash base>"
         );
-        texts.set_base(0x100, false);
+        texts.set_flash(0x100, 0, false);
         assert_eq!(
             &*texts.resolve(0x1c4, 5, None),
             "<flash text +0x1c4, 5 bytes: no ELF>"
@@ -196,7 +268,7 @@ mod tests {
     #[test]
     fn preloaded_texts_come_first_and_an_owned_source_before_a_lent_one() {
         let mut texts = FlashTexts::default();
-        texts.set_base(0x100, true);
+        texts.set_flash(0x100, 0, true);
         texts.preload(0x100, "recorded".into());
         texts.preload(0x100, "rec".into());
         assert_eq!(&*texts.resolve(0, 8, None), "recorded");

@@ -23,6 +23,7 @@
 //!         tick_hz: 1_000_000,
 //!         firmware: "demo 0.1",
 //!         flash_base: 0,
+//!         flash_len: 0,
 //!     };
 //!     receiver.receive(Frame { exception: 0, dt: 10, message: Message::Hello(hello) });
 //!     let names = ["message"];
@@ -629,7 +630,8 @@ impl Receiver {
                         info.tick_hz = hello.tick_hz;
                     }
                     // The sender re-sends its `Hello` when its flash moved.
-                    self.flash.set_base(hello.flash_base, true);
+                    self.flash
+                        .set_flash(hello.flash_base, hello.flash_len, true);
                     self.ticks = dt;
                     self.clock.set(self.target_time());
                     return Ok(());
@@ -650,7 +652,8 @@ impl Receiver {
             self.callsites.clear();
         }
         self.constants.clear();
-        self.flash.set_base(hello.flash_base, same_firmware);
+        self.flash
+            .set_flash(hello.flash_base, hello.flash_len, same_firmware);
         self.library.touch(hello.firmware);
         if old_boot.is_some() {
             self.epoch += 1;

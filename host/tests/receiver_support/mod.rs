@@ -59,6 +59,7 @@ pub fn hello(boot: u32, firmware: &'static str) -> Message<'static> {
         tick_hz: 1_000_000,
         firmware,
         flash_base: 0,
+        flash_len: 0,
     })
 }
 
