@@ -680,6 +680,9 @@ impl std::fmt::Display for CaptureSummary {
         if self.resets > 0 {
             write!(f, "; {} resets", self.resets)?;
         }
+        if self.flash_texts > 0 {
+            write!(f, "; {} texts sent by reference", self.flash_texts)?;
+        }
         if let Some(at) = self.cut_at {
             write!(f, "; cut off at byte {at}")?;
         }
