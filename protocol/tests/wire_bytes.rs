@@ -618,7 +618,12 @@ fn documented_costs() {
         (2, Value::Str("hello")),
     ];
     assert_eq!(cost(&event, &three), 14);
-    // A constant message, after its first event.
+    // A constant message: its first event, by reference; the events after it.
+    let reference = Value::FlashText {
+        offset: 0x3fff,
+        len: 127,
+    };
+    assert_eq!(cost(&event, &[(0, reference)]), 8);
     assert_eq!(cost(&event, &[(0, Value::SameConstant)]), 5);
     let new_span = Message::NewSpan {
         id: SpanId(127),
