@@ -430,9 +430,12 @@ impl<'b> ValuesWriter<'b> {
         }
         if let Constant::Flash { offset } = decided {
             // The reference replaces the text copied behind it (the rare path: once per call
-            // site). The reference is at most 2 + 5 + 3 bytes, the room of the header and the
-            // length reserved in front of the text, and the text's own bytes (at least 1).
-            let end = (text_at + text_len).max(start + HEADER_MAX + 5 + 3);
+            // site): at most 2 + 5 + 2 bytes, in the room of the header and the length
+            // reserved in front of the text, the text's own bytes, and what the buffer has
+            // beyond them.
+            let end = (text_at + text_len)
+                .max(start + HEADER_MAX + 5 + 2)
+                .min(self.buf.len());
             let Some(room) = self.buf.get_mut(start..end) else {
                 return Err(EncodeError::BufferFull);
             };

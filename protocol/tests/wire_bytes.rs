@@ -290,8 +290,8 @@ fn texts_in_flash_go_by_reference_when_the_sender_says_so() {
     );
     assert_eq!(pushed, Ok(Pushed::Whole));
     assert_eq!(w.values().as_bytes(), [0x0c, 0xff, 0xff, 0xff, 0x7f, 0x01]);
-    // No room for the reference: nothing is written.
-    let mut buf = [0u8; 6];
+    // No room for the reference (5 bytes, 6 needed): nothing is written.
+    let mut buf = [0u8; 5];
     let mut w = ValuesWriter::new(&mut buf);
     let pushed = w.push_fmt_constant(
         0,

@@ -107,7 +107,11 @@ impl FlashTexts {
         lent: Option<&mut (dyn FlashSource + '_)>,
     ) -> Box<str> {
         let Some(base) = self.base else {
-            return self.placeholder(offset, len, "no Hello yet, so no flash base");
+            return self.placeholder(
+                offset,
+                len,
+                "no Hello yet to say where flash starts (ask for a re-send)",
+            );
         };
         let address = u64::from(base) + u64::from(offset);
         let key = (address, len);
@@ -245,7 +249,7 @@ mod tests {
         let mut texts = FlashTexts::default();
         assert_eq!(
             &*texts.resolve(0x1c4, 5, None),
-            "<flash text +0x1c4, 5 bytes: no Hello yet, so no flash base>"
+            "<flash text +0x1c4, 5 bytes: no Hello yet to say where flash starts (ask for a re-send)>"
         );
         texts.set_flash(0x100, 0, false);
         assert_eq!(
