@@ -33,10 +33,9 @@ impl Constants {
             let text = match v.value {
                 Value::Constant(text) => text.into(),
                 Value::FlashText { offset, len } => {
-                    let lent = match &mut lent {
-                        Some(lent) => Some(&mut **lent as &mut dyn FlashSource),
-                        None => None,
-                    };
+                    let lent = lent
+                        .as_mut()
+                        .map(|lent| &mut **lent as &mut dyn FlashSource);
                     flash.resolve(offset, len, lent)
                 }
                 _ => continue,
