@@ -78,18 +78,16 @@ impl Constants {
 
     /// The first time of a text in flash at this call site (the rare path): sent by
     /// reference, as its offset from the start of flash.
-    #[cold]
-    #[inline(never)]
     fn first(&mut self, pinned: Pinned, start: usize) -> Constant {
-        let Ok(offset) = u32::try_from(pinned.addr.get() - start) else {
+        if u32::try_from(pinned.addr.get() - start).is_err() {
             return Constant::No;
-        };
+        }
         // One constant per call site: the first field that had one keeps it (a new text for
         // that field replaces it); the other fields' texts go in full.
         let free = self.known.is_none_or(|known| known.field == pinned.field);
         if free && self.new.is_none() {
             self.new = Some(pinned);
-            Constant::Flash { offset }
+            Constant::Flash
         } else {
             Constant::No
         }
@@ -152,11 +150,15 @@ impl<'w, 'b> ValueVisitor<'w, 'b> {
             .known
             .filter(|known| known.field == index)
             .map(|known| (known.addr.get() as *const u8, usize::from(known.len)));
-        let pushed =
-            self.writer
-                .push_fmt_constant(index, self.text_limit, format, same, |addr, len| {
-                    constants.decide(index, addr as usize, len)
-                });
+        let flash_start = constants.flash.0;
+        let pushed = self.writer.push_fmt_constant(
+            index,
+            self.text_limit,
+            format,
+            same,
+            flash_start,
+            |addr, len| constants.decide(index, addr as usize, len),
+        );
         match pushed {
             Ok(Pushed::Whole) => {}
             Ok(Pushed::Same) => self.constants.same = true,
@@ -168,6 +170,23 @@ impl<'w, 'b> ValueVisitor<'w, 'b> {
                     self.constants.new = None;
                 }
             }
+        }
+    }
+
+    /// A static `&str` in flash, the first time at this call site (the rare path): its offset
+    /// from the start of flash and its length.
+    #[cold]
+    #[inline(never)]
+    fn str_reference(&mut self, index: u8, value: &str) {
+        let reference = Value::FlashText {
+            // `decide` took only offsets that fit a `u32` and lengths that fit a `u16`.
+            offset: (value.as_ptr() as usize - self.constants.flash.0) as u32,
+            len: value.len() as u32,
+        };
+        if self.writer.push(index, reference).is_err() {
+            // The host does not have it.
+            self.constants.new = None;
+            self.no_room(index);
         }
     }
 
@@ -214,24 +233,17 @@ impl Visit for ValueVisitor<'_, '_> {
             .decide(index, value.as_ptr() as usize, value.len())
         {
             Constant::Same => Value::SameConstant,
-            Constant::New => Value::Constant(value),
-            Constant::Flash { offset } => Value::FlashText {
-                offset,
-                // `decide` took only lengths that fit a `u16`.
-                len: value.len() as u32,
-            },
+            // A sender of ours sends constants by reference, never in full.
+            Constant::New | Constant::Flash => return self.str_reference(index, value),
             Constant::No => Value::Str(value),
         };
         let fits = |v: &str| v.len() <= self.text_limit;
         let pushed = match value {
-            Value::Str(v) | Value::Constant(v) if !fits(v) => Err(()),
+            Value::Str(v) if !fits(v) => Err(()),
             value => self.writer.push(index, value).map_err(|_| ()),
         };
         if pushed.is_err() {
-            if let Value::Constant(_) | Value::FlashText { .. } = value {
-                self.constants.new = None;
-            }
-            if let Value::Str(v) | Value::Constant(v) = value {
+            if let Value::Str(v) = value {
                 self.text(index, |w| w.write_str(v));
             } else {
                 self.no_room(index);

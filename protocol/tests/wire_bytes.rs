@@ -267,9 +267,10 @@ fn texts_in_flash_go_by_reference_when_the_sender_says_so() {
     let mut w = ValuesWriter::new(&mut buf);
     let flash = |addr: *const u8, len: usize| {
         assert_eq!((addr, len), (READY.as_ptr(), READY.len()));
-        Constant::Flash { offset: 0x1c4 }
+        Constant::Flash
     };
-    let pushed = w.push_fmt_constant(0, 16, |f| f.write_str(READY), None, flash);
+    let start = READY.as_ptr() as usize - 0x1c4;
+    let pushed = w.push_fmt_constant(0, 16, |f| f.write_str(READY), None, start, flash);
     assert_eq!(pushed, Ok(Pushed::Whole));
     // Then a text after it, to show the reference left nothing of the text behind.
     w.push(1, Value::Str("x")).unwrap();
@@ -280,13 +281,15 @@ fn texts_in_flash_go_by_reference_when_the_sender_says_so() {
     // A one-byte text, whose reference is longer than the room its text took.
     let mut buf = [0u8; 64];
     let mut w = ValuesWriter::new(&mut buf);
-    let offset = 0x0fff_ffff;
+    static BANG: &str = "!";
+    let start = (BANG.as_ptr() as usize).wrapping_sub(0x0fff_ffff);
     let pushed = w.push_fmt_constant(
         0,
         16,
-        |f| f.write_str("!"),
+        |f| f.write_str(BANG),
         None,
-        |_, _| Constant::Flash { offset },
+        start,
+        |_, _| Constant::Flash,
     );
     assert_eq!(pushed, Ok(Pushed::Whole));
     assert_eq!(w.values().as_bytes(), [0x0c, 0xff, 0xff, 0xff, 0x7f, 0x01]);
@@ -296,9 +299,10 @@ fn texts_in_flash_go_by_reference_when_the_sender_says_so() {
     let pushed = w.push_fmt_constant(
         0,
         16,
-        |f| f.write_str("!"),
+        |f| f.write_str(BANG),
         None,
-        |_, _| Constant::Flash { offset },
+        start,
+        |_, _| Constant::Flash,
     );
     assert!(pushed.is_err());
     assert!(w.is_empty());
@@ -316,11 +320,11 @@ fn texts_in_one_piece_go_as_constants_when_the_sender_says_so() {
             answer
         }
     };
-    w.push_fmt_constant(0, 16, |f| f.write_str(READY), None, ask(Constant::New))
+    w.push_fmt_constant(0, 16, |f| f.write_str(READY), None, 0, ask(Constant::New))
         .unwrap();
-    w.push_fmt_constant(0, 16, |f| f.write_str(READY), None, ask(Constant::Same))
+    w.push_fmt_constant(0, 16, |f| f.write_str(READY), None, 0, ask(Constant::Same))
         .unwrap();
-    w.push_fmt_constant(0, 16, |f| f.write_str(READY), None, ask(Constant::No))
+    w.push_fmt_constant(0, 16, |f| f.write_str(READY), None, 0, ask(Constant::No))
         .unwrap();
     // Two pieces: never asked, sent as text.
     w.push_fmt_constant(
@@ -331,6 +335,7 @@ fn texts_in_one_piece_go_as_constants_when_the_sender_says_so() {
             f.write_str("b")
         },
         None,
+        0,
         |_, _| {
             asked.push(());
             Constant::New
@@ -344,6 +349,7 @@ fn texts_in_one_piece_go_as_constants_when_the_sender_says_so() {
             2,
             |f| f.write_str(READY),
             None,
+            0,
             |_, _| {
                 asked.push(());
                 Constant::New
@@ -373,7 +379,7 @@ fn the_constant_the_host_keeps_is_neither_copied_nor_asked_about() {
     let mut buf = [0u8; 64];
     let mut w = ValuesWriter::new(&mut buf);
     // Exactly the kept piece: the marker.
-    let pushed = w.push_fmt_constant(0, 16, |f| f.write_str(READY), same, never);
+    let pushed = w.push_fmt_constant(0, 16, |f| f.write_str(READY), same, 0, never);
     assert_eq!(pushed, Ok(Pushed::Same));
     // The kept piece and more: formatted again, sent as text, not asked about.
     let pushed = w.push_fmt_constant(
@@ -384,11 +390,12 @@ fn the_constant_the_host_keeps_is_neither_copied_nor_asked_about() {
             f.write_str("!")
         },
         same,
+        0,
         never,
     );
     assert_eq!(pushed, Ok(Pushed::Whole));
     // Another piece: asked as usual.
-    let pushed = w.push_fmt_constant(2, 16, |f| f.write_str("go"), same, |_, _| Constant::No);
+    let pushed = w.push_fmt_constant(2, 16, |f| f.write_str("go"), same, 0, |_, _| Constant::No);
     assert_eq!(pushed, Ok(Pushed::Whole));
     assert_eq!(
         w.values().as_bytes(),
