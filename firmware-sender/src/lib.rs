@@ -33,12 +33,15 @@
 //! - **Full tables**: a span that finds no slot gets the untracked id (the host knows it);
 //!   events inside it are still sent. Events from a call site that finds no slot are dropped.
 //!   Everything is counted in [`Stats`]; nothing panics.
-//! - **Constants**: text that lies in the firmware's flash and reaches the sender in one
-//!   piece — a constant message (`info!("ready")`), a static `&str` value — goes out in the
-//!   call site's first event as a constant the host keeps, and as a one-byte marker in the
-//!   events after it while it stays the same (see [`Tunnel::set_flash`]). Formatted messages
-//!   (`info!("n = {}", n)`), `Debug` output written in pieces and strings in RAM are sent in
-//!   full every time.
+//! - **Constants by reference**: text that lies in the firmware's flash and reaches the sender
+//!   in one piece — a constant message (`info!("ready")`, whose one static piece
+//!   `fmt::Arguments` hands to `write_str` as is), a static `&str` value — is not sent: the
+//!   call site's first event carries its offset from the start of flash and its length (3 or
+//!   4 bytes), the host reads the text from the firmware's ELF, from the target's memory or
+//!   from a capture, and keeps it; the events after it send a one-byte marker while it stays
+//!   the same. Formatted messages (`info!("n = {}", n)`), numbers, `Debug` output written in
+//!   pieces and strings in RAM are sent as text every time. The flash is cortex-m-rt's
+//!   read-only data (`__srodata..__erodata`) by default, or what [`Tunnel::set_flash`] says.
 //! - **Hot path**: the frame is encoded by hand (the protocol crate's encoder, no serde) into a
 //!   stack buffer that is never zeroed, and copied into the RTT ring without a call to
 //!   `memcpy` for a frame of a few bytes (a few word moves); nothing on the way panics. A
@@ -142,7 +145,6 @@
 //!     // tracing on up channel 1, host requests on down channel 0.
 //!     let link = RttLink::new(channels.up.1, Some(channels.down.0));
 //!     let identity = Identity { boot: boot_nonce(), tick_hz: SYSCLK_HZ, firmware: firmware_id!() };
-//!     TUNNEL.set_flash(flash()); // constant messages go once per call site
 //!     TUNNEL.init(link, identity).unwrap();
 //!
 //!     defmt::info!("defmt still works");
@@ -153,15 +155,6 @@
 //!         tracing::info!(reading, "measured");
 //!         n = n.wrapping_add(1);
 //!     }
-//! }
-//!
-//! /// Code and read-only data, from cortex-m-rt's linker symbols.
-//! fn flash() -> core::ops::Range<usize> {
-//!     extern "C" {
-//!         static __stext: u8;
-//!         static __erodata: u8;
-//!     }
-//!     core::ptr::addr_of!(__stext) as usize..core::ptr::addr_of!(__erodata) as usize
 //! }
 //!
 //! #[tracing::instrument(level = "debug")]
@@ -247,6 +240,10 @@
 //!   [`boot_count`], [`Tunnel::poll_and_wait`], and with `rtt` the [`init!`] set-up.
 //! - `panic-handler` (implies `cortex-m`): a `#[panic_handler]`, as panic-probe's: the panic
 //!   is reported ([`report_panic`]), the host given time to read it, then `udf`.
+//! - `cortex-m-rt` (default): on bare-metal ARM targets, the flash of texts sent by reference
+//!   is cortex-m-rt's read-only data, from the linker symbols `__srodata` and `__erodata`
+//!   that its `link.x` defines. Firmware linked without cortex-m-rt turns it off (it would not
+//!   link) and calls [`Tunnel::set_flash`], or sends every text in full.
 //!
 //! ```toml
 //! rtt-tunnel-sender = { version = "0.1", default-features = false } # no rtt-target
@@ -284,6 +281,7 @@ mod clock;
 mod context;
 mod entered;
 mod error;
+mod flash;
 mod identity;
 #[cfg(all(feature = "cortex-m", feature = "rtt"))]
 mod init;

@@ -183,9 +183,13 @@ pub(crate) struct State<
     scratch: [u8; FRAME],
     /// A call site's field names, gathered for its announcement.
     names: Vec<&'static str, MAX_FIELDS>,
-    /// The firmware's flash, `start..end`: texts there go as call-site constants. Empty
-    /// until [`Tunnel::set_flash`](crate::Tunnel::set_flash).
+    /// The firmware's flash, `start..end`: texts there go as call-site constants, by
+    /// reference. From [`Tunnel::set_flash`](crate::Tunnel::set_flash), or the linker's
+    /// read-only data when the link is connected (`crate::flash`); empty until then.
     pub(crate) flash: (usize, usize),
+    /// [`Tunnel::set_flash`](crate::Tunnel::set_flash) was called: `flash` is the firmware's
+    /// choice, not the default.
+    flash_set: bool,
     pub(crate) stats: Stats,
 }
 
@@ -215,6 +219,7 @@ impl<
             scratch: [0; FRAME],
             names: Vec::new(),
             flash: (0, 0),
+            flash_set: false,
             stats: Stats {
                 frames_written: 0,
                 frames_dropped: 0,
@@ -234,8 +239,22 @@ impl<
         }
         self.out.link = Maybe::Some(link);
         self.identity = Maybe::Some(identity);
+        if !self.flash_set {
+            self.flash = crate::flash::from_linker();
+        }
         self.hello_pending = true;
         true
+    }
+
+    /// Sets the flash range; a `Hello` that already went out with another start goes out
+    /// again, so that the host reads later references from the right base.
+    pub(crate) fn set_flash(&mut self, flash: (usize, usize)) {
+        let moved = self.flash.0 != flash.0;
+        self.flash = flash;
+        self.flash_set = true;
+        if moved && self.out.started {
+            self.hello_pending = true;
+        }
     }
 
     pub(crate) fn link_mut(&mut self) -> Option<&mut L> {
@@ -320,6 +339,8 @@ impl<
             boot: identity.boot,
             tick_hz: identity.tick_hz,
             firmware,
+            flash_base: self.flash_base(),
+            flash_len: self.flash_len(),
         });
         let sent = self.out.send::<C>(
             &mut self.stats,
@@ -332,6 +353,23 @@ impl<
             self.hello_pending = false;
         }
         sent
+    }
+
+    /// The start of flash as the `Hello` says it (Cortex-M addresses are 32 bits; 0 with no
+    /// flash range).
+    fn flash_base(&self) -> u32 {
+        match self.flash {
+            (start, end) if start < end => start as u32,
+            _ => 0,
+        }
+    }
+
+    /// The length of flash as the `Hello` says it.
+    fn flash_len(&self) -> u32 {
+        match self.flash {
+            (start, end) if start < end => u32::try_from(end - start).unwrap_or(u32::MAX),
+            _ => 0,
+        }
     }
 
     fn send_dropped<C: Clock>(&mut self, now: u64) -> Sent {

@@ -188,17 +188,22 @@ where
     }
 
     /// Tells the sender where the firmware's flash is (`start..end`, addresses of the
-    /// running firmware). Text that lies there cannot change, so the sender sends it only once
-    /// per call site: a constant message (`info!("ready")`, whose one static piece
-    /// `fmt::Arguments` hands over as is) or a static `&str` value goes out in the call
-    /// site's first event as a constant the host keeps, and as a one-byte marker in the
-    /// events after it, while it stays the same text. Formatted text (`info!("n = {}", n)`),
-    /// `Debug` output written in pieces, and strings in RAM are sent in full every time.
+    /// running firmware), instead of the default. Text that lies there cannot change, so the
+    /// sender does not send its bytes: a constant message (`info!("ready")`, whose one static
+    /// piece `fmt::Arguments` hands over as is) or a static `&str` value goes out in the call
+    /// site's first event as a reference (its offset from `start` and its length, which the
+    /// host resolves from the firmware's ELF, target memory or a capture), and as a one-byte
+    /// marker in the events after it, while it stays the same text. Formatted text
+    /// (`info!("n = {}", n)`), `Debug` output written in pieces, and strings in RAM are sent
+    /// in full every time.
     ///
-    /// With cortex-m-rt, the range from `__stext` to `__erodata` holds code and read-only
-    /// data. Without this call, every text is sent in full.
+    /// The default, with the `cortex-m-rt` feature (on by default) on a bare-metal ARM
+    /// target, is cortex-m-rt's read-only data, `__srodata..__erodata`, where string literals
+    /// lie. Without it, and before [`connect`](Self::connect), there is no flash and every
+    /// text is sent in full. An empty range (`0..0`) turns references off. Called after the
+    /// `Hello` went out with another start, it sends the `Hello` again.
     pub fn set_flash(&self, flash: core::ops::Range<usize>) {
-        self.with_state(|s| s.flash = (flash.start, flash.end));
+        self.with_state(|s| s.set_flash((flash.start, flash.end)));
     }
 
     /// Sets the runtime level filter (what the host's `SetLevel` request does). Levels above

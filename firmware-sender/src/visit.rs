@@ -28,8 +28,9 @@ impl Cut {
     }
 }
 
-/// Texts of an event that lie in flash: sent once as a constant of the call site, then as a
-/// one-byte marker while they stay the same. One per call site: the first field that had one.
+/// Texts of an event that lie in flash: sent once by reference (their offset from the start of
+/// flash and their length) as a constant of the call site, then as a one-byte marker while
+/// they stay the same. One per call site: the first field that had one.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Constants {
     /// The firmware's flash: `start..end` (empty: no constants).
@@ -72,12 +73,21 @@ impl Constants {
             self.same = true;
             return Constant::Same;
         }
+        self.first(pinned, start)
+    }
+
+    /// The first time of a text in flash at this call site (the rare path): sent by
+    /// reference, as its offset from the start of flash.
+    fn first(&mut self, pinned: Pinned, start: usize) -> Constant {
+        if u32::try_from(pinned.addr.get() - start).is_err() {
+            return Constant::No;
+        }
         // One constant per call site: the first field that had one keeps it (a new text for
         // that field replaces it); the other fields' texts go in full.
-        let free = self.known.is_none_or(|known| known.field == field);
+        let free = self.known.is_none_or(|known| known.field == pinned.field);
         if free && self.new.is_none() {
             self.new = Some(pinned);
-            Constant::New
+            Constant::Flash
         } else {
             Constant::No
         }
@@ -180,29 +190,58 @@ impl<'w, 'b> ValueVisitor<'w, 'b> {
             .known
             .filter(|known| known.field == index)
             .map(|known| (known.addr.get() as *const u8, usize::from(known.len)));
-        let pushed =
-            self.writer
-                .push_fmt_constant(index, self.text_limit, format, same, |addr, len| {
-                    constants.decide(index, addr as usize, len)
-                });
+        let flash_start = constants.flash.0;
+        let pushed = self.writer.push_fmt_constant(
+            index,
+            self.text_limit,
+            format,
+            same,
+            flash_start,
+            |addr, len| constants.decide(index, addr as usize, len),
+        );
         match pushed {
             Ok(Pushed::Whole) => {}
             Ok(Pushed::Same) => self.constants.same = true,
             Ok(Pushed::Cut) => self.cut.truncated += 1,
-            Err(_) => self.cut.dropped += 1,
+            Err(_) => {
+                self.cut.dropped += 1;
+                // A reference that found no room: the host does not have it.
+                if self.constants.new.is_some_and(|new| new.field == index) {
+                    self.constants.new = None;
+                }
+            }
+        }
+    }
+
+    /// A static `&str` in flash, the first time at this call site (the rare path): its offset
+    /// from the start of flash and its length.
+    #[cold]
+    #[inline(never)]
+    fn str_reference(&mut self, index: u8, value: &str) {
+        let reference = Value::FlashText {
+            // `decide` took only offsets that fit a `u32` and lengths that fit a `u16`.
+            offset: (value.as_ptr() as usize - self.constants.flash.0) as u32,
+            len: value.len() as u32,
+        };
+        if self.writer.push(index, reference).is_err() {
+            // The host does not have it.
+            self.constants.new = None;
+            self.no_room(index);
         }
     }
 
     /// A text known whole: a `&str` value (`debug` false), or the one static piece of a
     /// `fmt::Arguments` recorded as `Debug` (`debug` true: it goes as the `Debug` text that
-    /// formatting it would have written). A text in flash goes as a call-site constant.
+    /// formatting it would have written). A text in flash goes as a call-site constant, by
+    /// reference the first time.
     fn whole_text(&mut self, index: u8, text: &str, debug: bool) {
         let value = match self
             .constants
             .decide(index, text.as_ptr() as usize, text.len())
         {
             Constant::Same => Value::SameConstant,
-            Constant::New => Value::Constant(text),
+            // A sender of ours sends constants by reference, never in full.
+            Constant::New | Constant::Flash => return self.str_reference(index, text),
             Constant::No if debug => Value::Debug {
                 text,
                 truncated: false,
@@ -211,16 +250,11 @@ impl<'w, 'b> ValueVisitor<'w, 'b> {
         };
         let fits = |v: &str| v.len() <= self.text_limit;
         let pushed = match value {
-            Value::Str(v) | Value::Constant(v) | Value::Debug { text: v, .. } if !fits(v) => {
-                Err(())
-            }
+            Value::Str(v) | Value::Debug { text: v, .. } if !fits(v) => Err(()),
             value => self.writer.push(index, value).map_err(|_| ()),
         };
         if pushed.is_err() {
-            if let Value::Constant(_) = value {
-                self.constants.new = None;
-            }
-            if let Value::Str(v) | Value::Constant(v) | Value::Debug { text: v, .. } = value {
+            if let Value::Str(v) | Value::Debug { text: v, .. } = value {
                 self.text(index, &|w| w.write_str(v));
             } else {
                 self.no_room(index);

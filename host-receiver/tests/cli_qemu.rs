@@ -137,6 +137,10 @@ fn demo_on(target: &str, machine: &str) {
         "{}",
         run.stdout
     );
+    // `info!("ready")` went by reference (its offset in flash): the host read the text from
+    // the ELF.
+    assert!(has(" INFO demo: ready"), "{}", run.stdout);
+    assert!(!has("<flash text"), "{}", run.stdout);
     // Nesting: an #[instrument]ed function inside the loop's spans; the SysTick interrupt's
     // span not inside whatever thread mode had entered (its frames say it ran in a handler).
     assert!(has(
@@ -490,6 +494,15 @@ fn any_gdb_server_with_an_elf_or_a_ram_range() {
             "{locate:?}: {}",
             run.stdout
         );
+        // `info!("ready")` went by reference: with --ram there is no ELF, and the host read
+        // the text from the target's memory through the GDB server.
+        assert!(
+            run.stdout.contains(" INFO demo: ready\n"),
+            "{locate:?}: {}",
+            run.stdout
+        );
+        assert!(!run.stdout.contains("<flash text"), "{}", run.stdout);
+        assert!(!run.stderr.contains("not resolved"), "{}", run.stderr);
         assert!(
             run.stderr.contains("the firmware exited with code 0"),
             "{}",
@@ -610,6 +623,15 @@ fn a_recording_replays_to_exactly_what_the_live_run_printed() {
             rtt_tunnel_protocol::PROTOCOL_VERSION
         );
         assert!(replay.stderr.contains(&info), "{}", replay.stderr);
+        // The replay has no ELF: `info!("ready")`, sent by reference, prints its text from
+        // the capture's record of it.
+        assert!(
+            replay.stderr.contains(" texts sent by reference"),
+            "{}",
+            replay.stderr
+        );
+        assert!(replay.stdout.contains("ready"), "{}", replay.stdout);
+        assert!(!replay.stdout.contains("<flash text"), "{}", replay.stdout);
 
         if name == "compact" {
             // Other output options on the same recording: a filter, colours.

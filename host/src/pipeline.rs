@@ -20,7 +20,7 @@
 //! use rtt_tunnel_protocol::{Frame, Hello, Message, PROTOCOL_VERSION};
 //!
 //! // One frame as the target writes it: COBS-encoded, then the 0x00 delimiter.
-//! let hello = Hello { version: PROTOCOL_VERSION, boot: 1, tick_hz: 1_000, firmware: "fw" };
+//! let hello = Hello { version: PROTOCOL_VERSION, boot: 1, tick_hz: 1_000, firmware: "fw", flash_base: 0, flash_len: 0 };
 //! let mut wire = [0u8; 64];
 //! let n = Frame { exception: 0, dt: 0, message: Message::Hello(hello) }.encode(&mut wire).unwrap();
 //!
@@ -48,7 +48,7 @@ use rtt_tunnel_protocol::{Frame, FrameError, Message};
 
 use crate::capture::CaptureWriter;
 use crate::defmt::{line_time, DefmtDecoder, DefmtEvents, DefmtLine};
-use crate::receiver::{BootInfo, LimitStats, ReceiveError, Receiver, RECEIVER_TARGET};
+use crate::receiver::{BootInfo, FlashSource, LimitStats, ReceiveError, Receiver, RECEIVER_TARGET};
 use crate::target_time;
 
 pub(crate) use drain::queue_request;
@@ -92,6 +92,9 @@ pub struct SessionStats {
     pub trailing_bytes: u64,
     /// What the receiver's [`Limits`](crate::receiver::Limits) refused or dropped.
     pub limits: LimitStats,
+    /// Texts the target sent by reference that no source resolved (shown as a placeholder
+    /// that says why: see [`Receiver::with_flash_source`]).
+    pub unresolved_texts: u64,
 }
 
 impl SessionStats {
@@ -125,6 +128,13 @@ impl fmt::Display for SessionStats {
                 f,
                 "; defmt: {} lines ({} bytes), {} errors",
                 self.defmt_lines, self.defmt_bytes, self.defmt_errors
+            )?;
+        }
+        if self.unresolved_texts > 0 {
+            write!(
+                f,
+                "; texts sent by reference not resolved: {} (no ELF?)",
+                self.unresolved_texts
             )?;
         }
         if self.trailing_bytes > 0 {
@@ -346,6 +356,24 @@ impl Pipeline {
         defmt: &[u8],
         receiver: &mut Receiver,
     ) -> io::Result<u64> {
+        self.feed_poll_with(bytes, defmt, receiver, None)
+    }
+
+    /// [`feed_poll`](Self::feed_poll), reading the texts frames send by reference from
+    /// `flash` (the target's memory) when the receiver has them neither already nor from its
+    /// own source (see [`Receiver::try_receive_with`]). The texts the receiver read from a
+    /// source go into the capture, after the poll's bytes.
+    ///
+    /// # Errors
+    ///
+    /// As [`feed`](Self::feed).
+    pub fn feed_poll_with(
+        &mut self,
+        bytes: &mut [u8],
+        defmt: &[u8],
+        receiver: &mut Receiver,
+        flash: Option<&mut dyn FlashSource>,
+    ) -> io::Result<u64> {
         if let Some(capture) = &mut self.capture {
             if defmt.is_empty() {
                 capture.write_data(bytes)?;
@@ -358,14 +386,27 @@ impl Pipeline {
                 relay.decode(defmt, &mut self.stats, receiver);
             }
         }
-        let frames = self.relay_frames(bytes, receiver)?;
+        let frames = self.relay_frames(bytes, receiver, flash)?;
         if let Some(relay) = &mut self.defmt {
             relay.flush(&mut self.stats, receiver);
+        }
+        if receiver.has_new_flash_texts() {
+            let texts = receiver.take_new_flash_texts();
+            if let Some(capture) = &mut self.capture {
+                for (address, text) in texts {
+                    capture.write_flash_text(address, &text)?;
+                }
+            }
         }
         Ok(frames)
     }
 
-    fn relay_frames(&mut self, bytes: &mut [u8], receiver: &mut Receiver) -> io::Result<u64> {
+    fn relay_frames(
+        &mut self,
+        bytes: &mut [u8],
+        receiver: &mut Receiver,
+        mut flash: Option<&mut dyn FlashSource>,
+    ) -> io::Result<u64> {
         self.stats.bytes += bytes.len() as u64;
         let before = self.stats.frames;
         let mut written = Ok(());
@@ -414,7 +455,11 @@ impl Pipeline {
                             }
                         }
                     }
-                    (hello, receiver.try_receive(frame))
+                    let received = match &mut flash {
+                        Some(flash) => receiver.try_receive_with(frame, &mut **flash),
+                        None => receiver.try_receive(frame),
+                    };
+                    (hello, received)
                 }
                 Err(error) => {
                     stats.decode_errors += 1;
@@ -521,6 +566,7 @@ impl Pipeline {
             target_resets: receiver.resets(),
             dropped_frames: receiver.dropped_frames(),
             limits: receiver.limit_stats(),
+            unresolved_texts: receiver.unresolved_flash_texts(),
             ..self.stats
         }
     }

@@ -62,12 +62,29 @@
 //!
 //! # Constants
 //!
-//! A text that is the same at every event of a call site ([`Value::Constant`]: a constant
-//! message such as `info!("ready")`, a static `&str` value) is sent once; the host keeps it
-//! for the call site and field, and later events send [`Value::SameConstant`], one byte. The
-//! sender decides which texts qualify (text in the firmware's flash, written in one piece); a
-//! host forgets a call site's constants when the call site is announced again, and the sender
+//! A text that is the same at every event of a call site (a constant message such as
+//! `info!("ready")`, a static `&str` value) is sent once; the host keeps it for the call site
+//! and field, and later events send [`Value::SameConstant`], one byte. The sender decides
+//! which texts qualify (text in the firmware's flash, written in one piece) and sends them by
+//! reference, [`Value::FlashText`] (value kind 12): the text's offset from the start of flash
+//! and its length, two varints. The [`Hello`] says where flash starts and how long it is
+//! ([`Hello::flash_base`], [`Hello::flash_len`]); the host reads the text from the firmware's
+//! ELF, from the target's memory, or from a capture that recorded it. [`Value::Constant`]
+//! (kind 10) carries a constant's text in full, for a sender that knows no flash. A host
+//! forgets a call site's constants when the call site is announced again, and the sender
 //! sends them again after that.
+//!
+//! | value kind | value |
+//! |---|---|
+//! | 0, 1 | `bool` false, true |
+//! | 2, 3, 4, 5 | `i64`, `u64`, `i128`, `u128` |
+//! | 6 | `f64` |
+//! | 7 | `&str` |
+//! | 8, 9 | `Debug` text, whole or cut |
+//! | 10 | a constant, in full |
+//! | 11 | the same constant again |
+//! | 12 | a constant by reference to flash |
+//! | 13 to 15 | free |
 //!
 //! # Adding a message
 //!
@@ -96,6 +113,7 @@
 //! | event, one `u32` field (value < 128) | 6 |
 //! | event, one `u32` field (value ≥ 2²⁸) | 10 |
 //! | event, `u32` + `bool` + `&str` of 5 bytes | 14 |
+//! | event, a constant message, its first event (flash offset < 16384, text < 128 bytes) | 8 |
 //! | event, a constant message, after its first event | 5 |
 //! | new span, no field | 5 |
 //! | enter, exit, close | 4 |
@@ -154,4 +172,4 @@ pub use value::{
 };
 
 /// The version of this wire format, sent in every [`Hello`].
-pub const PROTOCOL_VERSION: u16 = 2;
+pub const PROTOCOL_VERSION: u16 = 3;

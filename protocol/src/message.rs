@@ -102,6 +102,13 @@ pub struct Hello<'a> {
     /// by it.
     #[serde(borrow)]
     pub firmware: &'a str,
+    /// Where the firmware's flash starts, as the target addresses it: a
+    /// [`Value::FlashText`](crate::Value::FlashText) is an offset from here. 0 when the
+    /// sender knows no flash range (it then sends no references).
+    pub flash_base: u32,
+    /// How many bytes of flash from `flash_base` references point into (0: none): a host
+    /// without the ELF may read them all at once from target memory.
+    pub flash_len: u32,
 }
 
 /// The announcement of a call site, sent once before the first message that refers to it.
@@ -380,7 +387,9 @@ impl<'a> Message<'a> {
                 E::varint(out, u32::from(h.version))?;
                 E::varint(out, h.boot)?;
                 out.varint64(h.tick_hz)?;
-                out.str(h.firmware)
+                out.str(h.firmware)?;
+                out.varint(h.flash_base)?;
+                out.varint(h.flash_len)
             }
             Message::CallSite(c) => {
                 out.byte(tag::CALLSITE as u8)?;
@@ -632,6 +641,8 @@ mod tests {
                     boot: 1,
                     tick_hz: 2,
                     firmware: "f",
+                    flash_base: 0,
+                    flash_len: 0,
                 }),
             ),
             (

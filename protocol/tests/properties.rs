@@ -22,6 +22,7 @@ enum OwnedValue {
     Debug(String, bool),
     Constant(String),
     SameConstant,
+    FlashText(u32, u32),
 }
 
 impl OwnedValue {
@@ -40,6 +41,10 @@ impl OwnedValue {
             },
             Self::Constant(s) => Value::Constant(s),
             Self::SameConstant => Value::SameConstant,
+            Self::FlashText(offset, len) => Value::FlashText {
+                offset: *offset,
+                len: *len,
+            },
         }
     }
 }
@@ -56,6 +61,7 @@ fn value() -> impl Strategy<Value = OwnedValue> {
         (".{0,40}", any::<bool>()).prop_map(|(s, t)| OwnedValue::Debug(s, t)),
         ".{0,40}".prop_map(OwnedValue::Constant),
         Just(OwnedValue::SameConstant),
+        (any::<u32>(), any::<u32>()).prop_map(|(o, l)| OwnedValue::FlashText(o, l)),
     ]
 }
 
@@ -88,7 +94,7 @@ fn level() -> impl Strategy<Value = Level> {
 /// An owned message: the strategy's output, turned into a borrowed `Message` for encoding.
 #[derive(Debug, Clone)]
 enum Spec {
-    Hello(u32, u64, String),
+    Hello(u32, u64, String, u32, u32),
     CallSite {
         id: CallsiteId,
         span: bool,
@@ -117,7 +123,14 @@ fn values() -> impl Strategy<Value = Vec<(u8, OwnedValue)>> {
 
 fn spec() -> impl Strategy<Value = Spec> {
     prop_oneof![
-        (any::<u32>(), any::<u64>(), ".{0,30}").prop_map(|(b, t, f)| Spec::Hello(b, t, f)),
+        (
+            any::<u32>(),
+            any::<u64>(),
+            ".{0,30}",
+            any::<u32>(),
+            any::<u32>()
+        )
+            .prop_map(|(b, t, f, base, len)| Spec::Hello(b, t, f, base, len)),
         (
             callsite_id(),
             any::<bool>(),
@@ -180,11 +193,13 @@ fn with_message<R>(spec: &Spec, f: impl FnOnce(&Message<'_>) -> R) -> R {
     let mut vbuf = Vec::new();
     let names: Vec<&str>;
     let msg = match spec {
-        Spec::Hello(boot, tick_hz, firmware) => Message::Hello(Hello {
+        Spec::Hello(boot, tick_hz, firmware, flash_base, flash_len) => Message::Hello(Hello {
             version: PROTOCOL_VERSION,
             boot: *boot,
             tick_hz: *tick_hz,
             firmware,
+            flash_base: *flash_base,
+            flash_len: *flash_len,
         }),
         Spec::CallSite {
             id,
@@ -305,6 +320,7 @@ mod reference {
             OwnedValue::Debug(_, true) => 9,
             OwnedValue::Constant(_) => 10,
             OwnedValue::SameConstant => 11,
+            OwnedValue::FlashText(..) => 12,
         };
         put(out, &((u32::from(field) << 4) | kind));
         match v {
@@ -317,6 +333,8 @@ mod reference {
             OwnedValue::Str(t) | OwnedValue::Debug(t, _) | OwnedValue::Constant(t) => {
                 put(out, t.as_str())
             }
+            // serde writes a struct of two `u32`s as their two varints.
+            OwnedValue::FlashText(offset, len) => put(out, &(*offset, *len)),
         }
     }
 
@@ -339,9 +357,17 @@ mod reference {
         let mut out = Vec::new();
         let o = &mut out;
         match spec {
-            Spec::Hello(boot, tick_hz, firmware) => put(
+            Spec::Hello(boot, tick_hz, firmware, flash_base, flash_len) => put(
                 o,
-                &(0u32, PROTOCOL_VERSION, *boot, *tick_hz, firmware.as_str()),
+                &(
+                    0u32,
+                    PROTOCOL_VERSION,
+                    *boot,
+                    *tick_hz,
+                    firmware.as_str(),
+                    *flash_base,
+                    *flash_len,
+                ),
             ),
             Spec::CallSite {
                 id,
@@ -650,7 +676,7 @@ fn frame_cut_at_every_position() {
 
 #[test]
 fn oversized_frames_are_skipped_and_counted() {
-    let big = encode_frame(0, &Spec::Hello(1, 1, "x".repeat(100)));
+    let big = encode_frame(0, &Spec::Hello(1, 1, "x".repeat(100), 0, 0));
     let small = encode_frame(1, &Spec::Enter(SpanId(1)));
     let mut stream = big.clone();
     stream.extend(&small);
@@ -693,7 +719,7 @@ fn cobs_block_boundaries_round_trip() {
                     }
                 })
                 .collect();
-            let spec = Spec::Hello(1, 1, text);
+            let spec = Spec::Hello(1, 1, text, 0, 0);
             let wire = encode_frame(3, &spec);
             let (frames, errors) = split::<1024>(&[&wire]);
             assert!(errors.is_empty(), "len {len}");

@@ -1,6 +1,8 @@
 //! What every run must show besides its snapshot: the checks shared by the QEMU runs and the
 //! replays of their captures.
 
+use std::collections::HashMap;
+
 use rtt_tunnel_host::capture::{CaptureReader, Record};
 use rtt_tunnel_protocol::{Feed, Frame, FrameSplitter, Message, Value as WireValue};
 
@@ -36,10 +38,13 @@ pub enum Sent {
         entered: u32,
     },
     /// An event, with the call-site constants among its values: their texts when sent in
-    /// full, and how many went as the one-byte marker.
+    /// full or by reference (resolved from the capture's records), and how many went as the
+    /// one-byte marker.
     Event {
         /// Texts sent as new constants.
         constants: Vec<String>,
+        /// How many of them went by reference (a flash offset and a length).
+        references: usize,
         /// Values sent as the marker of a constant sent before.
         markers: usize,
     },
@@ -54,6 +59,15 @@ pub enum Sent {
 ///
 /// When the capture does not read or a frame does not decode.
 pub fn sent_messages(capture: &[u8]) -> Vec<Sent> {
+    // The texts the host resolved, which the capture records after the frames that need them.
+    let texts: HashMap<u64, String> = CaptureReader::new(capture)
+        .expect("a capture file")
+        .filter_map(|record| match record.expect("a readable capture") {
+            Record::FlashText { address, text } => Some((address, text)),
+            _ => None,
+        })
+        .collect();
+    let mut flash_base = None;
     let mut reader = CaptureReader::new(capture).expect("a capture file");
     let mut splitter = Box::new(FrameSplitter::<4096>::new());
     let mut out = Vec::new();
@@ -75,7 +89,10 @@ pub fn sent_messages(capture: &[u8]) -> Vec<Sent> {
                     input = rest;
                     let frame = Frame::decode(frame).expect("a frame that decodes");
                     out.push(match frame.message {
-                        Message::Hello(hello) => Sent::Hello { boot: hello.boot },
+                        Message::Hello(hello) => {
+                            flash_base = Some(u64::from(hello.flash_base));
+                            Sent::Hello { boot: hello.boot }
+                        }
                         Message::CallSite(site) => Sent::CallSite {
                             name: site.name.to_owned(),
                         },
@@ -87,9 +104,22 @@ pub fn sent_messages(capture: &[u8]) -> Vec<Sent> {
                                 .iter()
                                 .filter_map(|v| match v.value {
                                     WireValue::Constant(text) => Some(text.to_owned()),
+                                    WireValue::FlashText { offset, len } => {
+                                        let base = flash_base.expect("a Hello before a reference");
+                                        let text = texts.get(&(base + u64::from(offset)));
+                                        let text = text.unwrap_or_else(|| {
+                                            panic!("a reference the capture has no text for")
+                                        });
+                                        assert_eq!(text.len(), len as usize, "{text:?}");
+                                        Some(text.clone())
+                                    }
                                     _ => None,
                                 })
                                 .collect(),
+                            references: values
+                                .iter()
+                                .filter(|v| matches!(v.value, WireValue::FlashText { .. }))
+                                .count(),
                             markers: values
                                 .iter()
                                 .filter(|v| v.value == WireValue::SameConstant)
@@ -163,6 +193,12 @@ pub fn check_run(run: &Run, board: &Board) {
     if run.scenario != Scenario::Burst {
         assert_eq!(run.stats.dropped_frames, 0, "{what}: dropped frames");
     }
+    // Every text the target sent by reference was resolved (live: read from target memory
+    // through the GDB transport, without the ELF; replayed: from the capture's records).
+    assert_eq!(
+        run.stats.unresolved_texts, 0,
+        "{what}: texts sent by reference not resolved"
+    );
     // Nothing dangles: every span is closed, every enter exited, and no operation names a
     // span the host never saw created.
     let count = |f: fn(&Op) -> bool| ops.iter().filter(|e| f(&e.op)).count();
@@ -180,7 +216,10 @@ pub fn check_run(run: &Run, board: &Board) {
     assert!(!text.contains("#?"), "{what}: an unknown span in\n{text}");
 
     match run.scenario {
-        Scenario::Nested => check_nested(ops),
+        Scenario::Nested => {
+            check_nested(ops);
+            check_nested_references(run);
+        }
         Scenario::Instrument => check_instrument(ops),
         Scenario::Values => check_values(ops),
         Scenario::Interrupt => check_interrupt(ops),
@@ -189,6 +228,35 @@ pub fn check_run(run: &Run, board: &Board) {
         Scenario::Panic => check_panic(run),
         Scenario::LateAttach => check_late_attach(run),
     }
+}
+
+/// `info!("in outer")`, a constant message, went by reference in its first event and as the
+/// marker in the next ones, and the host printed its text each time.
+fn check_nested_references(run: &Run) {
+    let mut by_reference = 0;
+    let mut markers = 0;
+    for sent in sent_messages(&run.capture) {
+        if let Sent::Event {
+            constants,
+            references,
+            markers: m,
+        } = sent
+        {
+            if constants.iter().any(|c| c == "in outer") {
+                assert_eq!(references, 1, "{constants:?}");
+                by_reference += 1;
+            }
+            markers += m;
+        }
+    }
+    assert_eq!(by_reference, 1, "`in outer` sent by reference once");
+    assert!(markers > 0, "no marker of a constant sent before");
+    let shown = run
+        .ops
+        .iter()
+        .filter(|e| e.op.message() == Some("in outer"))
+        .count();
+    assert!(shown > 0, "`in outer` printed with its text");
 }
 
 fn check_nested(ops: &[Entry]) {
@@ -361,6 +429,7 @@ fn check_burst(run: &Run) {
         if let Sent::Event {
             constants: c,
             markers: m,
+            ..
         } = sent
         {
             constants.extend(c);

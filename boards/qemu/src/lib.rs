@@ -166,18 +166,18 @@ macro_rules! init_tunnel {
     }};
 }
 
-/// Makes `tunnel` [`TUNNEL`], tells it where the flash is; returns the boot count. Use
-/// [`init_tunnel!`].
+/// Makes `tunnel` [`TUNNEL`]; returns the boot count. Use [`init_tunnel!`]. The flash range
+/// of texts sent by reference is the tunnel's default (cortex-m-rt's read-only data).
 pub fn started(tunnel: &'static BoardTunnel) -> u32 {
-    tunnel.set_flash(flash());
     REGISTERED.store(core::ptr::from_ref(tunnel).cast_mut(), Ordering::Release);
     STARTED.store(true, Ordering::Release);
     boot_count()
 }
 
 /// The firmware's code and read-only data in flash, from cortex-m-rt's linker symbols: text
-/// there cannot change, so the sender sends it once per call site
-/// ([`Tunnel::set_flash`](rtt_tunnel_sender::Tunnel::set_flash)).
+/// there cannot change, so the sender sends it by reference, once per call site
+/// ([`Tunnel::set_flash`](rtt_tunnel_sender::Tunnel::set_flash); the tunnel's default is the
+/// read-only data alone, which [`start`] keeps).
 pub fn flash() -> core::ops::Range<usize> {
     extern "C" {
         static __stext: u8;

@@ -159,7 +159,7 @@ fn frames_before_connect_are_counted_and_reported_after_hello() {
     assert_eq!(
         t.frames(),
         [
-            "+1000 hello v2 boot=7 hz=1000000 fw=test-fw 1.0",
+            "+1000 hello v3 boot=7 hz=1000000 fw=test-fw 1.0",
             "+0 dropped 1",
             "+0 callsite 0 Event Info event [n]",
         ]

@@ -283,7 +283,7 @@ pub struct SourceArgs {
     /// Read the frames from this serial port (`/dev/ttyUSB0`, `/dev/ttyACM0`, `COM3`): for
     /// firmware whose sender writes to a UART instead of an RTT ring. Requests (--resend,
     /// --level) go out on the port. Ends when the port goes away.
-    #[arg(long, value_name = "PORT", conflicts_with_all = ["elf", "ram"])]
+    #[arg(long, value_name = "PORT", conflicts_with = "ram")]
     pub serial: Option<PathBuf>,
 
     /// The serial port's speed, in bits per second (8 data bits, no parity, 1 stop bit).
@@ -296,7 +296,9 @@ pub struct SourceArgs {
     pub baud: u32,
 
     /// The firmware ELF: its `_SEGGER_RTT` symbol locates the RTT control block, its `.defmt`
-    /// table decodes defmt lines [default: the --qemu ELF].
+    /// table decodes defmt lines, its read-only data resolves the texts the target sends by
+    /// reference (without it, they are read from target memory; with --serial, shown as
+    /// placeholders) [default: the --qemu ELF].
     #[arg(long, value_name = "FILE")]
     pub elf: Option<PathBuf>,
 
@@ -547,7 +549,8 @@ pub struct ReplayCmd {
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
 
-    /// The firmware ELF, whose defmt table decodes the defmt lines of the capture.
+    /// The firmware ELF, whose defmt table decodes the defmt lines of the capture, and whose
+    /// read-only data resolves texts sent by reference that the capture did not record.
     #[arg(long, value_name = "FILE")]
     pub elf: Option<PathBuf>,
 

@@ -151,6 +151,16 @@ fn timeline_done(result: Option<Result<TimelineStats, TimelineError>>) -> Result
     }
 }
 
+/// `receiver`, resolving the texts the target sends by reference from the ELF at `elf`, if
+/// any (an ELF that cannot be read was reported where it was first needed; its texts then
+/// come from target memory or a capture, or show as placeholders that say why).
+fn with_flash_texts(receiver: Receiver, elf: Option<&Path>) -> Receiver {
+    match elf.map(FirmwareElf::read) {
+        Some(Ok(elf)) => receiver.with_flash_source(elf),
+        _ => receiver,
+    }
+}
+
 /// The defmt decoder for the firmware at `elf`, as `mode` asks: `None` when defmt lines are
 /// not to be decoded (or, unless required, cannot be).
 fn defmt_decoder(elf: Option<&Path>, mode: DefmtMode) -> Result<Option<DefmtDecoder>> {
@@ -240,7 +250,7 @@ impl RunCmd {
 
         let mut opened = open(&source)?;
         let drain_with = Drain {
-            receiver: self.output.receiver(),
+            receiver: with_flash_texts(self.output.receiver(), source.elf()),
             options: self.rtt_options(checked.options, &source, &opened)?,
             requests: self.requests.requests(),
             defmt: checked.defmt,
@@ -426,7 +436,8 @@ impl RunCmd {
             self.record.record.as_deref(),
             timeline.as_ref(),
             {
-                let mut receiver = self.output.receiver();
+                let mut receiver =
+                    with_flash_texts(self.output.receiver(), self.source.elf.as_deref());
                 receiver.set_limits(self.limits.apply());
                 receiver
             },
@@ -551,7 +562,7 @@ impl ReplayCmd {
         }
         let timeline = install_output(&self.output, &self.timeline, self.elf.as_deref(), false)?;
         let mut reader = CaptureReader::open(&self.file)?;
-        let mut receiver = self.output.receiver();
+        let mut receiver = with_flash_texts(self.output.receiver(), self.elf.as_deref());
         receiver.set_limits(self.limits.apply());
         let stats = replay_with(&mut reader, &mut receiver, decoder)?;
         // The timeline marks the spans the recording left open, then the receiver closes

@@ -22,6 +22,8 @@
 //!         boot: 1,
 //!         tick_hz: 1_000_000,
 //!         firmware: "demo 0.1",
+//!         flash_base: 0,
+//!         flash_len: 0,
 //!     };
 //!     receiver.receive(Frame { exception: 0, dt: 10, message: Message::Hello(hello) });
 //!     let names = ["message"];
@@ -132,6 +134,7 @@ use tracing_core::dispatcher;
 mod arena;
 mod constants;
 mod error;
+mod flash;
 mod host_spans;
 mod library;
 mod limits;
@@ -141,6 +144,7 @@ mod values;
 
 pub use arena::{leak_stats, set_leak_limit, LeakStats, DEFAULT_LEAK_LIMIT};
 pub use error::ReceiveError;
+pub use flash::FlashSource;
 pub use limits::{LimitStats, Limits};
 pub use persist::{BootInfo, CallSiteData, LocalSpans, PersistedMetadata, PersistedSpans};
 pub use values::{MAX_VALUES, TRUNCATED_MARKER};
@@ -231,6 +235,8 @@ pub struct Receiver {
     clock: TargetClock,
     /// Call-site constants the target sent (see the protocol's `Value::Constant`).
     constants: constants::Constants,
+    /// Texts the target sent by reference (see the protocol's `Value::FlashText`).
+    flash: flash::FlashTexts,
     /// The host spans held, for closing without recursion.
     host_spans: HostSpans,
     limits: Limits,
@@ -335,6 +341,7 @@ impl Receiver {
             replaced_spans: 0,
             clock: TargetClock::new(),
             constants: constants::Constants::default(),
+            flash: flash::FlashTexts::default(),
             host_spans,
             limits: Limits::DEFAULT,
             limit_stats: LimitStats::default(),
@@ -359,6 +366,29 @@ impl Receiver {
     /// See [`ReceiveError`]. A frame that fails is not relayed and leaves the receiver as it
     /// was, except for the target time; the receiver keeps working.
     pub fn try_receive(&mut self, frame: Frame<'_>) -> Result<(), ReceiveError> {
+        self.receive_inner(frame, None)
+    }
+
+    /// [`try_receive`](Self::try_receive), reading a text the frame sends by reference from
+    /// `flash` (the target's memory) when the receiver has it neither already nor from its
+    /// own [`FlashSource`] (see [`with_flash_source`](Self::with_flash_source)).
+    ///
+    /// # Errors
+    ///
+    /// As [`try_receive`](Self::try_receive).
+    pub fn try_receive_with(
+        &mut self,
+        frame: Frame<'_>,
+        flash: &mut dyn FlashSource,
+    ) -> Result<(), ReceiveError> {
+        self.receive_inner(frame, Some(flash))
+    }
+
+    fn receive_inner(
+        &mut self,
+        frame: Frame<'_>,
+        flash: Option<&mut dyn FlashSource>,
+    ) -> Result<(), ReceiveError> {
         self.exception = frame.exception;
         let _context = target_time::set_current_exception(frame.exception);
         if let Message::Hello(hello) = frame.message {
@@ -378,7 +408,7 @@ impl Receiver {
                 callsite,
                 parent,
                 values,
-            } => self.on_event(callsite, parent, values),
+            } => self.on_event(callsite, parent, values, flash),
             Message::NewSpan {
                 id,
                 callsite,
@@ -416,6 +446,38 @@ impl Receiver {
     /// with, and the ones it learned), to give to a later [`new`](Self::new).
     pub fn persist_metadata(&self) -> PersistedMetadata {
         self.library.metadata().clone()
+    }
+
+    /// Reads the texts the target sends by reference (a constant message, a static `&str`:
+    /// see the protocol's `Value::FlashText`) from `source`, the firmware's ELF
+    /// ([`FirmwareElf`](crate::elf::FirmwareElf)) say. Without one, a reference the receiver
+    /// has no text for is shown as a placeholder that says why, unless a frame brings a
+    /// source of its own ([`try_receive_with`](Self::try_receive_with)).
+    pub fn with_flash_source(mut self, source: impl FlashSource + Send + 'static) -> Self {
+        self.flash.set_source(Box::new(source));
+        self
+    }
+
+    /// Gives the receiver the text at target address `address` (a capture recorded it):
+    /// a reference to it needs no [`FlashSource`].
+    pub fn preload_flash_text(&mut self, address: u64, text: &str) {
+        self.flash.preload(address, text.into());
+    }
+
+    /// The texts read from a [`FlashSource`] since the last call, with their target
+    /// addresses: what a capture records, so that its replay needs no source.
+    pub fn take_new_flash_texts(&mut self) -> Vec<(u64, Box<str>)> {
+        self.flash.take_new()
+    }
+
+    /// Whether [`take_new_flash_texts`](Self::take_new_flash_texts) has something.
+    pub fn has_new_flash_texts(&self) -> bool {
+        self.flash.has_new()
+    }
+
+    /// References shown as a placeholder: no source had their text, or it was not UTF-8.
+    pub fn unresolved_flash_texts(&self) -> u64 {
+        self.flash.unresolved()
     }
 
     /// Sets the bounds on what the target's frames can make this receiver keep or do (see
@@ -567,6 +629,9 @@ impl Receiver {
                     if let Boot::Announced(info) = &mut self.boot {
                         info.tick_hz = hello.tick_hz;
                     }
+                    // The sender re-sends its `Hello` when its flash moved.
+                    self.flash
+                        .set_flash(hello.flash_base, hello.flash_len, true);
                     self.ticks = dt;
                     self.clock.set(self.target_time());
                     return Ok(());
@@ -587,6 +652,8 @@ impl Receiver {
             self.callsites.clear();
         }
         self.constants.clear();
+        self.flash
+            .set_flash(hello.flash_base, hello.flash_len, same_firmware);
         self.library.touch(hello.firmware);
         if old_boot.is_some() {
             self.epoch += 1;

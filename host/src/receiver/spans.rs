@@ -290,6 +290,7 @@ impl Receiver {
         id: CallsiteId,
         parent: Parent,
         values: Values<'_>,
+        flash: Option<&mut dyn super::FlashSource>,
     ) -> Result<(), ReceiveError> {
         const MESSAGE: &str = "Event";
         let callsite = self.callsite_of_kind(id, Kind::Event, MESSAGE)?;
@@ -299,7 +300,7 @@ impl Receiver {
         self.check_parent(parent, MESSAGE)?;
         // Kept even while the host filters the call site out: later markers may be shown.
         if values.has_constant() {
-            self.constants.learn(id, raw);
+            self.constants.learn(id, raw, &mut self.flash, flash);
         }
         if !enabled(callsite) {
             return Ok(());
