@@ -1,7 +1,7 @@
 //! Byte-exact tests: the exact bytes of every message, value kind, frame and request.
 //! A change to the wire format shows up here as a diff.
 
-use rtt_tunnel_protocol::{
+use rtt_tunnel_protocol::{Capacity, Resync, SpanIds, 
     CallSite, CallsiteId, Constant, FieldNames, Frame, FrameBuilder, Hello, Kind, Level,
     LevelFilter, LiveSpan, Message, Parent, Pushed, Request, SpanId, Value, Values, ValuesWriter,
 };
@@ -45,14 +45,14 @@ fn values(vals: &[(u8, Value<'_>)]) -> Vec<u8> {
 #[test]
 fn hello() {
     let msg = Message::Hello(Hello {
-        version: 2,
+        version: 3,
         boot: 7,
         tick_hz: 1_000_000,
         firmware: "demo",
     });
     assert_eq!(
         body(&msg),
-        [0x00, 0x02, 0x07, 0xc0, 0x84, 0x3d, 0x04, b'd', b'e', b'm', b'o']
+        [0x00, 0x03, 0x07, 0xc0, 0x84, 0x3d, 0x04, b'd', b'e', b'm', b'o']
     );
 }
 
@@ -194,6 +194,23 @@ fn span_lifecycle() {
         entered: 2,
     });
     assert_eq!(body(&live), [0x0b, 0x05, 0x01, 0x01, 0x02]);
+    let (mut a, mut b) = ([0u8; 8], [0u8; 8]);
+    let resync = Message::Resync(Resync {
+        live: SpanIds::write(&[SpanId(1), SpanId(5), SpanId(200)], &mut a).unwrap(),
+        entered: SpanIds::write(&[SpanId(1), SpanId(5)], &mut b).unwrap(),
+    });
+    assert_eq!(
+        body(&resync),
+        [0x0d, 0x03, 0x01, 0x05, 0xc8, 0x01, 0x02, 0x01, 0x05]
+    );
+    let status = Message::Status(Capacity {
+        spans_untracked: 44,
+        enters_untracked: 24,
+        events_untracked: 0,
+        values_dropped: 1,
+        values_truncated: 200,
+    });
+    assert_eq!(body(&status), [0x0e, 44, 24, 0, 1, 0xc8, 0x01]);
 }
 
 #[test]
@@ -479,9 +496,10 @@ fn decode_errors() {
     use rtt_tunnel_protocol::DecodeError as E;
     assert_eq!(Message::decode(&[]), Err(E::Truncated));
     assert!(matches!(
-        Message::decode(&[0x0d]),
-        Err(E::BadTag { tag: 13, .. })
+        Message::decode(&[0x0f]),
+        Err(E::BadTag { tag: 15, .. })
     ));
+    assert_eq!(Message::decode(&[0x0d, 0x01]), Err(E::Truncated));
     assert_eq!(
         Message::decode(&[0x2b, 0x00]),
         Err(E::TrailingBytes { count: 1 })
@@ -493,8 +511,8 @@ fn decode_errors() {
         Err(E::TrailingBytes { count: 1 })
     );
     assert_eq!(
-        Message::decode(&[0x00, 0x03, 0x00, 0x00, 0x00]),
-        Err(E::UnsupportedVersion { found: 3 })
+        Message::decode(&[0x00, 0x04, 0x00, 0x00, 0x00]),
+        Err(E::UnsupportedVersion { found: 4 })
     );
     assert!(matches!(
         Message::decode(&[0x02, 0x01, 0x00, 0x0f]),
