@@ -177,6 +177,21 @@ impl<const N: usize> SpanTable<N> {
         }
     }
 
+    /// Marks every live span whose `NewSpan` was not written for a `LiveSpan` re-send.
+    pub(crate) fn mark_unsent_for_resend(&mut self) {
+        for live in self.slots.iter_mut().filter_map(|s| s.span.as_mut()) {
+            live.resend |= !live.sent;
+        }
+    }
+
+    /// The ids of the live spans the host knows (their `NewSpan` or `LiveSpan` was written).
+    pub(crate) fn sent_ids(&self) -> impl Iterator<Item = u64> + Clone + '_ {
+        self.slots.iter().enumerate().filter_map(|(i, s)| {
+            let live = s.span.as_ref()?;
+            live.sent.then(|| u64::from(Self::pack(i, s.generation)))
+        })
+    }
+
     /// The oldest span marked for re-send (parents before children), by its id.
     pub(crate) fn next_resend(&self) -> Option<u32> {
         let now = self.next_seq;

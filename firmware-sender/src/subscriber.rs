@@ -104,6 +104,13 @@ where
                 st.count_drop();
                 return;
             }
+            if span
+                .and_then(|id| st.spans.get(id))
+                .is_some_and(|live| live.sent)
+            {
+                // A `Resync` sent the span as a `LiveSpan` while this `NewSpan` was encoded.
+                return;
+            }
             if st.deliver::<C>(now, Some(callsite), frame) {
                 if let Some(live) = span.and_then(|id| st.spans.get_mut(id)) {
                     live.sent = true;

@@ -3,10 +3,10 @@
 //! chunking.
 
 use proptest::prelude::*;
-use rtt_tunnel_protocol::{Capacity, Resync, SpanIds, 
-    CallSite, CallsiteId, Feed, FieldNames, FieldValue, Frame, FrameError, FrameSplitter, Hello,
-    Kind, Level, LevelFilter, LiveSpan, Message, Parent, Request, SpanId, Value, Values,
-    ValuesWriter, PROTOCOL_VERSION,
+use rtt_tunnel_protocol::{
+    CallSite, CallsiteId, Capacity, Feed, FieldNames, FieldValue, Frame, FrameError, FrameSplitter,
+    Hello, Kind, Level, LevelFilter, LiveSpan, Message, Parent, Request, Resync, SpanId, SpanIds,
+    Value, Values, ValuesWriter, PROTOCOL_VERSION,
 };
 
 /// An owned value, so that strategies can own the strings messages borrow.

@@ -1,9 +1,10 @@
 //! Byte-exact tests: the exact bytes of every message, value kind, frame and request.
 //! A change to the wire format shows up here as a diff.
 
-use rtt_tunnel_protocol::{Capacity, Resync, SpanIds, 
-    CallSite, CallsiteId, Constant, FieldNames, Frame, FrameBuilder, Hello, Kind, Level,
-    LevelFilter, LiveSpan, Message, Parent, Pushed, Request, SpanId, Value, Values, ValuesWriter,
+use rtt_tunnel_protocol::{
+    CallSite, CallsiteId, Capacity, Constant, FieldNames, Frame, FrameBuilder, Hello, Kind, Level,
+    LevelFilter, LiveSpan, Message, Parent, Pushed, Request, Resync, SpanId, SpanIds, Value,
+    Values, ValuesWriter,
 };
 
 /// The body (message without timestamp or framing) of `msg`.

@@ -36,7 +36,7 @@ fn resend_all_sends_hello_call_sites_and_live_spans_oldest_first() {
         assert_eq!(
             t.frames(),
             [
-                "+3000 hello v2 boot=7 hz=1000000 fw=test-fw 1.0",
+                "+3000 hello v3 boot=7 hz=1000000 fw=test-fw 1.0",
                 "+0 callsite 0 Span Info x []",
                 "+0 callsite 1 Span Info parent []",
                 "+0 callsite 2 Span Info child []",
@@ -94,7 +94,7 @@ fn a_resend_that_does_not_fit_goes_on_at_the_next_poll() {
         );
         let first = &polls[0];
         assert_eq!(first.len(), 28, "the 27 events in the ring, then the hello");
-        assert_eq!(first[27], "+1000 hello v2 boot=7 hz=1000000 fw=test-fw 1.0");
+        assert_eq!(first[27], "+1000 hello v3 boot=7 hz=1000000 fw=test-fw 1.0");
         let rest: Vec<_> = polls[1..].concat();
         assert_eq!(
             rest,
@@ -124,11 +124,14 @@ fn a_span_the_host_missed_is_revived_by_a_resend() {
         assert_eq!(
             poll_all(&t).concat(),
             [
-                "+1000 hello v2 boot=7 hz=1000000 fw=test-fw 1.0",
-                "+0 dropped 1",
-                "+0 callsite 0 Event Info event [n]",
+                "+1000 hello v3 boot=7 hz=1000000 fw=test-fw 1.0",
+                // The loss is made good first: the span whose `NewSpan` was lost, then the
+                // state the host must have.
                 "+0 callsite 1 Span Info missed []",
                 "+0 live 1 cs1 root entered=1",
+                "+0 resync live=[1] entered=[1]",
+                "+0 dropped 1",
+                "+0 callsite 0 Event Info event [n]",
             ]
         );
     });
@@ -235,10 +238,10 @@ fn a_resent_hello_carries_the_hosts_time_across_a_clock_wrap() {
     assert_eq!(
         super::render_all(&bytes[..len]),
         [
-            "+232 hello v2 boot=7 hz=1000000 fw=test-fw 1.0",
+            "+232 hello v3 boot=7 hz=1000000 fw=test-fw 1.0",
             "+100 callsite 0 Event Info event [message]",
             "+0 event cs0 current 0=`tick`",
-            "+432 hello v2 boot=7 hz=1000000 fw=test-fw 1.0",
+            "+432 hello v3 boot=7 hz=1000000 fw=test-fw 1.0",
             "+0 callsite 0 Event Info event [message]",
         ]
     );
