@@ -266,6 +266,14 @@ impl<
         ok
     }
 
+    /// Writes what is due before a frame (see [`prepare`](Self::prepare)); `false` if it could
+    /// not be. An `enter`, `exit` or `close` calls it before it changes the tables, so that a
+    /// `Resync` written here describes the state before the operation its own frame tells.
+    #[inline(always)]
+    pub(crate) fn ready<C: Clock>(&mut self, now: u64) -> bool {
+        !(self.hello_pending || self.unreported_drops > 0) || self.send_reports::<C>(now)
+    }
+
     /// [`deliver`](Self::deliver) for a message of a few bytes without values, encoded here.
     #[inline(always)]
     pub(crate) fn deliver_small<C: Clock>(&mut self, now: u64, message: &Message<'_>) -> bool {

@@ -93,28 +93,30 @@ where
         constants: &Constants,
     ) {
         self.tunnel.with_state(|st| {
-            let Some(cut) = cut else {
-                st.count_drop();
-                return;
-            };
-            cut.add_to(&mut st.stats);
-            if constants.same
-                && st.callsites.get(callsite).map(|e| e.constant) != Some(constants.known)
-            {
-                st.count_drop();
-                return;
-            }
-            if span
-                .and_then(|id| st.spans.get(id))
-                .is_some_and(|live| live.sent)
-            {
-                // A `Resync` sent the span as a `LiveSpan` while this `NewSpan` was encoded.
-                return;
-            }
-            if st.deliver::<C>(now, Some(callsite), frame) {
-                if let Some(live) = span.and_then(|id| st.spans.get_mut(id)) {
-                    live.sent = true;
+            let written = match cut {
+                None => {
+                    st.count_drop();
+                    false
                 }
+                Some(_)
+                    if constants.same
+                        && st.callsites.get(callsite).map(|e| e.constant)
+                            != Some(constants.known) =>
+                {
+                    st.count_drop();
+                    false
+                }
+                Some(cut) => {
+                    cut.add_to(&mut st.stats);
+                    st.deliver::<C>(now, Some(callsite), frame)
+                }
+            };
+            if let Some(live) = span.and_then(|id| st.spans.get_mut(id)) {
+                // A lost `NewSpan` is made good by the next `Resync` (see `state/owed.rs`).
+                live.pending = false;
+                live.sent |= written;
+            }
+            if written {
                 if let (Some(new), Some(entry)) = (constants.new, st.callsites.get_mut(callsite)) {
                     entry.constant = Some(new);
                 }
@@ -289,6 +291,7 @@ where
         let now = C::now();
         let id = span.into_u64();
         self.tunnel.with_state(|st| {
+            let ready = st.ready::<C>(now);
             let Some(live) = st.spans.get_mut(id) else {
                 return; // untracked or stale
             };
@@ -298,9 +301,10 @@ where
                 return;
             };
             live.entered += 1;
-            if live.sent
-                && st.deliver_small::<C>(now, &Message::Enter(SpanTable::<SPANS>::wire(id)))
-            {
+            if !live.sent {
+            } else if !ready {
+                st.count_drop();
+            } else if st.deliver_small::<C>(now, &Message::Enter(SpanTable::<SPANS>::wire(id))) {
                 st.entered.mark_sent_at(at);
             }
         });
@@ -310,6 +314,7 @@ where
         let now = C::now();
         let id = span.into_u64();
         self.tunnel.with_state(|st| {
+            let ready = st.ready::<C>(now);
             // A span that is not in the table is not on the stack either (closing a span
             // takes it off): untracked or stale.
             let Some(live) = st.spans.get_mut(id) else {
@@ -324,7 +329,9 @@ where
                 return; // never pushed
             };
             live.entered = live.entered.saturating_sub(1);
-            if entry.sent {
+            if entry.sent && !ready {
+                st.count_drop();
+            } else if entry.sent {
                 st.deliver_small::<C>(now, &Message::Exit(SpanTable::<SPANS>::wire(id)));
             }
         });
@@ -344,6 +351,7 @@ where
         let id = span.into_u64();
         self.tunnel
             .with_state(|st| {
+                let ready = st.ready::<C>(now);
                 let Some(live) = st.spans.get_mut(id) else {
                     return false;
                 };
@@ -356,7 +364,9 @@ where
                     st.entered.remove_all(id);
                 }
                 st.spans.remove(id);
-                if sent {
+                if sent && !ready {
+                    st.count_drop();
+                } else if sent {
                     st.deliver_small::<C>(now, &Message::Close(SpanTable::<SPANS>::wire(id)));
                 }
                 true

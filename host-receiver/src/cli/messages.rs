@@ -284,6 +284,42 @@ pub fn timeline(error: &TimelineError) -> String {
     }
 }
 
+/// The final record of `--format json`: the summary as one JSON object on standard output,
+/// after the events (`{"summary": {...}}`).
+pub fn json_summary(stats: &SessionStats) {
+    let r = &stats.reconciled;
+    let c = &stats.target_capacity;
+    let record = serde_json::json!({
+        "summary": {
+            "bytes": stats.bytes,
+            "frames": stats.frames,
+            "dropped_by_target": stats.dropped_frames,
+            "errors": {
+                "frame": stats.frame_errors,
+                "decode": stats.decode_errors,
+                "receive": stats.receive_errors,
+            },
+            "resets": stats.target_resets,
+            "left_open": { "spans": stats.spans_open, "entered": stats.spans_entered },
+            "forced_by_resets": { "exits": r.reset_exits, "closes": r.reset_closes },
+            "made_good_after_loss": {
+                "resyncs": r.resyncs,
+                "exits": r.late_exits,
+                "closes": r.late_closes,
+                "enters": r.late_enters,
+            },
+            "target_capacity": {
+                "spans_untracked": c.spans_untracked,
+                "enters_untracked": c.enters_untracked,
+                "events_untracked": c.events_untracked,
+                "values_dropped": c.values_dropped,
+                "values_truncated": c.values_truncated,
+            },
+        }
+    });
+    println!("{record}");
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
