@@ -289,7 +289,7 @@ impl<
     /// Counts a frame that could not be written, for the next `Dropped` report, and makes a
     /// `Resync` due before it.
     pub(crate) fn count_drop(&mut self) {
-        self.owed.resync = true;
+        self.owed.lost();
         self.unreported_drops = self.unreported_drops.saturating_add(1);
         self.stats.frames_dropped = self.stats.frames_dropped.saturating_add(1);
     }

@@ -213,7 +213,8 @@ impl<'a> SpanIds<'a> {
 ///
 /// The host closes every span it holds that `live` does not list (its `Close` was lost), and
 /// makes its stack of entered spans equal to `entered` (exits and enters what lost `Exit` and
-/// `Enter` frames would have). Spans whose `NewSpan` was lost come as `LiveSpan`s just before.
+/// `Enter` frames would have). Spans whose `NewSpan` was lost come as `LiveSpan`s just after,
+/// then a second `Resync` puts their entries in place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Resync<'a> {
     /// Every span alive on the target that the host knows, by id, in any order.

@@ -4,16 +4,20 @@
 //! `Close`, each of which changes the host's view of the spans. So after any loss, before the
 //! next frame that fits (and before its `Dropped` report), the sender writes:
 //!
-//! 1. a `LiveSpan` for every live span whose `NewSpan` was lost (parents first), after its
+//! 1. a `Resync`: the ids of every live span the host knows, and the stack of entered spans
+//!    (their entries). The host closes the spans it holds that are not listed (so an id the
+//!    target reused no longer names an old span) and makes its entered stack equal;
+//! 2. a `LiveSpan` for every live span whose `NewSpan` was lost (parents first), after its
 //!    call site's announcement if that is pending too;
-//! 2. a `Resync`: the ids of every live span the host knows, and the stack of entered spans.
+//! 3. if there were any, a second `Resync` that puts their entries in place.
 //!
-//! The host closes the spans it holds that the `Resync` does not list and makes its stack of
-//! entered spans equal to the target's: from the `Resync` on, its live spans and entered
-//! stack equal the target's, and every later span and event gets the parent it has on the
-//! target. The exits and closes the host makes there are late: the span ended at or before
-//! the `Resync`'s time. If any of these frames does not fit, the frame that was to follow is
-//! dropped and counted too, and the whole is tried again before the next one.
+//! From there on the host's live spans and entered stack equal the target's, and every later
+//! span and event gets the parent it has on the target. The exits and closes the host makes
+//! there are late: the span ended at or before the `Resync`'s time. If any of these frames
+//! does not fit, the frame that was to follow is dropped and counted too, and what is left is
+//! tried again before the next one (a new loss starts over). An `enter`, `exit` or `close`
+//! writes what is due before it changes the tables (`State::ready`), so the `Resync`
+//! describes the state its own frame then changes.
 //!
 //! Not recovered: the values of a lost `NewSpan` or `Record` (a `LiveSpan` has none), a lost
 //! `FollowsFrom`, lost events (they are counted in the `Dropped` report). Entries of spans
@@ -42,14 +46,28 @@ use crate::{Link, Stats};
 pub(crate) struct Owed {
     /// A frame was lost since the last `Resync` was written.
     pub(crate) resync: bool,
+    /// The first `Resync` of the loss is written (the host closed what is gone, so ids of
+    /// spans it revives no longer name old spans).
+    closed: bool,
+    /// A `LiveSpan` was written since: a second `Resync` puts its entries in place.
+    revived: bool,
     /// The capacity counters of the last `Status` written.
     reported: Capacity,
 }
 
 impl Owed {
+    /// A frame was lost: the host's view may be wrong from here.
+    #[inline(always)]
+    pub(crate) fn lost(&mut self) {
+        self.resync = true;
+        self.closed = false;
+    }
+
     pub(crate) const fn new() -> Self {
         Self {
             resync: false,
+            closed: false,
+            revived: false,
             reported: Capacity {
                 spans_untracked: 0,
                 enters_untracked: 0,
@@ -101,12 +119,21 @@ impl<
         sent
     }
 
-    /// Writes what a loss made due: the `LiveSpan`s of spans whose `NewSpan` was lost (and
-    /// the announcements they need), then the `Resync`. [`Sent::RingFull`] if one of them did
-    /// not fit; the rest stays due.
+    /// Writes what a loss made due: a `Resync` of the spans the host knows (it closes the
+    /// others, so a reused id names no old span), the `LiveSpan`s of spans whose `NewSpan` was
+    /// lost (and the announcements they need), then, if there were any, a second `Resync` that
+    /// puts their entries in place. [`Sent::RingFull`] if one of them did not fit; the rest
+    /// stays due.
     #[cold]
     #[inline(never)]
     pub(super) fn resync<C: Clock>(&mut self, now: u64) -> Sent {
+        if !self.owed.closed {
+            match self.send_resync::<C>(now) {
+                Sent::RingFull => return Sent::RingFull,
+                // Written, or too long for a frame (nothing better can be sent).
+                Sent::Written | Sent::TooLarge => self.owed.closed = true,
+            }
+        }
         self.spans.mark_unsent_for_resend();
         // Each step writes a frame or retires one item.
         for _ in 0..2 * SPANS {
@@ -123,10 +150,30 @@ impl<
                 }
                 continue;
             }
-            if self.resend_placeable(id) && self.send_live_span::<C>(now, id) == Sent::RingFull {
-                return Sent::RingFull;
+            if !self.resend_placeable(id) {
+                continue;
+            }
+            match self.send_live_span::<C>(now, id) {
+                Sent::RingFull => return Sent::RingFull,
+                Sent::Written => self.owed.revived = true,
+                Sent::TooLarge => {}
             }
         }
+        if self.owed.revived {
+            let sent = self.send_resync::<C>(now);
+            if sent == Sent::RingFull {
+                return sent;
+            }
+        }
+        self.owed.resync = false;
+        self.owed.closed = false;
+        self.owed.revived = false;
+        Sent::Written
+    }
+
+    /// Writes a `Resync` of the spans the host knows and of their entries; marks those
+    /// entries as known to the host.
+    fn send_resync<C: Clock>(&mut self, now: u64) -> Sent {
         let mut frame = FrameBuilder::new(&mut self.scratch);
         let (spans, entered) = (&self.spans, &self.entered);
         let live = spans.sent_ids().map(SpanTable::<SPANS>::wire);
@@ -136,7 +183,6 @@ impl<
             .map(SpanTable::<SPANS>::wire);
         if frame.push_resync(live, stack).is_err() {
             // Too many spans for one frame: nothing better can be sent.
-            self.owed.resync = false;
             return Sent::TooLarge;
         }
         if !self
@@ -145,7 +191,6 @@ impl<
         {
             return Sent::RingFull;
         }
-        self.owed.resync = false;
         let spans = &self.spans;
         self.entered
             .mark_sent_where(|id| spans.get(id).is_some_and(|l| l.sent));

@@ -46,12 +46,14 @@ fn lost_exits_and_closes_are_made_good_before_the_next_frame() {
         set_now(2000);
         tracing::info!(parent: &c, "after");
         let frames = t.frames();
-        // Before the event: d revived and entered, the state (a and d entered, b gone), the
-        // report, then the event.
+        // Before the event: the state without b (gone) and c's entry, so that d, revived
+        // next in b's slot, is not taken for b; then the state with d entered, the report,
+        // then the event.
         assert_eq!(
             frames,
             [
-                "+1000 callsite 4 Span Info d []",
+                "+1000 resync live=[1,3] entered=[1]",
+                "+0 callsite 4 Span Info d []",
                 "+0 live 2 cs4 parent=1 entered=1",
                 "+0 resync live=[1,2,3] entered=[1,2]",
                 &std::format!("+0 dropped {}", dropped - reported),

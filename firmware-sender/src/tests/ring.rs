@@ -141,12 +141,14 @@ fn a_span_whose_new_span_was_dropped_is_revived_before_the_next_frame() {
         frames.extend(t.frames());
         frames
     });
-    // Before the enter, the loss is made good: the span as a `LiveSpan`, then the `Resync`.
+    // Before the enter, the loss is made good: the state, the span as a `LiveSpan`, the state
+    // again.
     // From there on the host knows the span: its enter and record go out, and it is the
     // parent of the events inside it.
     assert_eq!(
         frames,
         [
+            "+0 resync live=[] entered=[]",
             "+0 callsite 1 Span Info unknown [v]",
             "+0 live 1 cs1 root entered=0",
             "+0 resync live=[1] entered=[]",

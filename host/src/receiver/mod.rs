@@ -102,8 +102,8 @@
 //! - **`Dropped`** becomes a `WARN` event (target `rtt_tunnel`) with the count; the running
 //!   total is [`dropped_frames`](Receiver::dropped_frames).
 //! - **Lost frames are made good.** After any loss the target writes, before its next frame
-//!   that fits, a `LiveSpan` for each span whose `NewSpan` was lost and a `Resync`: its live
-//!   spans and its stack of entered spans. The receiver closes the spans the target no longer
+//!   that fits, a `Resync`: its live spans and its stack of entered spans (then a `LiveSpan`
+//!   for each span whose `NewSpan` was lost, and a second `Resync` with their entries). The receiver closes the spans the target no longer
 //!   has and makes its entered stack equal the target's, so from there on the host's spans
 //!   and entered stack equal the target's and every later span and event has the parent it
 //!   has on the target. Those exits, closes and enters are late (the span ended at or before

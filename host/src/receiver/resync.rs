@@ -2,9 +2,9 @@
 //! stack equal the target's, and the target's `Status` of what its tables could not hold.
 //!
 //! **The guarantee** (with the sender's, see `rtt_tunnel_sender`'s docs on lost frames): the
-//! target writes its live spans and its stack of entered spans (and, before them, a
-//! `LiveSpan` for each span whose `NewSpan` was lost) after any loss, before the next frame
-//! that fits. The receiver then closes the spans the target no longer has, exits the entries
+//! target writes its live spans and its stack of entered spans after any loss, before the
+//! next frame that fits (then a `LiveSpan` for each span whose `NewSpan` was lost, and a
+//! second `Resync` with their entries). The receiver then closes the spans the target no longer has, exits the entries
 //! it no longer has and enters those the host missed, so that from that frame on its live
 //! spans and entered stack equal the target's, and every later span and event has the parent
 //! it has on the target. These exits, closes and enters are late: the span ended (or was
