@@ -31,7 +31,12 @@ pub fn run() {
         // The same span entered again through its clone.
         let _clone = clone.enter();
         info!(big = u128::MAX, small = i128::MIN, "128-bit integers");
-        info!(nan = f64::NAN, inf = f64::INFINITY, minus = f64::NEG_INFINITY, "floats");
+        info!(
+            nan = f64::NAN,
+            inf = f64::INFINITY,
+            minus = f64::NEG_INFINITY,
+            "floats"
+        );
         info!(text = "héllo wörld ✓ 🚀", "unicode: ünïcödé ✓");
         debug!(long = ?LongDebug, "long debug");
     }
