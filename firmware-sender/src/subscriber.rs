@@ -301,10 +301,11 @@ where
                 return;
             };
             live.entered += 1;
-            if !live.sent {
-            } else if !ready {
+            if live.sent && !ready {
                 st.count_drop();
-            } else if st.deliver_small::<C>(now, &Message::Enter(SpanTable::<SPANS>::wire(id))) {
+            } else if live.sent
+                && st.deliver_small::<C>(now, &Message::Enter(SpanTable::<SPANS>::wire(id)))
+            {
                 st.entered.mark_sent_at(at);
             }
         });

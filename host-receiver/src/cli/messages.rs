@@ -287,9 +287,14 @@ pub fn timeline(error: &TimelineError) -> String {
 /// The final record of `--format json`: the summary as one JSON object on standard output,
 /// after the events (`{"summary": {...}}`).
 pub fn json_summary(stats: &SessionStats) {
+    println!("{}", summary_record(stats));
+}
+
+/// The record [`json_summary`] prints.
+fn summary_record(stats: &SessionStats) -> serde_json::Value {
     let r = &stats.reconciled;
     let c = &stats.target_capacity;
-    let record = serde_json::json!({
+    serde_json::json!({
         "summary": {
             "bytes": stats.bytes,
             "frames": stats.frames,
@@ -316,8 +321,7 @@ pub fn json_summary(stats: &SessionStats) {
                 "values_truncated": c.values_truncated,
             },
         }
-    });
-    println!("{record}");
+    })
 }
 
 #[cfg(test)]
@@ -325,6 +329,27 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
+
+    #[test]
+    fn the_json_summary_says_what_is_left_forced_and_made_good() {
+        let mut stats = SessionStats {
+            frames: 12,
+            dropped_frames: 33,
+            spans_open: 2,
+            spans_entered: 1,
+            ..SessionStats::default()
+        };
+        stats.target_capacity.spans_untracked = 44;
+        let record = summary_record(&stats);
+        let summary = &record["summary"];
+        assert_eq!(summary["frames"], 12);
+        assert_eq!(summary["dropped_by_target"], 33);
+        assert_eq!(summary["left_open"]["spans"], 2);
+        assert_eq!(summary["left_open"]["entered"], 1);
+        assert_eq!(summary["forced_by_resets"]["exits"], 0);
+        assert_eq!(summary["made_good_after_loss"]["closes"], 0);
+        assert_eq!(summary["target_capacity"]["spans_untracked"], 44);
+    }
 
     #[test]
     fn library_errors_get_the_flags_that_fix_them() {
