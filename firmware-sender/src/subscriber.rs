@@ -93,29 +93,21 @@ where
         constants: &Constants,
     ) {
         self.tunnel.with_state(|st| {
-            let written = match cut {
-                None => {
-                    st.count_drop();
-                    false
-                }
-                Some(_)
-                    if constants.same
-                        && st.callsites.get(callsite).map(|e| e.constant)
-                            != Some(constants.known) =>
-                {
-                    st.count_drop();
-                    false
-                }
-                Some(cut) => {
-                    cut.add_to(&mut st.stats);
-                    st.deliver::<C>(now, Some(callsite), frame)
-                }
+            let Some(cut) = cut else {
+                st.count_drop();
+                st.new_span_done(span, false);
+                return;
             };
-            if let Some(live) = span.and_then(|id| st.spans.get_mut(id)) {
-                // A lost `NewSpan` is made good by the next `Resync` (see `state/owed.rs`).
-                live.pending = false;
-                live.sent |= written;
+            cut.add_to(&mut st.stats);
+            if constants.same
+                && st.callsites.get(callsite).map(|e| e.constant) != Some(constants.known)
+            {
+                st.count_drop();
+                st.new_span_done(span, false);
+                return;
             }
+            let written = st.deliver::<C>(now, Some(callsite), frame);
+            st.new_span_done(span, written);
             if written {
                 if let (Some(new), Some(entry)) = (constants.new, st.callsites.get_mut(callsite)) {
                     entry.constant = Some(new);
@@ -301,10 +293,8 @@ where
                 return;
             };
             live.entered += 1;
-            if live.sent && !ready {
-                st.count_drop();
-            } else if live.sent
-                && st.deliver_small::<C>(now, &Message::Enter(SpanTable::<SPANS>::wire(id)))
+            if live.sent
+                && st.deliver_ready::<C>(ready, now, &Message::Enter(SpanTable::<SPANS>::wire(id)))
             {
                 st.entered.mark_sent_at(at);
             }
@@ -330,10 +320,8 @@ where
                 return; // never pushed
             };
             live.entered = live.entered.saturating_sub(1);
-            if entry.sent && !ready {
-                st.count_drop();
-            } else if entry.sent {
-                st.deliver_small::<C>(now, &Message::Exit(SpanTable::<SPANS>::wire(id)));
+            if entry.sent {
+                st.deliver_ready::<C>(ready, now, &Message::Exit(SpanTable::<SPANS>::wire(id)));
             }
         });
     }
@@ -365,10 +353,12 @@ where
                     st.entered.remove_all(id);
                 }
                 st.spans.remove(id);
-                if sent && !ready {
-                    st.count_drop();
-                } else if sent {
-                    st.deliver_small::<C>(now, &Message::Close(SpanTable::<SPANS>::wire(id)));
+                if sent {
+                    st.deliver_ready::<C>(
+                        ready,
+                        now,
+                        &Message::Close(SpanTable::<SPANS>::wire(id)),
+                    );
                 }
                 true
             })

@@ -33,6 +33,8 @@
 //! enters untracked, events of refused call sites, values dropped or cut) go to the host in a
 //! `Status` frame whenever they changed, from [`poll`](crate::Tunnel::poll).
 
+use core::mem::MaybeUninit;
+
 use rtt_tunnel_protocol::{Capacity, FrameBuilder, Message};
 
 use super::{Sent, Stamp, State};
@@ -98,6 +100,39 @@ impl<
         const FRAME: usize,
     > State<L, SPANS, CALLSITES, DEPTH, FRAME>
 {
+    /// Writes a lifecycle frame (`Enter`, `Exit`, `Close`) after [`ready`](State::ready) said
+    /// whether what was due went out: if it did, the frame goes straight to the ring (nothing
+    /// is due any more); if not, it is dropped and counted. `false` if it was not written.
+    #[inline(always)]
+    pub(crate) fn deliver_ready<C: Clock>(
+        &mut self,
+        ready: bool,
+        now: u64,
+        message: &Message<'_>,
+    ) -> bool {
+        let mut buf = [MaybeUninit::uninit(); 32];
+        let mut frame = FrameBuilder::new_uninit(&mut buf);
+        let written = ready
+            && frame.push_message(message).is_ok()
+            && self
+                .out
+                .write::<C>(&mut self.stats, now, Stamp::SincePrevious, frame);
+        if !written {
+            self.count_drop();
+        }
+        written
+    }
+
+    /// After the `NewSpan` of `span` (`None` for an event) was `written` or not: the span is
+    /// no longer in flight; a lost one is revived by the next `Resync`.
+    #[inline(always)]
+    pub(crate) fn new_span_done(&mut self, span: Option<u64>, written: bool) {
+        if let Some(live) = span.and_then(|id| self.spans.get_mut(id)) {
+            live.pending = false;
+            live.sent |= written;
+        }
+    }
+
     /// A `Status` is due: a capacity counter changed since the last one.
     pub(super) fn status_due(&self) -> bool {
         capacity(&self.stats) != self.owed.reported
