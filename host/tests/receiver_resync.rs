@@ -210,3 +210,29 @@ fn behind_a_small_ring_the_host_ends_as_the_target_and_every_event_has_its_paren
     assert!(checked > 20, "{checked}");
     drop(rx);
 }
+
+#[test]
+fn resets_are_counted_and_the_summary_says_what_is_left() {
+    let _log = with_capture(|| {
+        let mut rx = Receiver::default();
+        feed(&mut rx, boot_inside_spans(1));
+        feed(&mut rx, boot_inside_spans(2));
+        let r = rx.reconciled();
+        assert_eq!((r.reset_exits, r.reset_closes), (2, 2));
+        let mut stats = rtt_tunnel_host::pipeline::SessionStats {
+            spans_open: rx.span_count() as u64,
+            spans_entered: rx.entered().len() as u64,
+            reconciled: r,
+            ..Default::default()
+        };
+        stats.target_capacity.spans_untracked = 44;
+        let text = stats.to_string();
+        assert!(
+            text.ends_with(
+                "; left open: 2 spans, 2 entered (exited and closed at the end); forced by \
+                 resets: 2 exits, 2 closes; target capacity: 44 spans untracked (SPANS)"
+            ),
+            "{text}"
+        );
+    });
+}
