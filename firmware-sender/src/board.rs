@@ -143,23 +143,36 @@ where
     L: crate::Link + Send + 'static,
     C: Clock + 'static,
 {
-    /// The end of a firmware, or its panic: writes what is pending ([`poll`](Self::poll)),
-    /// then waits until the host has read the whole up ring, for at most `timeout_ticks` of
-    /// the tunnel's clock and at most `max_spins` rounds (a clock that stops, a SysTick
-    /// masked in a panic, is not waited for); returns whether the host read everything.
+    /// The end of a firmware, or its panic: writes everything pending ([`flush`](Self::flush):
+    /// the `Dropped` report, what a loss made due, the capacity `Status`), waiting for the host
+    /// to make room in the ring, then waits until the host has read the whole up ring; all of
+    /// it for at most `timeout_ticks` of the tunnel's clock and at most `max_spins` rounds (a
+    /// clock that stops, a SysTick masked in a panic, is not waited for). Returns whether
+    /// everything was written and read.
     pub fn poll_and_wait(&self, timeout_ticks: u64, max_spins: u32) -> bool {
-        self.poll();
         let start = C::now();
-        for _ in 0..max_spins {
+        let mut spins = 0u32;
+        let mut out_of_time = move || {
+            spins = spins.saturating_add(1);
+            spins > max_spins || crate::clock::delta::<C>(C::now(), start) > timeout_ticks as i64
+        };
+        let mut expired = false;
+        let mut drained = || loop {
             if self.with_link(|link| link.up_drained()) != Some(false) {
                 return true;
             }
-            if crate::clock::delta::<C>(C::now(), start) > timeout_ticks as i64 {
+            if expired || out_of_time() {
+                expired = true;
                 return false;
             }
             core::hint::spin_loop();
-        }
-        false
+        };
+        // Each try that finds the ring full waits for the host to read it; once time is up,
+        // the remaining tries return at once and `flush` counts the failure.
+        let flushed = self.flush(64, || {
+            drained();
+        });
+        flushed && drained()
     }
 }
 

@@ -65,7 +65,6 @@ macro_rules! init {
             tick_hz: $crate::__init_clock!(@hz $kind ( $($clock)* )),
             firmware: $crate::__or_firmware_id!($($firmware)?),
         };
-        // (A `__RTT_TUNNEL.set_flash(…)` for constants by reference goes here.)
         if let ::core::result::Result::Err(error) =
             __RTT_TUNNEL.init($crate::RttLink::new(up, ::core::option::Option::Some(down)), identity)
         {

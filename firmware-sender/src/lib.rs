@@ -21,10 +21,25 @@
 //!   them; one whose announcement found the ring full is announced before the next frame that
 //!   needs it, or by [`Tunnel::poll`].
 //! - **Full ring**: the frame is dropped whole and counted; a `Dropped` frame tells the host
-//!   how many, before the next frame that fits. The host's view stays consistent with what it
-//!   received: a span whose `NewSpan` was lost sends no enter, record or close (an explicit
-//!   parent naming it goes out as untracked), and an `Exit` goes out only for an `Enter` that
-//!   did. A re-send request brings such spans back.
+//!   how many, before the next frame that fits.
+//! - **Lost frames are made good** (the guarantee): after any loss, before the next frame that
+//!   fits, the sender writes a `Resync` (its live spans and its stack of entered spans), a
+//!   `LiveSpan` for each span whose `NewSpan` was lost, and a second `Resync` if there were
+//!   any. The host closes the spans the target no longer has and makes its entered stack the
+//!   target's: from there on its live spans and entered stack equal the target's, and every
+//!   later span and event has the parent it has on the target; the exits and closes it makes
+//!   are late (the span ended at or before that time). Not recovered: values of a lost
+//!   `NewSpan` or `Record`, a lost `FollowsFrom`, lost events (counted). Until a span's
+//!   `NewSpan` or `LiveSpan` is written, its enter, record and close are not sent. On the hot
+//!   path this costs one check of what is due before an enter, exit or close, the check every
+//!   frame already made.
+//! - **Capacity**: what the tables could not hold ([`Stats`]: spans and enters untracked,
+//!   events of refused call sites, values left out or cut) goes to the host in a `Status`
+//!   frame from [`Tunnel::poll`] whenever it changed; the host warns once per kind, with the
+//!   count and the fix.
+//! - **At the end**: [`Tunnel::flush`] keeps writing until nothing is pending (reports, what
+//!   a loss made due, the `Status`), waiting for the host to make room, within a bound; call
+//!   it before the firmware stops, resets or halts, so the host's counts equal [`Stats`].
 //! - **Span ids**: the `tracing` id packs a table slot and the slot's generation, so an id
 //!   kept after its span closed never names a later span; the wire names the slot alone
 //!   (`slot + 1`), one byte for tables of up to 127 spans however long the firmware runs. A

@@ -16,6 +16,7 @@ use crate::{Clock, Identity, MemoryLink, Sender, Tunnel};
 mod capacity;
 mod constants;
 mod lifecycle;
+mod owed;
 mod requests;
 mod ring;
 mod values;
@@ -283,6 +284,23 @@ pub(crate) fn render(frame: &Frame<'_>) -> String {
             l.callsite.0,
             parent(l.parent),
             l.entered
+        ),
+        Message::Resync(r) => {
+            let ids = |l: rtt_tunnel_protocol::SpanIds<'_>| {
+                l.iter()
+                    .map(|id| id.0.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            };
+            format!("resync live=[{}] entered=[{}]", ids(r.live), ids(r.entered))
+        }
+        Message::Status(c) => format!(
+            "status spans={} enters={} events={} values_dropped={} cut={}",
+            c.spans_untracked,
+            c.enters_untracked,
+            c.events_untracked,
+            c.values_dropped,
+            c.values_truncated
         ),
     };
     format!("{:+} {body}", frame.dt)

@@ -132,7 +132,7 @@ where
         if self.with_state(|s| s.connect(link, identity)) != Some(true) {
             return Err(InitError::AlreadyConnected);
         }
-        self.flush();
+        self.write_pending();
         Ok(())
     }
 
@@ -172,19 +172,61 @@ where
         if let Some(Some(filter)) = self.with_state(|s| s.read_requests()) {
             self.set_level(level::from_wire(filter));
         }
-        self.flush();
+        self.write_pending();
     }
 
-    /// Writes pending frames until the ring is full or nothing is pending.
-    fn flush(&self) {
+    /// Keeps [`poll`](Self::poll)ing until nothing is pending: the `Dropped` report, what a
+    /// loss made due (the `Resync` and the `LiveSpan`s before it), the capacity `Status`,
+    /// call-site announcements and re-sent spans. While the ring is full it calls `wait` (give
+    /// the host time to read: a delay, or a wait for the ring to drain) and tries again, at
+    /// most `tries` times. Call it before the firmware stops, resets or halts (the panic path
+    /// of the QEMU boards does), so that the host's counts equal [`stats`](Self::stats).
+    ///
+    /// Returns `true` once nothing is pending; `false` when the tries ran out, which is
+    /// counted in [`Stats::flushes_incomplete`]: the firmware reports it its own way (the QEMU
+    /// boards print it through semihosting); the host's counts may then fall short.
+    ///
+    /// ```
+    /// # use rtt_tunnel_sender::{Clock, Identity, MemoryLink, Tunnel};
+    /// # struct Ticks;
+    /// # impl Clock for Ticks { fn now() -> u64 { 0 } }
+    /// static TUNNEL: Tunnel<MemoryLink<1024>, Ticks> = Tunnel::new();
+    /// # let identity = Identity { boot: 1, tick_hz: 1_000, firmware: "doc" };
+    /// TUNNEL.connect(MemoryLink::new(), identity).unwrap();
+    /// // ... on the way out:
+    /// let all_written = TUNNEL.flush(100, || { /* wait a millisecond */ });
+    /// assert!(all_written);
+    /// ```
+    #[must_use = "`false` means frames are still pending"]
+    pub fn flush(&self, tries: u32, mut wait: impl FnMut()) -> bool {
+        for _ in 0..tries {
+            if let Some(Some(filter)) = self.with_state(|s| s.read_requests()) {
+                self.set_level(level::from_wire(filter));
+            }
+            if self.write_pending() == Flush::Idle {
+                return true;
+            }
+            wait();
+        }
+        self.with_state(|s| {
+            s.stats.flushes_incomplete = s.stats.flushes_incomplete.saturating_add(1);
+        });
+        false
+    }
+
+    /// Writes pending frames until the ring is full or nothing is pending; says which.
+    fn write_pending(&self) -> Flush {
         // Each step writes a frame or retires one item: this bounds the loop even while
         // interrupts add spans and call sites.
         for _ in 0..SPANS + CALLSITES + 4 {
             let now = C::now();
-            if self.with_state(|s| s.flush_one::<C>(now)) != Some(Flush::Progress) {
-                break;
+            match self.with_state(|s| s.flush_one::<C>(now)) {
+                Some(Flush::Progress) => {}
+                Some(done) => return done,
+                None => return Flush::Blocked,
             }
         }
+        Flush::Progress
     }
 
     /// Tells the sender where the firmware's flash is (`start..end`, addresses of the

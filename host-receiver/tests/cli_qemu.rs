@@ -208,11 +208,21 @@ fn json_output_is_one_object_per_line_with_the_target_time() {
         "info",
     ]);
     assert_eq!(run.code, Some(0), "stderr:\n{}", run.stderr);
-    let events: Vec<serde_json::Value> = run
+    let mut events: Vec<serde_json::Value> = run
         .stdout
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect();
+    // The last record is the summary: nothing dropped, nothing left open.
+    let summary = events.pop().expect("the summary record");
+    let summary = &summary["summary"];
+    assert_eq!(summary["dropped_by_target"], 0, "{summary}");
+    assert_eq!(summary["left_open"]["spans"], 0, "{summary}");
+    assert_eq!(
+        summary["target_capacity"]["spans_untracked"], 0,
+        "{summary}"
+    );
+    assert!(summary["frames"].as_u64().unwrap() > 0, "{summary}");
     assert!(!events.is_empty());
     for event in &events {
         let level = event["level"].as_str().unwrap();

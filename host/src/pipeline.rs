@@ -44,11 +44,13 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, Write};
 
-use rtt_tunnel_protocol::{Frame, FrameError, Message};
+use rtt_tunnel_protocol::{Capacity, Frame, FrameError, Message};
 
 use crate::capture::CaptureWriter;
 use crate::defmt::{line_time, DefmtDecoder, DefmtEvents, DefmtLine};
-use crate::receiver::{BootInfo, FlashSource, LimitStats, ReceiveError, Receiver, RECEIVER_TARGET};
+use crate::receiver::{
+    BootInfo, FlashSource, LimitStats, ReceiveError, Receiver, Reconciled, RECEIVER_TARGET,
+};
 use crate::target_time;
 
 pub(crate) use drain::queue_request;
@@ -95,6 +97,16 @@ pub struct SessionStats {
     /// Texts the target sent by reference that no source resolved (shown as a placeholder
     /// that says why: see [`Receiver::with_flash_source`]).
     pub unresolved_texts: u64,
+    /// Spans of the target still open on the host when the stats were taken (at the end of a
+    /// session: the ones the receiver then closes).
+    pub spans_open: u64,
+    /// Entries of the host's mirror of the target's entered stack when the stats were taken
+    /// (at the end of a session: force-exited then).
+    pub spans_entered: u64,
+    /// What the receiver made good after lost frames and forced at resets.
+    pub reconciled: Reconciled,
+    /// What the target's tables and frames could not hold, as its `Status` frames said.
+    pub target_capacity: Capacity,
 }
 
 impl SessionStats {
@@ -107,7 +119,9 @@ impl SessionStats {
 /// `1234 bytes, 56 frames; dropped by the target: 0; errors: 0 frame, 0 decode, 0 receive;
 /// resets: 0 (seen by the link: 0)`, then `; defmt: 12 lines (300 bytes), 0 errors` when a
 /// defmt channel brought bytes, the bytes of a frame the stream ended in, and what the
-/// receiver's bounds refused, when any.
+/// receiver's bounds refused, when any; then, when any, what is left open
+/// (`; left open: 2 spans, 1 entered (exited and closed at the end)`), what resets forced and
+/// lost frames made good, and the target's capacity overflows.
 impl fmt::Display for SessionStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -157,6 +171,45 @@ impl fmt::Display for SessionStats {
         let mut first = true;
         for (count, what) in reached.into_iter().filter(|(n, _)| *n > 0) {
             let lead = if first { "; bounds reached: " } else { ", " };
+            first = false;
+            write!(f, "{lead}{count} {what}")?;
+        }
+        if self.spans_open > 0 {
+            write!(
+                f,
+                "; left open: {} spans, {} entered (exited and closed at the end)",
+                self.spans_open, self.spans_entered
+            )?;
+        }
+        let r = &self.reconciled;
+        if r.reset_exits + r.reset_closes > 0 {
+            write!(
+                f,
+                "; forced by resets: {} exits, {} closes",
+                r.reset_exits, r.reset_closes
+            )?;
+        }
+        if r.late_exits + r.late_closes + r.late_enters > 0 {
+            write!(
+                f,
+                "; made good after lost frames: {} exits, {} closes, {} enters",
+                r.late_exits, r.late_closes, r.late_enters
+            )?;
+        }
+        let c = &self.target_capacity;
+        let overflow = [
+            (c.spans_untracked, "spans untracked (SPANS)"),
+            (c.enters_untracked, "enters untracked (DEPTH)"),
+            (
+                c.events_untracked,
+                "events of refused call sites (CALLSITES)",
+            ),
+            (c.values_dropped, "values left out (FRAME)"),
+            (c.values_truncated, "values cut (FRAME)"),
+        ];
+        let mut first = true;
+        for (count, what) in overflow.into_iter().filter(|(n, _)| *n > 0) {
+            let lead = if first { "; target capacity: " } else { ", " };
             first = false;
             write!(f, "{lead}{count} {what}")?;
         }
@@ -567,6 +620,10 @@ impl Pipeline {
             dropped_frames: receiver.dropped_frames(),
             limits: receiver.limit_stats(),
             unresolved_texts: receiver.unresolved_flash_texts(),
+            spans_open: receiver.span_count() as u64,
+            spans_entered: receiver.entered().len() as u64,
+            reconciled: receiver.reconciled(),
+            target_capacity: receiver.target_capacity(),
             ..self.stats
         }
     }

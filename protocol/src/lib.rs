@@ -42,7 +42,8 @@
 //! | 10 | `Dropped` |
 //! | 11 | `LiveSpan` |
 //! | 12 | not a message: the handler prefix (below) |
-//! | 13 to 14 | free |
+//! | 13 | `Resync`: the target's live spans and entered stack after it lost frames |
+//! | 14 | `Status`: what the sender could not keep for lack of capacity |
 //! | 15 | reserved: an extension tag (a second varint would select the message) |
 //! | 16 + 5x + k | compact forms |
 //!
@@ -88,7 +89,7 @@
 //!
 //! # Adding a message
 //!
-//! 1. Take a free tag (13 to 14; the extension tag 15 once they are gone). Write it in
+//! 1. Take a free tag (none is left: the extension tag 15 is next). Write it in
 //!    `message::tag`, in the table above and in the `tag_table` test.
 //! 2. Encode it by hand in `Message::write`, decode it in `Message::decode`; add it to the
 //!    property tests' strategy and to their postcard reference encoder, and pin its bytes in
@@ -162,8 +163,8 @@ pub use deferred::TryValuesIter;
 pub use error::{DecodeError, EncodeError, FrameError};
 pub use frame::{Frame, FrameBuilder};
 pub use message::{
-    CallSite, CallsiteId, Hello, Kind, Level, LevelFilter, LiveSpan, Message, Parent, Request,
-    SpanId,
+    CallSite, CallsiteId, Capacity, Hello, Kind, Level, LevelFilter, LiveSpan, Message, Parent,
+    Request, Resync, SpanId, SpanIds,
 };
 pub use splitter::{Feed, FrameSplitter};
 pub use value::{

@@ -148,6 +148,106 @@ pub struct LiveSpan {
     pub entered: u32,
 }
 
+/// A list of span ids on the wire: their count, then each id as a varint. Borrowed from a
+/// decoded frame, or from bytes written by [`SpanIds::write`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpanIds<'a> {
+    count: u32,
+    /// The ids' varints, `count` of them, nothing else.
+    bytes: &'a [u8],
+}
+
+impl<'a> SpanIds<'a> {
+    /// No span.
+    pub const EMPTY: SpanIds<'static> = SpanIds {
+        count: 0,
+        bytes: &[],
+    };
+
+    /// Writes `ids` into `buf` and returns the list borrowing from it.
+    pub fn write(ids: &[SpanId], buf: &'a mut [u8]) -> Result<Self, EncodeError> {
+        let count = wire::len32(ids.len())?;
+        let mut out = Out::new(wire::as_uninit(buf));
+        for id in ids {
+            out.varint(id.0)?;
+        }
+        let len = out.len();
+        let bytes = buf.get(..len).ok_or(EncodeError::BufferFull)?;
+        Ok(Self { count, bytes })
+    }
+
+    /// How many ids.
+    pub fn len(&self) -> usize {
+        self.count as usize
+    }
+
+    /// No id.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The ids, in order.
+    pub fn iter(&self) -> impl Iterator<Item = SpanId> + 'a {
+        let mut rest = self.bytes;
+        core::iter::from_fn(move || {
+            let (id, r): (u32, _) = postcard::take_from_bytes(rest).ok()?;
+            rest = r;
+            Some(SpanId(id))
+        })
+    }
+
+    fn encode(&self, out: &mut Out<'_>) -> Result<(), EncodeError> {
+        out.varint(self.count)?;
+        out.bytes(self.bytes)
+    }
+
+    /// Reads a list; checks every id's varint.
+    fn take(bytes: &'a [u8]) -> Result<(Self, &'a [u8]), DecodeError> {
+        let (count, mut rest): (u32, _) = take(bytes)?;
+        let start = rest;
+        for _ in 0..count {
+            let (_, r): (u32, _) = take(rest)?;
+            rest = r;
+        }
+        let bytes = start.get(..start.len() - rest.len()).unwrap_or_default();
+        Ok((Self { count, bytes }, rest))
+    }
+}
+
+/// The target's state after it lost frames: what the host must hold so that its spans equal
+/// the target's. Written, after the loss, before the next frame that fits (the `Dropped`
+/// report follows it).
+///
+/// The host closes every span it holds that `live` does not list (its `Close` was lost), and
+/// makes its stack of entered spans equal to `entered` (exits and enters what lost `Exit` and
+/// `Enter` frames would have). Spans whose `NewSpan` was lost come as `LiveSpan`s just after,
+/// then a second `Resync` puts their entries in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resync<'a> {
+    /// Every span alive on the target that the host knows, by id, in any order.
+    pub live: SpanIds<'a>,
+    /// The target's stack of entered spans, outermost first (entries of spans the host
+    /// cannot know are left out).
+    pub entered: SpanIds<'a>,
+}
+
+/// What the sender could not keep for lack of capacity since it booted: counters that only
+/// grow, as its [`Stats`](../rtt_tunnel_sender/struct.Stats.html) count them. Sent when one of
+/// them changed, by the sender's `poll`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capacity {
+    /// Spans not tracked: the span table (`SPANS`) was full, or their call site could not be.
+    pub spans_untracked: u32,
+    /// `enter`s not tracked: the stack of entered spans (`DEPTH`) was full.
+    pub enters_untracked: u32,
+    /// Events not sent: their call site found no room in the call-site table (`CALLSITES`).
+    pub events_untracked: u32,
+    /// Values left out for lack of room in the frame (`FRAME`).
+    pub values_dropped: u32,
+    /// Text values cut at the text limit (`FRAME / 2`).
+    pub values_truncated: u32,
+}
+
 /// One message from the target. Frames carry one message each, after a timestamp delta.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Message<'a> {
@@ -203,8 +303,12 @@ pub enum Message<'a> {
         /// Frames dropped.
         frames: u32,
     },
-    /// A live span, re-sent on request.
+    /// A live span, re-sent on request or after its `NewSpan` was lost.
     LiveSpan(LiveSpan),
+    /// The target's live spans and entered stack, after it lost frames.
+    Resync(Resync<'a>),
+    /// What the sender could not keep for lack of capacity (counters since boot).
+    Status(Capacity),
 }
 
 /// The tag space: the first varint of every message body, as the table in the crate docs
@@ -226,8 +330,8 @@ pub(crate) mod tag {
     /// Not a message: the prefix of a frame written in an exception handler, the exception
     /// number (a varint) next, then the message (see [`Frame`](crate::Frame)).
     pub(crate) const HANDLER: u32 = 12;
-    /// Tags no message uses yet.
-    pub(crate) const FREE: core::ops::RangeInclusive<u32> = 13..=14;
+    pub(crate) const RESYNC: u32 = 13;
+    pub(crate) const STATUS: u32 = 14;
     /// Reserved for an extension: a second varint would select the message.
     pub(crate) const EXTENSION: u32 = 15;
     /// The first compact tag.
@@ -419,6 +523,19 @@ impl<'a> Message<'a> {
                 s.parent.write::<E>(out)?;
                 E::varint(out, s.entered)
             }
+            Message::Resync(r) => {
+                out.byte(tag::RESYNC as u8)?;
+                r.live.encode(out)?;
+                r.entered.encode(out)
+            }
+            Message::Status(c) => {
+                out.byte(tag::STATUS as u8)?;
+                out.varint(c.spans_untracked)?;
+                out.varint(c.enters_untracked)?;
+                out.varint(c.events_untracked)?;
+                out.varint(c.values_dropped)?;
+                out.varint(c.values_truncated)
+            }
         }
     }
 
@@ -510,6 +627,15 @@ impl<'a> Message<'a> {
                 let (live, rest) = take(rest)?;
                 no_tail(Message::LiveSpan(live), rest)
             }
+            tag::RESYNC => {
+                let (live, rest) = SpanIds::take(rest)?;
+                let (entered, rest) = SpanIds::take(rest)?;
+                no_tail(Message::Resync(Resync { live, entered }), rest)
+            }
+            tag::STATUS => {
+                let (status, rest) = take(rest)?;
+                no_tail(Message::Status(status), rest)
+            }
             tag::COMPACT.. => {
                 let x = (t - tag::COMPACT) / tag::KINDS;
                 match (t - tag::COMPACT) % tag::KINDS {
@@ -532,7 +658,7 @@ impl<'a> Message<'a> {
                     _ => no_tail(Message::Close(SpanId(x)), rest),
                 }
             }
-            t if tag::FREE.contains(&t) || t == tag::EXTENSION => Err(DecodeError::BadTag {
+            tag::EXTENSION => Err(DecodeError::BadTag {
                 what: "message (a tag this version leaves free)",
                 tag: t,
             }),
@@ -633,7 +759,9 @@ mod tests {
         let values = Values::EMPTY;
         let names = FieldNames::new(&[]);
         let long = 1000; // an id too large for a one-byte compact tag, still compact
-        let table: [(u32, Message<'_>); 20] = [
+        let mut list = [0u8; 8];
+        let live = SpanIds::write(&[SpanId(1), SpanId(300)], &mut list).unwrap();
+        let table: [(u32, Message<'_>); 23] = [
             (
                 tag::HELLO,
                 Message::Hello(Hello {
@@ -705,6 +833,30 @@ mod tests {
                 }),
             ),
             (
+                tag::RESYNC,
+                Message::Resync(Resync {
+                    live,
+                    entered: SpanIds::EMPTY,
+                }),
+            ),
+            (
+                tag::RESYNC,
+                Message::Resync(Resync {
+                    live: SpanIds::EMPTY,
+                    entered: live,
+                }),
+            ),
+            (
+                tag::STATUS,
+                Message::Status(Capacity {
+                    spans_untracked: 44,
+                    enters_untracked: 24,
+                    events_untracked: 1,
+                    values_dropped: 2,
+                    values_truncated: 300,
+                }),
+            ),
+            (
                 16,
                 Message::Event {
                     callsite: CallsiteId(0),
@@ -755,13 +907,18 @@ mod tests {
         // One byte up to id 21.
         assert!(tag::compact(21, tag::K_CLOSE).unwrap() < 128);
         assert!(tag::compact(22, tag::K_ENTER).unwrap() >= 128);
-        // Free and reserved tags.
-        for t in tag::FREE.chain([tag::EXTENSION]) {
-            assert!(matches!(
-                Message::decode(&[t as u8]),
-                Err(DecodeError::BadTag { tag, .. }) if tag == t
-            ));
-        }
+        // A resync's lists read back as written; a list cut short is an error.
+        let mut ids = live.iter();
+        assert_eq!(
+            (ids.next(), ids.next(), ids.next()),
+            (Some(SpanId(1)), Some(SpanId(300)), None)
+        );
+        assert!(Message::decode(&[tag::RESYNC as u8, 2, 1]).is_err());
+        // The reserved tag.
+        assert!(matches!(
+            Message::decode(&[tag::EXTENSION as u8]),
+            Err(DecodeError::BadTag { tag, .. }) if tag == tag::EXTENSION
+        ));
     }
 
     /// An old capture's `Hello` names its version, whatever follows it.

@@ -4,9 +4,9 @@
 
 use proptest::prelude::*;
 use rtt_tunnel_protocol::{
-    CallSite, CallsiteId, Feed, FieldNames, FieldValue, Frame, FrameError, FrameSplitter, Hello,
-    Kind, Level, LevelFilter, LiveSpan, Message, Parent, Request, SpanId, Value, Values,
-    ValuesWriter, PROTOCOL_VERSION,
+    CallSite, CallsiteId, Capacity, Feed, FieldNames, FieldValue, Frame, FrameError, FrameSplitter,
+    Hello, Kind, Level, LevelFilter, LiveSpan, Message, Parent, Request, Resync, SpanId, SpanIds,
+    Value, Values, ValuesWriter, PROTOCOL_VERSION,
 };
 
 /// An owned value, so that strategies can own the strings messages borrow.
@@ -115,6 +115,8 @@ enum Spec {
     FollowsFrom(SpanId, SpanId),
     Dropped(u32),
     LiveSpan(LiveSpan),
+    Resync(Vec<SpanId>, Vec<SpanId>),
+    Status(Capacity),
 }
 
 fn values() -> impl Strategy<Value = Vec<(u8, OwnedValue)>> {
@@ -175,6 +177,18 @@ fn spec() -> impl Strategy<Value = Spec> {
                 })
             }
         ),
+        (
+            prop::collection::vec(span_id(), 0..40),
+            prop::collection::vec(span_id(), 0..20)
+        )
+            .prop_map(|(live, entered)| Spec::Resync(live, entered)),
+        any::<[u32; 5]>().prop_map(|c| Spec::Status(Capacity {
+            spans_untracked: c[0],
+            enters_untracked: c[1],
+            events_untracked: c[2],
+            values_dropped: c[3],
+            values_truncated: c[4],
+        })),
     ]
 }
 
@@ -192,6 +206,7 @@ fn encode_values(vals: &[(u8, OwnedValue)], buf: &mut Vec<u8>) {
 fn with_message<R>(spec: &Spec, f: impl FnOnce(&Message<'_>) -> R) -> R {
     let mut vbuf = Vec::new();
     let names: Vec<&str>;
+    let (mut lbuf, mut ebuf) = (vec![0u8; 256], vec![0u8; 128]);
     let msg = match spec {
         Spec::Hello(boot, tick_hz, firmware, flash_base, flash_len) => Message::Hello(Hello {
             version: PROTOCOL_VERSION,
@@ -258,6 +273,11 @@ fn with_message<R>(spec: &Spec, f: impl FnOnce(&Message<'_>) -> R) -> R {
         },
         Spec::Dropped(frames) => Message::Dropped { frames: *frames },
         Spec::LiveSpan(s) => Message::LiveSpan(*s),
+        Spec::Resync(live, entered) => Message::Resync(Resync {
+            live: SpanIds::write(live, &mut lbuf).unwrap(),
+            entered: SpanIds::write(entered, &mut ebuf).unwrap(),
+        }),
+        Spec::Status(c) => Message::Status(*c),
     };
     f(&msg)
 }
@@ -413,6 +433,21 @@ mod reference {
             Spec::LiveSpan(s) => put(
                 o,
                 &(11u32, s.id.0, s.callsite.0, parent(s.parent), s.entered),
+            ),
+            Spec::Resync(live, entered) => {
+                let ids = |v: &Vec<SpanId>| v.iter().map(|id| id.0).collect::<Vec<u32>>();
+                put(o, &(13u32, &ids(live)[..], &ids(entered)[..]));
+            }
+            Spec::Status(c) => put(
+                o,
+                &(
+                    14u32,
+                    c.spans_untracked,
+                    c.enters_untracked,
+                    c.events_untracked,
+                    c.values_dropped,
+                    c.values_truncated,
+                ),
             ),
         }
         out

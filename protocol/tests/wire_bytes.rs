@@ -2,8 +2,9 @@
 //! A change to the wire format shows up here as a diff.
 
 use rtt_tunnel_protocol::{
-    CallSite, CallsiteId, Constant, FieldNames, Frame, FrameBuilder, Hello, Kind, Level,
-    LevelFilter, LiveSpan, Message, Parent, Pushed, Request, SpanId, Value, Values, ValuesWriter,
+    CallSite, CallsiteId, Capacity, Constant, FieldNames, Frame, FrameBuilder, Hello, Kind, Level,
+    LevelFilter, LiveSpan, Message, Parent, Pushed, Request, Resync, SpanId, SpanIds, Value,
+    Values, ValuesWriter,
 };
 
 /// The body (message without timestamp or framing) of `msg`.
@@ -205,6 +206,23 @@ fn span_lifecycle() {
         entered: 2,
     });
     assert_eq!(body(&live), [0x0b, 0x05, 0x01, 0x01, 0x02]);
+    let (mut a, mut b) = ([0u8; 8], [0u8; 8]);
+    let resync = Message::Resync(Resync {
+        live: SpanIds::write(&[SpanId(1), SpanId(5), SpanId(200)], &mut a).unwrap(),
+        entered: SpanIds::write(&[SpanId(1), SpanId(5)], &mut b).unwrap(),
+    });
+    assert_eq!(
+        body(&resync),
+        [0x0d, 0x03, 0x01, 0x05, 0xc8, 0x01, 0x02, 0x01, 0x05]
+    );
+    let status = Message::Status(Capacity {
+        spans_untracked: 44,
+        enters_untracked: 24,
+        events_untracked: 0,
+        values_dropped: 1,
+        values_truncated: 200,
+    });
+    assert_eq!(body(&status), [0x0e, 44, 24, 0, 1, 0xc8, 0x01]);
 }
 
 #[test]
@@ -559,9 +577,10 @@ fn decode_errors() {
     use rtt_tunnel_protocol::DecodeError as E;
     assert_eq!(Message::decode(&[]), Err(E::Truncated));
     assert!(matches!(
-        Message::decode(&[0x0d]),
-        Err(E::BadTag { tag: 13, .. })
+        Message::decode(&[0x0f]),
+        Err(E::BadTag { tag: 15, .. })
     ));
+    assert_eq!(Message::decode(&[0x0d, 0x01]), Err(E::Truncated));
     assert_eq!(
         Message::decode(&[0x2b, 0x00]),
         Err(E::TrailingBytes { count: 1 })

@@ -190,7 +190,7 @@ pub fn check_run(run: &Run, board: &Board) {
         "{what}: frame, decode or receive errors: {:?}",
         run.stats
     );
-    if run.scenario != Scenario::Burst {
+    if !matches!(run.scenario, Scenario::Burst | Scenario::Churn) {
         assert_eq!(run.stats.dropped_frames, 0, "{what}: dropped frames");
     }
     // Every text the target sent by reference was resolved (live: read from target memory
@@ -227,6 +227,9 @@ pub fn check_run(run: &Run, board: &Board) {
         Scenario::Reset => check_reset(run),
         Scenario::Panic => check_panic(run),
         Scenario::LateAttach => check_late_attach(run),
+        Scenario::Tricky => {} // compared with the native run (`tests/differential.rs`)
+        Scenario::Churn => check_churn(run),
+        Scenario::Capacity => check_capacity(run),
     }
 }
 
@@ -257,6 +260,105 @@ fn check_nested_references(run: &Run) {
         .filter(|e| e.op.message() == Some("in outer"))
         .count();
     assert!(shown > 0, "`in outer` printed with its text");
+}
+
+/// The text of a `&str` or `Debug` field of an event.
+fn text_field<'a>(op: &'a Op, name: &str) -> Option<&'a str> {
+    op.event_field(name).and_then(Val::as_text)
+}
+
+/// `churn`: the host's drop count is the target's; when the target has closed and exited
+/// everything ("churn done"), so has the host; every event the host got is in the span the
+/// target had it in.
+fn check_churn(run: &Run) {
+    let ops = &run.ops;
+    let done = ops
+        .iter()
+        .position(|e| e.op.message() == Some("churn done"))
+        .expect("the firmware's \"churn done\"");
+    let counted = ops[done]
+        .op
+        .event_field("dropped")
+        .and_then(Val::as_u64)
+        .expect("the firmware's drop count");
+    assert!(
+        counted > 0,
+        "the churn did not overflow the ring: the scenario tests nothing"
+    );
+    assert_eq!(
+        run.stats.dropped_frames, counted,
+        "the receiver's total of dropped frames and the firmware's own count"
+    );
+    let before = &ops[..done];
+    let count = |f: fn(&Op) -> bool| before.iter().filter(|e| f(&e.op)).count();
+    assert_eq!(
+        count(|k| matches!(k, Op::NewSpan { .. })),
+        count(|k| matches!(k, Op::Close(_))),
+        "spans the target had closed are open on the host"
+    );
+    assert_eq!(
+        count(|k| matches!(k, Op::Enter(_))),
+        count(|k| matches!(k, Op::Exit(_))),
+        "entries the target had exited are entered on the host"
+    );
+    let mut checked = 0;
+    for entry in before {
+        let Op::Event { parent, .. } = &entry.op else {
+            continue;
+        };
+        let Some(expect) = text_field(&entry.op, "expect") else {
+            continue;
+        };
+        let parent = parent.as_deref().map(span_name).unwrap_or("root");
+        assert_eq!(parent, expect, "the parent of {:?}", entry.op);
+        checked += 1;
+    }
+    assert!(checked > 0, "no event of the churn arrived");
+    assert!(
+        run.stats.reconciled.resyncs > 0,
+        "no `Resync` after the losses: {:?}",
+        run.stats
+    );
+}
+
+/// `capacity`: the host warns once per capacity that overflowed, with the target's count and
+/// the fix.
+fn check_capacity(run: &Run) {
+    let ops = &run.ops;
+    let done = &event(ops, "capacity done").op;
+    let count = |name| {
+        done.event_field(name)
+            .and_then(Val::as_u64)
+            .unwrap_or_else(|| panic!("the firmware's {name}"))
+    };
+    let (spans, enters) = (count("spans_untracked"), count("enters_untracked"));
+    assert!(spans >= 32 && enters >= 16, "{spans} {enters}");
+    let warnings: Vec<&str> = ops
+        .iter()
+        .filter(|e| is_receiver_event(&e.op))
+        .filter_map(|e| e.op.message())
+        .filter(|m| m.starts_with("raise "))
+        .collect();
+    assert_eq!(
+        warnings.len(),
+        2,
+        "one warning per capacity that overflowed: {warnings:?}"
+    );
+    let spans_warning = format!("raise SPANS in `Tunnel<…>`: {spans} spans were not tracked");
+    let enters_warning = format!("raise DEPTH in `Tunnel<…>`: {enters} enters were not tracked");
+    assert!(
+        warnings.iter().any(|w| w.starts_with(&spans_warning)),
+        "{spans_warning:?} in {warnings:?}"
+    );
+    assert!(
+        warnings.iter().any(|w| w.starts_with(&enters_warning)),
+        "{enters_warning:?} in {warnings:?}"
+    );
+    let c = run.stats.target_capacity;
+    assert_eq!(
+        (u64::from(c.spans_untracked), u64::from(c.enters_untracked)),
+        (spans, enters)
+    );
 }
 
 fn check_nested(ops: &[Entry]) {

@@ -24,13 +24,13 @@
 //!     let boot = qemu_boards::init_tunnel!(4096);
 //!     tracing::info!(boot, board = qemu_boards::BOARD, "up");
 //!     qemu_boards::TUNNEL.poll(); // host requests, pending reports
-//!     qemu_boards::finish(true)    // wait for the host to read everything, then exit 0
+//!     qemu_boards::finish(true)    // flush, wait for the host to read everything, exit 0
 //! }
 //! ```
 //!
 //! The panic handler sends the panic as an `ERROR` event
-//! ([`report_panic`](rtt_tunnel_sender::report_panic)), waits (bounded) for the host to read
-//! it ([`rtt_tunnel_sender::flush_registered`]), and exits with failure through semihosting.
+//! ([`report_panic`](rtt_tunnel_sender::report_panic)), writes everything still pending
+//! ([`flush_tunnel`]), waits (bounded) for the host to read it, and exits with failure.
 //!
 //! # Timestamps
 //!
@@ -238,11 +238,29 @@ pub fn wait_up_drained(channel: usize, timeout_ms: u32) -> bool {
     }
 }
 
-/// Ends the firmware: writes what the tunnel still has pending, waits (bounded) for the host
-/// to read everything ([`rtt_tunnel_sender::flush_registered`]: the tunnel's
-/// `poll_and_wait`), and exits with `success`.
+/// Writes everything the tunnel has pending ([`Tunnel::flush`](rtt_tunnel_sender::Tunnel::flush):
+/// the `Dropped` report, what a loss made due, the capacity `Status`), waiting for the host to
+/// make room in the ring, for at most about `timeout_ms` milliseconds; returns whether all of
+/// it went out. Giving up is printed through semihosting: the host's counts may then fall
+/// short of the target's `Stats`.
+pub fn flush_tunnel(timeout_ms: u32) -> bool {
+    let flushed = TUNNEL.flush(timeout_ms.max(1), || {
+        wait_drained(1);
+    });
+    if !flushed {
+        hprintln!(
+            "rtt-tunnel: frames still pending after {} ms: the host's counts may fall short",
+            timeout_ms
+        );
+    }
+    flushed
+}
+
+/// Ends the firmware: writes what the tunnel still has pending ([`flush_tunnel`], up to 5 s),
+/// waits (up to 5 s) for the host to read everything, and exits with `success`.
 pub fn finish(success: bool) -> ! {
-    rtt_tunnel_sender::flush_registered();
+    flush_tunnel(5_000);
+    wait_drained(5_000);
     exit(success)
 }
 
@@ -276,7 +294,8 @@ pub fn cmdline_args(buf: &mut [u8]) -> &str {
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     rtt_tunnel_sender::report_panic(info);
-    rtt_tunnel_sender::flush_registered();
+    flush_tunnel(2_000);
+    wait_drained(2_000);
     hprintln!("firmware panicked: {}", info);
     exit(false)
 }

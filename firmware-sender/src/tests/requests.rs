@@ -125,10 +125,13 @@ fn a_span_the_host_missed_is_revived_by_a_resend() {
             poll_all(&t).concat(),
             [
                 "+1000 hello v3 boot=7 hz=1000000 fw=test-fw 1.0",
-                "+0 dropped 1",
-                "+0 callsite 0 Event Info event [n]",
+                // The loss is made good first: the span whose `NewSpan` was lost, then the
+                // state the host must have.
                 "+0 callsite 1 Span Info missed []",
                 "+0 live 1 cs1 root entered=1",
+                "+0 resync live=[1] entered=[1]",
+                "+0 dropped 1",
+                "+0 callsite 0 Event Info event [n]",
             ]
         );
     });

@@ -262,6 +262,9 @@ impl RunCmd {
             drain(opened.link_mut(), drain_with, timeline.as_ref(), &stop);
         let ending = ending(outcome, &mut opened);
         let code = finish(opened, &stats, ending)?;
+        if self.output.format == args::FormatArg::Json {
+            messages::json_summary(&stats);
+        }
         timeline_done(timeline)?;
         Ok(code)
     }
@@ -572,6 +575,9 @@ impl ReplayCmd {
         drop(receiver);
         eprintln!("host-receiver: {stats}");
         messages::bounds(&stats);
+        if self.output.format == args::FormatArg::Json {
+            messages::json_summary(&stats);
+        }
         timeline_done(timeline)?;
         Ok(0)
     }

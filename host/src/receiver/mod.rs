@@ -103,6 +103,20 @@
 //!   with [`TRUNCATED_MARKER`] appended when the target cut it short.
 //! - **`Dropped`** becomes a `WARN` event (target `rtt_tunnel`) with the count; the running
 //!   total is [`dropped_frames`](Receiver::dropped_frames).
+//! - **Lost frames are made good.** After any loss the target writes, before its next frame
+//!   that fits, a `Resync`: its live spans and its stack of entered spans (then a `LiveSpan`
+//!   for each span whose `NewSpan` was lost, and a second `Resync` with their entries). The receiver closes the spans the target no longer
+//!   has and makes its entered stack equal the target's, so from there on the host's spans
+//!   and entered stack equal the target's and every later span and event has the parent it
+//!   has on the target. Those exits, closes and enters are late (the span ended at or before
+//!   the `Resync`'s time): a `WARN` event says how many, [`reconciled`](Receiver::reconciled)
+//!   counts them. Not recovered: values of a lost `NewSpan` or `Record`, lost `FollowsFrom`
+//!   and lost events (counted by `Dropped`).
+//! - **`Status`**: what the target's tables could not hold (spans and enters untracked,
+//!   events of refused call sites, values dropped or cut), counted since its boot. The first
+//!   time a kind is not 0, a `WARN` event (target `rtt_tunnel`) names it with its count and
+//!   the fix ("raise SPANS in `Tunnel<…>`: 44 spans were not tracked …");
+//!   [`target_capacity`](Receiver::target_capacity) sums every boot's.
 //! - **Errors** ([`ReceiveError`]): a frame that fails is not relayed and changes nothing but
 //!   the time; the next frame is handled normally.
 //! - **Drop.** Entered spans are exited and spans not [persisted](Receiver::persist) closed.
@@ -139,6 +153,7 @@ mod host_spans;
 mod library;
 mod limits;
 mod persist;
+mod resync;
 mod spans;
 mod values;
 
@@ -147,6 +162,7 @@ pub use error::ReceiveError;
 pub use flash::FlashSource;
 pub use limits::{LimitStats, Limits};
 pub use persist::{BootInfo, CallSiteData, LocalSpans, PersistedMetadata, PersistedSpans};
+pub use resync::Reconciled;
 pub use values::{MAX_VALUES, TRUNCATED_MARKER};
 
 use crate::target_time::{self, TargetClock, TargetTime};
@@ -241,6 +257,10 @@ pub struct Receiver {
     host_spans: HostSpans,
     limits: Limits,
     limit_stats: LimitStats,
+    /// What `Resync` frames and resets changed.
+    reconciled: Reconciled,
+    /// The target's `Status` counters.
+    capacity: resync::TargetCapacity,
 }
 
 impl Default for Receiver {
@@ -345,6 +365,8 @@ impl Receiver {
             host_spans,
             limits: Limits::DEFAULT,
             limit_stats: LimitStats::default(),
+            reconciled: Reconciled::default(),
+            capacity: resync::TargetCapacity::default(),
         };
         this.clock.set(this.target_time());
         let _current = target_time::set_current(this.target_time());
@@ -426,6 +448,14 @@ impl Receiver {
                 Ok(())
             }
             Message::LiveSpan(live) => self.on_live_span(live),
+            Message::Resync(resync) => {
+                self.on_resync(resync);
+                Ok(())
+            }
+            Message::Status(status) => {
+                self.on_status(status);
+                Ok(())
+            }
         }
     }
 
@@ -657,6 +687,9 @@ impl Receiver {
         self.library.touch(hello.firmware);
         if old_boot.is_some() {
             self.epoch += 1;
+            self.reconciled.reset_exits += exited as u64;
+            self.reconciled.reset_closes += closed as u64;
+            self.capacity.new_boot();
         }
         self.boot = Boot::Announced(BootInfo {
             firmware: hello.firmware.into(),

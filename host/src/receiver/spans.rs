@@ -404,7 +404,7 @@ impl Receiver {
         Ok(())
     }
 
-    fn enter(&mut self, id: SpanId) {
+    pub(super) fn enter(&mut self, id: SpanId) {
         if let Some(local) = self.own_local(id) {
             dispatch(|d| d.enter(&local));
         }
@@ -413,7 +413,7 @@ impl Receiver {
     }
 
     /// Removes the innermost entry of `id` from the stack and exits it on the host.
-    fn exit(&mut self, id: SpanId) -> bool {
+    pub(super) fn exit(&mut self, id: SpanId) -> bool {
         let Some(at) = self.entered.iter().rposition(|&e| e == id) else {
             return false;
         };
@@ -477,7 +477,7 @@ impl Receiver {
 
     /// Exits every entry of `id`, closes its host span and forgets it. Its children are
     /// adopted by its parent, so that a reused id never becomes a stale parent.
-    fn remove_span(&mut self, id: SpanId) {
+    pub(super) fn remove_span(&mut self, id: SpanId) {
         while self.exit(id) {}
         let Some(state) = self.spans.remove(&id) else {
             return;
