@@ -11,10 +11,14 @@
 /// extend the counter to 64 bits in software). A `Hello` re-sent at the host's request
 /// carries the time the host has summed so far, so a wrap never sets the host's clock back.
 ///
+/// Ready ones, with the `cortex-m` feature: [`Dwt`](crate::Dwt) (the cycle counter) and
+/// [`SysTickMs`](crate::SysTickMs) (milliseconds from SysTick); [`init!`](crate::init) takes
+/// them as `clock = dwt(HZ)` and `clock = systick(HZ)`.
+///
 /// # Examples
 ///
 /// The Cortex-M DWT cycle counter (enable it first with `dcb.enable_trace()` and
-/// `dwt.enable_cycle_counter()`):
+/// `dwt.enable_cycle_counter()`), as [`Dwt`](crate::Dwt) does:
 ///
 /// ```ignore
 /// struct Cycles;

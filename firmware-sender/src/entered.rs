@@ -74,6 +74,18 @@ impl<const N: usize> EnteredStack<N> {
         }
     }
 
+    /// The ids of the entries, outermost first.
+    pub(crate) fn ids(&self) -> impl Iterator<Item = u64> + Clone + '_ {
+        self.entries.iter().map(|e| e.id)
+    }
+
+    /// Marks the entries whose span `known` accepts as known to the host.
+    pub(crate) fn mark_sent_where(&mut self, known: impl Fn(u64) -> bool) {
+        for e in self.entries.iter_mut().filter(|e| known(e.id)) {
+            e.sent = true;
+        }
+    }
+
     /// The innermost entered span: the target's current span.
     pub(crate) fn current(&self) -> Option<u64> {
         self.entries.last().map(|e| e.id)

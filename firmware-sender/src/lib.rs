@@ -21,10 +21,25 @@
 //!   them; one whose announcement found the ring full is announced before the next frame that
 //!   needs it, or by [`Tunnel::poll`].
 //! - **Full ring**: the frame is dropped whole and counted; a `Dropped` frame tells the host
-//!   how many, before the next frame that fits. The host's view stays consistent with what it
-//!   received: a span whose `NewSpan` was lost sends no enter, record or close (an explicit
-//!   parent naming it goes out as untracked), and an `Exit` goes out only for an `Enter` that
-//!   did. A re-send request brings such spans back.
+//!   how many, before the next frame that fits.
+//! - **Lost frames are made good** (the guarantee): after any loss, before the next frame that
+//!   fits, the sender writes a `Resync` (its live spans and its stack of entered spans), a
+//!   `LiveSpan` for each span whose `NewSpan` was lost, and a second `Resync` if there were
+//!   any. The host closes the spans the target no longer has and makes its entered stack the
+//!   target's: from there on its live spans and entered stack equal the target's, and every
+//!   later span and event has the parent it has on the target; the exits and closes it makes
+//!   are late (the span ended at or before that time). Not recovered: values of a lost
+//!   `NewSpan` or `Record`, a lost `FollowsFrom`, lost events (counted). Until a span's
+//!   `NewSpan` or `LiveSpan` is written, its enter, record and close are not sent. On the hot
+//!   path this costs one check of what is due before an enter, exit or close, the check every
+//!   frame already made.
+//! - **Capacity**: what the tables could not hold ([`Stats`]: spans and enters untracked,
+//!   events of refused call sites, values left out or cut) goes to the host in a `Status`
+//!   frame from [`Tunnel::poll`] whenever it changed; the host warns once per kind, with the
+//!   count and the fix.
+//! - **At the end**: [`Tunnel::flush`] keeps writing until nothing is pending (reports, what
+//!   a loss made due, the `Status`), waiting for the host to make room, within a bound; call
+//!   it before the firmware stops, resets or halts, so the host's counts equal [`Stats`].
 //! - **Span ids**: the `tracing` id packs a table slot and the slot's generation, so an id
 //!   kept after its span closed never names a later span; the wire names the slot alone
 //!   (`slot + 1`), one byte for tables of up to 127 spans however long the firmware runs. A
@@ -33,24 +48,31 @@
 //! - **Full tables**: a span that finds no slot gets the untracked id (the host knows it);
 //!   events inside it are still sent. Events from a call site that finds no slot are dropped.
 //!   Everything is counted in [`Stats`]; nothing panics.
-//! - **Constants**: text that lies in the firmware's flash and reaches the sender in one
-//!   piece — a constant message (`info!("ready")`), a static `&str` value — goes out in the
-//!   call site's first event as a constant the host keeps, and as a one-byte marker in the
-//!   events after it while it stays the same (see [`Tunnel::set_flash`]). Formatted messages
-//!   (`info!("n = {}", n)`), `Debug` output written in pieces and strings in RAM are sent in
-//!   full every time.
+//! - **Constants by reference**: text that lies in the firmware's flash and reaches the sender
+//!   in one piece — a constant message (`info!("ready")`, whose one static piece
+//!   `fmt::Arguments` hands to `write_str` as is), a static `&str` value — is not sent: the
+//!   call site's first event carries its offset from the start of flash and its length (3 or
+//!   4 bytes), the host reads the text from the firmware's ELF, from the target's memory or
+//!   from a capture, and keeps it; the events after it send a one-byte marker while it stays
+//!   the same. Formatted messages (`info!("n = {}", n)`), numbers, `Debug` output written in
+//!   pieces and strings in RAM are sent as text every time. The flash is cortex-m-rt's
+//!   read-only data (`__srodata..__erodata`) by default, or what [`Tunnel::set_flash`] says.
 //! - **Hot path**: the frame is encoded by hand (the protocol crate's encoder, no serde) into a
 //!   stack buffer that is never zeroed, and copied into the RTT ring without a call to
-//!   `memcpy` for a frame of a few bytes; nothing on the way panics.
+//!   `memcpy` for a frame of a few bytes (a few word moves); nothing on the way panics. A
+//!   constant message's text is read from its `fmt::Arguments` without running `core::fmt`.
 //! - **Values**: every `Visit` method (`bool`, integers up to 128 bits, `f64`, `&str`,
 //!   `Debug`; `Display` and errors through `Debug`). `Debug`, `Display` and string values are
 //!   formatted straight into the frame and cut at [`Tunnel::TEXT_LIMIT`] (`FRAME / 2`, 128
 //!   bytes by default) or at the room left, marked as cut. At most 32 fields per span or event
 //!   (tracing's own limit); a value that does not fit the frame is replaced by an empty text
 //!   marked as cut.
-//! - **The host can ask** on the RTT down channel, read by [`Tunnel::poll`], to re-send the
-//!   `Hello`, every known call site and every live span with its entered count (a host that
-//!   attached late), or to change the runtime level filter ([`Tunnel::set_level`]).
+//! - **The host can ask** on the RTT down channel to re-send the `Hello`, every known call
+//!   site and every live span with its entered count (a host that attached late), or to change
+//!   the runtime level filter ([`Tunnel::set_level`]). The sender looks at the down channel on
+//!   its own every [`Tunnel::REQUEST_CHECK`] operations in thread mode (a byte counted per
+//!   operation, two offsets compared per check); [`Tunnel::poll`] serves it at once, for idle
+//!   loops.
 //! - **Levels**: `tracing`'s `max_level_*` / `release_max_level_*` features compile levels
 //!   out, as usual; below that, the runtime level filters (default: everything).
 //! - **Allocation**: tracing-core 0.1 puts the dispatcher in an `Arc` (12 bytes here), once,
@@ -58,10 +80,39 @@
 //!   allocation and refuses any other, loudly. Spans and events never allocate.
 //! - **Panics**: [`report_panic`] sends the panic message and location as an `ERROR` event.
 //!
-//! # Example firmware
+//! # Set-up in one line
 //!
-//! A Cortex-M4 firmware with defmt on RTT up channel 0 and rtt-tunnel on up channel 1, in one
-//! control block (`Cargo.toml` below):
+//! With the features `cortex-m` (and `panic-handler` for the panic handler), [`init!`]
+//! declares the RTT channels, the allocator, the boot counter and the tunnel, and starts it:
+//!
+//! ```ignore
+//! #![no_std]
+//! #![no_main]
+//!
+//! #[cortex_m_rt::entry]
+//! fn main() -> ! {
+//!     rtt_tunnel_sender::init!(clock = dwt(64_000_000));
+//!     tracing::info!("up");
+//!     loop {
+//!         let _round = tracing::info_span!("round").entered();
+//!         // …
+//!     }
+//! }
+//! ```
+//!
+//! ```toml
+//! [dependencies]
+//! rtt-tunnel-sender = { version = "0.1", features = ["cortex-m", "panic-handler"] }
+//! tracing = { version = "0.1", default-features = false, features = ["attributes"] }
+//! cortex-m = { version = "0.7", features = ["critical-section-single-core"] }
+//! cortex-m-rt = "0.7"
+//! ```
+//!
+//! # Example firmware, set up by hand
+//!
+//! What [`init!`] does, spelled out, for other capacities, another link or a clock of your
+//! own: a Cortex-M4 firmware with defmt on RTT up channel 0 and rtt-tunnel on up channel 1, in
+//! one control block (`Cargo.toml` below):
 //!
 //! ```ignore
 //! #![no_std]
@@ -109,7 +160,6 @@
 //!     // tracing on up channel 1, host requests on down channel 0.
 //!     let link = RttLink::new(channels.up.1, Some(channels.down.0));
 //!     let identity = Identity { boot: boot_nonce(), tick_hz: SYSCLK_HZ, firmware: firmware_id!() };
-//!     TUNNEL.set_flash(flash()); // constant messages go once per call site
 //!     TUNNEL.init(link, identity).unwrap();
 //!
 //!     defmt::info!("defmt still works");
@@ -118,18 +168,8 @@
 //!         let _round = tracing::info_span!("round", n).entered();
 //!         let reading = measure(n);
 //!         tracing::info!(reading, "measured");
-//!         TUNNEL.poll(); // host requests, pending reports
 //!         n = n.wrapping_add(1);
 //!     }
-//! }
-//!
-//! /// Code and read-only data, from cortex-m-rt's linker symbols.
-//! fn flash() -> core::ops::Range<usize> {
-//!     extern "C" {
-//!         static __stext: u8;
-//!         static __erodata: u8;
-//!     }
-//!     core::ptr::addr_of!(__stext) as usize..core::ptr::addr_of!(__erodata) as usize
 //! }
 //!
 //! #[tracing::instrument(level = "debug")]
@@ -198,22 +238,37 @@
 //!   the deepest path (the first event of a call site, announced on the way) about 1 KiB, plus
 //!   what your `Debug` impls need. An interrupt handler that traces needs that much too. A
 //!   smaller `FRAME` shrinks it.
-//! - **Flash**: about 26 KiB for the whole tracing stack next to a firmware that only writes
-//!   RTT (`BENCHMARKS.md`, the demo-like application): the sender with the protocol's hand
-//!   encoder inlined into it (13 KiB), tracing-core and tracing (2 KiB), `core::fmt` (2.5 KiB),
-//!   `memcpy`/`memmove` (2.5 KiB), and the metadata and strings of the firmware's own call
-//!   sites. No serde or postcard code is linked.
+//! - **Flash**: about 24 KiB for the whole tracing stack next to a firmware that only writes
+//!   RTT (`BENCHMARKS.md`, the demo-like application), of which about 8 KiB is `tracing`
+//!   itself (the same application into a subscriber that does nothing): the sender (10 KiB),
+//!   the protocol's hand encoder (2.6 KiB; the rare messages through one out-of-line copy),
+//!   more of `core::fmt`, `memcpy` and the float conversions, and the code and metadata of
+//!   the firmware's own call sites. No serde or postcard code is linked.
 //!
 //! # Features
 //!
 //! - `rtt` (default): [`RttLink`], the [`Link`] over rtt-target 0.6's `UpChannel` and
 //!   `DownChannel`. Without it, implement [`Link`] for your own transport.
-//! - `defmt`: `defmt::Format` for [`Stats`] and [`InitError`], to log them with defmt.
+//! - `defmt`: `defmt::Format` for [`Stats`] and [`InitError`], to log them with defmt; with
+//!   `rtt`, rtt-target's defmt logger (`init!(…, defmt = BYTES)`).
+//! - `cortex-m`: Cortex-M board support: the [`Dwt`] and [`SysTickMs`] clocks,
+//!   [`boot_count`], [`Tunnel::poll_and_wait`], and with `rtt` the [`init!`] set-up.
+//! - `panic-handler` (implies `cortex-m`): a `#[panic_handler]`, as panic-probe's: the panic
+//!   is reported ([`report_panic`]), the host given time to read it, then `udf`.
+//! - `cortex-m-rt` (default): on bare-metal ARM targets, the flash of texts sent by reference
+//!   is cortex-m-rt's read-only data, from the linker symbols `__srodata` and `__erodata`
+//!   that its `link.x` defines. Firmware linked without cortex-m-rt turns it off (it would not
+//!   link) and calls [`Tunnel::set_flash`], or sends every text in full.
 //!
 //! ```toml
 //! rtt-tunnel-sender = { version = "0.1", default-features = false } # no rtt-target
 //! rtt-tunnel-sender = { version = "0.1", features = ["defmt"] }
+//! rtt-tunnel-sender = { version = "0.1", features = ["cortex-m", "panic-handler"] }
 //! ```
+//!
+//! No `embassy-time` clock: implement [`Clock`] in one line with
+//! `embassy_time::Instant::now().as_ticks()` (see its docs) and pass it to
+//! `init!(clock = custom(MyClock, embassy_time::TICK_HZ))`.
 //!
 //! A critical-section implementation must be linked in, as for any user of the
 //! `critical-section` crate: on a single-core Cortex-M, cortex-m's
@@ -234,16 +289,22 @@
 #![warn(missing_docs)]
 
 mod alloc;
+#[cfg(feature = "cortex-m")]
+mod board;
 mod callsites;
 mod clock;
 mod context;
 mod entered;
 mod error;
+mod flash;
 mod identity;
+#[cfg(all(feature = "cortex-m", feature = "rtt"))]
+mod init;
 mod level;
 mod link;
 mod maybe;
 mod panic;
+mod requests;
 #[cfg(feature = "rtt")]
 mod rtt;
 mod spans;
@@ -254,6 +315,8 @@ mod tunnel;
 mod visit;
 
 pub use alloc::OneShotAlloc;
+#[cfg(feature = "cortex-m")]
+pub use board::{boot_count, flush_registered, register_flush, Dwt, SysTickMs};
 pub use clock::Clock;
 pub use error::InitError;
 pub use identity::Identity;
@@ -264,6 +327,14 @@ pub use rtt::RttLink;
 pub use stats::Stats;
 pub use subscriber::Sender;
 pub use tunnel::Tunnel;
+
+/// What [`init!`] expands to needs; not an API.
+#[doc(hidden)]
+#[cfg(all(feature = "cortex-m", feature = "rtt"))]
+pub mod __private {
+    pub use critical_section;
+    pub use rtt_target;
+}
 
 #[cfg(test)]
 extern crate std;

@@ -19,6 +19,20 @@ pub trait Link {
         let _ = buf;
         0
     }
+
+    /// Whether the host has written something on the down channel that
+    /// [`read_down`](Self::read_down) has not read yet. Called every
+    /// [`REQUEST_CHECK`](crate::Tunnel::REQUEST_CHECK) operations, so it should be cheap (RTT:
+    /// two offsets compared). Without a down channel: `false`.
+    fn down_pending(&mut self) -> bool {
+        false
+    }
+
+    /// Whether the host has read everything written into the up ring (the panic path and the
+    /// end of a firmware wait for it). A link that cannot tell says `true`.
+    fn up_drained(&mut self) -> bool {
+        true
+    }
 }
 
 /// An in-memory [`Link`]: an up ring of `UP` bytes and a down queue of `DOWN` bytes. For host
@@ -85,6 +99,14 @@ impl<const UP: usize, const DOWN: usize> Link for MemoryLink<UP, DOWN> {
             let _ = self.up.push_back(b);
         }
         true
+    }
+
+    fn down_pending(&mut self) -> bool {
+        !self.down.is_empty()
+    }
+
+    fn up_drained(&mut self) -> bool {
+        self.up.is_empty()
     }
 
     fn read_down(&mut self, buf: &mut [u8]) -> usize {

@@ -26,7 +26,7 @@ struct Descriptor {
 /// `flags & MODE_MASK` is the channel's mode; 0 is `NoBlockSkip`.
 const MODE_MASK: usize = 3;
 
-/// Frames up to this many bytes are copied byte by byte; longer ones with `memcpy`.
+/// Frames up to this many bytes are copied with a few word moves; longer ones with `memcpy`.
 const SHORT_FRAME: usize = 16;
 
 /// An RTT up channel for frames and, optionally, a down channel for the host's requests.
@@ -52,6 +52,7 @@ impl RttLink {
         up.set_mode(ChannelMode::NoBlockSkip);
         const {
             assert!(core::mem::size_of::<UpChannel>() == core::mem::size_of::<*const u8>());
+            assert!(core::mem::size_of::<DownChannel>() == core::mem::size_of::<*const u8>());
         };
         // SAFETY: rtt-target 0.6's `UpChannel` is its descriptor's pointer and nothing else
         // (checked in size above); the pointer is only read here.
@@ -112,22 +113,43 @@ impl RttLink {
     }
 }
 
-/// Copies `src` to `dst`: byte by byte for a short frame, `memcpy` for a long one.
+/// Copies `src` to `dst`: a short frame with a few word moves, a long one with `memcpy`.
 ///
 /// # Safety
 ///
 /// `dst` must be valid for `src.len()` bytes of writes.
 #[inline(always)]
 unsafe fn copy(dst: *mut u8, src: &[u8]) {
-    if src.len() <= SHORT_FRAME {
-        for (i, &byte) in src.iter().enumerate() {
-            // SAFETY: `i < src.len()` (the caller's guarantee); volatile, so this stays a
-            // loop of a few bytes rather than a call to `memcpy`.
-            unsafe { dst.add(i).write_volatile(byte) };
+    let (n, from) = (src.len(), src.as_ptr());
+    if n > SHORT_FRAME {
+        // SAFETY: `dst` is valid for `n` bytes (the caller), `src` is a slice of `n` bytes; the
+        // ring and the frame buffer do not overlap.
+        unsafe { core::ptr::copy_nonoverlapping(from, dst, n) };
+    } else if n >= 4 {
+        // 4 to 16 bytes: the first and the last words, and for more than 8 bytes the words
+        // after the first and before the last, overlapping where they meet: no loop, which
+        // the compiler would turn into a call to `memcpy`. Unaligned word accesses are single
+        // instructions on Armv7-M (the compiler splits them on cores without them).
+        // SAFETY: every word lies within `0..n` of both (`4 <= n`, and `8 < n` for the
+        // inner two); `dst` is valid for `n` bytes (the caller).
+        unsafe {
+            let word = |at: usize| (from.add(at) as *const u32).read_unaligned();
+            let put = |at: usize, w: u32| (dst.add(at) as *mut u32).write_unaligned(w);
+            let (first, last) = (word(0), word(n - 4));
+            if n > 8 {
+                let (second, third) = (word(4), word(n - 8));
+                put(4, second);
+                put(n - 8, third);
+            }
+            put(0, first);
+            put(n - 4, last);
         }
     } else {
-        // SAFETY: the caller's guarantee; a frame never overlaps the ring.
-        unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), dst, src.len()) };
+        for (i, &byte) in src.iter().enumerate() {
+            // SAFETY: `i < n`, and `dst` is valid for `n` bytes (the caller). Volatile, so that
+            // the compiler keeps the loop rather than calling `memcpy` for a few bytes.
+            unsafe { dst.add(i).write_volatile(byte) };
+        }
     }
 }
 
@@ -155,6 +177,23 @@ impl Link for RttLink {
 
     fn read_down(&mut self, buf: &mut [u8]) -> usize {
         self.down.as_mut().map_or(0, |down| down.read(buf))
+    }
+
+    fn down_pending(&mut self) -> bool {
+        let Some(down) = &self.down else {
+            return false;
+        };
+        // SAFETY: rtt-target 0.6's `DownChannel` is its descriptor's pointer (as `UpChannel`,
+        // checked in `new`), and a down descriptor has the up one's layout; the offsets are
+        // only read.
+        let d = unsafe { &**(down as *const DownChannel).cast::<*const Descriptor>() };
+        d.write.load(Ordering::Relaxed) != d.read.load(Ordering::Relaxed)
+    }
+
+    fn up_drained(&mut self) -> bool {
+        // SAFETY: as in `write_whole`.
+        let d = unsafe { &*self.descriptor };
+        d.write.load(Ordering::Relaxed) == d.read.load(Ordering::Acquire)
     }
 }
 

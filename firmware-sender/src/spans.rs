@@ -46,8 +46,10 @@ pub(crate) struct Live {
     pub(crate) seq: u32,
     /// The host knows the span: its `NewSpan` (or a `LiveSpan`) was written.
     pub(crate) sent: bool,
-    /// A `LiveSpan` is due (the host asked for a re-send).
+    /// A `LiveSpan` is due (the host asked for a re-send, or its `NewSpan` was lost).
     pub(crate) resend: bool,
+    /// Its `NewSpan` is being encoded: a `Resync` meanwhile must not revive it.
+    pub(crate) pending: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -133,6 +135,7 @@ impl<const N: usize> SpanTable<N> {
             seq,
             sent: false,
             resend: false,
+            pending: true,
         });
         Some(id)
     }
@@ -175,6 +178,21 @@ impl<const N: usize> SpanTable<N> {
         for live in self.slots.iter_mut().filter_map(|s| s.span.as_mut()) {
             live.resend = true;
         }
+    }
+
+    /// Marks every live span whose `NewSpan` was not written for a `LiveSpan` re-send.
+    pub(crate) fn mark_unsent_for_resend(&mut self) {
+        for live in self.slots.iter_mut().filter_map(|s| s.span.as_mut()) {
+            live.resend |= !live.sent && !live.pending;
+        }
+    }
+
+    /// The ids of the live spans the host knows (their `NewSpan` or `LiveSpan` was written).
+    pub(crate) fn sent_ids(&self) -> impl Iterator<Item = u64> + Clone + '_ {
+        self.slots.iter().enumerate().filter_map(|(i, s)| {
+            let live = s.span.as_ref()?;
+            live.sent.then(|| u64::from(Self::pack(i, s.generation)))
+        })
     }
 
     /// The oldest span marked for re-send (parents before children), by its id.
@@ -257,6 +275,7 @@ mod tests {
             seq: 0,
             sent: false,
             resend: false,
+            pending: false,
         });
         t.slots[1].generation = (SpanTable::<2>::GENERATIONS - 1) as u32;
         // The largest id: 2^32 - 2^slot_bits.

@@ -21,6 +21,8 @@ use crate::maybe::Maybe;
 use crate::spans::SpanTable;
 use crate::{Identity, Link, Stats};
 
+mod owed;
+
 /// Field names announced per call site, and values sent per span or event: tracing's own
 /// limit on the fields of a call site.
 pub(crate) const MAX_FIELDS: usize = 32;
@@ -149,7 +151,7 @@ impl<L: Link> Output<L> {
         message: &Message<'_>,
     ) -> Sent {
         let mut frame = FrameBuilder::new(scratch);
-        if frame.push_message(message).is_err() {
+        if frame.push_message_cold(message).is_err() {
             return Sent::TooLarge;
         }
         if self.write::<C>(stats, now, stamp, frame) {
@@ -174,6 +176,8 @@ pub(crate) struct State<
     identity: Maybe<Identity>,
     hello_pending: bool,
     unreported_drops: u32,
+    /// What a loss made due, and the capacity last reported (see `owed.rs`).
+    owed: owed::Owed,
     pub(crate) spans: SpanTable<SPANS>,
     pub(crate) entered: EnteredStack<DEPTH>,
     pub(crate) callsites: CallsiteTable<CALLSITES>,
@@ -183,9 +187,13 @@ pub(crate) struct State<
     scratch: [u8; FRAME],
     /// A call site's field names, gathered for its announcement.
     names: Vec<&'static str, MAX_FIELDS>,
-    /// The firmware's flash, `start..end`: texts there go as call-site constants. Empty
-    /// until [`Tunnel::set_flash`](crate::Tunnel::set_flash).
+    /// The firmware's flash, `start..end`: texts there go as call-site constants, by
+    /// reference. From [`Tunnel::set_flash`](crate::Tunnel::set_flash), or the linker's
+    /// read-only data when the link is connected (`crate::flash`); empty until then.
     pub(crate) flash: (usize, usize),
+    /// [`Tunnel::set_flash`](crate::Tunnel::set_flash) was called: `flash` is the firmware's
+    /// choice, not the default.
+    flash_set: bool,
     pub(crate) stats: Stats,
 }
 
@@ -208,6 +216,7 @@ impl<
             identity: Maybe::None,
             hello_pending: false,
             unreported_drops: 0,
+            owed: owed::Owed::new(),
             spans: SpanTable::new(),
             entered: EnteredStack::new(),
             callsites: CallsiteTable::new(),
@@ -215,6 +224,7 @@ impl<
             scratch: [0; FRAME],
             names: Vec::new(),
             flash: (0, 0),
+            flash_set: false,
             stats: Stats {
                 frames_written: 0,
                 frames_dropped: 0,
@@ -223,6 +233,7 @@ impl<
                 enters_untracked: 0,
                 values_dropped: 0,
                 values_truncated: 0,
+                flushes_incomplete: 0,
             },
         }
     }
@@ -234,8 +245,22 @@ impl<
         }
         self.out.link = Maybe::Some(link);
         self.identity = Maybe::Some(identity);
+        if !self.flash_set {
+            self.flash = crate::flash::from_linker();
+        }
         self.hello_pending = true;
         true
+    }
+
+    /// Sets the flash range; a `Hello` that already went out with another start goes out
+    /// again, so that the host reads later references from the right base.
+    pub(crate) fn set_flash(&mut self, flash: (usize, usize)) {
+        let moved = self.flash.0 != flash.0;
+        self.flash = flash;
+        self.flash_set = true;
+        if moved && self.out.started {
+            self.hello_pending = true;
+        }
     }
 
     pub(crate) fn link_mut(&mut self) -> Option<&mut L> {
@@ -260,6 +285,14 @@ impl<
         ok
     }
 
+    /// Writes what is due before a frame (see [`prepare`](Self::prepare)); `false` if it could
+    /// not be. An `enter`, `exit` or `close` calls it before it changes the tables, so that a
+    /// `Resync` written here describes the state before the operation its own frame tells.
+    #[inline(always)]
+    pub(crate) fn ready<C: Clock>(&mut self, now: u64) -> bool {
+        !(self.hello_pending || self.unreported_drops > 0) || self.send_reports::<C>(now)
+    }
+
     /// [`deliver`](Self::deliver) for a message of a few bytes without values, encoded here.
     #[inline(always)]
     pub(crate) fn deliver_small<C: Clock>(&mut self, now: u64, message: &Message<'_>) -> bool {
@@ -272,8 +305,10 @@ impl<
         self.deliver::<C>(now, None, frame)
     }
 
-    /// Counts a frame that could not be written, for the next `Dropped` report.
+    /// Counts a frame that could not be written, for the next `Dropped` report, and makes a
+    /// `Resync` due before it.
     pub(crate) fn count_drop(&mut self) {
+        self.owed.lost();
         self.unreported_drops = self.unreported_drops.saturating_add(1);
         self.stats.frames_dropped = self.stats.frames_dropped.saturating_add(1);
     }
@@ -303,6 +338,9 @@ impl<
         if self.hello_pending && self.send_hello::<C>(now) != Sent::Written {
             return false;
         }
+        if self.owed.resync && self.resync::<C>(now) == Sent::RingFull {
+            return false;
+        }
         if self.unreported_drops > 0 && self.send_dropped::<C>(now) != Sent::Written {
             return false;
         }
@@ -320,6 +358,8 @@ impl<
             boot: identity.boot,
             tick_hz: identity.tick_hz,
             firmware,
+            flash_base: self.flash_base(),
+            flash_len: self.flash_len(),
         });
         let sent = self.out.send::<C>(
             &mut self.stats,
@@ -332,6 +372,23 @@ impl<
             self.hello_pending = false;
         }
         sent
+    }
+
+    /// The start of flash as the `Hello` says it (Cortex-M addresses are 32 bits; 0 with no
+    /// flash range).
+    fn flash_base(&self) -> u32 {
+        match self.flash {
+            (start, end) if start < end => start as u32,
+            _ => 0,
+        }
+    }
+
+    /// The length of flash as the `Hello` says it.
+    fn flash_len(&self) -> u32 {
+        match self.flash {
+            (start, end) if start < end => u32::try_from(end - start).unwrap_or(u32::MAX),
+            _ => 0,
+        }
     }
 
     fn send_dropped<C: Clock>(&mut self, now: u64) -> Sent {
@@ -442,8 +499,8 @@ impl<
         sent
     }
 
-    /// Writes one pending frame: the `Hello`, a `Dropped` report, a call-site announcement, a
-    /// re-sent live span, in that order.
+    /// Writes one pending frame: the `Hello`, what a loss made due (see `owed.rs`), a `Dropped`
+    /// report, a `Status`, a call-site announcement, a re-sent live span, in that order.
     pub(crate) fn flush_one<C: Clock>(&mut self, now: u64) -> Flush {
         let progress = |sent| match sent {
             Sent::RingFull => Flush::Blocked,
@@ -455,24 +512,21 @@ impl<
         if self.hello_pending {
             return progress(self.send_hello::<C>(now));
         }
+        if self.owed.resync {
+            return progress(self.resync::<C>(now));
+        }
         if self.unreported_drops > 0 {
             return progress(self.send_dropped::<C>(now));
+        }
+        if self.status_due() {
+            return progress(self.send_status::<C>(now));
         }
         if let Some(id) = self.callsites.next_pending() {
             return progress(self.announce::<C>(now, id));
         }
         if let Some(id) = self.spans.next_resend() {
-            let key = u64::from(id);
-            let announced = self
-                .spans
-                .get(key)
-                .and_then(|live| self.callsites.get(live.callsite))
-                .is_some_and(|e| e.announce == Announce::Done);
-            if !announced {
+            if !self.resend_placeable(id) {
                 // Its call site cannot be announced: the host cannot place the span.
-                if let Some(live) = self.spans.get_mut(key) {
-                    live.resend = false;
-                }
                 return Flush::Progress;
             }
             return progress(self.send_live_span::<C>(now, id));

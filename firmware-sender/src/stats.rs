@@ -26,4 +26,7 @@ pub struct Stats {
     pub values_dropped: u32,
     /// `Debug`, `Display` and string values cut short (the host sees them marked).
     pub values_truncated: u32,
+    /// Calls of [`Tunnel::flush`](crate::Tunnel::flush) that gave up with frames still
+    /// pending.
+    pub flushes_incomplete: u32,
 }

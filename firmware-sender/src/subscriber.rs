@@ -95,6 +95,7 @@ where
         self.tunnel.with_state(|st| {
             let Some(cut) = cut else {
                 st.count_drop();
+                st.new_span_done(span, false);
                 return;
             };
             cut.add_to(&mut st.stats);
@@ -102,12 +103,12 @@ where
                 && st.callsites.get(callsite).map(|e| e.constant) != Some(constants.known)
             {
                 st.count_drop();
+                st.new_span_done(span, false);
                 return;
             }
-            if st.deliver::<C>(now, Some(callsite), frame) {
-                if let Some(live) = span.and_then(|id| st.spans.get_mut(id)) {
-                    live.sent = true;
-                }
+            let written = st.deliver::<C>(now, Some(callsite), frame);
+            st.new_span_done(span, written);
+            if written {
                 if let (Some(new), Some(entry)) = (constants.new, st.callsites.get_mut(callsite)) {
                     entry.constant = Some(new);
                 }
@@ -140,6 +141,7 @@ where
     }
 
     fn new_span(&self, attrs: &Attributes<'_>) -> Id {
+        self.tunnel.count_operation();
         let now = C::now();
         let meta = attrs.metadata();
         let explicit = attrs.parent().map(Id::into_u64);
@@ -235,6 +237,7 @@ where
     }
 
     fn event(&self, event: &Event<'_>) {
+        self.tunnel.count_operation();
         let now = C::now();
         let meta = event.metadata();
         let explicit = event.parent().map(Id::into_u64);
@@ -279,9 +282,11 @@ where
     }
 
     fn enter(&self, span: &Id) {
+        self.tunnel.count_operation();
         let now = C::now();
         let id = span.into_u64();
         self.tunnel.with_state(|st| {
+            let ready = st.ready::<C>(now);
             let Some(live) = st.spans.get_mut(id) else {
                 return; // untracked or stale
             };
@@ -292,7 +297,7 @@ where
             };
             live.entered += 1;
             if live.sent
-                && st.deliver_small::<C>(now, &Message::Enter(SpanTable::<SPANS>::wire(id)))
+                && st.deliver_ready::<C>(ready, now, &Message::Enter(SpanTable::<SPANS>::wire(id)))
             {
                 st.entered.mark_sent_at(at);
             }
@@ -300,9 +305,11 @@ where
     }
 
     fn exit(&self, span: &Id) {
+        self.tunnel.count_operation();
         let now = C::now();
         let id = span.into_u64();
         self.tunnel.with_state(|st| {
+            let ready = st.ready::<C>(now);
             // A span that is not in the table is not on the stack either (closing a span
             // takes it off): untracked or stale.
             let Some(live) = st.spans.get_mut(id) else {
@@ -318,12 +325,13 @@ where
             };
             live.entered = live.entered.saturating_sub(1);
             if entry.sent {
-                st.deliver_small::<C>(now, &Message::Exit(SpanTable::<SPANS>::wire(id)));
+                st.deliver_ready::<C>(ready, now, &Message::Exit(SpanTable::<SPANS>::wire(id)));
             }
         });
     }
 
     fn clone_span(&self, span: &Id) -> Id {
+        self.tunnel.count_operation();
         self.tunnel.with_state(|st| {
             if let Some(live) = st.spans.get_mut(span.into_u64()) {
                 live.refs = live.refs.saturating_add(1);
@@ -337,6 +345,7 @@ where
         let id = span.into_u64();
         self.tunnel
             .with_state(|st| {
+                let ready = st.ready::<C>(now);
                 let Some(live) = st.spans.get_mut(id) else {
                     return false;
                 };
@@ -350,7 +359,11 @@ where
                 }
                 st.spans.remove(id);
                 if sent {
-                    st.deliver_small::<C>(now, &Message::Close(SpanTable::<SPANS>::wire(id)));
+                    st.deliver_ready::<C>(
+                        ready,
+                        now,
+                        &Message::Close(SpanTable::<SPANS>::wire(id)),
+                    );
                 }
                 true
             })

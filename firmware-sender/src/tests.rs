@@ -16,6 +16,7 @@ use crate::{Clock, Identity, MemoryLink, Sender, Tunnel};
 mod capacity;
 mod constants;
 mod lifecycle;
+mod owed;
 mod requests;
 mod ring;
 mod values;
@@ -114,7 +115,7 @@ impl<
 
     fn drained(target: Self) -> Self {
         let hello = target.frames();
-        assert_eq!(hello, ["+1000 hello v2 boot=7 hz=1000000 fw=test-fw 1.0"]);
+        assert_eq!(hello, ["+1000 hello v3 boot=7 hz=1000000 fw=test-fw 1.0"]);
         target
     }
 
@@ -212,10 +213,28 @@ fn values(values: Values<'_>) -> String {
             }
             Value::Constant(text) => format!("const`{text}`"),
             Value::SameConstant => "same".to_string(),
+            Value::FlashText { offset, len } => format!("ref`{}`", flash_text(offset, len)),
         };
         s += &format!(" {}={value}", v.field);
     }
     s
+}
+
+/// A stand-in for the firmware's flash on the host: the test binary's read-only data around
+/// a string literal (the stack, where the tests' other strings live, is far away).
+pub(crate) fn flash() -> core::ops::Range<usize> {
+    let literal = "a literal in read-only data".as_ptr() as usize;
+    literal.saturating_sub(1 << 26)..literal.saturating_add(1 << 26)
+}
+
+/// The text a reference of the tests' [`flash`] points at, as the host would read it from
+/// target memory.
+fn flash_text(offset: u32, len: u32) -> String {
+    let at = (flash().start + offset as usize) as *const u8;
+    // SAFETY: the sender makes a reference only of a `&str` it was handed that lies in
+    // `flash()`: these are that string's bytes, in the test binary's read-only data.
+    let bytes = unsafe { core::slice::from_raw_parts(at, len as usize) };
+    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// One line per frame: `+dt message`. Call sites of events are shown as `event` (their name
@@ -265,6 +284,23 @@ pub(crate) fn render(frame: &Frame<'_>) -> String {
             l.callsite.0,
             parent(l.parent),
             l.entered
+        ),
+        Message::Resync(r) => {
+            let ids = |l: rtt_tunnel_protocol::SpanIds<'_>| {
+                l.iter()
+                    .map(|id| id.0.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            };
+            format!("resync live=[{}] entered=[{}]", ids(r.live), ids(r.entered))
+        }
+        Message::Status(c) => format!(
+            "status spans={} enters={} events={} values_dropped={} cut={}",
+            c.spans_untracked,
+            c.enters_untracked,
+            c.events_untracked,
+            c.values_dropped,
+            c.values_truncated
         ),
     };
     format!("{:+} {body}", frame.dt)

@@ -3,6 +3,7 @@
 
 use core::cell::RefCell;
 use core::marker::PhantomData;
+use core::sync::atomic::AtomicU8;
 
 use critical_section::Mutex;
 use tracing_core::{Dispatch, LevelFilter};
@@ -64,6 +65,8 @@ pub struct Tunnel<
 > {
     pub(crate) level: AtomicLevel,
     pub(crate) state: Mutex<RefCell<State<L, SPANS, CALLSITES, DEPTH, FRAME>>>,
+    /// Operations since the down channel was last looked at (`requests.rs`).
+    pub(crate) since_check: AtomicU8,
     clock: PhantomData<fn() -> C>,
 }
 
@@ -104,6 +107,7 @@ where
         Self {
             level: AtomicLevel::new(),
             state: Mutex::new(RefCell::new(State::new())),
+            since_check: AtomicU8::new(0),
             clock: PhantomData,
         }
     }
@@ -128,7 +132,7 @@ where
         if self.with_state(|s| s.connect(link, identity)) != Some(true) {
             return Err(InitError::AlreadyConnected);
         }
-        self.flush();
+        self.write_pending();
         Ok(())
     }
 
@@ -158,39 +162,90 @@ where
     /// `Dropped` report, call-site announcements that did not fit earlier, re-sent call sites
     /// and live spans. Each frame goes in its own short critical section.
     ///
-    /// Call it from the main loop, an idle task or a timer, a few times a second. Not from
-    /// inside a critical section (a level change rebuilds tracing's interest cache).
+    /// Optional: the sender looks at the down channel on its own every
+    /// [`REQUEST_CHECK`](Self::REQUEST_CHECK) span and event operations in thread mode, and
+    /// serves what it finds there. Call `poll` where the firmware may go quiet for long (an
+    /// idle loop, a timer), so that a host that attaches then is served at once, and to write
+    /// pending reports. Not from inside a critical section (a level change rebuilds tracing's
+    /// interest cache).
     pub fn poll(&self) {
         if let Some(Some(filter)) = self.with_state(|s| s.read_requests()) {
             self.set_level(level::from_wire(filter));
         }
-        self.flush();
+        self.write_pending();
     }
 
-    /// Writes pending frames until the ring is full or nothing is pending.
-    fn flush(&self) {
+    /// Keeps [`poll`](Self::poll)ing until nothing is pending: the `Dropped` report, what a
+    /// loss made due (the `Resync` and the `LiveSpan`s before it), the capacity `Status`,
+    /// call-site announcements and re-sent spans. While the ring is full it calls `wait` (give
+    /// the host time to read: a delay, or a wait for the ring to drain) and tries again, at
+    /// most `tries` times. Call it before the firmware stops, resets or halts (the panic path
+    /// of the QEMU boards does), so that the host's counts equal [`stats`](Self::stats).
+    ///
+    /// Returns `true` once nothing is pending; `false` when the tries ran out, which is
+    /// counted in [`Stats::flushes_incomplete`]: the firmware reports it its own way (the QEMU
+    /// boards print it through semihosting); the host's counts may then fall short.
+    ///
+    /// ```
+    /// # use rtt_tunnel_sender::{Clock, Identity, MemoryLink, Tunnel};
+    /// # struct Ticks;
+    /// # impl Clock for Ticks { fn now() -> u64 { 0 } }
+    /// static TUNNEL: Tunnel<MemoryLink<1024>, Ticks> = Tunnel::new();
+    /// # let identity = Identity { boot: 1, tick_hz: 1_000, firmware: "doc" };
+    /// TUNNEL.connect(MemoryLink::new(), identity).unwrap();
+    /// // ... on the way out:
+    /// let all_written = TUNNEL.flush(100, || { /* wait a millisecond */ });
+    /// assert!(all_written);
+    /// ```
+    #[must_use = "`false` means frames are still pending"]
+    pub fn flush(&self, tries: u32, mut wait: impl FnMut()) -> bool {
+        for _ in 0..tries {
+            if let Some(Some(filter)) = self.with_state(|s| s.read_requests()) {
+                self.set_level(level::from_wire(filter));
+            }
+            if self.write_pending() == Flush::Idle {
+                return true;
+            }
+            wait();
+        }
+        self.with_state(|s| {
+            s.stats.flushes_incomplete = s.stats.flushes_incomplete.saturating_add(1);
+        });
+        false
+    }
+
+    /// Writes pending frames until the ring is full or nothing is pending; says which.
+    fn write_pending(&self) -> Flush {
         // Each step writes a frame or retires one item: this bounds the loop even while
         // interrupts add spans and call sites.
         for _ in 0..SPANS + CALLSITES + 4 {
             let now = C::now();
-            if self.with_state(|s| s.flush_one::<C>(now)) != Some(Flush::Progress) {
-                break;
+            match self.with_state(|s| s.flush_one::<C>(now)) {
+                Some(Flush::Progress) => {}
+                Some(done) => return done,
+                None => return Flush::Blocked,
             }
         }
+        Flush::Progress
     }
 
     /// Tells the sender where the firmware's flash is (`start..end`, addresses of the
-    /// running firmware). Text that lies there cannot change, so the sender sends it only once
-    /// per call site: a constant message (`info!("ready")`, whose one static piece
-    /// `fmt::Arguments` hands over as is) or a static `&str` value goes out in the call
-    /// site's first event as a constant the host keeps, and as a one-byte marker in the
-    /// events after it, while it stays the same text. Formatted text (`info!("n = {}", n)`),
-    /// `Debug` output written in pieces, and strings in RAM are sent in full every time.
+    /// running firmware), instead of the default. Text that lies there cannot change, so the
+    /// sender does not send its bytes: a constant message (`info!("ready")`, whose one static
+    /// piece `fmt::Arguments` hands over as is) or a static `&str` value goes out in the call
+    /// site's first event as a reference (its offset from `start` and its length, which the
+    /// host resolves from the firmware's ELF, target memory or a capture), and as a one-byte
+    /// marker in the events after it, while it stays the same text. Formatted text
+    /// (`info!("n = {}", n)`), `Debug` output written in pieces, and strings in RAM are sent
+    /// in full every time.
     ///
-    /// With cortex-m-rt, the range from `__stext` to `__erodata` holds code and read-only
-    /// data. Without this call, every text is sent in full.
+    /// The default, with the `cortex-m-rt` feature (on by default) on a bare-metal ARM
+    /// target, is cortex-m-rt's read-only data, `__srodata..__erodata`, where string literals
+    /// lie. Without it, and before [`connect`](Self::connect), there is no flash and every
+    /// text is sent in full. An empty range (`0..0`) turns references off. Called after the
+    /// `Hello` went out with another start, it sends the `Hello` again.
     pub fn set_flash(&self, flash: core::ops::Range<usize>) {
-        self.with_state(|s| s.flash = (flash.start, flash.end));
+        self.with_state(|s| s.set_flash((flash.start, flash.end)));
     }
 
     /// Sets the runtime level filter (what the host's `SetLevel` request does). Levels above

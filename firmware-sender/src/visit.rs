@@ -28,8 +28,9 @@ impl Cut {
     }
 }
 
-/// Texts of an event that lie in flash: sent once as a constant of the call site, then as a
-/// one-byte marker while they stay the same. One per call site: the first field that had one.
+/// Texts of an event that lie in flash: sent once by reference (their offset from the start of
+/// flash and their length) as a constant of the call site, then as a one-byte marker while
+/// they stay the same. One per call site: the first field that had one.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Constants {
     /// The firmware's flash: `start..end` (empty: no constants).
@@ -72,16 +73,62 @@ impl Constants {
             self.same = true;
             return Constant::Same;
         }
+        self.first(pinned, start)
+    }
+
+    /// The first time of a text in flash at this call site (the rare path): sent by
+    /// reference, as its offset from the start of flash.
+    fn first(&mut self, pinned: Pinned, start: usize) -> Constant {
+        if u32::try_from(pinned.addr.get() - start).is_err() {
+            return Constant::No;
+        }
         // One constant per call site: the first field that had one keeps it (a new text for
         // that field replaces it); the other fields' texts go in full.
-        let free = self.known.is_none_or(|known| known.field == field);
+        let free = self.known.is_none_or(|known| known.field == pinned.field);
         if free && self.new.is_none() {
             self.new = Some(pinned);
-            Constant::New
+            Constant::Flash
         } else {
             Constant::No
         }
     }
+}
+
+/// The text of `value` if it is a `fmt::Arguments` of one static piece and no arguments
+/// (`format_args!("ready")`, what `tracing` records as an event's constant message).
+///
+/// A `&dyn Debug` does not tell its type; its vtable does. tracing-core's own `Value` impl of
+/// `fmt::Arguments` hands a probe `Arguments` to a probe visitor, through the very code that
+/// handed `value` over: if `value` has the vtable the probe got, it is an `Arguments` (or a
+/// value whose `Debug` code and layout are the very same, which the compiler alone could give
+/// the same vtable). A copy of that code elsewhere (another codegen unit) has a vtable of its
+/// own, which compares unequal: the value is then formatted as any other, slower, never wrong.
+#[inline(always)]
+fn static_text<'a>(field: &Field, value: &'a (dyn fmt::Debug + 'a)) -> Option<&'static str> {
+    struct Probe<'v> {
+        value: *const (dyn fmt::Debug + 'v),
+        same_vtable: bool,
+    }
+    impl Visit for Probe<'_> {
+        fn record_debug(&mut self, _: &Field, probe: &dyn fmt::Debug) {
+            // The probe's vtable with `value`'s address: the same pointer iff the same vtable.
+            let probe = core::ptr::from_ref(probe).with_addr(self.value.addr());
+            self.same_vtable = core::ptr::eq(probe, self.value);
+        }
+    }
+    let mut probe = Probe {
+        value: core::ptr::from_ref(value),
+        same_vtable: false,
+    };
+    tracing_core::field::Value::record(&format_args!(""), field, &mut probe);
+    if !probe.same_vtable {
+        return None;
+    }
+    let data = core::ptr::from_ref(value).cast::<fmt::Arguments<'a>>();
+    // SAFETY: `value` points at a live value whose vtable is that of `fmt::Arguments` as
+    // tracing-core hands it over (the probe above): it is an `Arguments`, borrowed for `'a`.
+    // `as_str`'s text is `'static`.
+    unsafe { (*data).as_str() }
 }
 
 /// Writes each visited value into the frame.
@@ -132,7 +179,10 @@ impl<'w, 'b> ValueVisitor<'w, 'b> {
         }
     }
 
-    fn text(&mut self, index: u8, format: impl Fn(&mut dyn fmt::Write) -> fmt::Result) {
+    /// A text formatted into the frame (cut at the limit), or a constant the host keeps. One
+    /// copy for every caller: `format` is a trait object.
+    #[inline(never)]
+    fn text(&mut self, index: u8, format: &dyn Fn(&mut dyn fmt::Write) -> fmt::Result) {
         let constants = &mut *self.constants;
         // The text the host keeps for this field: if that is all the value writes, it is not
         // even copied.
@@ -140,16 +190,75 @@ impl<'w, 'b> ValueVisitor<'w, 'b> {
             .known
             .filter(|known| known.field == index)
             .map(|known| (known.addr.get() as *const u8, usize::from(known.len)));
-        let pushed =
-            self.writer
-                .push_fmt_constant(index, self.text_limit, format, same, |addr, len| {
-                    constants.decide(index, addr as usize, len)
-                });
+        let flash_start = constants.flash.0;
+        let pushed = self.writer.push_fmt_constant(
+            index,
+            self.text_limit,
+            format,
+            same,
+            flash_start,
+            |addr, len| constants.decide(index, addr as usize, len),
+        );
         match pushed {
             Ok(Pushed::Whole) => {}
             Ok(Pushed::Same) => self.constants.same = true,
             Ok(Pushed::Cut) => self.cut.truncated += 1,
-            Err(_) => self.cut.dropped += 1,
+            Err(_) => {
+                self.cut.dropped += 1;
+                // A reference that found no room: the host does not have it.
+                if self.constants.new.is_some_and(|new| new.field == index) {
+                    self.constants.new = None;
+                }
+            }
+        }
+    }
+
+    /// A static `&str` in flash, the first time at this call site (the rare path): its offset
+    /// from the start of flash and its length.
+    #[cold]
+    #[inline(never)]
+    fn str_reference(&mut self, index: u8, value: &str) {
+        let reference = Value::FlashText {
+            // `decide` took only offsets that fit a `u32` and lengths that fit a `u16`.
+            offset: (value.as_ptr() as usize - self.constants.flash.0) as u32,
+            len: value.len() as u32,
+        };
+        if self.writer.push(index, reference).is_err() {
+            // The host does not have it.
+            self.constants.new = None;
+            self.no_room(index);
+        }
+    }
+
+    /// A text known whole: a `&str` value (`debug` false), or the one static piece of a
+    /// `fmt::Arguments` recorded as `Debug` (`debug` true: it goes as the `Debug` text that
+    /// formatting it would have written). A text in flash goes as a call-site constant, by
+    /// reference the first time.
+    fn whole_text(&mut self, index: u8, text: &str, debug: bool) {
+        let value = match self
+            .constants
+            .decide(index, text.as_ptr() as usize, text.len())
+        {
+            Constant::Same => Value::SameConstant,
+            // A sender of ours sends constants by reference, never in full.
+            Constant::New | Constant::Flash => return self.str_reference(index, text),
+            Constant::No if debug => Value::Debug {
+                text,
+                truncated: false,
+            },
+            Constant::No => Value::Str(text),
+        };
+        let fits = |v: &str| v.len() <= self.text_limit;
+        let pushed = match value {
+            Value::Str(v) | Value::Debug { text: v, .. } if !fits(v) => Err(()),
+            value => self.writer.push(index, value).map_err(|_| ()),
+        };
+        if pushed.is_err() {
+            if let Value::Str(v) | Value::Debug { text: v, .. } = value {
+                self.text(index, &|w| w.write_str(v));
+            } else {
+                self.no_room(index);
+            }
         }
     }
 
@@ -191,29 +300,7 @@ impl Visit for ValueVisitor<'_, '_> {
         let Some(index) = self.index(field) else {
             return;
         };
-        let value = match self
-            .constants
-            .decide(index, value.as_ptr() as usize, value.len())
-        {
-            Constant::Same => Value::SameConstant,
-            Constant::New => Value::Constant(value),
-            Constant::No => Value::Str(value),
-        };
-        let fits = |v: &str| v.len() <= self.text_limit;
-        let pushed = match value {
-            Value::Str(v) | Value::Constant(v) if !fits(v) => Err(()),
-            value => self.writer.push(index, value).map_err(|_| ()),
-        };
-        if pushed.is_err() {
-            if let Value::Constant(_) = value {
-                self.constants.new = None;
-            }
-            if let Value::Str(v) | Value::Constant(v) = value {
-                self.text(index, |w| w.write_str(v));
-            } else {
-                self.no_room(index);
-            }
-        }
+        self.whole_text(index, value, false);
     }
 
     // `record_error` (with tracing-core's `std` feature) and `record_bytes` keep their
@@ -223,6 +310,75 @@ impl Visit for ValueVisitor<'_, '_> {
         let Some(index) = self.index(field) else {
             return;
         };
-        self.text(index, |w| write!(w, "{value:?}"));
+        // `info!("ready")`: its message is a `fmt::Arguments` of one static piece, whose
+        // text is known without running `core::fmt` (twice: once to get a `Formatter`, once
+        // inside `Arguments`'s own `Debug`). It goes as that formatting would have written it.
+        match static_text(field, value) {
+            Some(text) if !text.is_empty() => self.whole_text(index, text, true),
+            _ => self.text(index, &|w| write!(w, "{value:?}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::string::{String, ToString};
+    use std::vec::Vec;
+
+    use tracing_core::span::{Attributes, Id, Record};
+    use tracing_core::{Dispatch, Event, Metadata, Subscriber};
+
+    use super::*;
+
+    /// Records what [`static_text`] says of each `Debug` value of each event.
+    struct Texts(std::sync::Mutex<Vec<Option<String>>>);
+
+    impl Visit for &Texts {
+        fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+            let text = static_text(field, value).map(ToString::to_string);
+            self.0.lock().unwrap().push(text);
+        }
+    }
+
+    impl Subscriber for &'static Texts {
+        fn enabled(&self, _: &Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &Attributes<'_>) -> Id {
+            Id::from_u64(1)
+        }
+        fn record(&self, _: &Id, _: &Record<'_>) {}
+        fn record_follows_from(&self, _: &Id, _: &Id) {}
+        fn event(&self, event: &Event<'_>) {
+            event.record(&mut &**self);
+        }
+        fn enter(&self, _: &Id) {}
+        fn exit(&self, _: &Id) {}
+    }
+
+    #[test]
+    fn the_text_of_a_constant_message_is_read_without_formatting() {
+        let texts: &'static Texts = std::boxed::Box::leak(std::boxed::Box::new(Texts(
+            std::sync::Mutex::new(Vec::new()),
+        )));
+        let n = 7;
+        tracing::dispatcher::with_default(&Dispatch::new(texts), || {
+            tracing::info!("ready");
+            tracing::info!("n = {}", n);
+            tracing::info!(debug = ?"ready", "");
+        });
+        let seen = texts.0.lock().unwrap().clone();
+        assert_eq!(
+            seen,
+            [
+                Some("ready".to_string()),
+                // Formatted: no static text.
+                None,
+                // An empty message (tracing visits the message first): its text is empty.
+                Some(String::new()),
+                // A `&str` recorded as `Debug` is not an `Arguments`.
+                None,
+            ]
+        );
     }
 }

@@ -37,6 +37,8 @@ pub fn hello() -> Frame<'static> {
             boot: 1,
             tick_hz: 1_000_000,
             firmware: "fuzz",
+            flash_base: 0,
+            flash_len: 0,
         }),
     }
 }

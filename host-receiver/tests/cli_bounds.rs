@@ -39,6 +39,8 @@ fn nested_capture(name: &str, depth: u32, reset: bool) -> PathBuf {
             boot,
             tick_hz: 1_000_000,
             firmware: "bounds test",
+            flash_base: 0,
+            flash_len: 0,
         })
     };
     push(hello(1));

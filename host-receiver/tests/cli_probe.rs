@@ -208,3 +208,52 @@ fn probe_options_are_refused_without_chip_and_checked_with_it() {
         run.stderr
     );
 }
+
+#[test]
+fn run_checks_the_elf_before_it_touches_a_probe() {
+    // What cargo passes its runner: a path that must be there, and an ELF.
+    let missing = run(&["run", "--chip", "nRF52840_xxAA", "no/such/firmware"]);
+    assert_eq!(missing.code, Some(2), "{}", missing.stderr);
+    assert!(
+        missing
+            .stderr
+            .contains("error: no/such/firmware: no such file (cargo passes the ELF it built"),
+        "{}",
+        missing.stderr
+    );
+    let dir = std::env::temp_dir().join(format!("rtt-tunnel-run-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bin = dir.join("firmware.bin");
+    std::fs::write(&bin, [0u8; 256]).unwrap();
+    let not_elf = run(&["run", "--chip", "nRF52840_xxAA", bin.to_str().unwrap()]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(not_elf.code, Some(2), "{}", not_elf.stderr);
+    assert!(
+        not_elf.stderr.contains("not a 32-bit ELF"),
+        "{}",
+        not_elf.stderr
+    );
+    assert!(
+        !not_elf.stderr.contains("debug probe"),
+        "{}",
+        not_elf.stderr
+    );
+}
+
+#[test]
+fn run_without_a_probe_says_to_plug_one_in_before_flashing() {
+    if probes_plugged_in() {
+        return; // checked by `list` above: this host has a probe
+    }
+    // A real firmware ELF (the QEMU demo, a Cortex-M3 image): read, then the probe is missing.
+    let elf = rtt_tunnel_tests::boards::firmware("demo", &rtt_tunnel_tests::boards::BOARDS[0]);
+    let run = run(&["run", "--chip", "nRF52840_xxAA", elf.to_str().unwrap()]);
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("error: before flashing: no debug probe found: plug one in"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+}

@@ -137,6 +137,10 @@ fn demo_on(target: &str, machine: &str) {
         "{}",
         run.stdout
     );
+    // `info!("ready")` went by reference (its offset in flash): the host read the text from
+    // the ELF.
+    assert!(has(" INFO demo: ready"), "{}", run.stdout);
+    assert!(!has("<flash text"), "{}", run.stdout);
     // Nesting: an #[instrument]ed function inside the loop's spans; the SysTick interrupt's
     // span not inside whatever thread mode had entered (its frames say it ran in a handler).
     assert!(has(
@@ -204,11 +208,21 @@ fn json_output_is_one_object_per_line_with_the_target_time() {
         "info",
     ]);
     assert_eq!(run.code, Some(0), "stderr:\n{}", run.stderr);
-    let events: Vec<serde_json::Value> = run
+    let mut events: Vec<serde_json::Value> = run
         .stdout
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect();
+    // The last record is the summary: nothing dropped, nothing left open.
+    let summary = events.pop().expect("the summary record");
+    let summary = &summary["summary"];
+    assert_eq!(summary["dropped_by_target"], 0, "{summary}");
+    assert_eq!(summary["left_open"]["spans"], 0, "{summary}");
+    assert_eq!(
+        summary["target_capacity"]["spans_untracked"], 0,
+        "{summary}"
+    );
+    assert!(summary["frames"].as_u64().unwrap() > 0, "{summary}");
     assert!(!events.is_empty());
     for event in &events {
         let level = event["level"].as_str().unwrap();
@@ -490,6 +504,15 @@ fn any_gdb_server_with_an_elf_or_a_ram_range() {
             "{locate:?}: {}",
             run.stdout
         );
+        // `info!("ready")` went by reference: with --ram there is no ELF, and the host read
+        // the text from the target's memory through the GDB server.
+        assert!(
+            run.stdout.contains(" INFO demo: ready\n"),
+            "{locate:?}: {}",
+            run.stdout
+        );
+        assert!(!run.stdout.contains("<flash text"), "{}", run.stdout);
+        assert!(!run.stderr.contains("not resolved"), "{}", run.stderr);
         assert!(
             run.stderr.contains("the firmware exited with code 0"),
             "{}",
@@ -610,6 +633,15 @@ fn a_recording_replays_to_exactly_what_the_live_run_printed() {
             rtt_tunnel_protocol::PROTOCOL_VERSION
         );
         assert!(replay.stderr.contains(&info), "{}", replay.stderr);
+        // The replay has no ELF: `info!("ready")`, sent by reference, prints its text from
+        // the capture's record of it.
+        assert!(
+            replay.stderr.contains(" texts sent by reference"),
+            "{}",
+            replay.stderr
+        );
+        assert!(replay.stdout.contains("ready"), "{}", replay.stdout);
+        assert!(!replay.stdout.contains("<flash text"), "{}", replay.stdout);
 
         if name == "compact" {
             // Other output options on the same recording: a filter, colours.

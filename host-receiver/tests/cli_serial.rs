@@ -66,7 +66,9 @@ fn uart_demo_over_a_qemu_serial_port_on_three_boards() {
         };
 
         let run = Command::new(BIN)
-            .args(["--serial", &pty, "--resend", "--color", "never"])
+            // The ELF resolves the constant messages the target sends by reference.
+            .args(["--serial", &pty, "--resend", "--color", "never", "--elf"])
+            .arg(&elf)
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
             .output()

@@ -165,6 +165,8 @@ fn on_board(target: &str, machine: &str) {
         .stdout
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        // The last record is the run's summary, not an event.
+        .filter(|record: &serde_json::Value| record.get("summary").is_none())
         .collect();
     let seen: Vec<(String, String, String, Vec<String>)> = events
         .iter()

@@ -8,8 +8,9 @@
 //!    RTT reader, splits what it read into frames (0x00-delimited for rtt-tunnel and defmt,
 //!    lines for rprintln), checks their number (and, for rtt-tunnel, decodes each one and
 //!    checks its kind), and attributes them to the operations by their order.
-//! 2. **Flash and RAM** of `size-tunnel`, `size-defmt` and `size-none` (thumbv7em-none-eabihf)
-//!    from their allocated ELF sections; each is also run on `mps2-an386` and must exit 0.
+//! 2. **Flash and RAM** of `size-tunnel`, `size-tracing-null`, `size-defmt` and `size-none`
+//!    (thumbv7em-none-eabihf) from their allocated ELF sections, by crate, and their largest
+//!    symbols; each is also run on `mps2-an386` and must exit 0.
 //! 3. **Drain**: `drain-fill` fills a 4 KiB ring as fast as the host empties it; the RTT
 //!    reader drains it with the [`Pacer`] (bytes per second), then the same connection reads
 //!    the same number of bytes raw, in reads of the drain's mean size per poll, in one halt.
@@ -36,6 +37,10 @@ use rtt_tunnel_host::qemu::{Qemu, QemuOptions, QemuOutput};
 use rtt_tunnel_host::rtt::{ChannelMode, Pacer, Poll, RttOptions, RttReader};
 use rtt_tunnel_protocol::{Feed, Frame, FrameSplitter, Message};
 use serde_json::{json, Value};
+
+/// The Cortex-M3 and Cortex-M4F boards of the board table.
+const M3: &rtt_tunnel_boards::Board = &rtt_tunnel_boards::BOARDS[0];
+const M4: &rtt_tunnel_boards::Board = &rtt_tunnel_boards::BOARDS[1];
 
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
 
@@ -70,8 +75,8 @@ fn run() -> Result<()> {
             other => return Err(format!("unknown argument `{other}`").into()),
         }
     }
-    let m3 = boards.join("thumbv7m-none-eabi/release");
-    let m4 = boards.join("thumbv7em-none-eabihf/release");
+    let m3 = boards.join(M3.target).join("release");
+    let m4 = boards.join(M4.target).join("release");
 
     // Every logger on the Cortex-M3 and on the Cortex-M4F.
     let mut ops = serde_json::Map::new();
@@ -81,15 +86,21 @@ fn run() -> Result<()> {
         ("defmt", "bench-defmt", Split::Zero),
         ("rprintln", "bench-rprintln", Split::Lines),
     ] {
-        eprintln!("firmware bench: {bin} in QEMU (mps2-an385, -icount {ICOUNT})");
+        eprintln!(
+            "firmware bench: {bin} in QEMU ({}, -icount {ICOUNT})",
+            M3.machine
+        );
         ops.insert(
             logger.into(),
-            per_operation(&m3.join(bin), "mps2-an385", Some(split))?,
+            per_operation(&m3.join(bin), M3.machine, Some(split))?,
         );
-        eprintln!("firmware bench: {bin} in QEMU (mps2-an386, -icount {ICOUNT})");
+        eprintln!(
+            "firmware bench: {bin} in QEMU ({}, -icount {ICOUNT})",
+            M4.machine
+        );
         ops_m4f.insert(
             logger.into(),
-            per_operation(&m4.join(bin), "mps2-an386", Some(split))?,
+            per_operation(&m4.join(bin), M4.machine, Some(split))?,
         );
     }
     // rtt-tunnel in parts (Cortex-M3): tracing alone, and the sender without the copy into
@@ -99,24 +110,31 @@ fn run() -> Result<()> {
         ("tracing-null", "bench-tracing-null"),
         ("sender-nolink", "bench-tunnel-nolink"),
     ] {
-        eprintln!("firmware bench: {bin} in QEMU (mps2-an385, -icount {ICOUNT})");
-        parts.insert(
-            part.into(),
-            per_operation(&m3.join(bin), "mps2-an385", None)?,
+        eprintln!(
+            "firmware bench: {bin} in QEMU ({}, -icount {ICOUNT})",
+            M3.machine
         );
+        parts.insert(part.into(), per_operation(&m3.join(bin), M3.machine, None)?);
     }
 
     let mut sizes = serde_json::Map::new();
     for (logger, bin) in [
         ("rtt-tunnel", "size-tunnel"),
+        ("tracing-null", "size-tracing-null"),
         ("defmt", "size-defmt"),
         ("none", "size-none"),
     ] {
-        eprintln!("firmware bench: sections of {bin}, and a run on mps2-an386");
+        eprintln!(
+            "firmware bench: sections of {bin}, and a run on {}",
+            M4.machine
+        );
         sizes.insert(logger.into(), size(&m4.join(bin))?);
     }
 
-    eprintln!("firmware bench: drain-fill through the gdbstub (mps2-an385)");
+    eprintln!(
+        "firmware bench: drain-fill through the gdbstub ({})",
+        M3.machine
+    );
     let drain = drain(&m3.join("drain-fill"))?;
 
     let report = json!({
@@ -479,7 +497,7 @@ fn size(elf_path: &Path) -> Result<Value> {
             );
         }
     }
-    let (mut qemu, _gdb) = launch(elf_path, "mps2-an386", false)?;
+    let (mut qemu, _gdb) = launch(elf_path, M4.machine, false)?;
     let code = qemu.wait(Duration::from_secs(60))?;
     if code != 0 {
         return Err(format!("{name} exited with {code}: {}", qemu.stdout()).into());
@@ -487,6 +505,7 @@ fn size(elf_path: &Path) -> Result<Value> {
     Ok(json!({
         "elf": elf_path.display().to_string(),
         "by_crate": flash_by_crate(&file),
+        "largest": largest_symbols(&file, 12),
         "text": text,
         "rodata": rodata,
         "data": data_,
@@ -530,6 +549,111 @@ fn flash_by_crate(file: &object::File<'_>) -> BTreeMap<String, u64> {
     }
     by_crate.insert("unnamed".into(), total.saturating_sub(named));
     by_crate
+}
+
+/// The `n` largest symbols in flash, largest first: `[name, bytes]`, the name demangled
+/// enough to read (legacy mangling's escapes undone, the hash left out).
+fn largest_symbols(file: &object::File<'_>, n: usize) -> Vec<(String, u64)> {
+    const SHF_WRITE: u64 = 0x1;
+    const SHF_ALLOC: u64 = 0x2;
+    let flash: Vec<_> = file
+        .sections()
+        .filter(|section| {
+            matches!(section.flags(), SectionFlags::Elf { sh_flags }
+                if sh_flags & SHF_ALLOC != 0 && sh_flags & SHF_WRITE == 0)
+        })
+        .map(|section| section.index())
+        .collect();
+    let mut symbols: Vec<(String, u64)> = file
+        .symbols()
+        .filter(|s| s.size() > 0 && s.section_index().is_some_and(|i| flash.contains(&i)))
+        .map(|s| (readable(s.name().unwrap_or("")), s.size()))
+        .collect();
+    symbols.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    symbols.truncate(n);
+    symbols
+}
+
+/// A mangled Rust symbol as a path to read: legacy (`_ZN…E`) without its hash and with its
+/// escapes undone; v0 (`_R…`) as the identifiers after its first crate root (generic
+/// arguments and back-references left out); others as they are.
+fn readable(symbol: &str) -> String {
+    if let Some(v0) = symbol.strip_prefix("_R") {
+        return readable_v0(v0).unwrap_or_else(|| symbol.to_string());
+    }
+    let Some(mut rest) = symbol.strip_prefix("_ZN") else {
+        return symbol.to_string();
+    };
+    let mut segments = Vec::new();
+    while let Some(len_end) = rest.find(|c: char| !c.is_ascii_digit()) {
+        let Ok(len) = rest[..len_end].parse::<usize>() else {
+            break;
+        };
+        let Some(segment) = rest.get(len_end..len_end + len) else {
+            break;
+        };
+        rest = &rest[len_end + len..];
+        let is_hash = segment.len() == 17
+            && segment.starts_with('h')
+            && segment[1..].chars().all(|c| c.is_ascii_hexdigit());
+        if !is_hash {
+            segments.push(segment);
+        }
+    }
+    let mut path = segments.join("::");
+    for (escape, text) in [
+        ("_$LT$", "<"),
+        ("$LT$", "<"),
+        ("$GT$", ">"),
+        ("$u20$", " "),
+        ("$C$", ","),
+        ("$RF$", "&"),
+        ("$BP$", "*"),
+        ("$u7b$", "{"),
+        ("$u7d$", "}"),
+        ("$u5b$", "["),
+        ("$u5d$", "]"),
+        ("$u27$", "'"),
+        ("..", "::"),
+    ] {
+        path = path.replace(escape, text);
+    }
+    path
+}
+
+/// The identifiers of a v0 symbol after its first crate root (`Cs<hash>_`), joined by `::`.
+fn readable_v0(v0: &str) -> Option<String> {
+    let at = v0.find("Cs")?;
+    let mut rest = &v0[at + 2..];
+    rest = &rest[rest.find('_')? + 1..];
+    let mut idents = Vec::new();
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        if digits == 0 {
+            rest = &rest[1..];
+            continue;
+        }
+        let len: usize = rest[..digits].parse().ok()?;
+        let ident = rest.get(digits..digits + len);
+        let is_ident = ident.is_some_and(|i| {
+            let mut chars = i.chars();
+            let first = chars.next();
+            first.is_some_and(|c| {
+                c.is_ascii_alphabetic()
+                    || (c == '_' && !i[1..].starts_with(|d: char| d.is_ascii_digit()))
+            }) && i.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        });
+        match ident {
+            Some(ident) if is_ident => {
+                idents.push(ident);
+                rest = &rest[digits + len..];
+            }
+            _ => rest = &rest[digits..],
+        }
+    }
+    (!idents.is_empty()).then(|| idents.join("::"))
 }
 
 /// The crate a symbol belongs to, from its mangled name.
@@ -624,7 +748,7 @@ fn drain_some(
 fn drain(elf_path: &Path) -> Result<Value> {
     let since = Instant::now();
     let elf = FirmwareElf::read(elf_path)?;
-    let (mut qemu, gdb) = launch(elf_path, "mps2-an385", false)?;
+    let (mut qemu, gdb) = launch(elf_path, M3.machine, false)?;
     let total: usize = loop {
         let stdout = qemu.stdout();
         // Whole lines only: the firmware prints this one in pieces.

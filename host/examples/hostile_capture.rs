@@ -25,6 +25,8 @@ fn hello(boot: u32, firmware: &str) -> Message<'_> {
         boot,
         tick_hz: 1_000_000,
         firmware,
+        flash_base: 0,
+        flash_len: 0,
     })
 }
 

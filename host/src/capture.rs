@@ -16,7 +16,16 @@
 //!             payload: boot u32 LE, tick_hz u64 LE, firmware identity (UTF-8, the rest)
 //!   3  data+defmt  one poll that drained a defmt channel too (`Session::with_defmt`);
 //!             payload: defmt length u32 LE, the defmt bytes, then the up channel's bytes
+//!   4  flash text  a text the target sent by reference (protocol `Value::FlashText`), as the
+//!             host read it from the ELF or target memory, after the record whose frames
+//!             needed it; payload: target address u64 LE, the text (UTF-8, the rest)
 //! ```
+//!
+//! Format 2 (rtt-tunnel protocol 3) added kind 4; a file of format 1 holds frames of
+//! protocol 2, which this host does not read either, and is refused with
+//! [`CaptureError::UnsupportedFormat`]. A replay ([`replay_with`]) gives the recorded texts to
+//! the receiver before the frames of the record they follow, so it needs neither the target
+//! nor the ELF.
 //!
 //! What the capture says about its source: the header, the protocol version of the frames;
 //! each boot record, the firmware identity, the boot number and the tick rate of the target's
@@ -61,7 +70,7 @@ use crate::target_time;
 /// The first 8 bytes of a capture file.
 pub const MAGIC: [u8; 8] = *b"RTTTCAPT";
 /// The version of the capture format this host writes and reads.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 /// The largest record a reader accepts: a record is one poll, at most one ring (and the
 /// defmt ring beside it), and the RTT reader takes no ring over 16 MiB
 /// ([`layout::MAX_BUFFER_SIZE`](crate::rtt::layout::MAX_BUFFER_SIZE)). A longer record is
@@ -73,6 +82,7 @@ const KIND_DATA: u8 = 0;
 const KIND_RESET: u8 = 1;
 const KIND_BOOT: u8 = 2;
 const KIND_DATA_DEFMT: u8 = 3;
+const KIND_FLASH_TEXT: u8 = 4;
 
 const HEADER_LEN: usize = 12;
 
@@ -95,6 +105,13 @@ pub enum Record {
         data: Vec<u8>,
         /// The raw bytes of the defmt channel.
         defmt: Vec<u8>,
+    },
+    /// A text the target sent by reference, as the host resolved it.
+    FlashText {
+        /// Its target address.
+        address: u64,
+        /// The text.
+        text: String,
     },
     /// A record of a kind this host does not know.
     Unknown {
@@ -232,6 +249,11 @@ impl<W: Write> CaptureWriter<W> {
                 boot.firmware.as_bytes(),
             ],
         )
+    }
+
+    /// Records the text at target `address` that the target sent by reference.
+    pub fn write_flash_text(&mut self, address: u64, text: &str) -> io::Result<()> {
+        self.write_record(KIND_FLASH_TEXT, &[&address.to_le_bytes(), text.as_bytes()])
     }
 
     /// Writes one record of `kind` whose payload is `parts` one after the other, with one
@@ -433,6 +455,24 @@ impl<R: Read> CaptureReader<R> {
                     defmt: payload,
                 }
             }
+            KIND_FLASH_TEXT => {
+                if payload.len() < 8 {
+                    self.done = true;
+                    return Err(CaptureError::Corrupt {
+                        path: self.path.clone(),
+                        offset: start,
+                        reason: format!(
+                            "a flash text record of {} bytes, less than 8",
+                            payload.len()
+                        ),
+                    });
+                }
+                let (address, text) = payload.split_at(8);
+                Record::FlashText {
+                    address: u64::from_le_bytes(address.try_into().expect("8 bytes")),
+                    text: String::from_utf8_lossy(text).into_owned(),
+                }
+            }
             kind => Record::Unknown { kind, payload },
         };
         Ok(Some(record))
@@ -521,8 +561,19 @@ pub fn replay_with<R: Read>(
         path: PathBuf::from("<replay>"),
         source,
     };
+    let mut next = capture.next_record();
     loop {
-        match capture.next_record() {
+        let record = next;
+        // The texts recorded after a record (among its boot records, which a replay skips)
+        // are the ones its frames needed: the receiver gets them first.
+        next = capture.next_record();
+        while let Ok(Some(Record::FlashText { .. } | Record::Boot(_))) = &next {
+            if let Ok(Some(Record::FlashText { address, text })) = &next {
+                receiver.preload_flash_text(*address, text);
+            }
+            next = capture.next_record();
+        }
+        match record {
             Ok(None) => break,
             Ok(Some(Record::Data(mut bytes))) => {
                 relay.feed(&mut bytes, receiver).map_err(io)?;
@@ -531,7 +582,7 @@ pub fn replay_with<R: Read>(
                 relay.feed_poll(&mut data, &defmt, receiver).map_err(io)?;
             }
             Ok(Some(Record::Reset { cause })) => relay.link_reset(&cause, receiver).map_err(io)?,
-            Ok(Some(Record::Boot(_) | Record::Unknown { .. })) => {}
+            Ok(Some(Record::Boot(_) | Record::FlashText { .. } | Record::Unknown { .. })) => {}
             Err(error @ CaptureError::Truncated { .. }) => {
                 let _time = target_time::set_current(receiver.target_time());
                 tracing::warn!(target: RECEIVER_TARGET, parent: None, "{error}");
@@ -545,8 +596,9 @@ pub fn replay_with<R: Read>(
 }
 
 /// A recording as a [`ByteSource`]: the tracing channel's bytes of each poll, in order, and
-/// the target resets the link noticed; then [`Pulled::Ended`]. defmt bytes and boot records
-/// are passed over (a [`replay_with`] relays the defmt lines too). A file cut short ends
+/// the target resets the link noticed; then [`Pulled::Ended`]. defmt bytes, boot records and
+/// recorded flash texts are passed over (a [`replay_with`] relays the defmt lines too, and
+/// gives the receiver the texts). A file cut short ends
 /// where it was cut, with a `WARN` event.
 #[derive(Debug)]
 pub struct CaptureSource<R: Read> {
@@ -574,7 +626,9 @@ impl<R: Read> ByteSource for CaptureSource<R> {
                 Ok(Pulled::Data(data.len()))
             }
             Ok(Some(Record::Reset { cause })) => Ok(Pulled::Reset(cause)),
-            Ok(Some(Record::Boot(_) | Record::Unknown { .. })) => Ok(Pulled::Data(0)),
+            Ok(Some(Record::Boot(_) | Record::FlashText { .. } | Record::Unknown { .. })) => {
+                Ok(Pulled::Data(0))
+            }
             Err(error @ CaptureError::Truncated { .. }) => {
                 tracing::warn!(target: RECEIVER_TARGET, parent: None, "{error}");
                 Ok(Pulled::Ended)
@@ -599,6 +653,8 @@ pub struct CaptureSummary {
     pub defmt_bytes: u64,
     /// Target resets the link noticed.
     pub resets: u64,
+    /// Texts the target sent by reference, recorded as the host resolved them.
+    pub flash_texts: u64,
     /// Where the file is cut in the middle of a record, if it is.
     pub cut_at: Option<u64>,
 }
@@ -623,6 +679,9 @@ impl std::fmt::Display for CaptureSummary {
         }
         if self.resets > 0 {
             write!(f, "; {} resets", self.resets)?;
+        }
+        if self.flash_texts > 0 {
+            write!(f, "; {} texts sent by reference", self.flash_texts)?;
         }
         if let Some(at) = self.cut_at {
             write!(f, "; cut off at byte {at}")?;
@@ -657,6 +716,7 @@ pub fn summarize<R: Read>(capture: &mut CaptureReader<R>) -> Result<CaptureSumma
             }
             Ok(Some(Record::Reset { .. })) => summary.resets += 1,
             Ok(Some(Record::Boot(boot))) => summary.boots.push(boot),
+            Ok(Some(Record::FlashText { .. })) => summary.flash_texts += 1,
             Ok(Some(Record::Unknown { .. })) => {}
             Err(CaptureError::Truncated { offset, .. }) => {
                 summary.cut_at = Some(offset);
@@ -693,7 +753,7 @@ mod tests {
     #[test]
     fn the_bytes_of_the_format() {
         let file = sample();
-        let mut expected = b"RTTTCAPT\x01\x00".to_vec();
+        let mut expected = b"RTTTCAPT\x02\x00".to_vec();
         expected.extend_from_slice(&PROTOCOL_VERSION.to_le_bytes());
         expected.extend_from_slice(b"\x00\x06\x00\x00\x00\x02\x01\x00abc");
         expected.extend_from_slice(b"\x02\x14\x00\x00\x00");
@@ -703,6 +763,56 @@ mod tests {
         expected.extend_from_slice(b"\x01\x04\x00\x00\x00gone");
         expected.extend_from_slice(b"\x00\x00\x00\x00\x00");
         assert_eq!(file, expected);
+    }
+
+    #[test]
+    fn flash_text_records_round_trip_and_a_short_one_is_corrupt() {
+        let mut writer = CaptureWriter::new(Vec::new()).unwrap();
+        writer.write_flash_text(0x4000, "ready").unwrap();
+        let file = writer.into_inner();
+        let mut expected = vec![4, 13, 0, 0, 0];
+        expected.extend_from_slice(&0x4000u64.to_le_bytes());
+        expected.extend_from_slice(b"ready");
+        assert_eq!(file[HEADER_LEN..], expected);
+        let records: Vec<Record> = CaptureReader::new(&file[..])
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            records,
+            [Record::FlashText {
+                address: 0x4000,
+                text: "ready".into()
+            }]
+        );
+        let mut short = file[..HEADER_LEN].to_vec();
+        short.extend_from_slice(&[4, 2, 0, 0, 0, 0, 0]);
+        let error = CaptureReader::new(&short[..])
+            .unwrap()
+            .next_record()
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("a flash text record of 2 bytes"),
+            "{error}"
+        );
+        let summary = summarize(&mut CaptureReader::new(&file[..]).unwrap()).unwrap();
+        assert_eq!(summary.flash_texts, 1);
+    }
+
+    /// A capture of the previous release (format 1, protocol 2) is refused by its format.
+    #[test]
+    fn a_capture_of_format_1_is_refused_naming_its_format() {
+        let mut file = b"RTTTCAPT\x01\x00\x02\x00".to_vec();
+        file.extend_from_slice(b"\x00\x01\x00\x00\x00\x00");
+        let error = CaptureReader::new(&file[..]).unwrap_err();
+        assert!(
+            matches!(error, CaptureError::UnsupportedFormat { found: 1, .. }),
+            "{error}"
+        );
+        assert_eq!(
+            error.to_string(),
+            "<stream> is in capture format 1, this host reads format 2"
+        );
     }
 
     #[test]
@@ -850,6 +960,7 @@ mod tests {
                 bytes: 8,
                 defmt_bytes: 3,
                 resets: 1,
+                flash_texts: 0,
                 cut_at: None,
             }
         );

@@ -51,6 +51,9 @@ pub struct FirmwareElf {
     data: Vec<u8>,
     rtt_control_block: Option<u64>,
     ram: Vec<Range<u64>>,
+    /// The loaded, read-only sections with contents: addresses, and where in `data` their
+    /// bytes are.
+    rom: Vec<(Range<u64>, Range<usize>)>,
 }
 
 impl FirmwareElf {
@@ -70,7 +73,7 @@ impl FirmwareElf {
     }
 
     fn parse_named(data: Vec<u8>, path: PathBuf) -> Result<Self, ElfError> {
-        let (rtt_control_block, ram) = {
+        let (rtt_control_block, ram, rom) = {
             let file = object::File::parse(&*data).map_err(|e| ElfError::Parse {
                 path: path.clone(),
                 reason: e.to_string(),
@@ -81,13 +84,18 @@ impl FirmwareElf {
                     reason: format!("it is a {:?} file", file.format()),
                 });
             }
-            (find_symbol(&file, RTT_SYMBOL), writable_ranges(&file))
+            (
+                find_symbol(&file, RTT_SYMBOL),
+                writable_ranges(&file),
+                read_only_sections(&file),
+            )
         };
         Ok(FirmwareElf {
             path,
             data,
             rtt_control_block,
             ram,
+            rom,
         })
     }
 
@@ -175,6 +183,19 @@ impl FirmwareElf {
         names
     }
 
+    /// The `len` bytes at target address `address` in the firmware's loaded, read-only
+    /// sections (`.text`, `.rodata`, ...): what the firmware's flash holds there. `None` when
+    /// they are not all in one such section.
+    pub fn read_only_bytes(&self, address: u64, len: usize) -> Option<&[u8]> {
+        let end = address.checked_add(len as u64)?;
+        let (range, file) = self
+            .rom
+            .iter()
+            .find(|(range, _)| range.start <= address && end <= range.end)?;
+        let from = file.start + usize::try_from(address - range.start).ok()?;
+        self.data.get(from..from.checked_add(len)?)
+    }
+
     /// The target's RAM as the ELF sees it: the allocated, writable sections (`.data`, `.bss`,
     /// `.uninit`, RTT buffers in their own sections), sorted, adjacent ones merged. Channel
     /// buffers live there, and a control block without the symbol is searched there.
@@ -188,6 +209,37 @@ fn find_symbol(file: &object::File<'_>, name: &str) -> Option<u64> {
         .chain(file.dynamic_symbols())
         .find(|symbol| !symbol.is_undefined() && symbol.name() == Ok(name))
         .map(|symbol| symbol.address())
+}
+
+/// The texts a target sends by reference, from its ELF.
+impl crate::receiver::FlashSource for FirmwareElf {
+    fn read_flash(&mut self, address: u64, len: usize) -> Result<Vec<u8>, String> {
+        self.read_only_bytes(address, len)
+            .map(<[u8]>::to_vec)
+            .ok_or_else(|| {
+                format!(
+                    "not in the read-only sections of {} (another build's ELF?)",
+                    self.path.display()
+                )
+            })
+    }
+}
+
+fn read_only_sections(file: &object::File<'_>) -> Vec<(Range<u64>, Range<usize>)> {
+    file.sections()
+        .filter(|section| match section.flags() {
+            SectionFlags::Elf { sh_flags } => {
+                sh_flags & SHF_ALLOC != 0 && sh_flags & SHF_WRITE == 0
+            }
+            _ => false,
+        })
+        .filter_map(|section| {
+            let (offset, size) = section.file_range()?;
+            let start = usize::try_from(offset).ok()?;
+            let file = start..start.checked_add(usize::try_from(size).ok()?)?;
+            Some((section.address()..section.address() + size, file))
+        })
+        .collect()
 }
 
 fn writable_ranges(file: &object::File<'_>) -> Vec<Range<u64>> {

@@ -124,6 +124,50 @@ impl<T: TargetMemory + ?Sized> TargetMemory for Box<T> {
     }
 }
 
+/// Target memory as the source of the texts a target sends by reference (see
+/// [`Receiver::try_receive_with`](crate::receiver::Receiver::try_receive_with)): what a
+/// `--chip` or GDB session without the firmware's ELF resolves texts with. The receiver reads
+/// the flash its `Hello` names once, in a batch of its own, and keeps it.
+///
+/// A read that finds the target gone (it exited, the link dropped) is not tried again; the
+/// session then ends as the next poll would ([`gone`](Self::gone)).
+#[derive(Debug)]
+pub struct MemoryFlash<'m, M: TargetMemory + ?Sized> {
+    memory: &'m mut M,
+    gone: Option<MemoryError>,
+}
+
+impl<'m, M: TargetMemory + ?Sized> MemoryFlash<'m, M> {
+    /// Reads texts from `memory`.
+    pub fn new(memory: &'m mut M) -> Self {
+        MemoryFlash { memory, gone: None }
+    }
+
+    /// The error that found the target gone, if a read met one.
+    pub fn gone(self) -> Option<MemoryError> {
+        self.gone
+    }
+}
+
+impl<M: TargetMemory + ?Sized> crate::receiver::FlashSource for MemoryFlash<'_, M> {
+    fn read_flash(&mut self, address: u64, len: usize) -> Result<Vec<u8>, String> {
+        if let Some(error) = &self.gone {
+            return Err(format!("target memory: {error}"));
+        }
+        let mut buf = vec![0; len];
+        match batch(&mut *self.memory, |memory| memory.read(address, &mut buf)) {
+            Ok(()) => Ok(buf),
+            Err(error) => {
+                let why = format!("target memory: {error}");
+                if error.is_target_gone() {
+                    self.gone = Some(error);
+                }
+                Err(why)
+            }
+        }
+    }
+}
+
 /// Runs `body` inside one batch of `memory`: [`begin_batch`](TargetMemory::begin_batch), the
 /// body, then [`end_batch`](TargetMemory::end_batch) — the end runs even when the body fails,
 /// so a halted core is always resumed. The body's error wins over an error from ending the

@@ -20,7 +20,7 @@
 //! use rtt_tunnel_protocol::{Frame, Hello, Message, PROTOCOL_VERSION};
 //!
 //! // One frame as the target writes it: COBS-encoded, then the 0x00 delimiter.
-//! let hello = Hello { version: PROTOCOL_VERSION, boot: 1, tick_hz: 1_000, firmware: "fw" };
+//! let hello = Hello { version: PROTOCOL_VERSION, boot: 1, tick_hz: 1_000, firmware: "fw", flash_base: 0, flash_len: 0 };
 //! let mut wire = [0u8; 64];
 //! let n = Frame { exception: 0, dt: 0, message: Message::Hello(hello) }.encode(&mut wire).unwrap();
 //!
@@ -44,11 +44,13 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, Write};
 
-use rtt_tunnel_protocol::{Frame, FrameError, Message};
+use rtt_tunnel_protocol::{Capacity, Frame, FrameError, Message};
 
 use crate::capture::CaptureWriter;
 use crate::defmt::{line_time, DefmtDecoder, DefmtEvents, DefmtLine};
-use crate::receiver::{BootInfo, LimitStats, ReceiveError, Receiver, RECEIVER_TARGET};
+use crate::receiver::{
+    BootInfo, FlashSource, LimitStats, ReceiveError, Receiver, Reconciled, RECEIVER_TARGET,
+};
 use crate::target_time;
 
 pub(crate) use drain::queue_request;
@@ -92,6 +94,19 @@ pub struct SessionStats {
     pub trailing_bytes: u64,
     /// What the receiver's [`Limits`](crate::receiver::Limits) refused or dropped.
     pub limits: LimitStats,
+    /// Texts the target sent by reference that no source resolved (shown as a placeholder
+    /// that says why: see [`Receiver::with_flash_source`]).
+    pub unresolved_texts: u64,
+    /// Spans of the target still open on the host when the stats were taken (at the end of a
+    /// session: the ones the receiver then closes).
+    pub spans_open: u64,
+    /// Entries of the host's mirror of the target's entered stack when the stats were taken
+    /// (at the end of a session: force-exited then).
+    pub spans_entered: u64,
+    /// What the receiver made good after lost frames and forced at resets.
+    pub reconciled: Reconciled,
+    /// What the target's tables and frames could not hold, as its `Status` frames said.
+    pub target_capacity: Capacity,
 }
 
 impl SessionStats {
@@ -104,7 +119,9 @@ impl SessionStats {
 /// `1234 bytes, 56 frames; dropped by the target: 0; errors: 0 frame, 0 decode, 0 receive;
 /// resets: 0 (seen by the link: 0)`, then `; defmt: 12 lines (300 bytes), 0 errors` when a
 /// defmt channel brought bytes, the bytes of a frame the stream ended in, and what the
-/// receiver's bounds refused, when any.
+/// receiver's bounds refused, when any; then, when any, what is left open
+/// (`; left open: 2 spans, 1 entered (exited and closed at the end)`), what resets forced and
+/// lost frames made good, and the target's capacity overflows.
 impl fmt::Display for SessionStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -127,6 +144,13 @@ impl fmt::Display for SessionStats {
                 self.defmt_lines, self.defmt_bytes, self.defmt_errors
             )?;
         }
+        if self.unresolved_texts > 0 {
+            write!(
+                f,
+                "; texts sent by reference not resolved: {} (no ELF?)",
+                self.unresolved_texts
+            )?;
+        }
         if self.trailing_bytes > 0 {
             write!(
                 f,
@@ -147,6 +171,45 @@ impl fmt::Display for SessionStats {
         let mut first = true;
         for (count, what) in reached.into_iter().filter(|(n, _)| *n > 0) {
             let lead = if first { "; bounds reached: " } else { ", " };
+            first = false;
+            write!(f, "{lead}{count} {what}")?;
+        }
+        if self.spans_open > 0 {
+            write!(
+                f,
+                "; left open: {} spans, {} entered (exited and closed at the end)",
+                self.spans_open, self.spans_entered
+            )?;
+        }
+        let r = &self.reconciled;
+        if r.reset_exits + r.reset_closes > 0 {
+            write!(
+                f,
+                "; forced by resets: {} exits, {} closes",
+                r.reset_exits, r.reset_closes
+            )?;
+        }
+        if r.late_exits + r.late_closes + r.late_enters > 0 {
+            write!(
+                f,
+                "; made good after lost frames: {} exits, {} closes, {} enters",
+                r.late_exits, r.late_closes, r.late_enters
+            )?;
+        }
+        let c = &self.target_capacity;
+        let overflow = [
+            (c.spans_untracked, "spans untracked (SPANS)"),
+            (c.enters_untracked, "enters untracked (DEPTH)"),
+            (
+                c.events_untracked,
+                "events of refused call sites (CALLSITES)",
+            ),
+            (c.values_dropped, "values left out (FRAME)"),
+            (c.values_truncated, "values cut (FRAME)"),
+        ];
+        let mut first = true;
+        for (count, what) in overflow.into_iter().filter(|(n, _)| *n > 0) {
+            let lead = if first { "; target capacity: " } else { ", " };
             first = false;
             write!(f, "{lead}{count} {what}")?;
         }
@@ -346,6 +409,24 @@ impl Pipeline {
         defmt: &[u8],
         receiver: &mut Receiver,
     ) -> io::Result<u64> {
+        self.feed_poll_with(bytes, defmt, receiver, None)
+    }
+
+    /// [`feed_poll`](Self::feed_poll), reading the texts frames send by reference from
+    /// `flash` (the target's memory) when the receiver has them neither already nor from its
+    /// own source (see [`Receiver::try_receive_with`]). The texts the receiver read from a
+    /// source go into the capture, after the poll's bytes.
+    ///
+    /// # Errors
+    ///
+    /// As [`feed`](Self::feed).
+    pub fn feed_poll_with(
+        &mut self,
+        bytes: &mut [u8],
+        defmt: &[u8],
+        receiver: &mut Receiver,
+        flash: Option<&mut dyn FlashSource>,
+    ) -> io::Result<u64> {
         if let Some(capture) = &mut self.capture {
             if defmt.is_empty() {
                 capture.write_data(bytes)?;
@@ -358,14 +439,27 @@ impl Pipeline {
                 relay.decode(defmt, &mut self.stats, receiver);
             }
         }
-        let frames = self.relay_frames(bytes, receiver)?;
+        let frames = self.relay_frames(bytes, receiver, flash)?;
         if let Some(relay) = &mut self.defmt {
             relay.flush(&mut self.stats, receiver);
+        }
+        if receiver.has_new_flash_texts() {
+            let texts = receiver.take_new_flash_texts();
+            if let Some(capture) = &mut self.capture {
+                for (address, text) in texts {
+                    capture.write_flash_text(address, &text)?;
+                }
+            }
         }
         Ok(frames)
     }
 
-    fn relay_frames(&mut self, bytes: &mut [u8], receiver: &mut Receiver) -> io::Result<u64> {
+    fn relay_frames(
+        &mut self,
+        bytes: &mut [u8],
+        receiver: &mut Receiver,
+        mut flash: Option<&mut dyn FlashSource>,
+    ) -> io::Result<u64> {
         self.stats.bytes += bytes.len() as u64;
         let before = self.stats.frames;
         let mut written = Ok(());
@@ -414,7 +508,11 @@ impl Pipeline {
                             }
                         }
                     }
-                    (hello, receiver.try_receive(frame))
+                    let received = match &mut flash {
+                        Some(flash) => receiver.try_receive_with(frame, &mut **flash),
+                        None => receiver.try_receive(frame),
+                    };
+                    (hello, received)
                 }
                 Err(error) => {
                     stats.decode_errors += 1;
@@ -521,6 +619,11 @@ impl Pipeline {
             target_resets: receiver.resets(),
             dropped_frames: receiver.dropped_frames(),
             limits: receiver.limit_stats(),
+            unresolved_texts: receiver.unresolved_flash_texts(),
+            spans_open: receiver.span_count() as u64,
+            spans_entered: receiver.entered().len() as u64,
+            reconciled: receiver.reconciled(),
+            target_capacity: receiver.target_capacity(),
             ..self.stats
         }
     }

@@ -11,7 +11,9 @@
 //! ([`ProbeSelector`], `VID:PID[:SERIAL]`), the wire's speed and [`Protocol`], connecting
 //! under reset, and resetting the chip first ([`Startup::Reset`]) versus attaching to the
 //! running firmware without disturbing it ([`Startup::Attach`], the default). [`list_probes`]
-//! lists the probes plugged in, [`chips`] the chip names probe-rs knows.
+//! lists the probes plugged in, [`chips`] the chip names probe-rs knows. [`FlashImage`] reads
+//! a firmware ELF's loadable segments and [`ProbeMemory::flash`] writes them into the chip
+//! with probe-rs's flash loader, as `probe-rs run` does.
 //!
 //! Errors ([`ProbeError`]) carry what was found (the probes, the chip names, the link) and
 //! what usually fixes it: plug a probe in, install udev rules, pick a probe, give the chip's
@@ -25,6 +27,7 @@
 
 mod catalog;
 mod error;
+mod flash;
 mod memory;
 mod options;
 #[cfg(test)]
@@ -32,5 +35,6 @@ mod tests;
 
 pub use catalog::{chips, choose_probe, list_probes, ChipFamily, ListedProbe};
 pub use error::{NoAnswer, ProbeError, PROBE_SETUP_URL};
+pub use flash::{flash_image, FlashImage, FlashPhase, FlashStep};
 pub use memory::ProbeMemory;
 pub use options::{ProbeOptions, ProbeSelector, Protocol, ProtocolError, SelectorError, Startup};

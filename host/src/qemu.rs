@@ -3,7 +3,7 @@
 //! [`Qemu::launch`] starts
 //!
 //! ```text
-//! qemu-system-arm -machine mps2-an385 -nographic -semihosting-config enable=on,target=native \
+//! qemu-system-arm -machine MACHINE -nographic -semihosting-config enable=on,target=native \
 //!     -kernel ELF -gdb tcp:127.0.0.1:PORT -S
 //! ```
 //!
@@ -42,7 +42,8 @@ pub enum QemuOutput {
 pub struct QemuOptions {
     /// The emulator (`qemu-system-arm`, looked up in `PATH`).
     pub program: PathBuf,
-    /// The machine (`-machine`), `mps2-an385` by default.
+    /// The machine (`-machine`); by default the board table's default board's
+    /// (`rtt_tunnel_boards::DEFAULT`).
     pub machine: String,
     /// The CPU (`-cpu`); the MPS2 machines pick theirs.
     pub cpu: Option<String>,
@@ -58,11 +59,11 @@ pub struct QemuOptions {
 }
 
 impl QemuOptions {
-    /// Runs `elf` on `mps2-an385`.
+    /// Runs `elf` on the board table's default machine (`rtt_tunnel_boards::DEFAULT`).
     pub fn new(elf: impl Into<PathBuf>) -> Self {
         QemuOptions {
             program: PathBuf::from("qemu-system-arm"),
-            machine: "mps2-an385".into(),
+            machine: rtt_tunnel_boards::DEFAULT.machine.into(),
             cpu: None,
             elf: elf.into(),
             extra_args: Vec::new(),

@@ -56,7 +56,7 @@ use rtt_tunnel_protocol::Request;
 
 use crate::capture::CaptureWriter;
 use crate::defmt::DefmtDecoder;
-use crate::memory::{MemoryError, TargetMemory};
+use crate::memory::{MemoryError, MemoryFlash, TargetMemory};
 use crate::pipeline::Pipeline;
 use crate::receiver::{Receiver, RECEIVER_TARGET};
 use crate::rtt::{Attachment, ChannelSelector, ExtraUp, Pacer, Poll, RttError, RttReader};
@@ -288,9 +288,22 @@ impl<M: TargetMemory> Session<M> {
                     .defmt_slot
                     .map_or(&[][..], |slot| self.extra[slot].as_slice());
                 if *n > 0 || !defmt.is_empty() {
+                    // Texts sent by reference that the receiver has from nowhere else (no
+                    // ELF) are read from the target's memory, once.
+                    let mut flash = MemoryFlash::new(self.reader.memory_mut());
                     self.relay
-                        .feed_poll(&mut self.buffer, defmt, &mut self.receiver)
+                        .feed_poll_with(
+                            &mut self.buffer,
+                            defmt,
+                            &mut self.receiver,
+                            Some(&mut flash),
+                        )
                         .map_err(SessionError::Capture)?;
+                    // The target went while a text was read: the session ends as a poll
+                    // would have ended it.
+                    if let Some(error) = flash.gone() {
+                        return Err(RttError::Memory(error).into());
+                    }
                 }
             }
             Poll::Attached(attachment) => self.attached(attachment)?,

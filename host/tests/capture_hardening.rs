@@ -3,12 +3,15 @@
 mod receiver_support;
 
 use receiver_support::*;
-use rtt_tunnel_host::capture::{replay, CaptureError, CaptureReader, CaptureWriter};
+use rtt_tunnel_host::capture::{
+    replay, CaptureError, CaptureReader, CaptureWriter, FORMAT_VERSION,
+};
 use rtt_tunnel_host::receiver::Receiver;
 use rtt_tunnel_protocol::{Frame, PROTOCOL_VERSION};
 
 fn header() -> Vec<u8> {
-    let mut file = b"RTTTCAPT\x01\x00".to_vec();
+    let mut file = b"RTTTCAPT".to_vec();
+    file.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
     file.extend_from_slice(&PROTOCOL_VERSION.to_le_bytes());
     file
 }

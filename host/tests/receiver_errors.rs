@@ -52,6 +52,8 @@ fn every_error_leaves_the_receiver_working() {
                 boot: 9,
                 tick_hz: 1,
                 firmware: FIRMWARE,
+                flash_base: 0,
+                flash_len: 0,
             }),
             ReceiveError::VersionMismatch {
                 found: PROTOCOL_VERSION + 1,

@@ -372,6 +372,8 @@ fn a_reset_storm_of_new_firmware_identities_stays_under_the_memory_bound() {
                     boot: boot as u32,
                     tick_hz: 1_000,
                     firmware,
+                    flash_base: 0,
+                    flash_len: 0,
                 });
                 try_feed(&mut rx, hello).unwrap();
                 try_feed(&mut rx, span_site(1, "outer", &["a"])).unwrap();

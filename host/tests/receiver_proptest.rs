@@ -157,6 +157,8 @@ fn run(rx: &mut Receiver, steps: &[Step], dt: &[i64]) -> bool {
                 boot: *boot,
                 tick_hz: 1000,
                 firmware: FIRMWARE_IDS[*firmware],
+                flash_base: 0,
+                flash_len: 0,
             }),
             Step::CallSite {
                 id,

@@ -209,6 +209,14 @@ mod tests {
         w.push(0, Value::U64(1234)).unwrap();
         w.push(1, Value::Str("hello")).unwrap();
         w.push(2, Value::Bool(true)).unwrap();
+        w.push(
+            3,
+            Value::FlashText {
+                offset: 0x1c4,
+                len: 5,
+            },
+        )
+        .unwrap();
         let len = w.len();
         let mut buf = [0u8; 128];
         let n = event_frame(&vbuf[..len], &mut buf);
@@ -218,7 +226,17 @@ mod tests {
         let Message::Event { values, .. } = deferred.message else {
             panic!("{deferred:?}");
         };
-        assert_eq!(values.try_iter().count(), 3);
+        assert_eq!(values.try_iter().count(), 4);
+        assert_eq!(
+            values.try_iter().last(),
+            Some(Ok(FieldValue {
+                field: 3,
+                value: Value::FlashText {
+                    offset: 0x1c4,
+                    len: 5
+                }
+            }))
+        );
         for (read, expected) in values.try_iter().zip(values.iter()) {
             assert_eq!(read, Ok(expected));
         }
@@ -235,6 +253,8 @@ mod tests {
             &[0x07, 0x01, 0xff][..],
             &[0x0f][..],
             &[0x07, 0x05, b'a'][..],
+            // A flash reference without its length.
+            &[0x0c, 0xc4, 0x03][..],
         ] {
             let mut values = vbuf[..len].to_vec();
             values.extend_from_slice(bad);

@@ -127,6 +127,39 @@ impl<'b> FrameBuilder<'b> {
         Ok(())
     }
 
+    /// [`push_message`](Self::push_message) through one out-of-line encoder of every message
+    /// kind: for messages written rarely, whose kind the caller does not fix (a sender's
+    /// `Hello`, `Dropped`, `CallSite`, `LiveSpan`), so that their code is not inlined.
+    #[inline]
+    pub fn push_message_cold(&mut self, message: &Message<'_>) -> Result<(), EncodeError> {
+        let mut out = Out::new(self.rest());
+        message.write_cold(&mut out)?;
+        self.len += out.len();
+        Ok(())
+    }
+
+    /// Appends a [`Resync`](crate::Resync) message made from the ids `live` and `entered`
+    /// yield (a sender writes it from its tables, without a list of its own).
+    pub fn push_resync(
+        &mut self,
+        live: impl Iterator<Item = crate::SpanId> + Clone,
+        entered: impl Iterator<Item = crate::SpanId> + Clone,
+    ) -> Result<(), EncodeError> {
+        fn list(
+            out: &mut Out<'_>,
+            mut ids: impl Iterator<Item = crate::SpanId> + Clone,
+        ) -> Result<(), EncodeError> {
+            out.varint(wire::len32(ids.clone().count())?)?;
+            ids.try_for_each(|id| out.varint(id.0))
+        }
+        let mut out = Out::new(self.rest());
+        out.byte(crate::message::tag::RESYNC as u8)?;
+        list(&mut out, live)?;
+        list(&mut out, entered)?;
+        self.len += out.len();
+        Ok(())
+    }
+
     /// Appends values to the body (after a message encoded with `Values::EMPTY`).
     #[inline]
     pub fn push_values<R>(&mut self, f: impl FnOnce(&mut ValuesWriter<'_>) -> R) -> R {

@@ -42,7 +42,8 @@
 //! | 10 | `Dropped` |
 //! | 11 | `LiveSpan` |
 //! | 12 | not a message: the handler prefix (below) |
-//! | 13 to 14 | free |
+//! | 13 | `Resync`: the target's live spans and entered stack after it lost frames |
+//! | 14 | `Status`: what the sender could not keep for lack of capacity |
 //! | 15 | reserved: an extension tag (a second varint would select the message) |
 //! | 16 + 5x + k | compact forms |
 //!
@@ -62,16 +63,33 @@
 //!
 //! # Constants
 //!
-//! A text that is the same at every event of a call site ([`Value::Constant`]: a constant
-//! message such as `info!("ready")`, a static `&str` value) is sent once; the host keeps it
-//! for the call site and field, and later events send [`Value::SameConstant`], one byte. The
-//! sender decides which texts qualify (text in the firmware's flash, written in one piece); a
-//! host forgets a call site's constants when the call site is announced again, and the sender
+//! A text that is the same at every event of a call site (a constant message such as
+//! `info!("ready")`, a static `&str` value) is sent once; the host keeps it for the call site
+//! and field, and later events send [`Value::SameConstant`], one byte. The sender decides
+//! which texts qualify (text in the firmware's flash, written in one piece) and sends them by
+//! reference, [`Value::FlashText`] (value kind 12): the text's offset from the start of flash
+//! and its length, two varints. The [`Hello`] says where flash starts and how long it is
+//! ([`Hello::flash_base`], [`Hello::flash_len`]); the host reads the text from the firmware's
+//! ELF, from the target's memory, or from a capture that recorded it. [`Value::Constant`]
+//! (kind 10) carries a constant's text in full, for a sender that knows no flash. A host
+//! forgets a call site's constants when the call site is announced again, and the sender
 //! sends them again after that.
+//!
+//! | value kind | value |
+//! |---|---|
+//! | 0, 1 | `bool` false, true |
+//! | 2, 3, 4, 5 | `i64`, `u64`, `i128`, `u128` |
+//! | 6 | `f64` |
+//! | 7 | `&str` |
+//! | 8, 9 | `Debug` text, whole or cut |
+//! | 10 | a constant, in full |
+//! | 11 | the same constant again |
+//! | 12 | a constant by reference to flash |
+//! | 13 to 15 | free |
 //!
 //! # Adding a message
 //!
-//! 1. Take a free tag (13 to 14; the extension tag 15 once they are gone). Write it in
+//! 1. Take a free tag (none is left: the extension tag 15 is next). Write it in
 //!    `message::tag`, in the table above and in the `tag_table` test.
 //! 2. Encode it by hand in `Message::write`, decode it in `Message::decode`; add it to the
 //!    property tests' strategy and to their postcard reference encoder, and pin its bytes in
@@ -96,6 +114,7 @@
 //! | event, one `u32` field (value < 128) | 6 |
 //! | event, one `u32` field (value ≥ 2²⁸) | 10 |
 //! | event, `u32` + `bool` + `&str` of 5 bytes | 14 |
+//! | event, a constant message, its first event (flash offset < 16384, text < 128 bytes) | 8 |
 //! | event, a constant message, after its first event | 5 |
 //! | new span, no field | 5 |
 //! | enter, exit, close | 4 |
@@ -144,8 +163,8 @@ pub use deferred::TryValuesIter;
 pub use error::{DecodeError, EncodeError, FrameError};
 pub use frame::{Frame, FrameBuilder};
 pub use message::{
-    CallSite, CallsiteId, Hello, Kind, Level, LevelFilter, LiveSpan, Message, Parent, Request,
-    SpanId,
+    CallSite, CallsiteId, Capacity, Hello, Kind, Level, LevelFilter, LiveSpan, Message, Parent,
+    Request, Resync, SpanId, SpanIds,
 };
 pub use splitter::{Feed, FrameSplitter};
 pub use value::{
@@ -154,4 +173,4 @@ pub use value::{
 };
 
 /// The version of this wire format, sent in every [`Hello`].
-pub const PROTOCOL_VERSION: u16 = 2;
+pub const PROTOCOL_VERSION: u16 = 3;

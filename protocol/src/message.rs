@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{DecodeError, EncodeError};
 use crate::value::{FieldNames, Values};
-use crate::wire::{self, Out};
+use crate::wire::{self, Emit, Inline, Out, Outline};
 use crate::PROTOCOL_VERSION;
 
 /// A span as the target names it on the wire. `0` is [`SpanId::UNTRACKED`].
@@ -102,6 +102,13 @@ pub struct Hello<'a> {
     /// by it.
     #[serde(borrow)]
     pub firmware: &'a str,
+    /// Where the firmware's flash starts, as the target addresses it: a
+    /// [`Value::FlashText`](crate::Value::FlashText) is an offset from here. 0 when the
+    /// sender knows no flash range (it then sends no references).
+    pub flash_base: u32,
+    /// How many bytes of flash from `flash_base` references point into (0: none): a host
+    /// without the ELF may read them all at once from target memory.
+    pub flash_len: u32,
 }
 
 /// The announcement of a call site, sent once before the first message that refers to it.
@@ -139,6 +146,106 @@ pub struct LiveSpan {
     pub parent: Parent,
     /// How many times it is on the target's stack of entered spans.
     pub entered: u32,
+}
+
+/// A list of span ids on the wire: their count, then each id as a varint. Borrowed from a
+/// decoded frame, or from bytes written by [`SpanIds::write`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpanIds<'a> {
+    count: u32,
+    /// The ids' varints, `count` of them, nothing else.
+    bytes: &'a [u8],
+}
+
+impl<'a> SpanIds<'a> {
+    /// No span.
+    pub const EMPTY: SpanIds<'static> = SpanIds {
+        count: 0,
+        bytes: &[],
+    };
+
+    /// Writes `ids` into `buf` and returns the list borrowing from it.
+    pub fn write(ids: &[SpanId], buf: &'a mut [u8]) -> Result<Self, EncodeError> {
+        let count = wire::len32(ids.len())?;
+        let mut out = Out::new(wire::as_uninit(buf));
+        for id in ids {
+            out.varint(id.0)?;
+        }
+        let len = out.len();
+        let bytes = buf.get(..len).ok_or(EncodeError::BufferFull)?;
+        Ok(Self { count, bytes })
+    }
+
+    /// How many ids.
+    pub fn len(&self) -> usize {
+        self.count as usize
+    }
+
+    /// No id.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The ids, in order.
+    pub fn iter(&self) -> impl Iterator<Item = SpanId> + 'a {
+        let mut rest = self.bytes;
+        core::iter::from_fn(move || {
+            let (id, r): (u32, _) = postcard::take_from_bytes(rest).ok()?;
+            rest = r;
+            Some(SpanId(id))
+        })
+    }
+
+    fn encode(&self, out: &mut Out<'_>) -> Result<(), EncodeError> {
+        out.varint(self.count)?;
+        out.bytes(self.bytes)
+    }
+
+    /// Reads a list; checks every id's varint.
+    fn take(bytes: &'a [u8]) -> Result<(Self, &'a [u8]), DecodeError> {
+        let (count, mut rest): (u32, _) = take(bytes)?;
+        let start = rest;
+        for _ in 0..count {
+            let (_, r): (u32, _) = take(rest)?;
+            rest = r;
+        }
+        let bytes = start.get(..start.len() - rest.len()).unwrap_or_default();
+        Ok((Self { count, bytes }, rest))
+    }
+}
+
+/// The target's state after it lost frames: what the host must hold so that its spans equal
+/// the target's. Written, after the loss, before the next frame that fits (the `Dropped`
+/// report follows it).
+///
+/// The host closes every span it holds that `live` does not list (its `Close` was lost), and
+/// makes its stack of entered spans equal to `entered` (exits and enters what lost `Exit` and
+/// `Enter` frames would have). Spans whose `NewSpan` was lost come as `LiveSpan`s just after,
+/// then a second `Resync` puts their entries in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resync<'a> {
+    /// Every span alive on the target that the host knows, by id, in any order.
+    pub live: SpanIds<'a>,
+    /// The target's stack of entered spans, outermost first (entries of spans the host
+    /// cannot know are left out).
+    pub entered: SpanIds<'a>,
+}
+
+/// What the sender could not keep for lack of capacity since it booted: counters that only
+/// grow, as its [`Stats`](../rtt_tunnel_sender/struct.Stats.html) count them. Sent when one of
+/// them changed, by the sender's `poll`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capacity {
+    /// Spans not tracked: the span table (`SPANS`) was full, or their call site could not be.
+    pub spans_untracked: u32,
+    /// `enter`s not tracked: the stack of entered spans (`DEPTH`) was full.
+    pub enters_untracked: u32,
+    /// Events not sent: their call site found no room in the call-site table (`CALLSITES`).
+    pub events_untracked: u32,
+    /// Values left out for lack of room in the frame (`FRAME`).
+    pub values_dropped: u32,
+    /// Text values cut at the text limit (`FRAME / 2`).
+    pub values_truncated: u32,
 }
 
 /// One message from the target. Frames carry one message each, after a timestamp delta.
@@ -196,8 +303,12 @@ pub enum Message<'a> {
         /// Frames dropped.
         frames: u32,
     },
-    /// A live span, re-sent on request.
+    /// A live span, re-sent on request or after its `NewSpan` was lost.
     LiveSpan(LiveSpan),
+    /// The target's live spans and entered stack, after it lost frames.
+    Resync(Resync<'a>),
+    /// What the sender could not keep for lack of capacity (counters since boot).
+    Status(Capacity),
 }
 
 /// The tag space: the first varint of every message body, as the table in the crate docs
@@ -219,8 +330,8 @@ pub(crate) mod tag {
     /// Not a message: the prefix of a frame written in an exception handler, the exception
     /// number (a varint) next, then the message (see [`Frame`](crate::Frame)).
     pub(crate) const HANDLER: u32 = 12;
-    /// Tags no message uses yet.
-    pub(crate) const FREE: core::ops::RangeInclusive<u32> = 13..=14;
+    pub(crate) const RESYNC: u32 = 13;
+    pub(crate) const STATUS: u32 = 14;
     /// Reserved for an extension: a second varint would select the message.
     pub(crate) const EXTENSION: u32 = 15;
     /// The first compact tag.
@@ -276,13 +387,13 @@ impl Level {
 
 impl Parent {
     #[inline(always)]
-    fn write(self, out: &mut Out<'_>) -> Result<(), EncodeError> {
+    fn write<E: Emit>(self, out: &mut Out<'_>) -> Result<(), EncodeError> {
         match self {
             Parent::Current => out.byte(0),
             Parent::Root => out.byte(1),
             Parent::Explicit(id) => {
                 out.byte(2)?;
-                out.varint(id.0)
+                E::varint(out, id.0)
             }
         }
     }
@@ -300,9 +411,24 @@ impl<'a> Message<'a> {
     }
 
     /// The hand-written encoder: the bytes postcard would write for the message's tag and
-    /// fields (checked by the property tests), without serde.
+    /// fields (checked by the property tests), without serde. Inlined: where the message's
+    /// kind is known at the call (a sender's spans and events), only its own arm remains.
     #[inline(always)]
     pub(crate) fn write(&self, out: &mut Out<'_>) -> Result<(), EncodeError> {
+        self.write_with::<Inline>(out)
+    }
+
+    /// [`write`](Self::write) as one out-of-line copy whose varints and byte strings are
+    /// written by out-of-line helpers: for a sender's rare messages (`Hello`, `Dropped`,
+    /// announcements, re-sent spans), which then cost their code once.
+    #[inline(never)]
+    pub(crate) fn write_cold(&self, out: &mut Out<'_>) -> Result<(), EncodeError> {
+        self.write_with::<Outline>(out)
+    }
+
+    /// The encoder, with `E` writing the varints and byte strings.
+    #[inline(always)]
+    fn write_with<E: Emit>(&self, out: &mut Out<'_>) -> Result<(), EncodeError> {
         match *self {
             Message::Event {
                 callsite,
@@ -310,14 +436,14 @@ impl<'a> Message<'a> {
                 values,
             } => {
                 match (parent, tag::compact(callsite.0, tag::K_EVENT)) {
-                    (Parent::Current, Some(t)) => out.varint(t)?,
+                    (Parent::Current, Some(t)) => E::varint(out, t)?,
                     _ => {
                         out.byte(tag::EVENT as u8)?;
-                        out.varint(callsite.0)?;
-                        parent.write(out)?;
+                        E::varint(out, callsite.0)?;
+                        parent.write::<E>(out)?;
                     }
                 }
-                out.bytes(values.as_bytes())
+                E::bytes(out, values.as_bytes())
             }
             Message::NewSpan {
                 id,
@@ -327,49 +453,51 @@ impl<'a> Message<'a> {
             } => {
                 match (parent, tag::compact(callsite.0, tag::K_NEW_SPAN)) {
                     (Parent::Current, Some(t)) => {
-                        out.varint(t)?;
-                        out.varint(id.0)?;
+                        E::varint(out, t)?;
+                        E::varint(out, id.0)?;
                     }
                     _ => {
                         out.byte(tag::NEW_SPAN as u8)?;
-                        out.varint(id.0)?;
-                        out.varint(callsite.0)?;
-                        parent.write(out)?;
+                        E::varint(out, id.0)?;
+                        E::varint(out, callsite.0)?;
+                        parent.write::<E>(out)?;
                     }
                 }
-                out.bytes(values.as_bytes())
+                E::bytes(out, values.as_bytes())
             }
-            Message::Enter(id) => span_message(out, id, tag::K_ENTER, tag::ENTER),
-            Message::Exit(id) => span_message(out, id, tag::K_EXIT, tag::EXIT),
-            Message::Close(id) => span_message(out, id, tag::K_CLOSE, tag::CLOSE),
+            Message::Enter(id) => span_message::<E>(out, id, tag::K_ENTER, tag::ENTER),
+            Message::Exit(id) => span_message::<E>(out, id, tag::K_EXIT, tag::EXIT),
+            Message::Close(id) => span_message::<E>(out, id, tag::K_CLOSE, tag::CLOSE),
             Message::Clone(id) => {
                 out.byte(tag::CLONE as u8)?;
-                out.varint(id.0)
+                E::varint(out, id.0)
             }
             Message::Record { span, values } => {
                 out.byte(tag::RECORD as u8)?;
-                out.varint(span.0)?;
-                out.bytes(values.as_bytes())
+                E::varint(out, span.0)?;
+                E::bytes(out, values.as_bytes())
             }
             Message::FollowsFrom { span, follows } => {
                 out.byte(tag::FOLLOWS_FROM as u8)?;
-                out.varint(span.0)?;
-                out.varint(follows.0)
+                E::varint(out, span.0)?;
+                E::varint(out, follows.0)
             }
             Message::Dropped { frames } => {
                 out.byte(tag::DROPPED as u8)?;
-                out.varint(frames)
+                E::varint(out, frames)
             }
             Message::Hello(h) => {
                 out.byte(tag::HELLO as u8)?;
-                out.varint(u32::from(h.version))?;
-                out.varint(h.boot)?;
+                E::varint(out, u32::from(h.version))?;
+                E::varint(out, h.boot)?;
                 out.varint64(h.tick_hz)?;
-                out.str(h.firmware)
+                out.str(h.firmware)?;
+                out.varint(h.flash_base)?;
+                out.varint(h.flash_len)
             }
             Message::CallSite(c) => {
                 out.byte(tag::CALLSITE as u8)?;
-                out.varint(c.id.0)?;
+                E::varint(out, c.id.0)?;
                 out.byte(c.kind.wire())?;
                 out.byte(c.level.wire())?;
                 out.str(c.name)?;
@@ -380,7 +508,7 @@ impl<'a> Message<'a> {
                     None => out.byte(0)?,
                     Some(line) => {
                         out.byte(1)?;
-                        out.varint(line)?;
+                        E::varint(out, line)?;
                     }
                 }
                 for name in c.fields.iter() {
@@ -390,10 +518,23 @@ impl<'a> Message<'a> {
             }
             Message::LiveSpan(s) => {
                 out.byte(tag::LIVE_SPAN as u8)?;
-                out.varint(s.id.0)?;
-                out.varint(s.callsite.0)?;
-                s.parent.write(out)?;
-                out.varint(s.entered)
+                E::varint(out, s.id.0)?;
+                E::varint(out, s.callsite.0)?;
+                s.parent.write::<E>(out)?;
+                E::varint(out, s.entered)
+            }
+            Message::Resync(r) => {
+                out.byte(tag::RESYNC as u8)?;
+                r.live.encode(out)?;
+                r.entered.encode(out)
+            }
+            Message::Status(c) => {
+                out.byte(tag::STATUS as u8)?;
+                out.varint(c.spans_untracked)?;
+                out.varint(c.enters_untracked)?;
+                out.varint(c.events_untracked)?;
+                out.varint(c.values_dropped)?;
+                out.varint(c.values_truncated)
             }
         }
     }
@@ -486,6 +627,15 @@ impl<'a> Message<'a> {
                 let (live, rest) = take(rest)?;
                 no_tail(Message::LiveSpan(live), rest)
             }
+            tag::RESYNC => {
+                let (live, rest) = SpanIds::take(rest)?;
+                let (entered, rest) = SpanIds::take(rest)?;
+                no_tail(Message::Resync(Resync { live, entered }), rest)
+            }
+            tag::STATUS => {
+                let (status, rest) = take(rest)?;
+                no_tail(Message::Status(status), rest)
+            }
             tag::COMPACT.. => {
                 let x = (t - tag::COMPACT) / tag::KINDS;
                 match (t - tag::COMPACT) % tag::KINDS {
@@ -508,7 +658,7 @@ impl<'a> Message<'a> {
                     _ => no_tail(Message::Close(SpanId(x)), rest),
                 }
             }
-            t if tag::FREE.contains(&t) || t == tag::EXTENSION => Err(DecodeError::BadTag {
+            tag::EXTENSION => Err(DecodeError::BadTag {
                 what: "message (a tag this version leaves free)",
                 tag: t,
             }),
@@ -522,12 +672,17 @@ impl<'a> Message<'a> {
 
 /// `Enter`, `Exit` or `Close`: the compact tag of kind `k`, or the long form `long`.
 #[inline(always)]
-fn span_message(out: &mut Out<'_>, id: SpanId, k: u32, long: u32) -> Result<(), EncodeError> {
+fn span_message<E: Emit>(
+    out: &mut Out<'_>,
+    id: SpanId,
+    k: u32,
+    long: u32,
+) -> Result<(), EncodeError> {
     match tag::compact(id.0, k) {
-        Some(t) => out.varint(t),
+        Some(t) => E::varint(out, t),
         None => {
             out.byte(long as u8)?;
-            out.varint(id.0)
+            E::varint(out, id.0)
         }
     }
 }
@@ -604,7 +759,9 @@ mod tests {
         let values = Values::EMPTY;
         let names = FieldNames::new(&[]);
         let long = 1000; // an id too large for a one-byte compact tag, still compact
-        let table: [(u32, Message<'_>); 20] = [
+        let mut list = [0u8; 8];
+        let live = SpanIds::write(&[SpanId(1), SpanId(300)], &mut list).unwrap();
+        let table: [(u32, Message<'_>); 23] = [
             (
                 tag::HELLO,
                 Message::Hello(Hello {
@@ -612,6 +769,8 @@ mod tests {
                     boot: 1,
                     tick_hz: 2,
                     firmware: "f",
+                    flash_base: 0,
+                    flash_len: 0,
                 }),
             ),
             (
@@ -674,6 +833,30 @@ mod tests {
                 }),
             ),
             (
+                tag::RESYNC,
+                Message::Resync(Resync {
+                    live,
+                    entered: SpanIds::EMPTY,
+                }),
+            ),
+            (
+                tag::RESYNC,
+                Message::Resync(Resync {
+                    live: SpanIds::EMPTY,
+                    entered: live,
+                }),
+            ),
+            (
+                tag::STATUS,
+                Message::Status(Capacity {
+                    spans_untracked: 44,
+                    enters_untracked: 24,
+                    events_untracked: 1,
+                    values_dropped: 2,
+                    values_truncated: 300,
+                }),
+            ),
+            (
                 16,
                 Message::Event {
                     callsite: CallsiteId(0),
@@ -724,13 +907,18 @@ mod tests {
         // One byte up to id 21.
         assert!(tag::compact(21, tag::K_CLOSE).unwrap() < 128);
         assert!(tag::compact(22, tag::K_ENTER).unwrap() >= 128);
-        // Free and reserved tags.
-        for t in tag::FREE.chain([tag::EXTENSION]) {
-            assert!(matches!(
-                Message::decode(&[t as u8]),
-                Err(DecodeError::BadTag { tag, .. }) if tag == t
-            ));
-        }
+        // A resync's lists read back as written; a list cut short is an error.
+        let mut ids = live.iter();
+        assert_eq!(
+            (ids.next(), ids.next(), ids.next()),
+            (Some(SpanId(1)), Some(SpanId(300)), None)
+        );
+        assert!(Message::decode(&[tag::RESYNC as u8, 2, 1]).is_err());
+        // The reserved tag.
+        assert!(matches!(
+            Message::decode(&[tag::EXTENSION as u8]),
+            Err(DecodeError::BadTag { tag, .. }) if tag == tag::EXTENSION
+        ));
     }
 
     /// An old capture's `Hello` names its version, whatever follows it.

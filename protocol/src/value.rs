@@ -25,6 +25,7 @@ pub(crate) const KIND_DEBUG: u32 = 8;
 pub(crate) const KIND_DEBUG_TRUNCATED: u32 = 9;
 pub(crate) const KIND_CONSTANT: u32 = 10;
 pub(crate) const KIND_SAME_CONSTANT: u32 = 11;
+pub(crate) const KIND_FLASH_TEXT: u32 = 12;
 
 /// One recorded value, borrowed from the frame it was decoded from.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -57,6 +58,17 @@ pub enum Value<'a> {
     /// The text of this field's last [`Value::Constant`] at this call site, again (one byte
     /// on the wire). The host's receiver puts the text back.
     SameConstant,
+    /// A call-site constant by reference: `len` bytes of UTF-8 text at `offset` from the start
+    /// of the firmware's flash (the `Hello`'s [`flash_base`](crate::Hello::flash_base)). The
+    /// host reads the text from the firmware's ELF, from target memory or from a capture, and
+    /// keeps it for the call site and field like a [`Value::Constant`]; later events send
+    /// [`Value::SameConstant`].
+    FlashText {
+        /// Bytes from the start of flash.
+        offset: u32,
+        /// Length of the text in bytes.
+        len: u32,
+    },
 }
 
 /// A value together with the index of its field in the call site's field names.
@@ -110,6 +122,7 @@ impl<'a> FieldValue<'a> {
             } => KIND_DEBUG_TRUNCATED,
             Value::Constant(_) => KIND_CONSTANT,
             Value::SameConstant => KIND_SAME_CONSTANT,
+            Value::FlashText { .. } => KIND_FLASH_TEXT,
         };
         out.varint((u32::from(self.field) << 4) | kind)?;
         match self.value {
@@ -120,6 +133,10 @@ impl<'a> FieldValue<'a> {
             Value::U128(v) => out.varint128(v),
             Value::F64(v) => out.bytes(&v.to_le_bytes()),
             Value::Str(s) | Value::Debug { text: s, .. } | Value::Constant(s) => out.str(s),
+            Value::FlashText { offset, len } => {
+                out.varint(offset)?;
+                out.varint(len)
+            }
         }
     }
 
@@ -143,6 +160,11 @@ impl<'a> FieldValue<'a> {
             })?,
             KIND_CONSTANT => take(rest).map(|(v, r)| (Value::Constant(v), r))?,
             KIND_SAME_CONSTANT => (Value::SameConstant, rest),
+            KIND_FLASH_TEXT => {
+                let (offset, rest) = take(rest)?;
+                let (len, rest) = take(rest)?;
+                (Value::FlashText { offset, len }, rest)
+            }
             tag => {
                 return Err(DecodeError::BadTag {
                     what: "value kind",
@@ -245,12 +267,16 @@ pub enum Constant {
     New,
     /// Sent as [`Value::SameConstant`]: the host has it.
     Same,
+    /// Sent as a [`Value::FlashText`]: the text lies in flash, at its offset from the
+    /// `flash_start` given to [`ValuesWriter::push_fmt_constant`], and the host keeps it once
+    /// it has read it.
+    Flash,
 }
 
 /// How [`ValuesWriter::push_fmt_constant`] wrote a text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pushed {
-    /// All of it (as text or as a new constant).
+    /// All of it (as text or as a new constant, in full or by reference).
     Whole,
     /// Cut at the limit or at the room left, and marked as cut.
     Cut,
@@ -331,15 +357,16 @@ impl<'b> ValuesWriter<'b> {
         limit: usize,
         format: impl Fn(&mut dyn fmt::Write) -> fmt::Result,
     ) -> Result<bool, EncodeError> {
-        self.push_fmt_constant(field, limit, format, None, |_, _| Constant::No)
+        self.push_fmt_constant(field, limit, format, None, 0, |_, _| Constant::No)
             .map(|pushed| pushed == Pushed::Cut)
     }
 
     /// Like [`push_fmt`](Self::push_fmt); when the text was written in one piece (one
     /// `write_str`, not cut), `constant` is asked, with the piece's address and length, whether
-    /// it goes as a [`Value::Constant`] the host keeps, or as [`Value::SameConstant`] (one byte),
-    /// or as text. A sender answers from where the piece lies (in flash, it cannot change)
-    /// and from what it sent before at this call site.
+    /// it goes as a [`Value::Constant`] the host keeps, as a [`Value::FlashText`] reference to
+    /// it (its offset from `flash_start`), or as [`Value::SameConstant`] (one byte), or as
+    /// text. A sender answers from where the piece lies (in flash, it cannot change) and from
+    /// what it sent before at this call site.
     ///
     /// `same` is the piece (address and length) whose constant the host keeps: a text that
     /// is exactly that piece is neither copied nor asked about, it goes as
@@ -351,6 +378,7 @@ impl<'b> ValuesWriter<'b> {
         limit: usize,
         format: impl Fn(&mut dyn fmt::Write) -> fmt::Result,
         same: Option<(*const u8, usize)>,
+        flash_start: usize,
         constant: impl FnOnce(*const u8, usize) -> Constant,
     ) -> Result<Pushed, EncodeError> {
         // Header (at most 2 bytes for a u8 field index), then the text length as a varint we
@@ -380,14 +408,19 @@ impl<'b> ValuesWriter<'b> {
                 Constant::No
             }
         };
-        let (text_len, truncated) = (w.len, w.state == CUT);
+        let (text_len, truncated, piece) = (w.len, w.state == CUT, w.first.0 as usize);
         let kind = match decided {
             Constant::No if truncated => KIND_DEBUG_TRUNCATED,
             Constant::No => KIND_DEBUG,
             Constant::New => KIND_CONSTANT,
             Constant::Same => KIND_SAME_CONSTANT,
+            Constant::Flash => KIND_FLASH_TEXT,
         };
         let header = (u32::from(field) << 4) | kind;
+        if decided == Constant::Flash {
+            let offset = piece.wrapping_sub(flash_start);
+            return self.push_reference(start, header, offset, text_len);
+        }
         // The prefix goes where the text was reserved room in front of it; the text moves
         // down next to it (it sits at most 2 bytes too far).
         let Some(room) = self.buf.get_mut(start..text_at) else {
@@ -408,6 +441,36 @@ impl<'b> ValuesWriter<'b> {
         } else {
             Pushed::Whole
         })
+    }
+}
+
+impl ValuesWriter<'_> {
+    /// Writes a reference at `start` over the text copied behind it (the rare path: once per
+    /// call site): at most 2 + 5 + 2 bytes, in the room of the header and the length reserved
+    /// in front of the text, the text's own bytes, and what the buffer has beyond them.
+    #[cold]
+    #[inline(never)]
+    fn push_reference(
+        &mut self,
+        start: usize,
+        header: u32,
+        offset: usize,
+        len: usize,
+    ) -> Result<Pushed, EncodeError> {
+        const HEADER_MAX: usize = 2;
+        let offset = u32::try_from(offset).map_err(|_| EncodeError::BufferFull)?;
+        let end = (start + HEADER_MAX + 2 + len)
+            .max(start + HEADER_MAX + 5 + 2)
+            .min(self.buf.len());
+        let Some(room) = self.buf.get_mut(start..end) else {
+            return Err(EncodeError::BufferFull);
+        };
+        let mut out = Out::new(room);
+        out.varint(header)?;
+        out.varint(offset)?;
+        out.varint(len as u32)?;
+        self.len = start + out.len();
+        Ok(Pushed::Whole)
     }
 }
 

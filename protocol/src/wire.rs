@@ -46,6 +46,12 @@ impl<'b> Out<'b> {
         self.byte(value as u8)
     }
 
+    /// [`varint`](Self::varint) out of line: for the messages a sender writes rarely.
+    #[inline(never)]
+    pub(crate) fn varint_cold(&mut self, value: u32) -> Result<(), EncodeError> {
+        self.varint(value)
+    }
+
     /// A `u64` as postcard writes it.
     #[inline(never)]
     pub(crate) fn varint64(&mut self, mut value: u64) -> Result<(), EncodeError> {
@@ -79,10 +85,17 @@ impl<'b> Out<'b> {
         Ok(())
     }
 
+    /// [`bytes`](Self::bytes) out of line.
+    #[inline(never)]
+    pub(crate) fn bytes_cold(&mut self, bytes: &[u8]) -> Result<(), EncodeError> {
+        self.bytes(bytes)
+    }
+
     /// A `&str`: its length as a varint, then its bytes.
+    #[inline(never)]
     pub(crate) fn str(&mut self, s: &str) -> Result<(), EncodeError> {
-        self.varint(len32(s.len())?)?;
-        self.bytes(s.as_bytes())
+        self.varint_cold(len32(s.len())?)?;
+        self.bytes_cold(s.as_bytes())
     }
 
     /// An `Option<&str>`.
@@ -94,6 +107,46 @@ impl<'b> Out<'b> {
                 self.str(s)
             }
         }
+    }
+}
+
+/// How an encoder writes varints and byte strings: [`Inline`] where the code is inlined into
+/// a caller that knows the message (a sender's hot path), [`Outline`] through one
+/// out-of-line copy of each (the messages a sender writes rarely, all in one function).
+pub(crate) trait Emit {
+    /// [`Out::varint`].
+    fn varint(out: &mut Out<'_>, value: u32) -> Result<(), EncodeError>;
+    /// [`Out::bytes`].
+    fn bytes(out: &mut Out<'_>, bytes: &[u8]) -> Result<(), EncodeError>;
+}
+
+/// [`Emit`] inlined.
+pub(crate) struct Inline;
+
+impl Emit for Inline {
+    #[inline(always)]
+    fn varint(out: &mut Out<'_>, value: u32) -> Result<(), EncodeError> {
+        out.varint(value)
+    }
+
+    #[inline(always)]
+    fn bytes(out: &mut Out<'_>, bytes: &[u8]) -> Result<(), EncodeError> {
+        out.bytes(bytes)
+    }
+}
+
+/// [`Emit`] through out-of-line helpers.
+pub(crate) struct Outline;
+
+impl Emit for Outline {
+    #[inline(always)]
+    fn varint(out: &mut Out<'_>, value: u32) -> Result<(), EncodeError> {
+        out.varint_cold(value)
+    }
+
+    #[inline(always)]
+    fn bytes(out: &mut Out<'_>, bytes: &[u8]) -> Result<(), EncodeError> {
+        out.bytes_cold(bytes)
     }
 }
 

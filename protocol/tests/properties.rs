@@ -4,9 +4,9 @@
 
 use proptest::prelude::*;
 use rtt_tunnel_protocol::{
-    CallSite, CallsiteId, Feed, FieldNames, FieldValue, Frame, FrameError, FrameSplitter, Hello,
-    Kind, Level, LevelFilter, LiveSpan, Message, Parent, Request, SpanId, Value, Values,
-    ValuesWriter, PROTOCOL_VERSION,
+    CallSite, CallsiteId, Capacity, Feed, FieldNames, FieldValue, Frame, FrameError, FrameSplitter,
+    Hello, Kind, Level, LevelFilter, LiveSpan, Message, Parent, Request, Resync, SpanId, SpanIds,
+    Value, Values, ValuesWriter, PROTOCOL_VERSION,
 };
 
 /// An owned value, so that strategies can own the strings messages borrow.
@@ -22,6 +22,7 @@ enum OwnedValue {
     Debug(String, bool),
     Constant(String),
     SameConstant,
+    FlashText(u32, u32),
 }
 
 impl OwnedValue {
@@ -40,6 +41,10 @@ impl OwnedValue {
             },
             Self::Constant(s) => Value::Constant(s),
             Self::SameConstant => Value::SameConstant,
+            Self::FlashText(offset, len) => Value::FlashText {
+                offset: *offset,
+                len: *len,
+            },
         }
     }
 }
@@ -56,6 +61,7 @@ fn value() -> impl Strategy<Value = OwnedValue> {
         (".{0,40}", any::<bool>()).prop_map(|(s, t)| OwnedValue::Debug(s, t)),
         ".{0,40}".prop_map(OwnedValue::Constant),
         Just(OwnedValue::SameConstant),
+        (any::<u32>(), any::<u32>()).prop_map(|(o, l)| OwnedValue::FlashText(o, l)),
     ]
 }
 
@@ -88,7 +94,7 @@ fn level() -> impl Strategy<Value = Level> {
 /// An owned message: the strategy's output, turned into a borrowed `Message` for encoding.
 #[derive(Debug, Clone)]
 enum Spec {
-    Hello(u32, u64, String),
+    Hello(u32, u64, String, u32, u32),
     CallSite {
         id: CallsiteId,
         span: bool,
@@ -109,6 +115,8 @@ enum Spec {
     FollowsFrom(SpanId, SpanId),
     Dropped(u32),
     LiveSpan(LiveSpan),
+    Resync(Vec<SpanId>, Vec<SpanId>),
+    Status(Capacity),
 }
 
 fn values() -> impl Strategy<Value = Vec<(u8, OwnedValue)>> {
@@ -117,7 +125,14 @@ fn values() -> impl Strategy<Value = Vec<(u8, OwnedValue)>> {
 
 fn spec() -> impl Strategy<Value = Spec> {
     prop_oneof![
-        (any::<u32>(), any::<u64>(), ".{0,30}").prop_map(|(b, t, f)| Spec::Hello(b, t, f)),
+        (
+            any::<u32>(),
+            any::<u64>(),
+            ".{0,30}",
+            any::<u32>(),
+            any::<u32>()
+        )
+            .prop_map(|(b, t, f, base, len)| Spec::Hello(b, t, f, base, len)),
         (
             callsite_id(),
             any::<bool>(),
@@ -162,6 +177,18 @@ fn spec() -> impl Strategy<Value = Spec> {
                 })
             }
         ),
+        (
+            prop::collection::vec(span_id(), 0..40),
+            prop::collection::vec(span_id(), 0..20)
+        )
+            .prop_map(|(live, entered)| Spec::Resync(live, entered)),
+        any::<[u32; 5]>().prop_map(|c| Spec::Status(Capacity {
+            spans_untracked: c[0],
+            enters_untracked: c[1],
+            events_untracked: c[2],
+            values_dropped: c[3],
+            values_truncated: c[4],
+        })),
     ]
 }
 
@@ -179,12 +206,15 @@ fn encode_values(vals: &[(u8, OwnedValue)], buf: &mut Vec<u8>) {
 fn with_message<R>(spec: &Spec, f: impl FnOnce(&Message<'_>) -> R) -> R {
     let mut vbuf = Vec::new();
     let names: Vec<&str>;
+    let (mut lbuf, mut ebuf) = (vec![0u8; 256], vec![0u8; 128]);
     let msg = match spec {
-        Spec::Hello(boot, tick_hz, firmware) => Message::Hello(Hello {
+        Spec::Hello(boot, tick_hz, firmware, flash_base, flash_len) => Message::Hello(Hello {
             version: PROTOCOL_VERSION,
             boot: *boot,
             tick_hz: *tick_hz,
             firmware,
+            flash_base: *flash_base,
+            flash_len: *flash_len,
         }),
         Spec::CallSite {
             id,
@@ -243,6 +273,11 @@ fn with_message<R>(spec: &Spec, f: impl FnOnce(&Message<'_>) -> R) -> R {
         },
         Spec::Dropped(frames) => Message::Dropped { frames: *frames },
         Spec::LiveSpan(s) => Message::LiveSpan(*s),
+        Spec::Resync(live, entered) => Message::Resync(Resync {
+            live: SpanIds::write(live, &mut lbuf).unwrap(),
+            entered: SpanIds::write(entered, &mut ebuf).unwrap(),
+        }),
+        Spec::Status(c) => Message::Status(*c),
     };
     f(&msg)
 }
@@ -305,6 +340,7 @@ mod reference {
             OwnedValue::Debug(_, true) => 9,
             OwnedValue::Constant(_) => 10,
             OwnedValue::SameConstant => 11,
+            OwnedValue::FlashText(..) => 12,
         };
         put(out, &((u32::from(field) << 4) | kind));
         match v {
@@ -317,6 +353,8 @@ mod reference {
             OwnedValue::Str(t) | OwnedValue::Debug(t, _) | OwnedValue::Constant(t) => {
                 put(out, t.as_str())
             }
+            // serde writes a struct of two `u32`s as their two varints.
+            OwnedValue::FlashText(offset, len) => put(out, &(*offset, *len)),
         }
     }
 
@@ -339,9 +377,17 @@ mod reference {
         let mut out = Vec::new();
         let o = &mut out;
         match spec {
-            Spec::Hello(boot, tick_hz, firmware) => put(
+            Spec::Hello(boot, tick_hz, firmware, flash_base, flash_len) => put(
                 o,
-                &(0u32, PROTOCOL_VERSION, *boot, *tick_hz, firmware.as_str()),
+                &(
+                    0u32,
+                    PROTOCOL_VERSION,
+                    *boot,
+                    *tick_hz,
+                    firmware.as_str(),
+                    *flash_base,
+                    *flash_len,
+                ),
             ),
             Spec::CallSite {
                 id,
@@ -387,6 +433,21 @@ mod reference {
             Spec::LiveSpan(s) => put(
                 o,
                 &(11u32, s.id.0, s.callsite.0, parent(s.parent), s.entered),
+            ),
+            Spec::Resync(live, entered) => {
+                let ids = |v: &Vec<SpanId>| v.iter().map(|id| id.0).collect::<Vec<u32>>();
+                put(o, &(13u32, &ids(live)[..], &ids(entered)[..]));
+            }
+            Spec::Status(c) => put(
+                o,
+                &(
+                    14u32,
+                    c.spans_untracked,
+                    c.enters_untracked,
+                    c.events_untracked,
+                    c.values_dropped,
+                    c.values_truncated,
+                ),
             ),
         }
         out
@@ -650,7 +711,7 @@ fn frame_cut_at_every_position() {
 
 #[test]
 fn oversized_frames_are_skipped_and_counted() {
-    let big = encode_frame(0, &Spec::Hello(1, 1, "x".repeat(100)));
+    let big = encode_frame(0, &Spec::Hello(1, 1, "x".repeat(100), 0, 0));
     let small = encode_frame(1, &Spec::Enter(SpanId(1)));
     let mut stream = big.clone();
     stream.extend(&small);
@@ -693,7 +754,7 @@ fn cobs_block_boundaries_round_trip() {
                     }
                 })
                 .collect();
-            let spec = Spec::Hello(1, 1, text);
+            let spec = Spec::Hello(1, 1, text, 0, 0);
             let wire = encode_frame(3, &spec);
             let (frames, errors) = split::<1024>(&[&wire]);
             assert!(errors.is_empty(), "len {len}");

@@ -2,8 +2,9 @@
 //! A change to the wire format shows up here as a diff.
 
 use rtt_tunnel_protocol::{
-    CallSite, CallsiteId, Constant, FieldNames, Frame, FrameBuilder, Hello, Kind, Level,
-    LevelFilter, LiveSpan, Message, Parent, Pushed, Request, SpanId, Value, Values, ValuesWriter,
+    CallSite, CallsiteId, Capacity, Constant, FieldNames, Frame, FrameBuilder, Hello, Kind, Level,
+    LevelFilter, LiveSpan, Message, Parent, Pushed, Request, Resync, SpanId, SpanIds, Value,
+    Values, ValuesWriter,
 };
 
 /// The body (message without timestamp or framing) of `msg`.
@@ -45,14 +46,25 @@ fn values(vals: &[(u8, Value<'_>)]) -> Vec<u8> {
 #[test]
 fn hello() {
     let msg = Message::Hello(Hello {
-        version: 2,
+        version: 3,
         boot: 7,
         tick_hz: 1_000_000,
         firmware: "demo",
+        flash_base: 0x0800_0000,
+        flash_len: 0x2000,
     });
     assert_eq!(
         body(&msg),
-        [0x00, 0x02, 0x07, 0xc0, 0x84, 0x3d, 0x04, b'd', b'e', b'm', b'o']
+        [
+            0x00, 0x03, 0x07, 0xc0, 0x84, 0x3d, 0x04, b'd', b'e', b'm', b'o', // as in v2
+            0x80, 0x80, 0x80, 0x40, // the flash base
+            0x80, 0x40, // the flash length
+        ]
+    );
+    // A version-2 Hello (no flash base) is refused by its version, not by its layout.
+    assert_eq!(
+        Message::decode(&[0x00, 0x02, 0x07, 0xc0, 0x84, 0x3d, 0x04, b'd', b'e', b'm', b'o']),
+        Err(rtt_tunnel_protocol::DecodeError::UnsupportedVersion { found: 2 })
     );
 }
 
@@ -194,6 +206,23 @@ fn span_lifecycle() {
         entered: 2,
     });
     assert_eq!(body(&live), [0x0b, 0x05, 0x01, 0x01, 0x02]);
+    let (mut a, mut b) = ([0u8; 8], [0u8; 8]);
+    let resync = Message::Resync(Resync {
+        live: SpanIds::write(&[SpanId(1), SpanId(5), SpanId(200)], &mut a).unwrap(),
+        entered: SpanIds::write(&[SpanId(1), SpanId(5)], &mut b).unwrap(),
+    });
+    assert_eq!(
+        body(&resync),
+        [0x0d, 0x03, 0x01, 0x05, 0xc8, 0x01, 0x02, 0x01, 0x05]
+    );
+    let status = Message::Status(Capacity {
+        spans_untracked: 44,
+        enters_untracked: 24,
+        events_untracked: 0,
+        values_dropped: 1,
+        values_truncated: 200,
+    });
+    assert_eq!(body(&status), [0x0e, 44, 24, 0, 1, 0xc8, 0x01]);
 }
 
 #[test]
@@ -236,6 +265,65 @@ fn every_value_kind() {
         [0x0a, 0x05, b'r', b'e', b'a', b'd', b'y']
     );
     assert_eq!(values(&[(1, Value::SameConstant)]), [0x1b]);
+    // A constant by reference: 5 bytes at offset 0x1c4 from the start of flash.
+    assert_eq!(
+        values(&[(
+            0,
+            Value::FlashText {
+                offset: 0x1c4,
+                len: 5
+            }
+        )]),
+        [0x0c, 0xc4, 0x03, 0x05]
+    );
+}
+
+#[test]
+fn texts_in_flash_go_by_reference_when_the_sender_says_so() {
+    static READY: &str = "ready";
+    let mut buf = [0u8; 64];
+    let mut w = ValuesWriter::new(&mut buf);
+    let flash = |addr: *const u8, len: usize| {
+        assert_eq!((addr, len), (READY.as_ptr(), READY.len()));
+        Constant::Flash
+    };
+    let start = READY.as_ptr() as usize - 0x1c4;
+    let pushed = w.push_fmt_constant(0, 16, |f| f.write_str(READY), None, start, flash);
+    assert_eq!(pushed, Ok(Pushed::Whole));
+    // Then a text after it, to show the reference left nothing of the text behind.
+    w.push(1, Value::Str("x")).unwrap();
+    assert_eq!(
+        w.values().as_bytes(),
+        [0x0c, 0xc4, 0x03, 0x05, 0x17, 0x01, b'x']
+    );
+    // A one-byte text, whose reference is longer than the room its text took.
+    let mut buf = [0u8; 64];
+    let mut w = ValuesWriter::new(&mut buf);
+    static BANG: &str = "!";
+    let start = (BANG.as_ptr() as usize).wrapping_sub(0x0fff_ffff);
+    let pushed = w.push_fmt_constant(
+        0,
+        16,
+        |f| f.write_str(BANG),
+        None,
+        start,
+        |_, _| Constant::Flash,
+    );
+    assert_eq!(pushed, Ok(Pushed::Whole));
+    assert_eq!(w.values().as_bytes(), [0x0c, 0xff, 0xff, 0xff, 0x7f, 0x01]);
+    // No room for the reference (5 bytes, 6 needed): nothing is written.
+    let mut buf = [0u8; 5];
+    let mut w = ValuesWriter::new(&mut buf);
+    let pushed = w.push_fmt_constant(
+        0,
+        16,
+        |f| f.write_str(BANG),
+        None,
+        start,
+        |_, _| Constant::Flash,
+    );
+    assert!(pushed.is_err());
+    assert!(w.is_empty());
 }
 
 #[test]
@@ -250,11 +338,11 @@ fn texts_in_one_piece_go_as_constants_when_the_sender_says_so() {
             answer
         }
     };
-    w.push_fmt_constant(0, 16, |f| f.write_str(READY), None, ask(Constant::New))
+    w.push_fmt_constant(0, 16, |f| f.write_str(READY), None, 0, ask(Constant::New))
         .unwrap();
-    w.push_fmt_constant(0, 16, |f| f.write_str(READY), None, ask(Constant::Same))
+    w.push_fmt_constant(0, 16, |f| f.write_str(READY), None, 0, ask(Constant::Same))
         .unwrap();
-    w.push_fmt_constant(0, 16, |f| f.write_str(READY), None, ask(Constant::No))
+    w.push_fmt_constant(0, 16, |f| f.write_str(READY), None, 0, ask(Constant::No))
         .unwrap();
     // Two pieces: never asked, sent as text.
     w.push_fmt_constant(
@@ -265,6 +353,7 @@ fn texts_in_one_piece_go_as_constants_when_the_sender_says_so() {
             f.write_str("b")
         },
         None,
+        0,
         |_, _| {
             asked.push(());
             Constant::New
@@ -278,6 +367,7 @@ fn texts_in_one_piece_go_as_constants_when_the_sender_says_so() {
             2,
             |f| f.write_str(READY),
             None,
+            0,
             |_, _| {
                 asked.push(());
                 Constant::New
@@ -307,7 +397,7 @@ fn the_constant_the_host_keeps_is_neither_copied_nor_asked_about() {
     let mut buf = [0u8; 64];
     let mut w = ValuesWriter::new(&mut buf);
     // Exactly the kept piece: the marker.
-    let pushed = w.push_fmt_constant(0, 16, |f| f.write_str(READY), same, never);
+    let pushed = w.push_fmt_constant(0, 16, |f| f.write_str(READY), same, 0, never);
     assert_eq!(pushed, Ok(Pushed::Same));
     // The kept piece and more: formatted again, sent as text, not asked about.
     let pushed = w.push_fmt_constant(
@@ -318,11 +408,12 @@ fn the_constant_the_host_keeps_is_neither_copied_nor_asked_about() {
             f.write_str("!")
         },
         same,
+        0,
         never,
     );
     assert_eq!(pushed, Ok(Pushed::Whole));
     // Another piece: asked as usual.
-    let pushed = w.push_fmt_constant(2, 16, |f| f.write_str("go"), same, |_, _| Constant::No);
+    let pushed = w.push_fmt_constant(2, 16, |f| f.write_str("go"), same, 0, |_, _| Constant::No);
     assert_eq!(pushed, Ok(Pushed::Whole));
     assert_eq!(
         w.values().as_bytes(),
@@ -362,14 +453,16 @@ fn frames() {
     );
     // A Hello's dt is the time since boot.
     let hello = Message::Hello(Hello {
-        version: 2,
+        version: 3,
         boot: 0,
         tick_hz: 32_768,
         firmware: "",
+        flash_base: 0,
+        flash_len: 0,
     });
     assert_eq!(
         frame(-1, &hello),
-        [0x02, 0x01, 0x02, 0x02, 0x04, 0x80, 0x80, 0x02, 0x01, 0x00]
+        [0x02, 0x01, 0x02, 0x03, 0x04, 0x80, 0x80, 0x02, 0x01, 0x01, 0x01, 0x00]
     );
     // A body of 300 non-zero bytes spans two COBS blocks.
     let long = "b".repeat(297);
@@ -378,10 +471,13 @@ fn frames() {
         boot: 1,
         tick_hz: 1,
         firmware: &long,
+        flash_base: 1,
+        flash_len: 1,
     });
     let wire = frame(1, &hello);
     let mut raw = vec![0x02, 0x00, 0x01, 0x01, 0x01, 0xa9, 0x02];
     raw.extend(long.as_bytes());
+    raw.extend([0x01, 0x01]);
     let mut expected = vec![0u8; raw.len() + 3];
     let n = cobs::encode(&raw, &mut expected);
     expected.truncate(n);
@@ -449,6 +545,8 @@ fn frame_builder_reports_a_full_buffer() {
         boot: 1,
         tick_hz: 1,
         firmware: &long,
+        flash_base: 0,
+        flash_len: 0,
     }));
     assert_eq!(r, Err(rtt_tunnel_protocol::EncodeError::BufferFull));
     assert_eq!(
@@ -479,9 +577,10 @@ fn decode_errors() {
     use rtt_tunnel_protocol::DecodeError as E;
     assert_eq!(Message::decode(&[]), Err(E::Truncated));
     assert!(matches!(
-        Message::decode(&[0x0d]),
-        Err(E::BadTag { tag: 13, .. })
+        Message::decode(&[0x0f]),
+        Err(E::BadTag { tag: 15, .. })
     ));
+    assert_eq!(Message::decode(&[0x0d, 0x01]), Err(E::Truncated));
     assert_eq!(
         Message::decode(&[0x2b, 0x00]),
         Err(E::TrailingBytes { count: 1 })
@@ -493,8 +592,8 @@ fn decode_errors() {
         Err(E::TrailingBytes { count: 1 })
     );
     assert_eq!(
-        Message::decode(&[0x00, 0x03, 0x00, 0x00, 0x00]),
-        Err(E::UnsupportedVersion { found: 3 })
+        Message::decode(&[0x00, 0x04, 0x00, 0x00, 0x00]),
+        Err(E::UnsupportedVersion { found: 4 })
     );
     assert!(matches!(
         Message::decode(&[0x02, 0x01, 0x00, 0x0f]),
@@ -545,7 +644,12 @@ fn documented_costs() {
         (2, Value::Str("hello")),
     ];
     assert_eq!(cost(&event, &three), 14);
-    // A constant message, after its first event.
+    // A constant message: its first event, by reference; the events after it.
+    let reference = Value::FlashText {
+        offset: 0x3fff,
+        len: 127,
+    };
+    assert_eq!(cost(&event, &[(0, reference)]), 8);
     assert_eq!(cost(&event, &[(0, Value::SameConstant)]), 5);
     let new_span = Message::NewSpan {
         id: SpanId(127),

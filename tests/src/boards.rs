@@ -6,35 +6,11 @@ use std::sync::OnceLock;
 
 use rtt_tunnel_host::qemu;
 
-/// A QEMU board the firmware runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Board {
-    /// The Rust target triple the firmware is built for.
-    pub target: &'static str,
-    /// The QEMU machine (`-machine`).
-    pub machine: &'static str,
-    /// Ticks per second of the firmware's clock on this board (the FPGAIO COUNTER).
-    pub tick_hz: u64,
-}
+/// A QEMU board the firmware runs on: an entry of the one board table (`rtt-tunnel-boards`).
+pub type Board = rtt_tunnel_boards::Board;
 
-/// The three boards: Cortex-M3, Cortex-M4F, Cortex-M33.
-pub const BOARDS: [Board; 3] = [
-    Board {
-        target: "thumbv7m-none-eabi",
-        machine: "mps2-an385",
-        tick_hz: 25_000_000,
-    },
-    Board {
-        target: "thumbv7em-none-eabihf",
-        machine: "mps2-an386",
-        tick_hz: 25_000_000,
-    },
-    Board {
-        target: "thumbv8m.main-none-eabihf",
-        machine: "mps2-an505",
-        tick_hz: 20_000_000,
-    },
-];
+/// The boards: Cortex-M3, Cortex-M4F, Cortex-M33 (the board table's).
+pub const BOARDS: [Board; 3] = rtt_tunnel_boards::BOARDS;
 
 /// The boards as (target triple, QEMU machine), for tests that loop over them.
 pub const TARGET_MACHINES: [(&str, &str); 3] = [
@@ -50,9 +26,7 @@ pub const TARGET_MACHINES: [(&str, &str); 3] = [
 ///
 /// As [`firmware`], or when no board is built for `target`.
 pub fn firmware_for_target(bin: &str, target: &str) -> PathBuf {
-    let board = BOARDS
-        .iter()
-        .find(|b| b.target == target)
+    let board = rtt_tunnel_boards::for_target(target)
         .unwrap_or_else(|| panic!("no QEMU board for target {target}"));
     firmware(bin, board)
 }

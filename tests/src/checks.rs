@@ -1,6 +1,8 @@
 //! What every run must show besides its snapshot: the checks shared by the QEMU runs and the
 //! replays of their captures.
 
+use std::collections::HashMap;
+
 use rtt_tunnel_host::capture::{CaptureReader, Record};
 use rtt_tunnel_protocol::{Feed, Frame, FrameSplitter, Message, Value as WireValue};
 
@@ -36,10 +38,13 @@ pub enum Sent {
         entered: u32,
     },
     /// An event, with the call-site constants among its values: their texts when sent in
-    /// full, and how many went as the one-byte marker.
+    /// full or by reference (resolved from the capture's records), and how many went as the
+    /// one-byte marker.
     Event {
         /// Texts sent as new constants.
         constants: Vec<String>,
+        /// How many of them went by reference (a flash offset and a length).
+        references: usize,
         /// Values sent as the marker of a constant sent before.
         markers: usize,
     },
@@ -54,6 +59,15 @@ pub enum Sent {
 ///
 /// When the capture does not read or a frame does not decode.
 pub fn sent_messages(capture: &[u8]) -> Vec<Sent> {
+    // The texts the host resolved, which the capture records after the frames that need them.
+    let texts: HashMap<u64, String> = CaptureReader::new(capture)
+        .expect("a capture file")
+        .filter_map(|record| match record.expect("a readable capture") {
+            Record::FlashText { address, text } => Some((address, text)),
+            _ => None,
+        })
+        .collect();
+    let mut flash_base = None;
     let mut reader = CaptureReader::new(capture).expect("a capture file");
     let mut splitter = Box::new(FrameSplitter::<4096>::new());
     let mut out = Vec::new();
@@ -75,7 +89,10 @@ pub fn sent_messages(capture: &[u8]) -> Vec<Sent> {
                     input = rest;
                     let frame = Frame::decode(frame).expect("a frame that decodes");
                     out.push(match frame.message {
-                        Message::Hello(hello) => Sent::Hello { boot: hello.boot },
+                        Message::Hello(hello) => {
+                            flash_base = Some(u64::from(hello.flash_base));
+                            Sent::Hello { boot: hello.boot }
+                        }
                         Message::CallSite(site) => Sent::CallSite {
                             name: site.name.to_owned(),
                         },
@@ -87,9 +104,22 @@ pub fn sent_messages(capture: &[u8]) -> Vec<Sent> {
                                 .iter()
                                 .filter_map(|v| match v.value {
                                     WireValue::Constant(text) => Some(text.to_owned()),
+                                    WireValue::FlashText { offset, len } => {
+                                        let base = flash_base.expect("a Hello before a reference");
+                                        let text = texts.get(&(base + u64::from(offset)));
+                                        let text = text.unwrap_or_else(|| {
+                                            panic!("a reference the capture has no text for")
+                                        });
+                                        assert_eq!(text.len(), len as usize, "{text:?}");
+                                        Some(text.clone())
+                                    }
                                     _ => None,
                                 })
                                 .collect(),
+                            references: values
+                                .iter()
+                                .filter(|v| matches!(v.value, WireValue::FlashText { .. }))
+                                .count(),
                             markers: values
                                 .iter()
                                 .filter(|v| v.value == WireValue::SameConstant)
@@ -160,9 +190,15 @@ pub fn check_run(run: &Run, board: &Board) {
         "{what}: frame, decode or receive errors: {:?}",
         run.stats
     );
-    if run.scenario != Scenario::Burst {
+    if !matches!(run.scenario, Scenario::Burst | Scenario::Churn) {
         assert_eq!(run.stats.dropped_frames, 0, "{what}: dropped frames");
     }
+    // Every text the target sent by reference was resolved (live: read from target memory
+    // through the GDB transport, without the ELF; replayed: from the capture's records).
+    assert_eq!(
+        run.stats.unresolved_texts, 0,
+        "{what}: texts sent by reference not resolved"
+    );
     // Nothing dangles: every span is closed, every enter exited, and no operation names a
     // span the host never saw created.
     let count = |f: fn(&Op) -> bool| ops.iter().filter(|e| f(&e.op)).count();
@@ -180,7 +216,10 @@ pub fn check_run(run: &Run, board: &Board) {
     assert!(!text.contains("#?"), "{what}: an unknown span in\n{text}");
 
     match run.scenario {
-        Scenario::Nested => check_nested(ops),
+        Scenario::Nested => {
+            check_nested(ops);
+            check_nested_references(run);
+        }
         Scenario::Instrument => check_instrument(ops),
         Scenario::Values => check_values(ops),
         Scenario::Interrupt => check_interrupt(ops),
@@ -188,7 +227,138 @@ pub fn check_run(run: &Run, board: &Board) {
         Scenario::Reset => check_reset(run),
         Scenario::Panic => check_panic(run),
         Scenario::LateAttach => check_late_attach(run),
+        Scenario::Tricky => {} // compared with the native run (`tests/differential.rs`)
+        Scenario::Churn => check_churn(run),
+        Scenario::Capacity => check_capacity(run),
     }
+}
+
+/// `info!("in outer")`, a constant message, went by reference in its first event and as the
+/// marker in the next ones, and the host printed its text each time.
+fn check_nested_references(run: &Run) {
+    let mut by_reference = 0;
+    let mut markers = 0;
+    for sent in sent_messages(&run.capture) {
+        if let Sent::Event {
+            constants,
+            references,
+            markers: m,
+        } = sent
+        {
+            if constants.iter().any(|c| c == "in outer") {
+                assert_eq!(references, 1, "{constants:?}");
+                by_reference += 1;
+            }
+            markers += m;
+        }
+    }
+    assert_eq!(by_reference, 1, "`in outer` sent by reference once");
+    assert!(markers > 0, "no marker of a constant sent before");
+    let shown = run
+        .ops
+        .iter()
+        .filter(|e| e.op.message() == Some("in outer"))
+        .count();
+    assert!(shown > 0, "`in outer` printed with its text");
+}
+
+/// The text of a `&str` or `Debug` field of an event.
+fn text_field<'a>(op: &'a Op, name: &str) -> Option<&'a str> {
+    op.event_field(name).and_then(Val::as_text)
+}
+
+/// `churn`: the host's drop count is the target's; when the target has closed and exited
+/// everything ("churn done"), so has the host; every event the host got is in the span the
+/// target had it in.
+fn check_churn(run: &Run) {
+    let ops = &run.ops;
+    let done = ops
+        .iter()
+        .position(|e| e.op.message() == Some("churn done"))
+        .expect("the firmware's \"churn done\"");
+    let counted = ops[done]
+        .op
+        .event_field("dropped")
+        .and_then(Val::as_u64)
+        .expect("the firmware's drop count");
+    assert!(
+        counted > 0,
+        "the churn did not overflow the ring: the scenario tests nothing"
+    );
+    assert_eq!(
+        run.stats.dropped_frames, counted,
+        "the receiver's total of dropped frames and the firmware's own count"
+    );
+    let before = &ops[..done];
+    let count = |f: fn(&Op) -> bool| before.iter().filter(|e| f(&e.op)).count();
+    assert_eq!(
+        count(|k| matches!(k, Op::NewSpan { .. })),
+        count(|k| matches!(k, Op::Close(_))),
+        "spans the target had closed are open on the host"
+    );
+    assert_eq!(
+        count(|k| matches!(k, Op::Enter(_))),
+        count(|k| matches!(k, Op::Exit(_))),
+        "entries the target had exited are entered on the host"
+    );
+    let mut checked = 0;
+    for entry in before {
+        let Op::Event { parent, .. } = &entry.op else {
+            continue;
+        };
+        let Some(expect) = text_field(&entry.op, "expect") else {
+            continue;
+        };
+        let parent = parent.as_deref().map(span_name).unwrap_or("root");
+        assert_eq!(parent, expect, "the parent of {:?}", entry.op);
+        checked += 1;
+    }
+    assert!(checked > 0, "no event of the churn arrived");
+    assert!(
+        run.stats.reconciled.resyncs > 0,
+        "no `Resync` after the losses: {:?}",
+        run.stats
+    );
+}
+
+/// `capacity`: the host warns once per capacity that overflowed, with the target's count and
+/// the fix.
+fn check_capacity(run: &Run) {
+    let ops = &run.ops;
+    let done = &event(ops, "capacity done").op;
+    let count = |name| {
+        done.event_field(name)
+            .and_then(Val::as_u64)
+            .unwrap_or_else(|| panic!("the firmware's {name}"))
+    };
+    let (spans, enters) = (count("spans_untracked"), count("enters_untracked"));
+    assert!(spans >= 32 && enters >= 16, "{spans} {enters}");
+    let warnings: Vec<&str> = ops
+        .iter()
+        .filter(|e| is_receiver_event(&e.op))
+        .filter_map(|e| e.op.message())
+        .filter(|m| m.starts_with("raise "))
+        .collect();
+    assert_eq!(
+        warnings.len(),
+        2,
+        "one warning per capacity that overflowed: {warnings:?}"
+    );
+    let spans_warning = format!("raise SPANS in `Tunnel<…>`: {spans} spans were not tracked");
+    let enters_warning = format!("raise DEPTH in `Tunnel<…>`: {enters} enters were not tracked");
+    assert!(
+        warnings.iter().any(|w| w.starts_with(&spans_warning)),
+        "{spans_warning:?} in {warnings:?}"
+    );
+    assert!(
+        warnings.iter().any(|w| w.starts_with(&enters_warning)),
+        "{enters_warning:?} in {warnings:?}"
+    );
+    let c = run.stats.target_capacity;
+    assert_eq!(
+        (u64::from(c.spans_untracked), u64::from(c.enters_untracked)),
+        (spans, enters)
+    );
 }
 
 fn check_nested(ops: &[Entry]) {
@@ -361,6 +531,7 @@ fn check_burst(run: &Run) {
         if let Sent::Event {
             constants: c,
             markers: m,
+            ..
         } = sent
         {
             constants.extend(c);

@@ -49,6 +49,16 @@ pub enum Scenario {
     Panic,
     /// A host that attaches late and asks for a re-send.
     LateAttach,
+    /// Late `record`, clones, re-entrance, explicit and `None` parents, 128-bit integers, NaN,
+    /// unicode, long `Debug` (the differential test runs it natively too). Not in
+    /// [`ALL`](Self::ALL): no snapshot or fixture.
+    Tricky,
+    /// Spans and events in a loop without waiting for the host: frames of every kind lost,
+    /// made good by the sender's `Resync`. Not in [`ALL`](Self::ALL): it varies from run to run.
+    Churn,
+    /// 64 spans alive and nesting 40 deep: past the sender's span table and entered stack.
+    /// Not in [`ALL`](Self::ALL).
+    Capacity,
 }
 
 impl Scenario {
@@ -75,6 +85,9 @@ impl Scenario {
             Scenario::Reset => "reset",
             Scenario::Panic => "panic",
             Scenario::LateAttach => "late_attach",
+            Scenario::Tricky => "tricky",
+            Scenario::Churn => "churn",
+            Scenario::Capacity => "capacity",
         }
     }
 

@@ -27,6 +27,10 @@ use serde_json::Value;
 use crate::install;
 use crate::run::{output, root, run as sh};
 
+/// The Cortex-M3 and Cortex-M4F boards of the board table.
+const M3: &rtt_tunnel_boards::Board = &rtt_tunnel_boards::BOARDS[0];
+const M4: &rtt_tunnel_boards::Board = &rtt_tunnel_boards::BOARDS[1];
+
 /// Firmware binaries built for the Cortex-M3 (run under `-icount`) and the Cortex-M4F (run
 /// under `-icount` too, and sizes).
 const M3_PACKAGES: [&str; 3] = ["bench-tunnel", "bench-defmt", "bench-rtt-target"];
@@ -47,6 +51,17 @@ const OPERATIONS: [(&str, &str); 8] = [
     ("span_enter", "span enter"),
     ("span_exit", "span exit"),
     ("span_close", "span close"),
+];
+
+/// The size builds of the demo-like application: key in the firmware bench's JSON, label.
+const SIZE_BUILDS: [(&str, &str); 4] = [
+    ("rtt-tunnel", "rtt-tunnel (tracing + sender)"),
+    (
+        "tracing-null",
+        "tracing into a subscriber that does nothing",
+    ),
+    ("defmt", "defmt + defmt-rtt"),
+    ("none", "no logging"),
 ];
 
 /// Runs of the relay bench; each relay figure is the median of their means.
@@ -93,8 +108,8 @@ pub fn run() -> Result<()> {
     std::fs::create_dir_all(&bench_dir)
         .with_context(|| format!("cannot create {}", bench_dir.display()))?;
 
-    build_firmware("thumbv7m-none-eabi", &M3_PACKAGES, &boards_target)?;
-    build_firmware("thumbv7em-none-eabihf", &M4_PACKAGES, &boards_target)?;
+    build_firmware(M3.target, &M3_PACKAGES, &boards_target)?;
+    build_firmware(M4.target, &M4_PACKAGES, &boards_target)?;
 
     let firmware_json = bench_dir.join("firmware.json");
     let boards_arg = boards_target.display().to_string();
@@ -346,27 +361,36 @@ impl Report<'_> {
                  sender's share in its bookkeeping around the critical section (call-site \
                  and span tables, the checks before a frame may go: `Hello`, drops, \
                  announcement), then sealing the frame (the time delta's varint, the scan \
-                 for zero bytes, the COBS code byte); a constant message adds two passes of \
-                 `core::fmt::write` (about 80 instructions with the `Debug` glue: tracing \
-                 hands the message over as `&dyn Debug`, and only formatting it tells its \
-                 text; stable Rust has no `Formatter` without the outer pass), though the \
-                 text the host keeps is no longer copied or re-checked before the one-byte \
-                 marker goes out. Next: one inlined path for the lifecycle frames (enter, \
-                 exit, close) from the span table to the ring, the frame written straight \
-                 into the ring when it fits contiguously, and the common per-frame path \
-                 (`Output::put`, about 200 instructions: time delta, zero scan, ring \
-                 offsets) trimmed, which every operation shares. All figures are for \
+                 for zero bytes, the COBS code byte, the copy into the ring in a few word \
+                 moves); a constant message reads its text from its `fmt::Arguments` \
+                 (`as_str`, recognised by the vtable tracing-core hands it over with) without \
+                 running `core::fmt`, and sends a one-byte marker after its first event. \
+                 Next: one inlined path for the lifecycle frames (enter, exit, close) from \
+                 the span table to the ring, the frame written straight into the ring when \
+                 it fits contiguously, and the common per-frame path (`Output::put`: time \
+                 delta, zero scan, ring offsets) trimmed, which every operation shares. All \
+                 figures are for \
                  `opt-level = \"s\"`.",
                 more_insn.join(", ")
             ));
         }
         if !more_fmt.is_empty() {
+            let (t, s_, c) = share("event_none")?;
+            let (te, se, ce) = share("span_enter")?;
             missed.push(format!(
                 "**Instructions not far below rprintln's (`core::fmt`)** for {}: rprintln \
                  writes a constant string or a couple of small integers with a handful of \
                  `core::fmt` calls straight into the ring (no timestamp, no framing), cheaper \
                  than both binary loggers here; `core::fmt` costs more only as the output \
-                 grows (three fields). The fixes above apply.",
+                 grows (three fields). Where ours go (the table above): for an event with no \
+                 field, tracing's macros and dispatch {t:.0}, the sender {s_:.0}, the copy \
+                 into the ring {c:.0}; for an enter {te:.0}, {se:.0} and {ce:.0}. The sender's \
+                 share is its bookkeeping in two critical sections (call-site and span \
+                 tables, the checks before a frame may go: `Hello`, drops, announcement) and \
+                 the sealing of the frame (`Output::put`: the time delta's varint, the \
+                 exception number, the zero scan, the ring offsets). Next: the frame written \
+                 straight into the ring when it fits contiguously, and one critical section \
+                 per event where no value needs formatting.",
                 more_fmt.join(", ")
             ));
         }
@@ -482,7 +506,7 @@ impl Report<'_> {
         let base_flash = num(sizes, &["none", "flash"])?;
         let base_ram = num(sizes, &["none", "ram"])?;
         let mut builds = serde_json::Map::new();
-        for key in ["rtt-tunnel", "defmt", "none"] {
+        for key in SIZE_BUILDS.map(|(key, _)| key) {
             let flash = num(sizes, &[key, "flash"])?;
             let ram = num(sizes, &[key, "ram"])?;
             builds.insert(
@@ -492,12 +516,37 @@ impl Report<'_> {
                     "ram": ram,
                     "flash_added": flash - base_flash,
                     "ram_added": ram - base_ram,
+                    "flash_by_crate": sizes[key]["by_crate"],
+                    "largest_symbols": sizes[key]["largest"],
+                }),
+            );
+        }
+        // Where rtt-tunnel's instructions go (Cortex-M3), per operation.
+        let mut parts = serde_json::Map::new();
+        for (key, _) in OPERATIONS {
+            // (Not named `null`: `json!` would read that as JSON's null.)
+            let macros = num(
+                &self.firmware["parts"],
+                &["tracing-null", "instructions", key],
+            )?;
+            let nolink = num(
+                &self.firmware["parts"],
+                &["sender-nolink", "instructions", key],
+            )?;
+            let full = num(&self.firmware["ops"], &["rtt-tunnel", "instructions", key])?;
+            parts.insert(
+                key.into(),
+                serde_json::json!({
+                    "tracing": macros,
+                    "sender": nolink - macros,
+                    "ring_copy": full - nolink,
                 }),
             );
         }
         Ok(serde_json::json!({
             "icount": self.firmware["icount"],
             "operations": per_op,
+            "instructions_by_part_cortex_m3": parts,
             "sizes": builds,
         }))
     }
@@ -539,9 +588,11 @@ impl Report<'_> {
         writeln!(
             out,
             "## Flash and RAM\n\n\
-             The demo-like application (`boards/bench/common/src/demo.rs`) built three ways for \
+             The demo-like application (`boards/bench/common/src/demo.rs`) built four ways for \
              `thumbv7em-none-eabihf`, bytes of the allocated ELF sections (the stack not \
-             included).\n"
+             included). The second build has the same `tracing` statements as the first, into \
+             a subscriber that does nothing (`size-tracing-null`): what `tracing` alone adds, \
+             the floor under rtt-tunnel's figure.\n"
         )?;
         writeln!(
             out,
@@ -550,11 +601,7 @@ impl Report<'_> {
         writeln!(out, "|---|--:|--:|--:|--:|--:|--:|--:|--:|")?;
         let base_flash = num(sizes, &["none", "flash"])?;
         let base_ram = num(sizes, &["none", "ram"])?;
-        for (key, label) in [
-            ("rtt-tunnel", "rtt-tunnel (tracing + sender)"),
-            ("defmt", "defmt + defmt-rtt"),
-            ("none", "no logging"),
-        ] {
+        for (key, label) in SIZE_BUILDS {
             let n = |field: &str| num(sizes, &[key, field]);
             writeln!(
                 out,
@@ -591,9 +638,18 @@ impl Report<'_> {
                 })
                 .unwrap_or_default()
         };
-        let (c_ours, c_defmt, c_none) = (crates("rtt-tunnel"), crates("defmt"), crates("none"));
+        let (c_ours, c_null, c_defmt, c_none) = (
+            crates("rtt-tunnel"),
+            crates("tracing-null"),
+            crates("defmt"),
+            crates("none"),
+        );
         let get = |m: &BTreeMap<String, f64>, k: &str| m.get(k).copied().unwrap_or(0.0);
-        let mut names: Vec<&String> = c_ours.keys().chain(c_defmt.keys()).collect();
+        let mut names: Vec<&String> = c_ours
+            .keys()
+            .chain(c_null.keys())
+            .chain(c_defmt.keys())
+            .collect();
         names.sort();
         names.dedup();
         names.sort_by(|a, b| get(&c_ours, b).total_cmp(&get(&c_ours, a)));
@@ -603,51 +659,82 @@ impl Report<'_> {
              inlines across crates; `constants` are anonymous read-only data such as strings \
              and tables, `unnamed` what no symbol covers):\n"
         )?;
-        writeln!(out, "| crate | rtt-tunnel | defmt | no logging |")?;
-        writeln!(out, "|---|--:|--:|--:|")?;
+        writeln!(
+            out,
+            "| crate | rtt-tunnel | tracing, null subscriber | defmt | no logging |"
+        )?;
+        writeln!(out, "|---|--:|--:|--:|--:|")?;
         for name in &names {
             writeln!(
                 out,
-                "| {name} | {:.0} | {:.0} | {:.0} |",
+                "| {name} | {:.0} | {:.0} | {:.0} | {:.0} |",
                 get(&c_ours, name),
+                get(&c_null, name),
                 get(&c_defmt, name),
                 get(&c_none, name)
             )?;
         }
         writeln!(out)?;
+        writeln!(
+            out,
+            "The largest symbols in rtt-tunnel's build (`size-tunnel`), bytes:\n"
+        )?;
+        writeln!(out, "| symbol | bytes |")?;
+        writeln!(out, "|---|--:|")?;
+        let largest = sizes["rtt-tunnel"]["largest"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        for entry in &largest {
+            let name = entry[0].as_str().unwrap_or("?");
+            let bytes = entry[1].as_f64().unwrap_or(0.0);
+            writeln!(out, "| `{name}` | {bytes:.0} |")?;
+        }
+        writeln!(out)?;
         if ours > 2.0 * defmt {
-            let of = |k: &str| get(&c_ours, k) - get(&c_none, k);
+            let tracing = num(sizes, &["tracing-null", "flash"])? - base_flash;
+            let of = |k: &str| get(&c_ours, k) - get(&c_null, k);
             missed.push(format!(
                 "**Flash: rtt-tunnel adds {:.1}× what defmt-rtt adds** ({ours:.0} vs \
-                 {defmt:.0} bytes; issue 10's bound is 3.5×, 9800 bytes). defmt-rtt's logger \
-                 is a few hundred bytes of code and defmt keeps its strings in a section that \
-                 is not flashed. rtt-tunnel brings the sender ({:.0}), the protocol's hand \
-                 encoder ({:.0}; no serde or postcard code is linked), tracing-core and \
-                 tracing ({:.0}), more of `core` ({:.0}: tracing's messages are \
-                 `fmt::Arguments` formatted on the target, and the demo's `{{}}` and `{{:?}}` \
-                 arguments), `compiler_builtins` ({:.0}: `memcpy` and the float conversions; no \
-                 `memmove` is linked), and the call sites' metadata and names ({:.0} of \
-                 constants), besides the larger code the `tracing` macros expand to in the \
-                 application. The largest single items (`llvm-nm --size-sort` of \
-                 `size-tunnel`): `Output::send` (about 2.2 KB: the encoder of every message \
-                 kind inlined into the one function that writes `Hello`, `Dropped`, \
-                 `CallSite` and `LiveSpan`), `Output::put` (about 1 KB), `record_str` and \
-                 `record_debug` (about 1 KB each, the text and constant paths inlined), \
-                 `<&str as Display>::fmt` with its padding (640 bytes) and two copies of the \
-                 text writer. Next steps toward 3.5× and 2×: the cold messages encoded by \
-                 out-of-line helpers (varints, strings) instead of inlined ones, one copy of \
-                 the text writer, one generic-free copy of the sender's state machine \
-                 (today each `Subscriber` method inlines its own path to the ring), and the \
-                 call-site announcement written from the metadata without the field-name \
-                 buffer; 2× defmt-rtt (about {:.0} bytes) stays out of reach while \
-                 tracing-core and `core::fmt` are linked.",
+                 {defmt:.0} bytes; issue 10's bound is 3.5×, 9800 bytes). Of the {ours:.0} \
+                 bytes, {tracing:.0} are `tracing` itself: the same application into a \
+                 subscriber that does nothing adds them (the macros' code in the application, \
+                 the call sites' metadata, tracing-core's dispatcher and callsite registry, the \
+                 `core::fmt` and panic code tracing-core links), which leaves {:.0} bytes for \
+                 any subscriber under the bound. The sender's build adds {:.0} over that floor: \
+                 the sender ({:.0}), the protocol's hand encoder ({:.0}; no serde or postcard \
+                 code is linked), more of `core` ({:.0}: `core::fmt` for the messages formatted \
+                 on the target), `compiler_builtins` ({:.0}: `memcpy` and the float \
+                 conversions of the values sent), the application's and tracing-core's code \
+                 that a real subscriber keeps alive ({:.0} and {:.0}: field visits, \
+                 `Value::record`), constants ({:.0}) and what no symbol covers ({:.0}). The \
+                 largest items are listed above: the per-frame writer (`Output::put`: seal, \
+                 zero scan, ring offsets, and rtt-target's own `write` as the fallback of a \
+                 blocking channel), the out-of-line encoder of the rare messages \
+                 (`Message::write_cold`), the text and constant paths of `record_debug` and \
+                 `ValueVisitor::text`, and each `Subscriber` method with its own inlined path \
+                 to the ring. Next: one generic-free copy of the state machine behind the \
+                 `Subscriber` methods (spans, call sites and the sealing of frames as one \
+                 non-generic core over slices; today `new_span`, `event`, `enter`, `exit` and \
+                 `try_close` each inline theirs), the call-site announcement written from the \
+                 metadata without the field-name buffer, the fallback of a blocking channel \
+                 written by the sender's own ring code instead of rtt-target's. With \
+                 {tracing:.0} bytes of `tracing` alone, 3.5× defmt-rtt needs the sender's \
+                 whole share under {:.0} bytes, and 2× defmt-rtt ({:.0} bytes) is below what \
+                 `tracing` alone adds: neither is reachable while tracing-core and `core::fmt` \
+                 are linked.",
                 ours / defmt,
+                9800.0 - tracing,
+                ours - tracing,
                 of("rtt_tunnel_sender"),
                 of("rtt_tunnel_protocol"),
-                of("tracing_core") + of("tracing"),
                 of("core"),
                 of("compiler_builtins"),
+                of("bench_common"),
+                of("tracing_core") + of("tracing"),
                 of("constants"),
+                of("unnamed"),
+                9800.0 - tracing,
                 2.0 * defmt,
             ));
         }

@@ -23,9 +23,9 @@ use anyhow::{bail, Context, Result};
 use crate::install;
 use crate::run::{root, run as sh};
 
-/// The demo's board: target triple and QEMU machine.
-const TARGET: &str = "thumbv7m-none-eabi";
-pub(crate) const MACHINE: &str = "mps2-an385";
+/// The demo's board: the board table's default (target triple and QEMU machine).
+const TARGET: &str = rtt_tunnel_boards::DEFAULT.target;
+pub(crate) const MACHINE: &str = rtt_tunnel_boards::DEFAULT.machine;
 
 pub fn run(extra: &[String]) -> Result<()> {
     install::rust_tools()?;

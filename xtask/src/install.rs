@@ -4,11 +4,11 @@ use anyhow::{bail, Result};
 
 use crate::run::{output, run};
 
-/// The thumb targets: Cortex-M3, Cortex-M4F/M7F, Cortex-M33.
+/// The thumb targets: those of the board table (Cortex-M3, Cortex-M4F/M7F, Cortex-M33).
 pub const THUMB_TARGETS: [&str; 3] = [
-    "thumbv7m-none-eabi",
-    "thumbv7em-none-eabihf",
-    "thumbv8m.main-none-eabihf",
+    rtt_tunnel_boards::BOARDS[0].target,
+    rtt_tunnel_boards::BOARDS[1].target,
+    rtt_tunnel_boards::BOARDS[2].target,
 ];
 
 /// rustfmt, clippy and the thumb targets, through rustup.

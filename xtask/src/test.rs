@@ -9,6 +9,9 @@ use crate::run::run as sh;
 /// The crates that run on the target: checked and built for every thumb target.
 const NO_STD_CRATES: [&str; 2] = ["rtt-tunnel-protocol", "rtt-tunnel-sender"];
 
+/// The sender's Cortex-M features, checked on every thumb target.
+const SENDER_CORTEX_M: &str = "rtt-tunnel-sender/cortex-m,rtt-tunnel-sender/panic-handler";
+
 /// The real-board examples: each its own workspace under `boards/`, checked and built from its
 /// directory so that its `.cargo/config.toml` (target, runner, shared target dir) applies.
 const REAL_BOARDS: [&str; 2] = ["boards/nrf52840-dk", "boards/stm32f4"];
@@ -37,6 +40,8 @@ pub fn run() -> Result<()> {
         for krate in NO_STD_CRATES {
             args.extend(["-p", krate]);
         }
+        // The sender's Cortex-M board support, `init!` and panic handler too.
+        args.extend(["--features", SENDER_CORTEX_M]);
         args.extend(["--", "-D", "warnings"]);
         sh("cargo", &args)?;
         // A real build, so that a use of alloc or of missing atomics fails at link level too.
@@ -44,6 +49,7 @@ pub fn run() -> Result<()> {
         for krate in NO_STD_CRATES {
             args.extend(["-p", krate]);
         }
+        args.extend(["--features", SENDER_CORTEX_M]);
         sh("cargo", &args)?;
     }
     for board in REAL_BOARDS {

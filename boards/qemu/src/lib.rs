@@ -1,12 +1,8 @@
 //! Board support shared by the firmware that runs in QEMU's MPS2 boards.
 //!
-//! The target triple selects the board (`build.rs` links the matching `memory.x`):
-//!
-//! | target                       | QEMU machine  | core        | timestamps               |
-//! |------------------------------|---------------|-------------|--------------------------|
-//! | `thumbv7m-none-eabi`         | `mps2-an385`  | Cortex-M3   | FPGAIO COUNTER, 25 MHz   |
-//! | `thumbv7em-none-eabihf`      | `mps2-an386`  | Cortex-M4F  | FPGAIO COUNTER, 25 MHz   |
-//! | `thumbv8m.main-none-eabihf`  | `mps2-an505`  | Cortex-M33  | FPGAIO COUNTER, 20 MHz   |
+//! The target triple selects the board, in the one board table (`rtt-tunnel-boards`, at the
+//! repository's `board-table/`): `build.rs` writes its `memory.x` and its constants
+//! ([`BOARD`], [`TICK_HZ`], the COUNTER's address) from there.
 //!
 //! Firmware ends itself through semihosting exit, so QEMU's exit code is the firmware's verdict:
 //! [`exit`] with `true` exits 0, and a panic or a HardFault exits 1. Link this crate into every
@@ -14,10 +10,10 @@
 //!
 //! # rtt-tunnel
 //!
-//! The firmware that traces shares its set-up through this crate: the one [`TUNNEL`] (the
-//! sender's state, 32 spans, 64 call sites), the [`Counter`] clock, the one-shot allocator
-//! that tracing-core's dispatcher needs, and [`init_tunnel!`], which declares the RTT channels
-//! (up channel 0 and down channel 0, both named `rtt-tunnel`) and starts the sender:
+//! The firmware that traces sets rtt-tunnel up as any firmware does, with the sender's
+//! `init!` (its board support: allocator, boot counter, RTT channels, the poll-then-wait path
+//! the panic handler and [`finish`] take), through [`init_tunnel!`], which adds the
+//! [`Counter`] clock QEMU needs and makes the tunnel [`TUNNEL`]:
 //!
 //! ```ignore
 //! #![no_std]
@@ -28,21 +24,20 @@
 //!     let boot = qemu_boards::init_tunnel!(4096);
 //!     tracing::info!(boot, board = qemu_boards::BOARD, "up");
 //!     qemu_boards::TUNNEL.poll(); // host requests, pending reports
-//!     qemu_boards::finish(true)    // wait for the host to read everything, then exit 0
+//!     qemu_boards::finish(true)    // flush, wait for the host to read everything, exit 0
 //! }
 //! ```
 //!
 //! The panic handler sends the panic as an `ERROR` event
-//! ([`report_panic`](rtt_tunnel_sender::report_panic)), waits (bounded) for the host to read
-//! it, and exits with failure.
+//! ([`report_panic`](rtt_tunnel_sender::report_panic)), writes everything still pending
+//! ([`flush_tunnel`]), waits (bounded) for the host to read it, and exits with failure.
 //!
 //! # Timestamps
 //!
 //! QEMU does not emulate the DWT cycle counter, so timestamps come from the COUNTER register of
-//! the boards' FPGA I/O block: 32 bits, counting at 25 MHz on the AN385/AN386 (at
-//! `0x4002_8018`) and at 20 MHz on the AN505 (at `0x5030_2018`, the secure alias, as the
-//! firmware runs secure). The rates were measured under QEMU against the FPGA's 100 Hz counter.
-//! It wraps after 171 s (215 s on the AN505), far beyond any firmware here.
+//! the boards' FPGA I/O block: 32 bits, at the board table's `tick_hz` and `counter` address
+//! (20 to 25 MHz; the TrustZone board's secure alias, as the firmware runs secure). It wraps
+//! after 171 s or more, far beyond any firmware here.
 //!
 //! # UART
 //!
@@ -52,23 +47,24 @@
 //!
 //! # Boot counter
 //!
-//! [`boot_count`] keeps a counter in `.uninit` RAM, which neither cortex-m-rt's start-up code
-//! nor QEMU's system reset clears: 1 after QEMU starts, one more after each reset
+//! [`boot_count`] (the sender's) keeps a counter in `.uninit` RAM, which neither cortex-m-rt's
+//! start-up code nor QEMU's system reset clears: 1 after QEMU starts, one more after each reset
 //! (`SCB::sys_reset`). It is the boot identity of the sender's `Hello`.
 #![no_std]
 
 pub mod uart;
 
-use core::mem::MaybeUninit;
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 
 use cortex_m_rt::{exception, ExceptionFrame};
 use cortex_m_semihosting::{debug, hprintln, nr, syscall1};
-use rtt_target::{DownChannel, UpChannel};
-use rtt_tunnel_sender::{Clock, Identity, OneShotAlloc, RttLink};
+use rtt_tunnel_sender::{Clock, RttLink};
 
-/// The QEMU machine this build is for (`mps2-an385`, `mps2-an386` or `mps2-an505`).
-pub const BOARD: &str = env!("QEMU_BOARD");
+pub use rtt_tunnel_sender::boot_count;
+
+// `BOARD`, `TICK_HZ` and `FPGAIO_COUNTER` of this build's board, from the one board table
+// (`rtt-tunnel-boards`, written by build.rs).
+include!(concat!(env!("OUT_DIR"), "/board.rs"));
 
 /// Ends the firmware through semihosting: QEMU exits with 0 when `success`, 1 otherwise.
 pub fn exit(success: bool) -> ! {
@@ -82,20 +78,6 @@ pub fn exit(success: bool) -> ! {
         cortex_m::asm::wfi();
     }
 }
-
-/// The FPGA I/O block's free-running counter.
-#[cfg(not(mps2_tz))]
-const FPGAIO_COUNTER: *const u32 = 0x4002_8018 as *const u32;
-/// The FPGA I/O block's free-running counter (secure alias).
-#[cfg(mps2_tz)]
-const FPGAIO_COUNTER: *const u32 = 0x5030_2018 as *const u32;
-
-/// Ticks per second of [`Counter`].
-#[cfg(not(mps2_tz))]
-pub const TICK_HZ: u64 = 25_000_000;
-/// Ticks per second of [`Counter`].
-#[cfg(mps2_tz)]
-pub const TICK_HZ: u64 = 20_000_000;
 
 /// The FPGA I/O block's 32-bit COUNTER, at [`TICK_HZ`]: the tunnel's clock.
 #[derive(Debug, Clone, Copy)]
@@ -126,79 +108,76 @@ impl Clock for Counter {
     }
 }
 
-/// The sender's state, shared by every binary: 32 live spans, 64 call sites, 16 entered at
-/// once, 256-byte frames.
+/// The sender's state of every binary that starts it with [`init_tunnel!`]: 32 live spans, 64
+/// call sites, 16 entered at once, 256-byte frames.
 pub type BoardTunnel = rtt_tunnel_sender::Tunnel<RttLink, Counter>;
 
-/// The one tunnel of the firmware; [`init_tunnel!`] connects it.
-pub static TUNNEL: BoardTunnel = BoardTunnel::new();
+/// The tunnel [`init_tunnel!`] set up (`rtt_tunnel_sender::init!` declares it in the binary).
+static REGISTERED: AtomicPtr<BoardTunnel> = AtomicPtr::new(core::ptr::null_mut());
 
-// tracing-core's one allocation (the dispatcher's `Arc`), and no other.
-#[global_allocator]
-static ALLOCATOR: OneShotAlloc = OneShotAlloc::new();
+/// The one tunnel of the firmware, once [`init_tunnel!`] set it up: `TUNNEL.poll()`,
+/// `TUNNEL.stats()`.
+pub static TUNNEL: Registered = Registered;
 
-/// Whether [`start`] connected the tunnel (the panic handler then waits for the host).
+/// The tunnel [`init_tunnel!`] set up, as [`TUNNEL`].
+#[derive(Debug)]
+pub struct Registered;
+
+impl core::ops::Deref for Registered {
+    type Target = BoardTunnel;
+
+    /// # Panics
+    ///
+    /// Before [`init_tunnel!`].
+    fn deref(&self) -> &BoardTunnel {
+        let tunnel = REGISTERED.load(Ordering::Acquire);
+        assert!(!tunnel.is_null(), "qemu_boards::TUNNEL before init_tunnel!");
+        // SAFETY: only `started` stores a non-null pointer, from a `&'static BoardTunnel`.
+        unsafe { &*tunnel }
+    }
+}
+
+/// Whether [`init_tunnel!`] connected the tunnel (the waits below then wait for the host).
 static STARTED: AtomicBool = AtomicBool::new(false);
 
-/// Declares the RTT channels of rtt-tunnel (up channel 0 of `$up_size` bytes and a 16-byte
-/// down channel 0, both named `rtt-tunnel`), connects [`TUNNEL`] to them and makes it the
-/// global `tracing` dispatcher. Evaluates to the [`boot_count`], the `Hello`'s boot identity.
+/// Sets rtt-tunnel up with `rtt_tunnel_sender::init!` (up channel 0 of `$up_size` bytes and
+/// a 16-byte down channel 0, both named `rtt-tunnel`; the [`Counter`] clock; the allocator,
+/// the boot counter and the panic path of the sender's board support), and makes it
+/// [`TUNNEL`]. `defmt = SIZE` adds a `defmt` up channel 1. Evaluates to the [`boot_count`],
+/// the `Hello`'s boot identity.
 ///
-/// A macro because `rtt_init!` declares the control block, once per binary: a binary with other
-/// RTT channels (rtt-smoke) must not get this one too. Call it once, first thing in `main`;
-/// the binary must depend on `rtt-target` (this package's binaries do).
+/// Call it once, first thing in `main`.
 #[macro_export]
 macro_rules! init_tunnel {
-    ($up_size:expr) => {{
-        let channels = ::rtt_target::rtt_init! {
-            up: {
-                0: { size: $up_size, name: "rtt-tunnel" }
-            }
-            down: {
-                0: { size: 16, name: "rtt-tunnel" }
-            }
-        };
-        $crate::start(
-            channels.up.0,
-            channels.down.0,
-            concat!(
+    ($up_size:expr $(, defmt = $defmt:expr)?) => {{
+        let tunnel = ::rtt_tunnel_sender::init!(
+            clock = custom($crate::Counter, $crate::TICK_HZ),
+            up = $up_size
+            $(, defmt = $defmt)?,
+            firmware = concat!(
                 env!("CARGO_PKG_NAME"),
                 "/",
                 env!("CARGO_BIN_NAME"),
                 " ",
                 env!("CARGO_PKG_VERSION")
-            ),
-        )
+            )
+        );
+        $crate::started(tunnel)
     }};
 }
 
-/// Connects [`TUNNEL`] to `up` and `down` and makes it the global dispatcher; returns the
-/// boot count. Use [`init_tunnel!`], which declares the channels.
-///
-/// # Panics
-///
-/// If called twice (the tunnel is connected once).
-pub fn start(up: UpChannel, down: DownChannel, firmware: &'static str) -> u32 {
-    let boot = boot_count();
-    let identity = Identity {
-        boot,
-        tick_hz: TICK_HZ,
-        firmware,
-    };
-    TUNNEL.set_flash(flash());
-    if let Err(error) = TUNNEL.init(RttLink::new(up, Some(down)), identity) {
-        panic!("rtt-tunnel: {:?}", error);
-    }
+/// Makes `tunnel` [`TUNNEL`]; returns the boot count. Use [`init_tunnel!`]. The flash range
+/// of texts sent by reference is the tunnel's default (cortex-m-rt's read-only data).
+pub fn started(tunnel: &'static BoardTunnel) -> u32 {
+    REGISTERED.store(core::ptr::from_ref(tunnel).cast_mut(), Ordering::Release);
     STARTED.store(true, Ordering::Release);
-    boot
+    boot_count()
 }
 
-/// The magic value that marks [`BOOT`] as written by an earlier boot of this firmware.
-const BOOT_MAGIC: u32 = 0x7274_7442;
-
 /// The firmware's code and read-only data in flash, from cortex-m-rt's linker symbols: text
-/// there cannot change, so the sender sends it once per call site
-/// ([`Tunnel::set_flash`](rtt_tunnel_sender::Tunnel::set_flash)).
+/// there cannot change, so the sender sends it by reference, once per call site
+/// ([`Tunnel::set_flash`](rtt_tunnel_sender::Tunnel::set_flash); the tunnel's default is the
+/// read-only data alone, which [`start`] keeps).
 pub fn flash() -> core::ops::Range<usize> {
     extern "C" {
         static __stext: u8;
@@ -206,39 +185,6 @@ pub fn flash() -> core::ops::Range<usize> {
     }
     // Only the addresses of the linker's symbols are taken, never their bytes.
     core::ptr::addr_of!(__stext) as usize..core::ptr::addr_of!(__erodata) as usize
-}
-
-/// Magic value and boot count, in RAM that survives a reset.
-#[link_section = ".uninit.qemu_boards.boot"]
-static mut BOOT: MaybeUninit<[u32; 2]> = MaybeUninit::uninit();
-
-/// This boot's number, counted once per boot.
-static BOOT_COUNT: AtomicU32 = AtomicU32::new(0);
-
-/// This boot's number: 1 after QEMU started the firmware, 2 after its first reset, and so on.
-/// Kept in `.uninit` RAM with a magic value; counted on the first call of each boot.
-pub fn boot_count() -> u32 {
-    let count = BOOT_COUNT.load(Ordering::Acquire);
-    if count != 0 {
-        return count;
-    }
-    let count = cortex_m::interrupt::free(|_| {
-        // SAFETY: inside a critical section, on a single core: nothing else touches BOOT.
-        // It is plain RAM holding some two words (the magic tells whether they are ours).
-        unsafe {
-            let words = core::ptr::addr_of_mut!(BOOT).cast::<u32>();
-            let count = if words.read_volatile() == BOOT_MAGIC {
-                words.add(1).read_volatile().wrapping_add(1).max(1)
-            } else {
-                1
-            };
-            words.write_volatile(BOOT_MAGIC);
-            words.add(1).write_volatile(count);
-            count
-        }
-    });
-    BOOT_COUNT.store(count, Ordering::Release);
-    count
 }
 
 extern "C" {
@@ -292,10 +238,28 @@ pub fn wait_up_drained(channel: usize, timeout_ms: u32) -> bool {
     }
 }
 
-/// Ends the firmware: writes what the tunnel still has pending, waits (up to 5 s) for the host
-/// to read everything, and exits with `success`.
+/// Writes everything the tunnel has pending ([`Tunnel::flush`](rtt_tunnel_sender::Tunnel::flush):
+/// the `Dropped` report, what a loss made due, the capacity `Status`), waiting for the host to
+/// make room in the ring, for at most about `timeout_ms` milliseconds; returns whether all of
+/// it went out. Giving up is printed through semihosting: the host's counts may then fall
+/// short of the target's `Stats`.
+pub fn flush_tunnel(timeout_ms: u32) -> bool {
+    let flushed = TUNNEL.flush(timeout_ms.max(1), || {
+        wait_drained(1);
+    });
+    if !flushed {
+        hprintln!(
+            "rtt-tunnel: frames still pending after {} ms: the host's counts may fall short",
+            timeout_ms
+        );
+    }
+    flushed
+}
+
+/// Ends the firmware: writes what the tunnel still has pending ([`flush_tunnel`], up to 5 s),
+/// waits (up to 5 s) for the host to read everything, and exits with `success`.
 pub fn finish(success: bool) -> ! {
-    TUNNEL.poll();
+    flush_tunnel(5_000);
     wait_drained(5_000);
     exit(success)
 }
@@ -330,7 +294,7 @@ pub fn cmdline_args(buf: &mut [u8]) -> &str {
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     rtt_tunnel_sender::report_panic(info);
-    TUNNEL.poll();
+    flush_tunnel(2_000);
     wait_drained(2_000);
     hprintln!("firmware panicked: {}", info);
     exit(false)

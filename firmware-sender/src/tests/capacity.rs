@@ -70,6 +70,7 @@ fn a_full_span_table_gives_untracked_spans_whose_events_still_go_out() {
     assert_eq!(
         t.frames(),
         [
+            "+0 status spans=2 enters=0 events=0 values_dropped=0 cut=0",
             "+0 callsite 1 Span Info extra [n]",
             "+0 callsite 4 Span Info child []",
         ]

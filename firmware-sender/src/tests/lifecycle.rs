@@ -13,7 +13,7 @@ fn connect_writes_hello_with_ticks_since_boot() {
     let t = <Target>::new();
     assert_eq!(
         t.frames(),
-        ["+1000 hello v2 boot=7 hz=1000000 fw=test-fw 1.0"]
+        ["+1000 hello v3 boot=7 hz=1000000 fw=test-fw 1.0"]
     );
     assert_eq!(
         t.tunnel.connect(crate::MemoryLink::new(), super::IDENTITY),

@@ -36,7 +36,7 @@ fn resend_all_sends_hello_call_sites_and_live_spans_oldest_first() {
         assert_eq!(
             t.frames(),
             [
-                "+3000 hello v2 boot=7 hz=1000000 fw=test-fw 1.0",
+                "+3000 hello v3 boot=7 hz=1000000 fw=test-fw 1.0",
                 "+0 callsite 0 Span Info x []",
                 "+0 callsite 1 Span Info parent []",
                 "+0 callsite 2 Span Info child []",
@@ -94,7 +94,7 @@ fn a_resend_that_does_not_fit_goes_on_at_the_next_poll() {
         );
         let first = &polls[0];
         assert_eq!(first.len(), 28, "the 27 events in the ring, then the hello");
-        assert_eq!(first[27], "+1000 hello v2 boot=7 hz=1000000 fw=test-fw 1.0");
+        assert_eq!(first[27], "+1000 hello v3 boot=7 hz=1000000 fw=test-fw 1.0");
         let rest: Vec<_> = polls[1..].concat();
         assert_eq!(
             rest,
@@ -124,11 +124,14 @@ fn a_span_the_host_missed_is_revived_by_a_resend() {
         assert_eq!(
             poll_all(&t).concat(),
             [
-                "+1000 hello v2 boot=7 hz=1000000 fw=test-fw 1.0",
-                "+0 dropped 1",
-                "+0 callsite 0 Event Info event [n]",
+                "+1000 hello v3 boot=7 hz=1000000 fw=test-fw 1.0",
+                // The loss is made good first: the span whose `NewSpan` was lost, then the
+                // state the host must have.
                 "+0 callsite 1 Span Info missed []",
                 "+0 live 1 cs1 root entered=1",
+                "+0 resync live=[1] entered=[1]",
+                "+0 dropped 1",
+                "+0 callsite 0 Event Info event [n]",
             ]
         );
     });
@@ -235,11 +238,62 @@ fn a_resent_hello_carries_the_hosts_time_across_a_clock_wrap() {
     assert_eq!(
         super::render_all(&bytes[..len]),
         [
-            "+232 hello v2 boot=7 hz=1000000 fw=test-fw 1.0",
+            "+232 hello v3 boot=7 hz=1000000 fw=test-fw 1.0",
             "+100 callsite 0 Event Info event [message]",
             "+0 event cs0 current 0=`tick`",
-            "+432 hello v2 boot=7 hz=1000000 fw=test-fw 1.0",
+            "+432 hello v3 boot=7 hz=1000000 fw=test-fw 1.0",
             "+0 callsite 0 Event Info event [message]",
         ]
     );
+}
+
+#[test]
+fn a_request_is_served_without_poll_within_request_check_operations() {
+    let t = <Target>::started();
+    t.run(|| {
+        let job = tracing::info_span!("job");
+        let _in_job = job.enter();
+        tracing::info!("before");
+        t.frames();
+
+        t.request(Request::ResendAll);
+        let check =
+            usize::from(crate::Tunnel::<crate::MemoryLink<8>, super::FakeClock>::REQUEST_CHECK);
+        let mut served_after = None;
+        for n in 1..=check {
+            tracing::info!("work");
+            if t.frames().iter().any(|f| f.contains("hello")) {
+                served_after = Some(n);
+                break;
+            }
+        }
+        let n = served_after.expect("the re-send came within REQUEST_CHECK operations");
+        assert!(n <= check);
+        // Served once: the request was read.
+        for _ in 0..2 * check {
+            tracing::info!("work");
+        }
+        assert!(!t.frames().iter().any(|f| f.contains("hello")));
+    });
+}
+
+#[test]
+fn without_a_request_the_operations_write_only_their_own_frames() {
+    let t = <Target>::started();
+    t.run(|| {
+        t.frames();
+        let check =
+            usize::from(crate::Tunnel::<crate::MemoryLink<8>, super::FakeClock>::REQUEST_CHECK);
+        for _ in 0..3 * check {
+            tracing::info!("work");
+        }
+        let frames = t.frames();
+        // The call site's announcement, then the events.
+        assert!(frames[0].contains("callsite"), "{frames:?}");
+        assert_eq!(frames.len(), 3 * check + 1);
+        assert!(
+            frames[1..].iter().all(|f| f.contains(" event ")),
+            "{frames:?}"
+        );
+    });
 }

@@ -34,10 +34,17 @@ fn a_full_ring_drops_whole_frames_and_reports_how_many() {
     assert_eq!(t.tunnel.stats().frames_dropped, 8);
     set_now(1500);
     t.run(|| event(99));
-    assert_eq!(t.frames(), ["+500 dropped 8", "+0 event cs0 current 0=99u"]);
+    assert_eq!(
+        t.frames(),
+        [
+            "+500 resync live=[] entered=[]",
+            "+0 dropped 8",
+            "+0 event cs0 current 0=99u"
+        ]
+    );
     let stats = t.tunnel.stats();
     assert_eq!(stats.frames_dropped, 8);
-    assert_eq!(stats.frames_written, 1 + 2 + 42 + 2);
+    assert_eq!(stats.frames_written, 1 + 2 + 42 + 3);
 }
 
 #[test]
@@ -56,7 +63,13 @@ fn poll_reports_drops_without_waiting_for_the_next_frame() {
     assert!(dropped > 0);
     assert_eq!(t.tunnel.stats().frames_dropped as usize, dropped);
     t.tunnel.poll();
-    assert_eq!(t.frames(), [std::format!("+0 dropped {dropped}")]);
+    assert_eq!(
+        t.frames(),
+        [
+            std::string::String::from("+0 resync live=[] entered=[]"),
+            std::format!("+0 dropped {dropped}")
+        ]
+    );
     t.tunnel.poll();
     assert!(t.frames().is_empty(), "reported once");
 }
@@ -84,6 +97,7 @@ fn an_event_whose_call_site_cannot_be_announced_is_dropped_and_the_call_site_sen
     assert_eq!(
         t.frames(),
         [
+            "+0 resync live=[] entered=[]",
             "+0 dropped 1",
             "+0 callsite 1 Event Info event [m]",
             "+0 event cs1 current 0=1u",
@@ -100,14 +114,18 @@ fn poll_sends_a_late_announcement() {
     t.tunnel.poll();
     assert_eq!(
         t.frames(),
-        ["+0 dropped 1", "+0 callsite 1 Event Info event [m]"]
+        [
+            "+0 resync live=[] entered=[]",
+            "+0 dropped 1",
+            "+0 callsite 1 Event Info event [m]"
+        ]
     );
     t.run(other_event);
     assert_eq!(t.frames(), ["+0 event cs1 current 0=1u"]);
 }
 
 #[test]
-fn a_span_whose_new_span_was_dropped_sends_nothing_more() {
+fn a_span_whose_new_span_was_dropped_is_revived_before_the_next_frame() {
     let t = Small::started();
     fill(&t);
     let frames: Vec<String> = t.run(|| {
@@ -123,19 +141,27 @@ fn a_span_whose_new_span_was_dropped_sends_nothing_more() {
         frames.extend(t.frames());
         frames
     });
-    // The enter, record, exit and close of the span are not sent; events inside it are, with
-    // the parent the host can place.
+    // Before the enter, the loss is made good: the state, the span as a `LiveSpan`, the state
+    // again.
+    // From there on the host knows the span: its enter and record go out, and it is the
+    // parent of the events inside it.
     assert_eq!(
         frames,
         [
+            "+0 resync live=[] entered=[]",
+            "+0 callsite 1 Span Info unknown [v]",
+            "+0 live 1 cs1 root entered=0",
+            "+0 resync live=[1] entered=[]",
             "+0 dropped 1",
+            "+0 enter 1",
+            "+0 record 1 0=2u",
             "+0 callsite 2 Event Info event [message]",
             "+0 event cs2 current 0=`inside`",
             "+0 callsite 3 Event Info event [message]",
-            "+0 event cs3 parent=0 0=`explicit`",
+            "+0 event cs3 parent=1 0=`explicit`",
         ]
     );
-    assert!(t.frames().is_empty());
+    assert_eq!(t.frames(), ["+0 exit 1", "+0 close 1"]);
     assert_eq!(t.tunnel.stats().frames_dropped, 1);
 }
 
@@ -159,7 +185,8 @@ fn frames_before_connect_are_counted_and_reported_after_hello() {
     assert_eq!(
         t.frames(),
         [
-            "+1000 hello v2 boot=7 hz=1000000 fw=test-fw 1.0",
+            "+1000 hello v3 boot=7 hz=1000000 fw=test-fw 1.0",
+            "+0 resync live=[] entered=[]",
             "+0 dropped 1",
             "+0 callsite 0 Event Info event [n]",
         ]

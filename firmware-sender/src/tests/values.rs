@@ -140,13 +140,25 @@ fn a_call_site_too_large_for_any_frame_is_given_up_and_counted() {
         );
     });
     // The first event and the first span's `NewSpan` were dropped: their call sites could not
-    // be announced. The first drop was reported before the second.
-    assert_eq!(t.frames(), ["+0 dropped 1"]);
+    // be announced. Each drop was reported before the next operation (the second before the
+    // first span's close).
+    assert_eq!(
+        t.frames(),
+        [
+            "+0 resync live=[] entered=[]",
+            "+0 dropped 1",
+            "+0 resync live=[] entered=[]",
+            "+0 dropped 1"
+        ]
+    );
     let stats = t.tunnel.stats();
     assert_eq!(stats.frames_dropped, 2, "{stats:?}");
     assert_eq!((stats.events_untracked, stats.spans_untracked), (1, 1));
     t.tunnel.poll();
-    assert_eq!(t.frames(), ["+0 dropped 1"]);
+    assert_eq!(
+        t.frames(),
+        ["+0 status spans=1 enters=0 events=1 values_dropped=0 cut=0"]
+    );
 }
 
 #[test]

@@ -84,6 +84,134 @@ pub enum Command {
     Chips(ChipsCmd),
     /// Decode a capture recorded with --record, with any output options.
     Replay(ReplayCmd),
+    /// Flash (--chip) or start (--qemu) a firmware ELF and show what it traces from its
+    /// boot, until it exits: cargo's runner (`runner = "host-receiver run --chip CHIP"`).
+    Run(RunnerCmd),
+}
+
+/// `host-receiver run [--chip CHIP | --qemu] [OPTIONS] ELF`: what `cargo run` calls as the
+/// runner of a firmware crate.
+#[derive(Debug, Args)]
+#[command(
+    group(ArgGroup::new("run_target").required(true).args(["chip", "qemu"])),
+    after_help = RUNNER_HELP
+)]
+pub struct RunnerCmd {
+    /// The firmware ELF (cargo passes it to its runner).
+    #[arg(value_name = "ELF")]
+    pub elf: PathBuf,
+
+    /// Flash the ELF into this chip through a debug probe (probe-rs; names as `host-receiver
+    /// chips FILTER` lists them), reset it and watch it from its boot.
+    #[arg(long, value_name = "CHIP")]
+    pub chip: Option<String>,
+
+    /// Run the ELF in qemu-system-arm instead (the machine from the thumb target in the ELF's
+    /// path, as with the top-level --qemu).
+    #[arg(long)]
+    pub qemu: bool,
+
+    /// The QEMU machine [default: from the ELF's path].
+    #[arg(long, value_name = "MACHINE", conflicts_with = "chip")]
+    pub machine: Option<String>,
+
+    /// The firmware's command line under QEMU (its `-append`).
+    #[arg(long, value_name = "ARGS", conflicts_with = "chip")]
+    pub append: Option<String>,
+
+    /// Do not flash: the chip has this firmware already; reset it and watch.
+    #[arg(long, conflicts_with = "qemu")]
+    pub no_flash: bool,
+
+    /// Which probe, when several are plugged in: VID:PID[:SERIAL].
+    #[arg(long, value_name = "VID:PID[:SERIAL]", conflicts_with = "qemu")]
+    pub probe: Option<ProbeArg>,
+
+    /// The wire's clock in kHz [default: the probe's].
+    #[arg(long, value_name = "KHZ", conflicts_with = "qemu")]
+    pub speed: Option<u32>,
+
+    /// The wire protocol [default: the probe's].
+    #[arg(long, value_enum, conflicts_with = "qemu")]
+    pub protocol: Option<ProtocolArg>,
+
+    /// Hold the chip in reset while connecting.
+    #[arg(long, conflicts_with = "qemu")]
+    pub connect_under_reset: bool,
+
+    /// Which RTT channels to use.
+    #[command(flatten)]
+    pub channels: ChannelArgs,
+    /// defmt lines on a channel of their own.
+    #[command(flatten)]
+    pub defmt: DefmtArgs,
+    /// How to show it.
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// What to ask the target.
+    #[command(flatten)]
+    pub requests: RequestArgs,
+    /// Where to record it.
+    #[command(flatten)]
+    pub record: RecordArgs,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    /// A timeline file.
+    #[command(flatten)]
+    pub timeline: TimelineArgs,
+}
+
+const RUNNER_HELP: &str = "\
+As cargo's runner, in the firmware crate's .cargo/config.toml:
+
+  [target.thumbv7em-none-eabihf]
+  runner = \"host-receiver run --chip nRF52840_xxAA\"
+
+then `cargo run --release` builds, flashes (with a progress bar), resets the chip and shows its
+spans and events from the boot. QEMU firmware: `runner = \"host-receiver run --qemu\"`.
+
+Ends with the firmware: with its exit code when it exits through semihosting (QEMU); on Ctrl-C
+(130), with the up channel put back to non-blocking so the firmware runs on. A panic reported
+by the firmware (rtt-tunnel-sender's panic handler) is printed with the spans it was in.";
+
+impl RunnerCmd {
+    /// The drain command this runs once the firmware is in place: the chip reset and watched
+    /// from its boot, or the ELF run in QEMU.
+    pub fn into_run(self) -> RunCmd {
+        let (qemu, elf) = if self.qemu {
+            (Some(self.elf), None)
+        } else {
+            (None, Some(self.elf))
+        };
+        RunCmd {
+            source: SourceArgs {
+                qemu,
+                machine: self.machine,
+                append: self.append,
+                gdb: None,
+                chip: self.chip,
+                serial: None,
+                baud: 115_200,
+                elf,
+                ram: Vec::new(),
+            },
+            probe: ProbeArgs {
+                probe: self.probe,
+                speed: self.speed,
+                protocol: self.protocol,
+                connect_under_reset: self.connect_under_reset,
+                reset: true,
+            },
+            channels: self.channels,
+            defmt: self.defmt,
+            output: self.output,
+            requests: self.requests,
+            record: self.record,
+            limits: self.limits,
+            timeline: self.timeline,
+            panic_report: false,
+        }
+    }
 }
 
 /// Drain a target and show what it traces.
@@ -116,6 +244,9 @@ pub struct RunCmd {
     /// A timeline file.
     #[command(flatten)]
     pub timeline: TimelineArgs,
+    /// Print a panic the firmware reports with its spans (`run` sets it).
+    #[arg(skip)]
+    pub panic_report: bool,
 }
 
 /// Where the target is: one of `--qemu`, `--gdb`, `--chip` or `--serial`.
@@ -152,7 +283,7 @@ pub struct SourceArgs {
     /// Read the frames from this serial port (`/dev/ttyUSB0`, `/dev/ttyACM0`, `COM3`): for
     /// firmware whose sender writes to a UART instead of an RTT ring. Requests (--resend,
     /// --level) go out on the port. Ends when the port goes away.
-    #[arg(long, value_name = "PORT", conflicts_with_all = ["elf", "ram"])]
+    #[arg(long, value_name = "PORT", conflicts_with = "ram")]
     pub serial: Option<PathBuf>,
 
     /// The serial port's speed, in bits per second (8 data bits, no parity, 1 stop bit).
@@ -165,7 +296,9 @@ pub struct SourceArgs {
     pub baud: u32,
 
     /// The firmware ELF: its `_SEGGER_RTT` symbol locates the RTT control block, its `.defmt`
-    /// table decodes defmt lines [default: the --qemu ELF].
+    /// table decodes defmt lines, its read-only data resolves the texts the target sends by
+    /// reference (without it, they are read from target memory; with --serial, shown as
+    /// placeholders) [default: the --qemu ELF].
     #[arg(long, value_name = "FILE")]
     pub elf: Option<PathBuf>,
 
@@ -416,7 +549,8 @@ pub struct ReplayCmd {
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
 
-    /// The firmware ELF, whose defmt table decodes the defmt lines of the capture.
+    /// The firmware ELF, whose defmt table decodes the defmt lines of the capture, and whose
+    /// read-only data resolves texts sent by reference that the capture did not record.
     #[arg(long, value_name = "FILE")]
     pub elf: Option<PathBuf>,
 
@@ -777,6 +911,58 @@ mod tests {
         assert_eq!(error.kind(), ErrorKind::UnknownArgument);
         let error = parse(&["replay"]).unwrap_err();
         assert_eq!(error.kind(), ErrorKind::MissingRequiredArgument);
+    }
+
+    #[test]
+    fn run_as_cargo_runner() {
+        // What cargo runs: the runner's words, then the ELF.
+        let cli = parse(&["run", "--chip", "nRF52840_xxAA", "target/x/release/app"]).unwrap();
+        let Some(Command::Run(run)) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(run.chip.as_deref(), Some("nRF52840_xxAA"));
+        assert!(!run.qemu && !run.no_flash);
+        let drain = run.into_run();
+        assert_eq!(drain.source.chip.as_deref(), Some("nRF52840_xxAA"));
+        assert_eq!(
+            drain.source.elf,
+            Some(PathBuf::from("target/x/release/app"))
+        );
+        assert_eq!(drain.source.qemu, None);
+        assert!(drain.probe.reset, "watched from the boot");
+
+        let cli = parse(&[
+            "run",
+            "--qemu",
+            "--format",
+            "json",
+            "boards/target/thumbv7m-none-eabi/release/demo",
+        ])
+        .unwrap();
+        let Some(Command::Run(run)) = cli.command else {
+            panic!("not run")
+        };
+        let drain = run.into_run();
+        assert_eq!(
+            drain.source.qemu,
+            Some(PathBuf::from(
+                "boards/target/thumbv7m-none-eabi/release/demo"
+            ))
+        );
+        assert_eq!(drain.source.elf, None);
+        assert_eq!(drain.output.format, FormatArg::Json);
+
+        // One of --chip and --qemu; the ELF; options of the other kind refused.
+        for bad in [
+            &["run", "app"][..],
+            &["run", "--qemu"][..],
+            &["run", "--qemu", "--chip", "x", "app"][..],
+            &["run", "--chip", "x", "--machine", "mps", "app"][..],
+            &["run", "--qemu", "--no-flash", "app"][..],
+            &["run", "--qemu", "--speed", "4000", "app"][..],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} was accepted");
+        }
     }
 
     #[test]

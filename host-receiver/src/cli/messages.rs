@@ -284,11 +284,72 @@ pub fn timeline(error: &TimelineError) -> String {
     }
 }
 
+/// The final record of `--format json`: the summary as one JSON object on standard output,
+/// after the events (`{"summary": {...}}`).
+pub fn json_summary(stats: &SessionStats) {
+    println!("{}", summary_record(stats));
+}
+
+/// The record [`json_summary`] prints.
+fn summary_record(stats: &SessionStats) -> serde_json::Value {
+    let r = &stats.reconciled;
+    let c = &stats.target_capacity;
+    serde_json::json!({
+        "summary": {
+            "bytes": stats.bytes,
+            "frames": stats.frames,
+            "dropped_by_target": stats.dropped_frames,
+            "errors": {
+                "frame": stats.frame_errors,
+                "decode": stats.decode_errors,
+                "receive": stats.receive_errors,
+            },
+            "resets": stats.target_resets,
+            "left_open": { "spans": stats.spans_open, "entered": stats.spans_entered },
+            "forced_by_resets": { "exits": r.reset_exits, "closes": r.reset_closes },
+            "made_good_after_loss": {
+                "resyncs": r.resyncs,
+                "exits": r.late_exits,
+                "closes": r.late_closes,
+                "enters": r.late_enters,
+            },
+            "target_capacity": {
+                "spans_untracked": c.spans_untracked,
+                "enters_untracked": c.enters_untracked,
+                "events_untracked": c.events_untracked,
+                "values_dropped": c.values_dropped,
+                "values_truncated": c.values_truncated,
+            },
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
 
     use super::*;
+
+    #[test]
+    fn the_json_summary_says_what_is_left_forced_and_made_good() {
+        let mut stats = SessionStats {
+            frames: 12,
+            dropped_frames: 33,
+            spans_open: 2,
+            spans_entered: 1,
+            ..SessionStats::default()
+        };
+        stats.target_capacity.spans_untracked = 44;
+        let record = summary_record(&stats);
+        let summary = &record["summary"];
+        assert_eq!(summary["frames"], 12);
+        assert_eq!(summary["dropped_by_target"], 33);
+        assert_eq!(summary["left_open"]["spans"], 2);
+        assert_eq!(summary["left_open"]["entered"], 1);
+        assert_eq!(summary["forced_by_resets"]["exits"], 0);
+        assert_eq!(summary["made_good_after_loss"]["closes"], 0);
+        assert_eq!(summary["target_capacity"]["spans_untracked"], 44);
+    }
 
     #[test]
     fn library_errors_get_the_flags_that_fix_them() {

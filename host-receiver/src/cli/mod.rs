@@ -12,6 +12,7 @@
 
 pub mod args;
 pub mod messages;
+pub mod runner;
 #[cfg(feature = "serial")]
 pub mod serial;
 pub mod source;
@@ -60,6 +61,7 @@ pub fn main() -> i32 {
         Some(Command::List(list)) => list.run(),
         Some(Command::Chips(chips)) => chips.run(),
         Some(Command::Replay(replay)) => replay.run(),
+        Some(Command::Run(runner)) => runner.run(),
     };
     match result {
         Ok(code) => code,
@@ -95,6 +97,7 @@ fn install_output(
     output: &OutputArgs,
     timeline: &TimelineArgs,
     elf: Option<&Path>,
+    panic_report: bool,
 ) -> Result<Option<TimelineHandle>> {
     let (target_filter, probe_filter) = output.filters();
     let stdout = Output::new(output.format.into())
@@ -110,6 +113,9 @@ fn install_output(
     let mut sinks = Sinks::new()
         .with_output(&stdout)?
         .with_output_to(&stderr, std::io::stderr)?;
+    if panic_report {
+        sinks = sinks.with(runner::panic_report());
+    }
     let mut handle = None;
     if let Some(path) = &timeline.timeline {
         let mut exporter = Timeline::create(path)?.on_error(|error| {
@@ -142,6 +148,16 @@ fn timeline_done(result: Option<Result<TimelineStats, TimelineError>>) -> Result
             Ok(())
         }
         Some(Err(error)) => Err(anyhow::Error::new(error)),
+    }
+}
+
+/// `receiver`, resolving the texts the target sends by reference from the ELF at `elf`, if
+/// any (an ELF that cannot be read was reported where it was first needed; its texts then
+/// come from target memory or a capture, or show as placeholders that say why).
+fn with_flash_texts(receiver: Receiver, elf: Option<&Path>) -> Receiver {
+    match elf.map(FirmwareElf::read) {
+        Some(Ok(elf)) => receiver.with_flash_source(elf),
+        _ => receiver,
     }
 }
 
@@ -219,7 +235,12 @@ impl RunCmd {
             return self.run_serial(port);
         }
         let source = Source::from_args(&self.source, &self.probe)?;
-        let timeline = install_output(&self.output, &self.timeline, source.elf())?;
+        let timeline = install_output(
+            &self.output,
+            &self.timeline,
+            source.elf(),
+            self.panic_report,
+        )?;
         let stop = stop_on_ctrl_c()?;
         let checked = self.check_before_opening(&source)?;
         eprintln!(
@@ -229,7 +250,7 @@ impl RunCmd {
 
         let mut opened = open(&source)?;
         let drain_with = Drain {
-            receiver: self.output.receiver(),
+            receiver: with_flash_texts(self.output.receiver(), source.elf()),
             options: self.rtt_options(checked.options, &source, &opened)?,
             requests: self.requests.requests(),
             defmt: checked.defmt,
@@ -241,6 +262,9 @@ impl RunCmd {
             drain(opened.link_mut(), drain_with, timeline.as_ref(), &stop);
         let ending = ending(outcome, &mut opened);
         let code = finish(opened, &stats, ending)?;
+        if self.output.format == args::FormatArg::Json {
+            messages::json_summary(&stats);
+        }
         timeline_done(timeline)?;
         Ok(code)
     }
@@ -397,7 +421,7 @@ impl RunCmd {
     /// `--serial PORT`.
     #[cfg(feature = "serial")]
     fn run_serial(&self, port: &Path) -> Result<i32> {
-        let timeline = install_output(&self.output, &self.timeline, None)?;
+        let timeline = install_output(&self.output, &self.timeline, None, false)?;
         let stop = stop_on_ctrl_c()?;
         let mut status = format!(
             "host-receiver: reading {} at {} baud",
@@ -415,7 +439,8 @@ impl RunCmd {
             self.record.record.as_deref(),
             timeline.as_ref(),
             {
-                let mut receiver = self.output.receiver();
+                let mut receiver =
+                    with_flash_texts(self.output.receiver(), self.source.elf.as_deref());
                 receiver.set_limits(self.limits.apply());
                 receiver
             },
@@ -538,9 +563,9 @@ impl ReplayCmd {
                  FILE) to decode them; they are skipped"
             );
         }
-        let timeline = install_output(&self.output, &self.timeline, self.elf.as_deref())?;
+        let timeline = install_output(&self.output, &self.timeline, self.elf.as_deref(), false)?;
         let mut reader = CaptureReader::open(&self.file)?;
-        let mut receiver = self.output.receiver();
+        let mut receiver = with_flash_texts(self.output.receiver(), self.elf.as_deref());
         receiver.set_limits(self.limits.apply());
         let stats = replay_with(&mut reader, &mut receiver, decoder)?;
         // The timeline marks the spans the recording left open, then the receiver closes
@@ -550,6 +575,9 @@ impl ReplayCmd {
         drop(receiver);
         eprintln!("host-receiver: {stats}");
         messages::bounds(&stats);
+        if self.output.format == args::FormatArg::Json {
+            messages::json_summary(&stats);
+        }
         timeline_done(timeline)?;
         Ok(0)
     }

@@ -12,8 +12,8 @@ use rtt_tunnel_host::target::{self, Locate, Target};
 
 use super::args::{ProbeArg, ProbeArgs, ProtocolArg, SourceArgs};
 
-/// The machine when the ELF's path names no known thumb target.
-pub const DEFAULT_MACHINE: &str = "mps2-an385";
+/// The machine when the ELF's path names no known thumb target (the board table's default).
+pub const DEFAULT_MACHINE: &str = rtt_tunnel_boards::DEFAULT.machine;
 
 /// How to reach a chip through a debug probe: `--chip` and its options.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,16 +156,10 @@ impl Source {
     }
 }
 
-/// The QEMU machine for a firmware target triple: `thumbv7m-none-eabi` → `mps2-an385`
-/// (Cortex-M3), `thumbv7em-none-eabihf` → `mps2-an386` (Cortex-M4F),
-/// `thumbv8m.main-none-eabihf` → `mps2-an505` (Cortex-M33).
+/// The QEMU machine for a firmware target triple, from the one board table
+/// (`rtt-tunnel-boards`).
 pub fn machine_for_target(target: &str) -> Option<&'static str> {
-    match target {
-        "thumbv7m-none-eabi" => Some("mps2-an385"),
-        "thumbv7em-none-eabihf" | "thumbv7em-none-eabi" => Some("mps2-an386"),
-        "thumbv8m.main-none-eabihf" | "thumbv8m.main-none-eabi" => Some("mps2-an505"),
-        _ => None,
-    }
+    rtt_tunnel_boards::for_target(target).map(|board| board.machine)
 }
 
 /// The QEMU machine for the thumb target named in `path` (`target/<triple>/release/...`).
@@ -255,16 +249,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn machines_for_the_three_targets() {
-        assert_eq!(machine_for_target("thumbv7m-none-eabi"), Some("mps2-an385"));
-        assert_eq!(
-            machine_for_target("thumbv7em-none-eabihf"),
-            Some("mps2-an386")
-        );
-        assert_eq!(
-            machine_for_target("thumbv8m.main-none-eabihf"),
-            Some("mps2-an505")
-        );
+    fn machines_for_the_boards_targets() {
+        for board in &rtt_tunnel_boards::BOARDS {
+            assert_eq!(machine_for_target(board.target), Some(board.machine));
+            for target in board.also {
+                assert_eq!(machine_for_target(target), Some(board.machine));
+            }
+        }
         assert_eq!(machine_for_target("thumbv6m-none-eabi"), None);
     }
 

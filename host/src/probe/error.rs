@@ -128,6 +128,25 @@ pub enum ProbeError {
         /// What the USB stack said.
         reason: String,
     },
+    /// The firmware ELF cannot be flashed as it is (before the probe is touched).
+    #[error("cannot flash {elf}: {reason}")]
+    NotFlashable {
+        /// The ELF's path.
+        elf: String,
+        /// What is wrong with it, and what to do.
+        reason: String,
+    },
+    /// Flashing failed.
+    #[error("flashing {elf} into the {chip} failed: {source}")]
+    Flash {
+        /// The ELF's path.
+        elf: String,
+        /// The chip.
+        chip: String,
+        /// What probe-rs said.
+        #[source]
+        source: Box<probe_rs::flashing::FlashError>,
+    },
     /// Anything else probe-rs reported.
     #[error("probe-rs failed while {during}: {source}")]
     Probe {

@@ -22,6 +22,8 @@
 //!         boot: 1,
 //!         tick_hz: 1_000_000,
 //!         firmware: "demo 0.1",
+//!         flash_base: 0,
+//!         flash_len: 0,
 //!     };
 //!     receiver.receive(Frame { exception: 0, dt: 10, message: Message::Hello(hello) });
 //!     let names = ["message"];
@@ -101,6 +103,20 @@
 //!   with [`TRUNCATED_MARKER`] appended when the target cut it short.
 //! - **`Dropped`** becomes a `WARN` event (target `rtt_tunnel`) with the count; the running
 //!   total is [`dropped_frames`](Receiver::dropped_frames).
+//! - **Lost frames are made good.** After any loss the target writes, before its next frame
+//!   that fits, a `Resync`: its live spans and its stack of entered spans (then a `LiveSpan`
+//!   for each span whose `NewSpan` was lost, and a second `Resync` with their entries). The receiver closes the spans the target no longer
+//!   has and makes its entered stack equal the target's, so from there on the host's spans
+//!   and entered stack equal the target's and every later span and event has the parent it
+//!   has on the target. Those exits, closes and enters are late (the span ended at or before
+//!   the `Resync`'s time): a `WARN` event says how many, [`reconciled`](Receiver::reconciled)
+//!   counts them. Not recovered: values of a lost `NewSpan` or `Record`, lost `FollowsFrom`
+//!   and lost events (counted by `Dropped`).
+//! - **`Status`**: what the target's tables could not hold (spans and enters untracked,
+//!   events of refused call sites, values dropped or cut), counted since its boot. The first
+//!   time a kind is not 0, a `WARN` event (target `rtt_tunnel`) names it with its count and
+//!   the fix ("raise SPANS in `Tunnel<…>`: 44 spans were not tracked …");
+//!   [`target_capacity`](Receiver::target_capacity) sums every boot's.
 //! - **Errors** ([`ReceiveError`]): a frame that fails is not relayed and changes nothing but
 //!   the time; the next frame is handled normally.
 //! - **Drop.** Entered spans are exited and spans not [persisted](Receiver::persist) closed.
@@ -135,18 +151,22 @@ use tracing_core::dispatcher;
 mod arena;
 mod constants;
 mod error;
+mod flash;
 mod host_spans;
 mod library;
 mod limits;
 mod persist;
+mod resync;
 mod spans;
 mod table;
 mod values;
 
 pub use arena::{leak_stats, set_leak_limit, LeakStats, DEFAULT_LEAK_LIMIT};
 pub use error::ReceiveError;
+pub use flash::FlashSource;
 pub use limits::{LimitStats, Limits};
 pub use persist::{BootInfo, CallSiteData, LocalSpans, PersistedMetadata, PersistedSpans};
+pub use resync::Reconciled;
 pub use values::{MAX_VALUES, TRUNCATED_MARKER};
 
 use crate::target_time::{self, TargetClock, TargetTime};
@@ -236,10 +256,16 @@ pub struct Receiver {
     clock: TargetClock,
     /// Call-site constants the target sent (see the protocol's `Value::Constant`).
     constants: constants::Constants,
+    /// Texts the target sent by reference (see the protocol's `Value::FlashText`).
+    flash: flash::FlashTexts,
     /// The host spans held, for closing without recursion.
     host_spans: HostSpans,
     limits: Limits,
     limit_stats: LimitStats,
+    /// What `Resync` frames and resets changed.
+    reconciled: Reconciled,
+    /// The target's `Status` counters.
+    capacity: resync::TargetCapacity,
 }
 
 impl Default for Receiver {
@@ -332,9 +358,12 @@ impl Receiver {
             replaced_spans: 0,
             clock: TargetClock::new(),
             constants: constants::Constants::default(),
+            flash: flash::FlashTexts::default(),
             host_spans,
             limits: Limits::DEFAULT,
             limit_stats: LimitStats::default(),
+            reconciled: Reconciled::default(),
+            capacity: resync::TargetCapacity::default(),
         };
         this.clock.set(this.target_time());
         let _current = target_time::set_current(this.target_time());
@@ -356,6 +385,29 @@ impl Receiver {
     /// See [`ReceiveError`]. A frame that fails is not relayed and leaves the receiver as it
     /// was, except for the target time; the receiver keeps working.
     pub fn try_receive(&mut self, frame: Frame<'_>) -> Result<(), ReceiveError> {
+        self.receive_inner(frame, None)
+    }
+
+    /// [`try_receive`](Self::try_receive), reading a text the frame sends by reference from
+    /// `flash` (the target's memory) when the receiver has it neither already nor from its
+    /// own [`FlashSource`] (see [`with_flash_source`](Self::with_flash_source)).
+    ///
+    /// # Errors
+    ///
+    /// As [`try_receive`](Self::try_receive).
+    pub fn try_receive_with(
+        &mut self,
+        frame: Frame<'_>,
+        flash: &mut dyn FlashSource,
+    ) -> Result<(), ReceiveError> {
+        self.receive_inner(frame, Some(flash))
+    }
+
+    fn receive_inner(
+        &mut self,
+        frame: Frame<'_>,
+        flash: Option<&mut dyn FlashSource>,
+    ) -> Result<(), ReceiveError> {
         self.exception = frame.exception;
         let _context = target_time::set_current_exception(frame.exception);
         if let Message::Hello(hello) = frame.message {
@@ -375,7 +427,7 @@ impl Receiver {
                 callsite,
                 parent,
                 values,
-            } => self.on_event(callsite, parent, values),
+            } => self.on_event(callsite, parent, values, flash),
             Message::NewSpan {
                 id,
                 callsite,
@@ -393,6 +445,14 @@ impl Receiver {
                 Ok(())
             }
             Message::LiveSpan(live) => self.on_live_span(live),
+            Message::Resync(resync) => {
+                self.on_resync(resync);
+                Ok(())
+            }
+            Message::Status(status) => {
+                self.on_status(status);
+                Ok(())
+            }
         }
     }
 
@@ -413,6 +473,38 @@ impl Receiver {
     /// with, and the ones it learned), to give to a later [`new`](Self::new).
     pub fn persist_metadata(&self) -> PersistedMetadata {
         self.library.metadata().clone()
+    }
+
+    /// Reads the texts the target sends by reference (a constant message, a static `&str`:
+    /// see the protocol's `Value::FlashText`) from `source`, the firmware's ELF
+    /// ([`FirmwareElf`](crate::elf::FirmwareElf)) say. Without one, a reference the receiver
+    /// has no text for is shown as a placeholder that says why, unless a frame brings a
+    /// source of its own ([`try_receive_with`](Self::try_receive_with)).
+    pub fn with_flash_source(mut self, source: impl FlashSource + Send + 'static) -> Self {
+        self.flash.set_source(Box::new(source));
+        self
+    }
+
+    /// Gives the receiver the text at target address `address` (a capture recorded it):
+    /// a reference to it needs no [`FlashSource`].
+    pub fn preload_flash_text(&mut self, address: u64, text: &str) {
+        self.flash.preload(address, text.into());
+    }
+
+    /// The texts read from a [`FlashSource`] since the last call, with their target
+    /// addresses: what a capture records, so that its replay needs no source.
+    pub fn take_new_flash_texts(&mut self) -> Vec<(u64, Box<str>)> {
+        self.flash.take_new()
+    }
+
+    /// Whether [`take_new_flash_texts`](Self::take_new_flash_texts) has something.
+    pub fn has_new_flash_texts(&self) -> bool {
+        self.flash.has_new()
+    }
+
+    /// References shown as a placeholder: no source had their text, or it was not UTF-8.
+    pub fn unresolved_flash_texts(&self) -> u64 {
+        self.flash.unresolved()
     }
 
     /// Sets the bounds on what the target's frames can make this receiver keep or do (see
@@ -566,6 +658,9 @@ impl Receiver {
                     if let Boot::Announced(info) = &mut self.boot {
                         info.tick_hz = hello.tick_hz;
                     }
+                    // The sender re-sends its `Hello` when its flash moved.
+                    self.flash
+                        .set_flash(hello.flash_base, hello.flash_len, true);
                     self.ticks = dt;
                     self.clock.set(self.target_time());
                     return Ok(());
@@ -586,9 +681,14 @@ impl Receiver {
             self.callsites.clear();
         }
         self.constants.clear();
+        self.flash
+            .set_flash(hello.flash_base, hello.flash_len, same_firmware);
         self.library.touch(hello.firmware);
         if old_boot.is_some() {
             self.epoch += 1;
+            self.reconciled.reset_exits += exited as u64;
+            self.reconciled.reset_closes += closed as u64;
+            self.capacity.new_boot();
         }
         self.boot = Boot::Announced(BootInfo {
             firmware: hello.firmware.into(),

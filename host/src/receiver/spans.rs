@@ -305,6 +305,7 @@ impl Receiver {
         id: CallsiteId,
         parent: Parent,
         values: Values<'_>,
+        flash: Option<&mut dyn super::FlashSource>,
     ) -> Result<(), ReceiveError> {
         const MESSAGE: &str = "Event";
         let callsite = self.callsite_of_kind(id, Kind::Event, MESSAGE)?;
@@ -314,7 +315,7 @@ impl Receiver {
         self.check_parent(parent, MESSAGE)?;
         // Kept even while the host filters the call site out: later markers may be shown.
         if values.has_constant() {
-            self.constants.learn(id, raw);
+            self.constants.learn(id, raw, &mut self.flash, flash);
         }
         let parent = self.resolve_parent(parent).local;
         let meta = callsite.metadata();
@@ -420,7 +421,7 @@ impl Receiver {
         Ok(())
     }
 
-    fn enter(&mut self, id: SpanId) {
+    pub(super) fn enter(&mut self, id: SpanId) {
         if let Some(local) = self.own_local(id) {
             self.host_spans.dispatch(|d| d.enter(&local));
         }
@@ -429,7 +430,7 @@ impl Receiver {
     }
 
     /// Removes the innermost entry of `id` from the stack and exits it on the host.
-    fn exit(&mut self, id: SpanId) -> bool {
+    pub(super) fn exit(&mut self, id: SpanId) -> bool {
         let Some(at) = self.entered.iter().rposition(|&e| e == id) else {
             return false;
         };
@@ -495,7 +496,7 @@ impl Receiver {
 
     /// Exits every entry of `id`, closes its host span and forgets it. Its children are
     /// adopted by its parent, so that a reused id never becomes a stale parent.
-    fn remove_span(&mut self, id: SpanId) {
+    pub(super) fn remove_span(&mut self, id: SpanId) {
         while self.exit(id) {}
         let Some(state) = self.spans.remove(&id) else {
             return;

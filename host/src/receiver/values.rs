@@ -41,7 +41,8 @@ enum Held<'a> {
     F64(f64),
     Str(&'a str),
     Text(DisplayValue<DebugText<'a>>),
-    /// The marker of a call-site constant, until [`Decoded::resolve`] puts its text here.
+    /// The marker of a call-site constant (or a reference to its text), until
+    /// [`Decoded::resolve`] puts its text here.
     Same,
 }
 
@@ -69,7 +70,8 @@ impl<'a> Held<'a> {
                 Self::Text(field::display(DebugText { text, truncated }))
             }
             WireValue::Constant(text) => Self::text(text),
-            WireValue::SameConstant => Self::Same,
+            // Its text is the call-site constant the receiver learns from it.
+            WireValue::SameConstant | WireValue::FlashText { .. } => Self::Same,
         }
     }
 
@@ -152,8 +154,9 @@ pub(crate) fn decode_into<'a>(
             return Err(ValuesError::UnknownField { field: v.field });
         }
         count += 1;
-        out.constant |= matches!(v.value, WireValue::Constant(_));
-        out.same |= v.value == WireValue::SameConstant;
+        let reference = matches!(v.value, WireValue::FlashText { .. });
+        out.constant |= reference || matches!(v.value, WireValue::Constant(_));
+        out.same |= reference || v.value == WireValue::SameConstant;
         // Past the limit: only counted, for the error.
         let _ = out.held.push((Held::new(v.value), field));
     }

@@ -58,6 +58,8 @@ pub fn hello(boot: u32, firmware: &'static str) -> Message<'static> {
         boot,
         tick_hz: 1_000_000,
         firmware,
+        flash_base: 0,
+        flash_len: 0,
     })
 }
 

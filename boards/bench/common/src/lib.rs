@@ -28,19 +28,9 @@ use core::sync::atomic::{compiler_fence, Ordering};
 use cortex_m_rt::{exception, ExceptionFrame};
 use cortex_m_semihosting::{debug, hio};
 
-/// The FPGA I/O block's free-running COUNTER.
-#[cfg(not(mps2_tz))]
-const FPGAIO_COUNTER: *const u32 = 0x4002_8018 as *const u32;
-/// The FPGA I/O block's free-running COUNTER (secure alias).
-#[cfg(mps2_tz)]
-const FPGAIO_COUNTER: *const u32 = 0x5030_2018 as *const u32;
-
-/// Ticks per second of [`counter`] (25 MHz on the AN385 and AN386).
-#[cfg(not(mps2_tz))]
-pub const TICK_HZ: u64 = 25_000_000;
-/// Ticks per second of [`counter`] (20 MHz on the AN505).
-#[cfg(mps2_tz)]
-pub const TICK_HZ: u64 = 20_000_000;
+// `BOARD`, `TICK_HZ` (ticks per second of [`counter`]) and `FPGAIO_COUNTER` of this build's
+// board, from the one board table (`rtt-tunnel-boards`, written by build.rs).
+include!(concat!(env!("OUT_DIR"), "/board.rs"));
 
 /// Ticks of [`counter`] per guest instruction under `-icount shift=10` on the AN385: one
 /// instruction is 2^10 ns of virtual time, and the counter runs at 25 MHz. The harness measures

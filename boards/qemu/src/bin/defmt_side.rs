@@ -1,6 +1,6 @@
 //! defmt and rtt-tunnel side by side in one firmware: `defmt` logs on RTT up channel 1
 //! (`defmt`, rtt-target's defmt logger), `tracing` spans and events on up channel 0
-//! (`rtt-tunnel`), both in the one control block that `rtt_init!` declares.
+//! (`rtt-tunnel`), both in the one control block that `init_tunnel!` declares.
 //!
 //! The two streams interleave: tracing events, defmt lines at every level (and a `println`),
 //! some inside tracing spans. defmt's timestamps come from the same clock as the tunnel's (the
@@ -20,20 +20,10 @@
 #![no_main]
 
 use cortex_m_rt::entry;
-use qemu_boards::{finish, start, wait_up_drained, Counter, BOARD, TICK_HZ};
-use rtt_target::rtt_init;
+use qemu_boards::{finish, init_tunnel, wait_up_drained, Counter, BOARD, TICK_HZ};
 
 /// Rounds of the loop.
 const ROUNDS: u32 = 3;
-
-/// The firmware identity of the tunnel's `Hello`.
-const FIRMWARE: &str = concat!(
-    env!("CARGO_PKG_NAME"),
-    "/",
-    env!("CARGO_BIN_NAME"),
-    " ",
-    env!("CARGO_PKG_VERSION")
-);
 
 // defmt's timestamp: microseconds since boot, from the tunnel's clock.
 defmt::timestamp!(
@@ -43,17 +33,8 @@ defmt::timestamp!(
 
 #[entry]
 fn main() -> ! {
-    let channels = rtt_init! {
-        up: {
-            0: { size: 2048, name: "rtt-tunnel" }
-            1: { size: 1024, name: "defmt" }
-        }
-        down: {
-            0: { size: 16, name: "rtt-tunnel" }
-        }
-    };
-    rtt_target::set_defmt_channel(channels.up.1);
-    let boot = start(channels.up.0, channels.down.0, FIRMWARE);
+    // Up channel 0 `rtt-tunnel`, up channel 1 `defmt` (rtt-target's defmt logger).
+    let boot = init_tunnel!(2048, defmt = 1024);
 
     tracing::info!(boot, board = BOARD, "tracing on up channel 0");
     pause();

@@ -146,6 +146,9 @@ fn wait_for_tick(tick: u32) {
 fn main() -> ! {
     let boot = init_tunnel!(4096);
     info!(board = BOARD, boot, tick_hz = TICK_HZ, "demo firmware up");
+    // A constant message: its text stays in flash, the host reads it from the ELF (or the
+    // target's memory, or a capture).
+    info!("ready");
 
     let mut core = cortex_m::Peripherals::take().expect("the core peripherals, taken once");
     // QEMU's MPS2 boards clock SysTick with the core clock, the FPGA counter's rate.

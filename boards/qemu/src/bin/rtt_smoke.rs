@@ -18,6 +18,10 @@ use cortex_m_rt::entry;
 use qemu_boards::exit;
 use rtt_target::{rtt_init, ChannelMode};
 
+// tracing-core (linked through qemu-boards) needs a global allocator; nothing here allocates.
+#[global_allocator]
+static ALLOCATOR: rtt_tunnel_sender::OneShotAlloc = rtt_tunnel_sender::OneShotAlloc::new();
+
 /// How many pattern chunks the firmware writes.
 const CHUNKS: u32 = 2000;
 

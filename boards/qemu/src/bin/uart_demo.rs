@@ -19,6 +19,10 @@ use qemu_boards::{boot_count, exit, Counter, BOARD, TICK_HZ};
 use rtt_tunnel_sender::{Identity, Tunnel};
 use tracing::{debug, info, info_span, warn};
 
+// tracing-core's one allocation (the dispatcher's `Arc`), and no other.
+#[global_allocator]
+static ALLOCATOR: rtt_tunnel_sender::OneShotAlloc = rtt_tunnel_sender::OneShotAlloc::new();
+
 /// The sender, over UART0.
 static UART_TUNNEL: Tunnel<Uart0, Counter> = Tunnel::new();
 

@@ -5,44 +5,15 @@
 #![no_main]
 
 use bench_common::harness;
-use bench_tunnel::Tracing;
+use bench_tunnel::{Null, Tracing};
 use cortex_m_rt::entry;
 use rtt_target::rtt_init;
 use rtt_tunnel_sender::OneShotAlloc;
-use tracing::span::{Attributes, Id, Record};
-use tracing::subscriber::Interest;
-use tracing::{Dispatch, Event, Metadata, Subscriber};
+use tracing::Dispatch;
 
 // tracing-core's one allocation (the dispatcher's `Arc`), and no other.
 #[global_allocator]
 static ALLOCATOR: OneShotAlloc = OneShotAlloc::new();
-
-/// Enables everything, gives every span the same id, and does nothing else.
-struct Null;
-
-impl Subscriber for Null {
-    fn register_callsite(&self, _: &'static Metadata<'static>) -> Interest {
-        Interest::always()
-    }
-
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-
-    fn new_span(&self, _: &Attributes<'_>) -> Id {
-        Id::from_u64(1)
-    }
-
-    fn record(&self, _: &Id, _: &Record<'_>) {}
-
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-
-    fn event(&self, _: &Event<'_>) {}
-
-    fn enter(&self, _: &Id) {}
-
-    fn exit(&self, _: &Id) {}
-}
 
 #[entry]
 fn main() -> ! {

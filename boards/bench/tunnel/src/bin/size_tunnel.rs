@@ -3,8 +3,9 @@
 #![no_std]
 #![no_main]
 
-use bench_common::demo::{self, DemoLog};
+use bench_common::demo;
 use bench_common::{counter, TICK_HZ};
+use bench_tunnel::DemoTracing;
 use cortex_m_rt::entry;
 use rtt_target::rtt_init;
 use rtt_tunnel_sender::{Clock, Identity, OneShotAlloc, RttLink, Tunnel};
@@ -27,53 +28,6 @@ impl Clock for Counter {
 /// The sender with its default capacities.
 static TUNNEL: Tunnel<RttLink, Counter> = Tunnel::new();
 
-struct Tracing;
-
-impl DemoLog for Tracing {
-    fn up(&self, board: &'static str, boot: u32) {
-        tracing::info!(board, boot, "demo firmware up");
-    }
-
-    fn round<R>(&self, round: u32, body: impl FnOnce() -> R) -> R {
-        let _span = tracing::info_span!("round", round).entered();
-        body()
-    }
-
-    fn sample<R>(&self, sensor: &'static str, body: impl FnOnce() -> R) -> R {
-        let _span = tracing::debug_span!("sample", sensor).entered();
-        body()
-    }
-
-    fn sampled(&self, raw: u32, value: f32) {
-        tracing::debug!(raw, value, "sampled");
-    }
-
-    fn over_limit(&self, celsius: f32, limit: f32) {
-        tracing::warn!(celsius, limit, "temperature above the limit");
-    }
-
-    fn unavailable(&self, sensor: &'static str, address: u32, round: u32) {
-        tracing::error!(
-            sensor,
-            address,
-            round,
-            "sensor unavailable, skipped this round"
-        );
-    }
-
-    fn progress(&self, round: u32, average: f32, warm: bool) {
-        tracing::info!(round, average, warm, "progress");
-    }
-
-    fn finished(&self, rounds: u32, warnings: u32, errors: u32) {
-        tracing::info!(rounds, warnings, errors, "demo finished");
-    }
-
-    fn service(&self) {
-        TUNNEL.poll();
-    }
-}
-
 #[entry]
 fn main() -> ! {
     // The same ring as defmt-rtt's default (1 KiB), and the 16-byte down channel for requests.
@@ -93,6 +47,13 @@ fn main() -> ! {
     TUNNEL.set_flash(bench_common::flash());
     let link = RttLink::new(channels.up.0, Some(channels.down.0));
     let started = TUNNEL.init(link, identity).is_ok();
-    let checksum = demo::run(&Tracing, "mps2", 1, 20);
+    let checksum = demo::run(
+        &DemoTracing {
+            service: || TUNNEL.poll(),
+        },
+        "mps2",
+        1,
+        20,
+    );
     bench_common::exit(started && checksum != 0)
 }

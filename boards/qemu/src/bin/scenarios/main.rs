@@ -11,20 +11,26 @@
 //! | `reset`       | `SCB::sys_reset()` inside entered spans; the second boot finishes         |
 //! | `panic`       | a panic inside entered spans: reported, then exit with failure           |
 //! | `late_attach` | waits (bounded) for the host's re-send request, then goes on              |
+//! | `tricky`      | late `record`, clones, re-entrance, explicit and `None` parents, 128-bit, NaN, unicode, long `Debug` |
+//! | `churn`       | spans and events in a loop without waiting: frames of every kind lost, then the drop count |
+//! | `capacity`    | 64 spans alive and nesting 40 deep: past the span table and the entered stack |
 //!
 //! Every scenario but `panic` ends with semihosting exit 0 after the host has read everything;
 //! an unknown scenario exits 1. The scenarios wait for the host to drain the ring between
-//! steps ([`sync`]), so only `burst` ever drops a frame, however slowly the host polls.
+//! steps ([`sync`]), so only `burst` and `churn` ever drop a frame, however slowly the host polls.
 #![no_std]
 #![no_main]
 
 mod burst;
+mod capacity;
+mod churn;
 mod instrument;
 mod interrupt;
 mod late_attach;
 mod nested;
 mod panic;
 mod reset;
+mod tricky;
 mod values;
 
 use cortex_m_rt::entry;
@@ -36,7 +42,7 @@ use qemu_boards::{cmdline_args, exit, finish, init_tunnel, wait_drained};
 const UP_CHANNEL: usize = 2048;
 
 /// The scenarios, by name.
-const SCENARIOS: [(&str, fn()); 8] = [
+const SCENARIOS: [(&str, fn()); 11] = [
     ("nested", nested::run),
     ("instrument", instrument::run),
     ("values", values::run),
@@ -45,6 +51,9 @@ const SCENARIOS: [(&str, fn()); 8] = [
     ("reset", reset::run),
     ("panic", panic::run),
     ("late_attach", late_attach::run),
+    ("tricky", tricky::run),
+    ("churn", churn::run),
+    ("capacity", capacity::run),
 ];
 
 /// Waits until the host has read everything written so far (at most 20 s: without a host, the
@@ -60,7 +69,8 @@ fn main() -> ! {
     let Some(&(_, scenario)) = SCENARIOS.iter().find(|(n, _)| *n == name) else {
         hprintln!(
             "scenarios: unknown scenario {:?}; run QEMU with `-append <scenario>`, one of: \
-             nested instrument values interrupt burst reset panic late_attach",
+             nested instrument values interrupt burst reset panic late_attach tricky churn \
+             capacity",
             name
         );
         exit(false)
