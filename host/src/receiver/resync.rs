@@ -151,7 +151,6 @@ impl Receiver {
             .spans
             .keys()
             .filter(|id| !live.contains(id))
-            .copied()
             .collect();
         let closes = gone.len() as u64;
         for id in gone {

@@ -140,6 +140,16 @@ impl<K: SmallId, V> IdTable<K, V> {
         self.dense_len = 0;
     }
 
+    /// The ids present (by value: the small ones are not stored as keys).
+    pub fn keys(&self) -> impl Iterator<Item = K> + '_ {
+        self.dense
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.is_some())
+            .map(|(i, _)| K::from_index(i as u32))
+            .chain(self.sparse.keys().copied())
+    }
+
     pub fn values(&self) -> impl Iterator<Item = &V> {
         self.dense.iter().flatten().chain(self.sparse.values())
     }
