@@ -52,9 +52,9 @@
 //! - **The host can ask** on the RTT down channel to re-send the `Hello`, every known call
 //!   site and every live span with its entered count (a host that attached late), or to change
 //!   the runtime level filter ([`Tunnel::set_level`]). The sender looks at the down channel on
-//!   its own every [`Tunnel::REQUEST_CHECK`] operations in thread mode (a byte counted per
-//!   operation, two offsets compared per check); [`Tunnel::poll`] serves it at once, for idle
-//!   loops.
+//!   its own every [`Tunnel::REQUEST_CHECK`] new spans, events and span clones in thread
+//!   mode (a word counted down per operation, two offsets compared per check);
+//!   [`Tunnel::poll`] serves it at once, for idle loops.
 //! - **Levels**: `tracing`'s `max_level_*` / `release_max_level_*` features compile levels
 //!   out, as usual; below that, the runtime level filters (default: everything).
 //! - **Allocation**: tracing-core 0.1 puts the dispatcher in an `Arc` (12 bytes here), once,
