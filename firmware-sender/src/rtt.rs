@@ -3,8 +3,10 @@
 //! Frames go into the up channel's ring directly, with the SEGGER RTT layout that every RTT
 //! host reads (the one rtt-target declares): a few bytes of frame are a handful of
 //! instructions, where rtt-target's general `write` (modes, partial writes, `memcpy`) costs
-//! about a hundred. A frame that fits is written whole in every mode; one that does not goes
-//! through rtt-target, which skips it, trims it or waits for room, as the host set the mode.
+//! about a hundred. A frame that fits is written whole in every mode; one that does not is
+//! skipped whole, or, in the `BlockIfFull` mode a host may set while it is attached, written
+//! once the host has made room. rtt-target's general `write` is not linked (about 340 bytes of
+//! flash).
 
 use core::sync::atomic::{AtomicUsize, Ordering};
 
@@ -23,8 +25,12 @@ struct Descriptor {
     flags: AtomicUsize,
 }
 
-/// `flags & MODE_MASK` is the channel's mode; 0 is `NoBlockSkip`.
+/// `flags & MODE_MASK` is the channel's mode; 0 is `NoBlockSkip`, 1 `NoBlockTrim`, 2
+/// `BlockIfFull`.
 const MODE_MASK: usize = 3;
+
+/// The mode in which the target waits for the host to make room.
+const BLOCK_IF_FULL: usize = 2;
 
 /// Frames up to this many bytes are copied with a few word moves; longer ones with `memcpy`.
 const SHORT_FRAME: usize = 16;
@@ -33,11 +39,12 @@ const SHORT_FRAME: usize = 16;
 ///
 /// The up channel is put in [`ChannelMode::NoBlockSkip`]: a frame that does not fit is skipped
 /// whole and counted, never written in part, and tracing never waits for the host. (A host
-/// that switches the channel to another mode gets what it asked for: `NoBlockTrim` cuts frames,
-/// which the host resynchronises past; `BlockIfFull` makes tracing wait for the host.)
+/// that switches the channel to `BlockIfFull` makes tracing wait for room; `NoBlockTrim` is
+/// taken as `NoBlockSkip`: frames are never cut.)
 pub struct RttLink {
-    up: UpChannel,
-    /// `up`'s descriptor.
+    /// Held so that nothing else writes the channel; written through `descriptor`.
+    _up: UpChannel,
+    /// `_up`'s descriptor.
     descriptor: *const Descriptor,
     down: Option<DownChannel>,
 }
@@ -58,15 +65,14 @@ impl RttLink {
         // (checked in size above); the pointer is only read here.
         let descriptor = unsafe { core::mem::transmute_copy::<UpChannel, *const Descriptor>(&up) };
         Self {
-            up,
+            _up: up,
             descriptor,
             down,
         }
     }
 
     /// Writes `frame` into the ring whole and returns `Some(true)`, or writes nothing and
-    /// returns `Some(false)` when it does not fit; `None` when the offsets are out of range
-    /// (rtt-target resets them).
+    /// returns `Some(false)` when it does not fit; `None` when the offsets are out of range.
     #[inline]
     fn write_whole(&mut self, frame: &[u8]) -> Option<bool> {
         // SAFETY: the descriptor lives in the RTT control block, a static; the host writes
@@ -105,11 +111,22 @@ impl RttLink {
         Some(true)
     }
 
-    /// The channel's mode is `NoBlockSkip` (the host may have set another).
-    fn skips(&self) -> bool {
+    /// Whether `write_frame` tries again after `write_whole` said `written` (not
+    /// `Some(true)`): in `BlockIfFull` mode it does, until the host has made room for a frame
+    /// that fits the ring. Offsets out of range are reset to an empty ring (as rtt-target does)
+    /// and the frame is dropped.
+    #[cold]
+    #[inline(never)]
+    fn try_again(&mut self, len: usize, written: Option<bool>) -> bool {
         // SAFETY: as in `write_whole`.
         let d = unsafe { &*self.descriptor };
-        d.flags.load(Ordering::Relaxed) & MODE_MASK == 0
+        if written.is_none() {
+            d.write.store(0, Ordering::Relaxed);
+            d.read.store(0, Ordering::Relaxed);
+            return false;
+        }
+        // Skip (or trim: never a part of a frame), or a frame that could never fit.
+        len < d.size && d.flags.load(Ordering::Relaxed) & MODE_MASK == BLOCK_IF_FULL
     }
 }
 
@@ -164,14 +181,13 @@ impl core::fmt::Debug for RttLink {
 impl Link for RttLink {
     #[inline]
     fn write_frame(&mut self, frame: &[u8]) -> bool {
-        match self.write_whole(frame) {
-            // A frame that fits is written whole in every mode.
-            Some(true) => true,
-            Some(false) if self.skips() => false,
-            // Another mode (the host's `BlockIfFull` while it is attached: wait for room), or
-            // offsets to reset: rtt-target's own write. In `NoBlockSkip` mode it copies what
-            // fits and commits nothing unless all of it fit; it returns the bytes copied.
-            _ => self.up.write(frame) == frame.len(),
+        loop {
+            match self.write_whole(frame) {
+                // A frame that fits is written whole in every mode.
+                Some(true) => return true,
+                written if !self.try_again(frame.len(), written) => return false,
+                _ => {}
+            }
         }
     }
 
