@@ -260,6 +260,13 @@ impl<
         ok
     }
 
+    /// [`deliver`](Self::deliver) out of line, for the operations whose instructions count
+    /// less than their flash (record, follows-from): one copy of the path to the ring.
+    #[inline(never)]
+    pub(crate) fn deliver_rare<C: Clock>(&mut self, now: u64, frame: FrameBuilder<'_>) -> bool {
+        self.deliver::<C>(now, None, frame)
+    }
+
     /// [`deliver`](Self::deliver) for a message of a few bytes without values, encoded here.
     #[inline(always)]
     pub(crate) fn deliver_small<C: Clock>(&mut self, now: u64, message: &Message<'_>) -> bool {

@@ -248,7 +248,7 @@ where
                 return;
             };
             cut.add_to(&mut st.stats);
-            st.deliver::<C>(now, None, frame);
+            st.deliver_rare::<C>(now, frame);
         });
     }
 
@@ -263,7 +263,13 @@ where
                 span: SpanTable::<SPANS>::wire(id),
                 follows: st.spans.host_id(follows),
             };
-            st.deliver_small::<C>(now, &message);
+            let mut buf = [MaybeUninit::uninit(); 32];
+            let mut frame = FrameBuilder::new_uninit(&mut buf);
+            if frame.push_message(&message).is_ok() {
+                st.deliver_rare::<C>(now, frame);
+            } else {
+                st.count_drop();
+            }
         });
     }
 
