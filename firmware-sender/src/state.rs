@@ -85,9 +85,7 @@ impl<L: Link> Output<L> {
     ) -> bool {
         let delta = clock::delta::<C>(now, self.last_written);
         match stamp {
-            Stamp::SincePrevious => {
-                self.put(stats, now, delta, self.elapsed.wrapping_add(delta), frame)
-            }
+            Stamp::SincePrevious => self.put(stats, now, delta, frame),
             Stamp::SinceBoot => self.write_boot::<C>(stats, now, delta, frame),
         }
     }
@@ -108,22 +106,20 @@ impl<L: Link> Output<L> {
         } else {
             clock::since_boot::<C>(now)
         };
-        let written = self.put(stats, now, t, t, frame);
+        // The host's time after it is `t` itself: `put` adds the delta to an elapsed of 0.
+        let elapsed = core::mem::replace(&mut self.elapsed, 0);
+        let written = self.put(stats, now, t, frame);
+        if !written {
+            self.elapsed = elapsed;
+        }
         self.started |= written;
         written
     }
 
-    /// Seals `frame` with the delta `dt` and writes it whole, or not at all; then the host's
-    /// time is `elapsed`.
+    /// Seals `frame` with the delta `dt` and writes it whole, or not at all; once written, the
+    /// host's time is `dt` later. (The sum is taken here, not in each inlined caller.)
     #[inline(never)]
-    fn put(
-        &mut self,
-        stats: &mut Stats,
-        now: u64,
-        dt: i64,
-        elapsed: i64,
-        frame: FrameBuilder<'_>,
-    ) -> bool {
+    fn put(&mut self, stats: &mut Stats, now: u64, dt: i64, frame: FrameBuilder<'_>) -> bool {
         let Some(link) = self.link.as_mut() else {
             return false;
         };
@@ -134,7 +130,7 @@ impl<L: Link> Output<L> {
             return false;
         }
         self.last_written = now;
-        self.elapsed = elapsed;
+        self.elapsed = self.elapsed.wrapping_add(dt);
         stats.frames_written = stats.frames_written.saturating_add(1);
         true
     }
