@@ -32,7 +32,8 @@ const MODE_MASK: usize = 3;
 /// The mode in which the target waits for the host to make room.
 const BLOCK_IF_FULL: usize = 2;
 
-/// Frames up to this many bytes are copied with a few word moves; longer ones with `memcpy`.
+/// Frames up to this many bytes are copied with a few word moves; longer ones with a loop of
+/// word moves.
 const SHORT_FRAME: usize = 16;
 
 /// An RTT up channel for frames and, optionally, a down channel for the host's requests.
@@ -141,7 +142,7 @@ impl RttLink {
     }
 }
 
-/// Copies `src` to `dst`: a short frame with a few word moves, a long one with `memcpy`.
+/// Copies `src` to `dst`: a short frame with a few word moves, a long one with a loop of them.
 ///
 /// # Safety
 ///
@@ -150,9 +151,21 @@ impl RttLink {
 unsafe fn copy(dst: *mut u8, src: &[u8]) {
     let (n, from) = (src.len(), src.as_ptr());
     if n > SHORT_FRAME {
-        // SAFETY: `dst` is valid for `n` bytes (the caller), `src` is a slice of `n` bytes; the
-        // ring and the frame buffer do not overlap.
-        unsafe { core::ptr::copy_nonoverlapping(from, dst, n) };
+        // Word by word, then the last word (overlapping): `memcpy` is not linked for this.
+        // SAFETY: every word lies within `0..n` of both (`16 < n`); `dst` is valid for `n`
+        // bytes (the caller).
+        unsafe {
+            let mut at = 0;
+            while at + 4 < n {
+                let word = (from.add(at) as *const u32).read_unaligned();
+                (dst.add(at) as *mut u32).write_unaligned(word);
+                // Keeps the loop a loop: without it, the compiler calls `memcpy`.
+                core::arch::asm!("", options(nostack, preserves_flags));
+                at += 4;
+            }
+            let last = (from.add(n - 4) as *const u32).read_unaligned();
+            (dst.add(n - 4) as *mut u32).write_unaligned(last);
+        }
     } else if n >= 4 {
         // 4 to 16 bytes: the first and the last words, and for more than 8 bytes the words
         // after the first and before the last, overlapping where they meet: no loop, which

@@ -228,8 +228,8 @@ impl<
         if self.out.link.is_some() {
             return false;
         }
-        self.out.link = Maybe::Some(link);
-        self.identity = Maybe::Some(identity);
+        self.out.link.set(link);
+        self.identity.set(identity);
         self.hello_pending = true;
         true
     }
@@ -495,20 +495,24 @@ impl<
             if n == 0 {
                 break;
             }
-            let mut input = &buf[..n];
-            loop {
-                match self.requests.feed(input) {
-                    Feed::Consumed => break,
-                    Feed::Frame { frame, rest } => {
-                        match Request::decode(frame) {
-                            Ok(Request::ResendAll) => resend = true,
-                            Ok(Request::SetLevel(filter)) => level = Some(filter),
-                            // A request this build does not know, or garbage: ignored.
-                            Err(_) => {}
+            // A byte at a time (requests are a few bytes): the splitter's copies are then
+            // single bytes, not calls to `memcpy`.
+            for byte in &buf[..n] {
+                let mut input = core::slice::from_ref(byte);
+                loop {
+                    match self.requests.feed(input) {
+                        Feed::Consumed => break,
+                        Feed::Frame { frame, rest } => {
+                            match Request::decode(frame) {
+                                Ok(Request::ResendAll) => resend = true,
+                                Ok(Request::SetLevel(filter)) => level = Some(filter),
+                                // A request this build does not know, or garbage: ignored.
+                                Err(_) => {}
+                            }
+                            input = rest;
                         }
-                        input = rest;
+                        Feed::Error { rest, .. } => input = rest,
                     }
-                    Feed::Error { rest, .. } => input = rest,
                 }
             }
         }
