@@ -41,7 +41,7 @@
 //!   full every time.
 //! - **Hot path**: the frame is encoded by hand (the protocol crate's encoder, no serde) into a
 //!   stack buffer that is never zeroed, and copied into the RTT ring without a call to
-//!   `memcpy` for a frame of a few bytes (a few word moves); nothing on the way panics. A
+//!   `memcpy` (a few word moves, a loop of them for a long frame); nothing on the way panics. A
 //!   constant message's text is read from its `fmt::Arguments` without running `core::fmt`.
 //! - **Values**: every `Visit` method (`bool`, integers up to 128 bits, `f64`, `&str`,
 //!   `Debug`; `Display` and errors through `Debug`). `Debug`, `Display` and string values are
@@ -230,12 +230,13 @@
 //!   the deepest path (the first event of a call site, announced on the way) about 1 KiB, plus
 //!   what your `Debug` impls need. An interrupt handler that traces needs that much too. A
 //!   smaller `FRAME` shrinks it.
-//! - **Flash**: about 24 KiB for the whole tracing stack next to a firmware that only writes
+//! - **Flash**: about 23 KiB for the whole tracing stack next to a firmware that only writes
 //!   RTT (`BENCHMARKS.md`, the demo-like application), of which about 8 KiB is `tracing`
 //!   itself (the same application into a subscriber that does nothing): the sender (10 KiB),
 //!   the protocol's hand encoder (2.6 KiB; the rare messages through one out-of-line copy),
-//!   more of `core::fmt`, `memcpy` and the float conversions, and the code and metadata of
-//!   the firmware's own call sites. No serde or postcard code is linked.
+//!   more of `core::fmt` and the float conversions, and the code and metadata of the
+//!   firmware's own call sites. No serde or postcard code, no `memcpy`, and neither
+//!   rtt-target's `write` nor its `read` is linked.
 //!
 //! # Features
 //!

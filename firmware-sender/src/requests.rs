@@ -10,10 +10,10 @@
 //! `u32` event: 599 without the check (before it was added), 607 with the first one (a byte
 //! counted up every operation, a check every 16), 599 with this one and a parent kept across
 //! the critical section as one value (`subscriber.rs`, `ParentOf`), 597 after this pass's
-//! other trims; enter, exit and close 282, 292, 292 (no count). The check itself runs at the start of an operation, in thread mode
-//! only: there nothing else of the sender's is half done, and a level change may rebuild
-//! tracing's interest cache. An interrupt that reaches the count leaves the check to the next
-//! operation in thread mode.
+//! other trims; enter, exit and close 282, 292, 292 (no count). The check itself runs at the
+//! start of an operation, in thread mode only: there nothing else of the sender's is half
+//! done, and a level change may rebuild tracing's interest cache. An interrupt that reaches
+//! the count leaves the check to the next operation in thread mode.
 
 use core::sync::atomic::Ordering;
 
