@@ -71,7 +71,7 @@ impl<const N: usize> CallsiteTable<N> {
         let mut at = Self::home(meta as *const Metadata<'static> as usize);
         for _ in 0..N {
             let slot = self.slots.get_mut(at)?;
-            let Some(index) = slot.checked_sub(1) else {
+            if *slot == 0 {
                 // Free: a new call site.
                 let entry = Entry {
                     meta,
@@ -81,10 +81,11 @@ impl<const N: usize> CallsiteTable<N> {
                 self.entries.push(entry).ok()?;
                 *slot = self.entries.len() as u8;
                 return Some(u32::from(*slot) - 1);
-            };
-            let entry = self.entries.get(usize::from(index))?;
+            }
+            let index = usize::from(*slot) - 1;
+            let entry = self.entries.get(index)?;
             if core::ptr::eq(entry.meta, meta) {
-                return Some(u32::from(index));
+                return Some(index as u32);
             }
             at = (at + 1) & (N - 1);
         }

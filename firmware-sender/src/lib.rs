@@ -59,7 +59,7 @@
 //!   read-only data (`__srodata..__erodata`) by default, or what [`Tunnel::set_flash`] says.
 //! - **Hot path**: the frame is encoded by hand (the protocol crate's encoder, no serde) into a
 //!   stack buffer that is never zeroed, and copied into the RTT ring without a call to
-//!   `memcpy` for a frame of a few bytes (a few word moves); nothing on the way panics. A
+//!   `memcpy` (a few word moves, a loop of them for a long frame); nothing on the way panics. A
 //!   constant message's text is read from its `fmt::Arguments` without running `core::fmt`.
 //! - **Values**: every `Visit` method (`bool`, integers up to 128 bits, `f64`, `&str`,
 //!   `Debug`; `Display` and errors through `Debug`). `Debug`, `Display` and string values are
@@ -70,9 +70,9 @@
 //! - **The host can ask** on the RTT down channel to re-send the `Hello`, every known call
 //!   site and every live span with its entered count (a host that attached late), or to change
 //!   the runtime level filter ([`Tunnel::set_level`]). The sender looks at the down channel on
-//!   its own every [`Tunnel::REQUEST_CHECK`] operations in thread mode (a byte counted per
-//!   operation, two offsets compared per check); [`Tunnel::poll`] serves it at once, for idle
-//!   loops.
+//!   its own every [`Tunnel::REQUEST_CHECK`] new spans, events and span clones in thread
+//!   mode (a word counted down per operation, two offsets compared per check);
+//!   [`Tunnel::poll`] serves it at once, for idle loops.
 //! - **Levels**: `tracing`'s `max_level_*` / `release_max_level_*` features compile levels
 //!   out, as usual; below that, the runtime level filters (default: everything).
 //! - **Allocation**: tracing-core 0.1 puts the dispatcher in an `Arc` (12 bytes here), once,
@@ -238,12 +238,13 @@
 //!   the deepest path (the first event of a call site, announced on the way) about 1 KiB, plus
 //!   what your `Debug` impls need. An interrupt handler that traces needs that much too. A
 //!   smaller `FRAME` shrinks it.
-//! - **Flash**: about 24 KiB for the whole tracing stack next to a firmware that only writes
+//! - **Flash**: about 23 KiB for the whole tracing stack next to a firmware that only writes
 //!   RTT (`BENCHMARKS.md`, the demo-like application), of which about 8 KiB is `tracing`
 //!   itself (the same application into a subscriber that does nothing): the sender (10 KiB),
 //!   the protocol's hand encoder (2.6 KiB; the rare messages through one out-of-line copy),
-//!   more of `core::fmt`, `memcpy` and the float conversions, and the code and metadata of
-//!   the firmware's own call sites. No serde or postcard code is linked.
+//!   more of `core::fmt` and the float conversions, and the code and metadata of the
+//!   firmware's own call sites. No serde or postcard code, no `memcpy`, and neither
+//!   rtt-target's `write` nor its `read` is linked.
 //!
 //! # Features
 //!

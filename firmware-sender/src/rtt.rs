@@ -3,8 +3,10 @@
 //! Frames go into the up channel's ring directly, with the SEGGER RTT layout that every RTT
 //! host reads (the one rtt-target declares): a few bytes of frame are a handful of
 //! instructions, where rtt-target's general `write` (modes, partial writes, `memcpy`) costs
-//! about a hundred. A frame that fits is written whole in every mode; one that does not goes
-//! through rtt-target, which skips it, trims it or waits for room, as the host set the mode.
+//! about a hundred. A frame that fits is written whole in every mode; one that does not is
+//! skipped whole, or, in the `BlockIfFull` mode a host may set while it is attached, written
+//! once the host has made room. rtt-target's general `write` is not linked (about 340 bytes of
+//! flash).
 
 use core::sync::atomic::{AtomicUsize, Ordering};
 
@@ -23,21 +25,27 @@ struct Descriptor {
     flags: AtomicUsize,
 }
 
-/// `flags & MODE_MASK` is the channel's mode; 0 is `NoBlockSkip`.
+/// `flags & MODE_MASK` is the channel's mode; 0 is `NoBlockSkip`, 1 `NoBlockTrim`, 2
+/// `BlockIfFull`.
 const MODE_MASK: usize = 3;
 
-/// Frames up to this many bytes are copied with a few word moves; longer ones with `memcpy`.
+/// The mode in which the target waits for the host to make room.
+const BLOCK_IF_FULL: usize = 2;
+
+/// Frames up to this many bytes are copied with a few word moves; longer ones with a loop of
+/// word moves.
 const SHORT_FRAME: usize = 16;
 
 /// An RTT up channel for frames and, optionally, a down channel for the host's requests.
 ///
 /// The up channel is put in [`ChannelMode::NoBlockSkip`]: a frame that does not fit is skipped
 /// whole and counted, never written in part, and tracing never waits for the host. (A host
-/// that switches the channel to another mode gets what it asked for: `NoBlockTrim` cuts frames,
-/// which the host resynchronises past; `BlockIfFull` makes tracing wait for the host.)
+/// that switches the channel to `BlockIfFull` makes tracing wait for room; `NoBlockTrim` is
+/// taken as `NoBlockSkip`: frames are never cut.)
 pub struct RttLink {
-    up: UpChannel,
-    /// `up`'s descriptor.
+    /// Held so that nothing else writes the channel; written through `descriptor`.
+    _up: UpChannel,
+    /// `_up`'s descriptor.
     descriptor: *const Descriptor,
     down: Option<DownChannel>,
 }
@@ -58,15 +66,14 @@ impl RttLink {
         // (checked in size above); the pointer is only read here.
         let descriptor = unsafe { core::mem::transmute_copy::<UpChannel, *const Descriptor>(&up) };
         Self {
-            up,
+            _up: up,
             descriptor,
             down,
         }
     }
 
     /// Writes `frame` into the ring whole and returns `Some(true)`, or writes nothing and
-    /// returns `Some(false)` when it does not fit; `None` when the offsets are out of range
-    /// (rtt-target resets them).
+    /// returns `Some(false)` when it does not fit; `None` when the offsets are out of range.
     #[inline]
     fn write_whole(&mut self, frame: &[u8]) -> Option<bool> {
         // SAFETY: the descriptor lives in the RTT control block, a static; the host writes
@@ -105,15 +112,37 @@ impl RttLink {
         Some(true)
     }
 
-    /// The channel's mode is `NoBlockSkip` (the host may have set another).
-    fn skips(&self) -> bool {
+    /// Whether `write_frame` tries again after `write_whole` said `written` (not
+    /// `Some(true)`): in `BlockIfFull` mode it does, until the host has made room for a frame
+    /// that fits the ring. Offsets out of range are reset to an empty ring (as rtt-target does)
+    /// and the frame is dropped.
+    #[cold]
+    #[inline(never)]
+    fn try_again(&mut self, len: usize, written: Option<bool>) -> bool {
         // SAFETY: as in `write_whole`.
         let d = unsafe { &*self.descriptor };
-        d.flags.load(Ordering::Relaxed) & MODE_MASK == 0
+        if written.is_none() {
+            d.write.store(0, Ordering::Relaxed);
+            d.read.store(0, Ordering::Relaxed);
+            return false;
+        }
+        // Skip (or trim: never a part of a frame), or a frame that could never fit.
+        len < d.size && d.flags.load(Ordering::Relaxed) & MODE_MASK == BLOCK_IF_FULL
     }
 }
 
-/// Copies `src` to `dst`: a short frame with a few word moves, a long one with `memcpy`.
+impl RttLink {
+    /// The down channel's descriptor, if there is one.
+    fn down_descriptor(&self) -> Option<&Descriptor> {
+        let down = self.down.as_ref()?;
+        // SAFETY: rtt-target 0.6's `DownChannel` is its descriptor's pointer (as `UpChannel`,
+        // checked in `new`), a down descriptor has the up one's layout, and it lives in the
+        // RTT control block, a static; the host writes `write`, which is atomic.
+        Some(unsafe { &**(down as *const DownChannel).cast::<*const Descriptor>() })
+    }
+}
+
+/// Copies `src` to `dst`: a short frame with a few word moves, a long one with a loop of them.
 ///
 /// # Safety
 ///
@@ -122,9 +151,21 @@ impl RttLink {
 unsafe fn copy(dst: *mut u8, src: &[u8]) {
     let (n, from) = (src.len(), src.as_ptr());
     if n > SHORT_FRAME {
-        // SAFETY: `dst` is valid for `n` bytes (the caller), `src` is a slice of `n` bytes; the
-        // ring and the frame buffer do not overlap.
-        unsafe { core::ptr::copy_nonoverlapping(from, dst, n) };
+        // Word by word, then the last word (overlapping): `memcpy` is not linked for this.
+        // SAFETY: every word lies within `0..n` of both (`16 < n`); `dst` is valid for `n`
+        // bytes (the caller).
+        unsafe {
+            let mut at = 0;
+            while at + 4 < n {
+                let word = (from.add(at) as *const u32).read_unaligned();
+                (dst.add(at) as *mut u32).write_unaligned(word);
+                // Keeps the loop a loop: without it, the compiler calls `memcpy`.
+                core::arch::asm!("", options(nostack, preserves_flags));
+                at += 4;
+            }
+            let last = (from.add(n - 4) as *const u32).read_unaligned();
+            (dst.add(n - 4) as *mut u32).write_unaligned(last);
+        }
     } else if n >= 4 {
         // 4 to 16 bytes: the first and the last words, and for more than 8 bytes the words
         // after the first and before the last, overlapping where they meet: no loop, which
@@ -164,30 +205,47 @@ impl core::fmt::Debug for RttLink {
 impl Link for RttLink {
     #[inline]
     fn write_frame(&mut self, frame: &[u8]) -> bool {
-        match self.write_whole(frame) {
-            // A frame that fits is written whole in every mode.
-            Some(true) => true,
-            Some(false) if self.skips() => false,
-            // Another mode (the host's `BlockIfFull` while it is attached: wait for room), or
-            // offsets to reset: rtt-target's own write. In `NoBlockSkip` mode it copies what
-            // fits and commits nothing unless all of it fit; it returns the bytes copied.
-            _ => self.up.write(frame) == frame.len(),
+        loop {
+            match self.write_whole(frame) {
+                // A frame that fits is written whole in every mode.
+                Some(true) => return true,
+                written if !self.try_again(frame.len(), written) => return false,
+                _ => {}
+            }
         }
     }
 
+    /// A byte at a time (requests are 2 or 3 bytes): a few instructions of code, where
+    /// rtt-target's `read` brings its wrapping copy and `memcpy`.
     fn read_down(&mut self, buf: &mut [u8]) -> usize {
-        self.down.as_mut().map_or(0, |down| down.read(buf))
+        let Some(d) = self.down_descriptor() else {
+            return 0;
+        };
+        let (size, write) = (d.size, d.write.load(Ordering::Acquire));
+        let mut read = d.read.load(Ordering::Relaxed);
+        if write >= size || read >= size {
+            return 0;
+        }
+        let mut n = 0;
+        for slot in buf.iter_mut() {
+            if read == write {
+                break;
+            }
+            // SAFETY: `read < size`: within the ring buffer, in the part the host has written
+            // and not yet seen read. Volatile, so that the compiler keeps the byte loop rather
+            // than calling `memcpy` for a few bytes.
+            *slot = unsafe { d.buffer.add(read).read_volatile() };
+            read = if read + 1 == size { 0 } else { read + 1 };
+            n += 1;
+        }
+        // The bytes are copied before the offset that gives their room back to the host.
+        d.read.store(read, Ordering::Release);
+        n
     }
 
     fn down_pending(&mut self) -> bool {
-        let Some(down) = &self.down else {
-            return false;
-        };
-        // SAFETY: rtt-target 0.6's `DownChannel` is its descriptor's pointer (as `UpChannel`,
-        // checked in `new`), and a down descriptor has the up one's layout; the offsets are
-        // only read.
-        let d = unsafe { &**(down as *const DownChannel).cast::<*const Descriptor>() };
-        d.write.load(Ordering::Relaxed) != d.read.load(Ordering::Relaxed)
+        self.down_descriptor()
+            .is_some_and(|d| d.write.load(Ordering::Relaxed) != d.read.load(Ordering::Relaxed))
     }
 
     fn up_drained(&mut self) -> bool {

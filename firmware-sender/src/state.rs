@@ -5,8 +5,6 @@
 //! call site. If any of those does not fit, the frame is dropped too (and counted), so the
 //! host never sees a frame it cannot place.
 
-use core::mem::MaybeUninit;
-
 use heapless::Vec;
 use rtt_tunnel_protocol::{
     CallSite, CallsiteId, Feed, FieldNames, FrameBuilder, FrameSplitter, Hello, Kind, LiveSpan,
@@ -87,9 +85,7 @@ impl<L: Link> Output<L> {
     ) -> bool {
         let delta = clock::delta::<C>(now, self.last_written);
         match stamp {
-            Stamp::SincePrevious => {
-                self.put(stats, now, delta, self.elapsed.wrapping_add(delta), frame)
-            }
+            Stamp::SincePrevious => self.put(stats, now, delta, frame),
             Stamp::SinceBoot => self.write_boot::<C>(stats, now, delta, frame),
         }
     }
@@ -110,22 +106,20 @@ impl<L: Link> Output<L> {
         } else {
             clock::since_boot::<C>(now)
         };
-        let written = self.put(stats, now, t, t, frame);
+        // The host's time after it is `t` itself: `put` adds the delta to an elapsed of 0.
+        let elapsed = core::mem::replace(&mut self.elapsed, 0);
+        let written = self.put(stats, now, t, frame);
+        if !written {
+            self.elapsed = elapsed;
+        }
         self.started |= written;
         written
     }
 
-    /// Seals `frame` with the delta `dt` and writes it whole, or not at all; then the host's
-    /// time is `elapsed`.
+    /// Seals `frame` with the delta `dt` and writes it whole, or not at all; once written, the
+    /// host's time is `dt` later. (The sum is taken here, not in each inlined caller.)
     #[inline(never)]
-    fn put(
-        &mut self,
-        stats: &mut Stats,
-        now: u64,
-        dt: i64,
-        elapsed: i64,
-        frame: FrameBuilder<'_>,
-    ) -> bool {
+    fn put(&mut self, stats: &mut Stats, now: u64, dt: i64, frame: FrameBuilder<'_>) -> bool {
         let Some(link) = self.link.as_mut() else {
             return false;
         };
@@ -136,7 +130,7 @@ impl<L: Link> Output<L> {
             return false;
         }
         self.last_written = now;
-        self.elapsed = elapsed;
+        self.elapsed = self.elapsed.wrapping_add(dt);
         stats.frames_written = stats.frames_written.saturating_add(1);
         true
     }
@@ -243,8 +237,8 @@ impl<
         if self.out.link.is_some() {
             return false;
         }
-        self.out.link = Maybe::Some(link);
-        self.identity = Maybe::Some(identity);
+        self.out.link.set(link);
+        self.identity.set(identity);
         if !self.flash_set {
             self.flash = crate::flash::from_linker();
         }
@@ -293,15 +287,10 @@ impl<
         !(self.hello_pending || self.unreported_drops > 0) || self.send_reports::<C>(now)
     }
 
-    /// [`deliver`](Self::deliver) for a message of a few bytes without values, encoded here.
-    #[inline(always)]
-    pub(crate) fn deliver_small<C: Clock>(&mut self, now: u64, message: &Message<'_>) -> bool {
-        let mut buf = [MaybeUninit::uninit(); 32];
-        let mut frame = FrameBuilder::new_uninit(&mut buf);
-        if frame.push_message(message).is_err() {
-            self.count_drop();
-            return false;
-        }
+    /// [`deliver`](Self::deliver) out of line, for the operations whose instructions count
+    /// less than their flash (record, follows-from): one copy of the path to the ring.
+    #[inline(never)]
+    pub(crate) fn deliver_rare<C: Clock>(&mut self, now: u64, frame: FrameBuilder<'_>) -> bool {
         self.deliver::<C>(now, None, frame)
     }
 
@@ -546,20 +535,24 @@ impl<
             if n == 0 {
                 break;
             }
-            let mut input = &buf[..n];
-            loop {
-                match self.requests.feed(input) {
-                    Feed::Consumed => break,
-                    Feed::Frame { frame, rest } => {
-                        match Request::decode(frame) {
-                            Ok(Request::ResendAll) => resend = true,
-                            Ok(Request::SetLevel(filter)) => level = Some(filter),
-                            // A request this build does not know, or garbage: ignored.
-                            Err(_) => {}
+            // A byte at a time (requests are a few bytes): the splitter's copies are then
+            // single bytes, not calls to `memcpy`.
+            for byte in &buf[..n] {
+                let mut input = core::slice::from_ref(byte);
+                loop {
+                    match self.requests.feed(input) {
+                        Feed::Consumed => break,
+                        Feed::Frame { frame, rest } => {
+                            match Request::decode(frame) {
+                                Ok(Request::ResendAll) => resend = true,
+                                Ok(Request::SetLevel(filter)) => level = Some(filter),
+                                // A request this build does not know, or garbage: ignored.
+                                Err(_) => {}
+                            }
+                            input = rest;
                         }
-                        input = rest;
+                        Feed::Error { rest, .. } => input = rest,
                     }
-                    Feed::Error { rest, .. } => input = rest,
                 }
             }
         }

@@ -55,6 +55,38 @@ impl<L, C, const SPANS: usize, const CALLSITES: usize, const DEPTH: usize, const
     }
 }
 
+/// The parent a span or event names, kept across the critical section in which it becomes
+/// the one on the wire. Its variants are in the order of [`Parent`]'s, which spares the
+/// compiler a translation.
+#[derive(Clone, Copy)]
+enum ParentOf {
+    Current,
+    Root,
+    Explicit(u64),
+}
+
+impl ParentOf {
+    #[inline(always)]
+    fn of(contextual: bool, explicit: Option<&Id>) -> Self {
+        match explicit {
+            _ if contextual => Self::Current,
+            Some(p) => Self::Explicit(p.into_u64()),
+            None => Self::Root,
+        }
+    }
+
+    /// The parent on the wire: an explicit parent the host does not know is sent as
+    /// untracked.
+    #[inline(always)]
+    fn on_wire<const SPANS: usize>(self, spans: &SpanTable<SPANS>) -> Parent {
+        match self {
+            Self::Current => Parent::Current,
+            Self::Root => Parent::Root,
+            Self::Explicit(p) => Parent::Explicit(spans.host_id(p)),
+        }
+    }
+}
+
 /// Encodes `message` and the values `record` visits into `frame`; `None` if the message
 /// itself does not fit (it always does in a frame of 64 bytes or more).
 #[inline(always)]
@@ -217,7 +249,7 @@ where
                 return;
             };
             cut.add_to(&mut st.stats);
-            st.deliver::<C>(now, None, frame);
+            st.deliver_rare::<C>(now, frame);
         });
     }
 
@@ -232,7 +264,13 @@ where
                 span: SpanTable::<SPANS>::wire(id),
                 follows: st.spans.host_id(follows),
             };
-            st.deliver_small::<C>(now, &message);
+            let mut buf = [MaybeUninit::uninit(); 32];
+            let mut frame = FrameBuilder::new_uninit(&mut buf);
+            if frame.push_message(&message).is_ok() {
+                st.deliver_rare::<C>(now, frame);
+            } else {
+                st.count_drop();
+            }
         });
     }
 
@@ -240,8 +278,7 @@ where
         self.tunnel.count_operation();
         let now = C::now();
         let meta = event.metadata();
-        let explicit = event.parent().map(Id::into_u64);
-        let contextual = event.is_contextual();
+        let parent = ParentOf::of(event.is_contextual(), event.parent());
         let resolved = self.tunnel.with_state(|st| {
             let callsite = st.callsites.id_of(meta);
             let entry = callsite.and_then(|cs| st.callsites.get(cs));
@@ -258,12 +295,7 @@ where
                 known: entry.constant,
                 ..Constants::default()
             };
-            let parent = match explicit {
-                _ if contextual => Parent::Current,
-                Some(p) => Parent::Explicit(st.spans.host_id(p)),
-                None => Parent::Root,
-            };
-            Some((callsite, parent, constants))
+            Some((callsite, parent.on_wire(&st.spans), constants))
         });
         let Some(Some((callsite, parent, mut constants))) = resolved else {
             return;
@@ -282,7 +314,6 @@ where
     }
 
     fn enter(&self, span: &Id) {
-        self.tunnel.count_operation();
         let now = C::now();
         let id = span.into_u64();
         self.tunnel.with_state(|st| {
@@ -305,7 +336,6 @@ where
     }
 
     fn exit(&self, span: &Id) {
-        self.tunnel.count_operation();
         let now = C::now();
         let id = span.into_u64();
         self.tunnel.with_state(|st| {

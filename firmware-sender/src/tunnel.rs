@@ -3,7 +3,7 @@
 
 use core::cell::RefCell;
 use core::marker::PhantomData;
-use core::sync::atomic::AtomicU8;
+use core::sync::atomic::AtomicU32;
 
 use critical_section::Mutex;
 use tracing_core::{Dispatch, LevelFilter};
@@ -65,8 +65,8 @@ pub struct Tunnel<
 > {
     pub(crate) level: AtomicLevel,
     pub(crate) state: Mutex<RefCell<State<L, SPANS, CALLSITES, DEPTH, FRAME>>>,
-    /// Operations since the down channel was last looked at (`requests.rs`).
-    pub(crate) since_check: AtomicU8,
+    /// Operations left until the down channel is looked at again (`requests.rs`).
+    pub(crate) since_check: AtomicU32,
     clock: PhantomData<fn() -> C>,
 }
 
@@ -107,7 +107,7 @@ where
         Self {
             level: AtomicLevel::new(),
             state: Mutex::new(RefCell::new(State::new())),
-            since_check: AtomicU8::new(0),
+            since_check: AtomicU32::new(0),
             clock: PhantomData,
         }
     }
@@ -163,8 +163,8 @@ where
     /// and live spans. Each frame goes in its own short critical section.
     ///
     /// Optional: the sender looks at the down channel on its own every
-    /// [`REQUEST_CHECK`](Self::REQUEST_CHECK) span and event operations in thread mode, and
-    /// serves what it finds there. Call `poll` where the firmware may go quiet for long (an
+    /// [`REQUEST_CHECK`](Self::REQUEST_CHECK) new spans, events and span clones in thread
+    /// mode, and serves what it finds there. Call `poll` where the firmware may go quiet for long (an
     /// idle loop, a timer), so that a host that attaches then is served at once, and to write
     /// pending reports. Not from inside a critical section (a level change rebuilds tracing's
     /// interest cache).

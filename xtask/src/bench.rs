@@ -704,21 +704,28 @@ impl Report<'_> {
                  any subscriber under the bound. The sender's build adds {:.0} over that floor: \
                  the sender ({:.0}), the protocol's hand encoder ({:.0}; no serde or postcard \
                  code is linked), more of `core` ({:.0}: `core::fmt` for the messages formatted \
-                 on the target), `compiler_builtins` ({:.0}: `memcpy` and the float \
-                 conversions of the values sent), the application's and tracing-core's code \
+                 on the target), `compiler_builtins` ({:.0}: the float conversions of \
+                 the values sent), the application's and tracing-core's code \
                  that a real subscriber keeps alive ({:.0} and {:.0}: field visits, \
                  `Value::record`), constants ({:.0}) and what no symbol covers ({:.0}). The \
                  largest items are listed above: the per-frame writer (`Output::put`: seal, \
-                 zero scan, ring offsets, and rtt-target's own `write` as the fallback of a \
-                 blocking channel), the out-of-line encoder of the rare messages \
-                 (`Message::write_cold`), the text and constant paths of `record_debug` and \
-                 `ValueVisitor::text`, and each `Subscriber` method with its own inlined path \
-                 to the ring. Next: one generic-free copy of the state machine behind the \
-                 `Subscriber` methods (spans, call sites and the sealing of frames as one \
-                 non-generic core over slices; today `new_span`, `event`, `enter`, `exit` and \
-                 `try_close` each inline theirs), the call-site announcement written from the \
-                 metadata without the field-name buffer, the fallback of a blocking channel \
-                 written by the sender's own ring code instead of rtt-target's. With \
+                 zero scan, ring offsets; the wait of a blocking channel is the sender's own \
+                 few instructions, rtt-target's `write` and `read` are not linked), the \
+                 out-of-line encoder of the rare messages (`Message::write_cold`), `poll` \
+                 (the requests' reader and decoder; `memcpy` is not linked: the frames go into \
+                 the ring by word moves, the requests into the splitter a byte at a time, and \
+                 `init` writes the link and identity in place), `core::fmt::Formatter::pad` \
+                 (reached through `<&str as Display>::fmt` from \
+                 `core::panicking::assert_failed_inner`, tracing-core's `assert_eq!` in \
+                 `DefaultCallsite::register`; the null build's copy of it does without), the \
+                 text and constant paths of `ValueVisitor::text`, and each `Subscriber` \
+                 method with its own inlined path to the ring. Next: one generic-free copy of \
+                 that path behind the `Subscriber` methods (one call per operation: a few \
+                 instructions each, which the event and exit budgets do not have today, so it \
+                 needs instructions found elsewhere first), the rare messages' encoder \
+                 (`Message::write_cold`) and `poll`'s request decoder trimmed, the call-site \
+                 announcement written from the metadata without the field-name buffer (260 \
+                 bytes of RAM). With \
                  {tracing:.0} bytes of `tracing` alone, 3.5× defmt-rtt needs the sender's \
                  whole share under {:.0} bytes, and 2× defmt-rtt ({:.0} bytes) is below what \
                  `tracing` alone adds: neither is reachable while tracing-core and `core::fmt` \
