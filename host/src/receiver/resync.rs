@@ -147,12 +147,7 @@ impl Receiver {
             self.enter(id);
         }
         self.exception = exception;
-        let gone: Vec<SpanId> = self
-            .spans
-            .keys()
-            .filter(|id| !live.contains(id))
-            .copied()
-            .collect();
+        let gone: Vec<SpanId> = self.spans.keys().filter(|id| !live.contains(id)).collect();
         let closes = gone.len() as u64;
         for id in gone {
             self.remove_span(id);
