@@ -28,6 +28,7 @@
 mod catalog;
 mod error;
 mod flash;
+mod halt;
 mod memory;
 mod options;
 #[cfg(test)]
