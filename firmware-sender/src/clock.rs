@@ -13,7 +13,8 @@
 ///
 /// Ready ones, with the `cortex-m` feature: [`Dwt`](crate::Dwt) (the cycle counter) and
 /// [`SysTickMs`](crate::SysTickMs) (milliseconds from SysTick); [`init!`](crate::init) takes
-/// them as `clock = dwt(HZ)` and `clock = systick(HZ)`.
+/// them as `clock = dwt(HZ)` and `clock = systick(HZ)`. With the `embassy-time` feature:
+/// [`EmbassyTime`] (`clock = embassy()`).
 ///
 /// # Examples
 ///
@@ -30,13 +31,13 @@
 /// }
 /// ```
 ///
-/// A 64-bit timer, or an embassy monotonic:
+/// A 64-bit timer, or an RTIC monotonic:
 ///
 /// ```ignore
-/// struct Embassy;
-/// impl rtt_tunnel_sender::Clock for Embassy {
+/// struct Timer64;
+/// impl rtt_tunnel_sender::Clock for Timer64 {
 ///     fn now() -> u64 {
-///         embassy_time::Instant::now().as_ticks()
+///         my_hal::timer64_ticks()
 ///     }
 /// }
 /// ```
@@ -50,6 +51,28 @@ pub trait Clock {
     /// The current time in ticks. Called once per span or event operation, from thread mode
     /// and from interrupts, outside any critical section.
     fn now() -> u64;
+}
+
+/// Timestamps from `embassy-time` (feature `embassy-time`): [`embassy_time::Instant::now`]'s
+/// ticks, 64 bits at [`embassy_time::TICK_HZ`] (the `tick-hz-*` feature the firmware picks,
+/// 1 MHz by default). The time driver is the firmware's (its HAL's `time-driver-*` feature);
+/// [`init!`](crate::init) takes this clock as `clock = embassy()`.
+#[cfg(feature = "embassy-time")]
+#[derive(Debug, Clone, Copy)]
+pub struct EmbassyTime;
+
+#[cfg(feature = "embassy-time")]
+impl EmbassyTime {
+    /// The tick rate, for [`Identity::tick_hz`](crate::Identity::tick_hz).
+    pub const TICK_HZ: u64 = embassy_time::TICK_HZ;
+}
+
+#[cfg(feature = "embassy-time")]
+impl Clock for EmbassyTime {
+    #[inline(always)]
+    fn now() -> u64 {
+        embassy_time::Instant::now().as_ticks()
+    }
 }
 
 /// Ticks from `since` to `now`, modulo `2^BITS`, read as a signed `BITS`-bit number: negative

@@ -33,7 +33,9 @@
 ///
 /// - `clock = dwt(CORE_HZ)`: the DWT cycle counter ([`Dwt`](crate::Dwt), turned on here);
 ///   `clock = systick(CORE_HZ)`: milliseconds from SysTick ([`SysTickMs`](crate::SysTickMs)),
-///   programmed here; `clock = custom(Type, TICK_HZ)`: any [`Clock`](crate::Clock) of yours.
+///   programmed here; `clock = embassy()`: `embassy-time`'s `Instant` at its `TICK_HZ`
+///   (`EmbassyTime`, feature `embassy-time`; the time driver is the firmware's);
+///   `clock = custom(Type, TICK_HZ)`: any [`Clock`](crate::Clock) of yours.
 /// - `up = BYTES`: the rtt-tunnel up channel's size (default 1024).
 /// - `terminal = BYTES`: a `Terminal` up channel for rtt-target's `rprintln!`.
 /// - `defmt = BYTES`: a `defmt` up channel for defmt's logger (sender feature `defmt`).
@@ -90,6 +92,9 @@ macro_rules! __init_clock {
     (@type custom ($ty:ty, $hz:expr)) => {
         $ty
     };
+    (@type embassy ()) => {
+        $crate::EmbassyTime
+    };
     (@hz dwt ($hz:expr)) => {
         ($hz) as u64
     };
@@ -99,6 +104,9 @@ macro_rules! __init_clock {
     (@hz custom ($ty:ty, $hz:expr)) => {
         ($hz) as u64
     };
+    (@hz embassy ()) => {
+        $crate::EmbassyTime::TICK_HZ
+    };
     (@start dwt ($hz:expr)) => {
         $crate::Dwt::start()
     };
@@ -106,6 +114,9 @@ macro_rules! __init_clock {
         $crate::SysTickMs::start(($hz) as u32)
     };
     (@start custom ($ty:ty, $hz:expr)) => {
+        ()
+    };
+    (@start embassy ()) => {
         ()
     };
     (@handler systick ($hz:expr)) => {

@@ -260,16 +260,14 @@
 //!   is cortex-m-rt's read-only data, from the linker symbols `__srodata` and `__erodata`
 //!   that its `link.x` defines. Firmware linked without cortex-m-rt turns it off (it would not
 //!   link) and calls [`Tunnel::set_flash`], or sends every text in full.
+//! - `embassy-time`: the [`EmbassyTime`] clock (`embassy_time::Instant`, at
+//!   `embassy_time::TICK_HZ`), `init!(clock = embassy())`; the firmware links a time driver.
 //!
 //! ```toml
 //! rtt-tunnel-sender = { version = "0.1", default-features = false } # no rtt-target
 //! rtt-tunnel-sender = { version = "0.1", features = ["defmt"] }
 //! rtt-tunnel-sender = { version = "0.1", features = ["cortex-m", "panic-handler"] }
 //! ```
-//!
-//! No `embassy-time` clock: implement [`Clock`] in one line with
-//! `embassy_time::Instant::now().as_ticks()` (see its docs) and pass it to
-//! `init!(clock = custom(MyClock, embassy_time::TICK_HZ))`.
 //!
 //! A critical-section implementation must be linked in, as for any user of the
 //! `critical-section` crate: on a single-core Cortex-M, cortex-m's
@@ -319,6 +317,8 @@ pub use alloc::OneShotAlloc;
 #[cfg(feature = "cortex-m")]
 pub use board::{boot_count, flush_registered, register_flush, Dwt, SysTickMs};
 pub use clock::Clock;
+#[cfg(feature = "embassy-time")]
+pub use clock::EmbassyTime;
 pub use error::InitError;
 pub use identity::Identity;
 pub use link::{Link, MemoryLink};

@@ -5,7 +5,11 @@
 //! GDB is the one that runs on hardware. On Cortex-M a probe reads memory through the debug
 //! access port without stopping the core: no halts, and the reader's extra check for a target
 //! that resets between two reads is on. [`Pacer::new(false)`](crate::rtt::Pacer) paces such a
-//! link: poll again at once while data comes, back off when idle.
+//! link: poll again at once while data comes, back off when idle. While it reads, it asks the
+//! core's status every 100 ms (no halt): a firmware halted on a semihosting exit ends the run
+//! with its code ([`MemoryError::TargetExited`](crate::memory::MemoryError::TargetExited), the
+//! ring drained first), a `SYS_WRITEC`/`SYS_WRITE0` text is kept as its console
+//! ([`ProbeMemory::console`]) and the core resumed.
 //!
 //! [`ProbeOptions`] hold what probe-rs's own tools take: the chip's name, which probe
 //! ([`ProbeSelector`], `VID:PID[:SERIAL]`), the wire's speed and [`Protocol`], connecting
@@ -28,6 +32,7 @@
 mod catalog;
 mod error;
 mod flash;
+mod halt;
 mod memory;
 mod options;
 #[cfg(test)]

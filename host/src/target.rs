@@ -222,10 +222,15 @@ impl OpenTarget {
         }
     }
 
-    /// What the firmware printed on the semihosting console (QEMU's standard output, when
-    /// captured); empty without QEMU.
+    /// What the firmware printed on the semihosting console: QEMU's standard output (when
+    /// captured), or what a probe found it writing (`SYS_WRITEC`, `SYS_WRITE0`).
     pub fn console(&self) -> String {
-        self.qemu.as_ref().map(Qemu::stdout).unwrap_or_default()
+        match (&self.qemu, &self.link) {
+            (Some(qemu), _) => qemu.stdout(),
+            #[cfg(feature = "probe-rs")]
+            (None, Link::Probe(probe)) => probe.console().to_owned(),
+            _ => String::new(),
+        }
     }
 
     /// Lets a target behind a GDB server (not one in QEMU) run on without a debugger: sends

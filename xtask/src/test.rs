@@ -9,8 +9,10 @@ use crate::run::run as sh;
 /// The crates that run on the target: checked and built for every thumb target.
 const NO_STD_CRATES: [&str; 2] = ["rtt-tunnel-protocol", "rtt-tunnel-sender"];
 
-/// The sender's Cortex-M features, checked on every thumb target.
-const SENDER_CORTEX_M: &str = "rtt-tunnel-sender/cortex-m,rtt-tunnel-sender/panic-handler";
+/// The sender's Cortex-M features and its `embassy-time` clock (a library build needs no time
+/// driver), checked on every thumb target.
+const SENDER_CORTEX_M: &str =
+    "rtt-tunnel-sender/cortex-m,rtt-tunnel-sender/panic-handler,rtt-tunnel-sender/embassy-time";
 
 /// The real-board examples: each its own workspace under `boards/`, checked and built from its
 /// directory so that its `.cargo/config.toml` (target, runner, shared target dir) applies.

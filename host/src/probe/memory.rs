@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::ops::Range;
+use std::time::Instant;
 
 use probe_rs::config::{Registry, TargetSelector};
 use probe_rs::probe::list::Lister;
@@ -12,6 +13,7 @@ use crate::memory::{Access, MemoryError, TargetMemory};
 
 use super::catalog::{choose_probe, list_probes, resolve_chip};
 use super::error::{connect_error, memory_error, open_error, ConnectContext, ProbeError};
+use super::halt::{halt_action, HaltAction, STATUS_EVERY};
 use super::options::{AfterConnect, ProbeOptions};
 
 /// Target memory reached through a debug probe, with probe-rs.
@@ -52,6 +54,13 @@ pub struct ProbeMemory {
     probe: String,
     speed_khz: Option<u32>,
     ram: Vec<Range<u64>>,
+    /// When the core's status was last read (for a semihosting request).
+    status_read: Option<Instant>,
+    /// The firmware's semihosting exit (or unserved request) was reported: the ring is read
+    /// on, for the final drain, without asking again.
+    ended: bool,
+    /// What the firmware printed through semihosting (`SYS_WRITEC`, `SYS_WRITE0`).
+    console: String,
 }
 
 impl fmt::Debug for ProbeMemory {
@@ -158,6 +167,9 @@ impl ProbeMemory {
             probe,
             speed_khz: None,
             ram,
+            status_read: None,
+            ended: false,
+            console: String::new(),
         })
     }
 
@@ -190,6 +202,63 @@ impl ProbeMemory {
             .map_err(|e| memory_error(e, Access::Read, 0xE000_EDF0, 4))
     }
 
+    /// What the firmware printed through semihosting (`SYS_WRITEC`, `SYS_WRITE0`) so far.
+    pub fn console(&self) -> &str {
+        &self.console
+    }
+
+    /// Every [`STATUS_EVERY`], before a read: the core's status (probe-rs's `Core::status`,
+    /// which does not halt the core), for a firmware halted on a semihosting request. An exit
+    /// is reported once as [`MemoryError::TargetExited`], so that the session drains what is
+    /// left in the ring (the halted core's memory still reads) and ends with the firmware's
+    /// code; a console write is kept ([`console`](Self::console)) and the core resumed; any
+    /// other request is reported once as the target gone, since the core would wait for an
+    /// answer forever.
+    fn check_status(&mut self) -> Result<(), MemoryError> {
+        const DHCSR: u64 = 0xE000_EDF0;
+        if self.ended
+            || self
+                .status_read
+                .is_some_and(|at| at.elapsed() < STATUS_EVERY)
+        {
+            return Ok(());
+        }
+        self.status_read = Some(Instant::now());
+        let mut core = self
+            .session
+            .core(self.core)
+            .map_err(|e| memory_error(e, Access::Read, DHCSR, 4))?;
+        let status = core
+            .status()
+            .map_err(|e| memory_error(e, Access::Read, DHCSR, 4))?;
+        match halt_action(status) {
+            HaltAction::Continue => Ok(()),
+            HaltAction::Exit(code) => {
+                self.ended = true;
+                Err(MemoryError::TargetExited { code })
+            }
+            HaltAction::Print(request) => {
+                let text = request
+                    .read(&mut core)
+                    .map_err(|e| memory_error(e, Access::Read, DHCSR, 4))?;
+                core.run()
+                    .map_err(|e| memory_error(e, Access::Write, DHCSR, 4))?;
+                self.console.push_str(&text);
+                Ok(())
+            }
+            HaltAction::Unserved(command) => {
+                self.ended = true;
+                Err(MemoryError::Disconnected {
+                    reason: format!(
+                        "the firmware halted on a semihosting request that host-receiver does \
+                         not serve ({command:?}; it serves the exits, SYS_WRITEC and SYS_WRITE0: \
+                         print on an RTT channel instead)"
+                    ),
+                })
+            }
+        }
+    }
+
     /// The probe-rs session, for anything else (run control, other cores).
     pub fn session_mut(&mut self) -> &mut Session {
         &mut self.session
@@ -214,6 +283,7 @@ impl ProbeMemory {
 
 impl TargetMemory for ProbeMemory {
     fn read(&mut self, address: u64, buf: &mut [u8]) -> Result<(), MemoryError> {
+        self.check_status()?;
         let len = buf.len();
         let mut core = self.core_handle(Access::Read, address, len)?;
         core.read(address, buf)
@@ -235,6 +305,7 @@ impl TargetMemory for ProbeMemory {
             self.read(address, &mut word)?;
             return Ok(u32::from_le_bytes(word));
         }
+        self.check_status()?;
         let mut core = self.core_handle(Access::Read, address, 4)?;
         core.read_word_32(address)
             .map_err(|e| memory_error(e, Access::Read, address, 4))

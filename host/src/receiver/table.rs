@@ -140,12 +140,12 @@ impl<K: SmallId, V> IdTable<K, V> {
         self.dense_len = 0;
     }
 
-    /// The ids present (by value: the small ones are not stored as keys).
+    /// The ids present, small ones in order first.
     pub fn keys(&self) -> impl Iterator<Item = K> + '_ {
         self.dense
             .iter()
             .enumerate()
-            .filter(|(_, v)| v.is_some())
+            .filter(|(_, slot)| slot.is_some())
             .map(|(i, _)| K::from_index(i as u32))
             .chain(self.sparse.keys().copied())
     }
@@ -216,6 +216,9 @@ mod tests {
         values.sort_unstable();
         let max = u64::from(u32::MAX);
         assert_eq!(values, [0, 10, 70, u64::from(DENSE - 1), max]);
+        let mut keys: Vec<u32> = table.keys().map(|k| k.0).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, [0, 7, DENSE - 1, DENSE, u32::MAX]);
         for v in table.values_mut() {
             *v += 1;
         }
