@@ -65,9 +65,16 @@ impl<const N: usize> CallsiteTable<N> {
         ((key as u32 >> 2).wrapping_mul(0x9e37_79b9) >> 16) as usize & (N - 1)
     }
 
-    /// The id of a call site, given one if it is new; `None` when the table is full.
+    /// The id and entry of a call site, given one if it is new; `None` when the table is full.
     #[inline]
-    pub(crate) fn id_of(&mut self, meta: &'static Metadata<'static>) -> Option<u32> {
+    pub(crate) fn id_of(&mut self, meta: &'static Metadata<'static>) -> Option<(u32, &Entry)> {
+        let index = self.index_of(meta)?;
+        Some((index as u32, self.entries.get(index)?))
+    }
+
+    /// The index of a call site's entry, added if it is new; `None` when the table is full.
+    #[inline(always)]
+    fn index_of(&mut self, meta: &'static Metadata<'static>) -> Option<usize> {
         let mut at = Self::home(meta as *const Metadata<'static> as usize);
         for _ in 0..N {
             let slot = self.slots.get_mut(at)?;
@@ -80,12 +87,12 @@ impl<const N: usize> CallsiteTable<N> {
                 };
                 self.entries.push(entry).ok()?;
                 *slot = self.entries.len() as u8;
-                return Some(u32::from(*slot) - 1);
+                return Some(usize::from(*slot) - 1);
             }
             let index = usize::from(*slot) - 1;
             let entry = self.entries.get(index)?;
             if core::ptr::eq(entry.meta, meta) {
-                return Some(index as u32);
+                return Some(index);
             }
             at = (at + 1) & (N - 1);
         }

@@ -306,7 +306,7 @@ impl<
     /// are due; `false` if one of them could not be written.
     #[inline(always)]
     fn prepare<C: Clock>(&mut self, now: u64, callsite: Option<u32>) -> bool {
-        if (self.hello_pending || self.unreported_drops > 0) && !self.send_reports::<C>(now) {
+        if !self.ready::<C>(now) {
             return false;
         }
         let Some(id) = callsite else { return true };

@@ -193,7 +193,8 @@ where
             let callsite = st
                 .callsites
                 .id_of(meta)
-                .filter(|&cs| st.callsites.get(cs).map(|e| e.announce) != Some(Announce::TooLarge));
+                .filter(|(_, entry)| entry.announce != Announce::TooLarge)
+                .map(|(cs, _)| cs);
             let reserved =
                 callsite.and_then(|cs| Some((st.spans.insert(meta, cs, stored)?, cs, on_wire)));
             if reserved.is_none() {
@@ -280,9 +281,7 @@ where
         let meta = event.metadata();
         let parent = ParentOf::of(event.is_contextual(), event.parent());
         let resolved = self.tunnel.with_state(|st| {
-            let callsite = st.callsites.id_of(meta);
-            let entry = callsite.and_then(|cs| st.callsites.get(cs));
-            let (Some(callsite), Some(entry)) = (callsite, entry) else {
+            let Some((callsite, entry)) = st.callsites.id_of(meta) else {
                 st.stats.events_untracked = st.stats.events_untracked.saturating_add(1);
                 return None;
             };

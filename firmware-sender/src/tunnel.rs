@@ -169,10 +169,15 @@ where
     /// pending reports. Not from inside a critical section (a level change rebuilds tracing's
     /// interest cache).
     pub fn poll(&self) {
+        self.serve();
+    }
+
+    /// [`poll`](Self::poll), saying whether the ring filled up or nothing is pending.
+    fn serve(&self) -> Flush {
         if let Some(Some(filter)) = self.with_state(|s| s.read_requests()) {
             self.set_level(level::from_wire(filter));
         }
-        self.write_pending();
+        self.write_pending()
     }
 
     /// Keeps [`poll`](Self::poll)ing until nothing is pending: the `Dropped` report, what a
@@ -200,10 +205,7 @@ where
     #[must_use = "`false` means frames are still pending"]
     pub fn flush(&self, tries: u32, mut wait: impl FnMut()) -> bool {
         for _ in 0..tries {
-            if let Some(Some(filter)) = self.with_state(|s| s.read_requests()) {
-                self.set_level(level::from_wire(filter));
-            }
-            if self.write_pending() == Flush::Idle {
+            if self.serve() == Flush::Idle {
                 return true;
             }
             wait();
