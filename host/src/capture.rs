@@ -395,12 +395,10 @@ impl<R: Read> CaptureReader<R> {
         let kind = head[0];
         let len = u32::from_le_bytes([head[1], head[2], head[3], head[4]]);
         if len > MAX_RECORD {
-            self.done = true;
-            return Err(CaptureError::Corrupt {
-                path: self.path.clone(),
-                offset: start,
-                reason: format!("a record of {len} bytes, more than the {MAX_RECORD} allowed"),
-            });
+            return Err(self.corrupt(
+                start,
+                format!("a record of {len} bytes, more than the {MAX_RECORD} allowed"),
+            ));
         }
         // Read what is there, not what the length claims: memory follows the file.
         let mut payload = Vec::new();
@@ -420,12 +418,10 @@ impl<R: Read> CaptureReader<R> {
             },
             KIND_BOOT => {
                 if payload.len() < 12 {
-                    self.done = true;
-                    return Err(CaptureError::Corrupt {
-                        path: self.path.clone(),
-                        offset: start,
-                        reason: format!("a boot record of {} bytes, less than 12", payload.len()),
-                    });
+                    return Err(self.corrupt(
+                        start,
+                        format!("a boot record of {} bytes, less than 12", payload.len()),
+                    ));
                 }
                 let (boot, rest) = payload.split_at(4);
                 let (tick_hz, firmware) = rest.split_at(8);
@@ -441,12 +437,10 @@ impl<R: Read> CaptureReader<R> {
                     .map(|len| u32::from_le_bytes(len.try_into().expect("4 bytes")) as usize)
                     .filter(|&len| len <= payload.len() - 4);
                 let Some(len) = len else {
-                    self.done = true;
-                    return Err(CaptureError::Corrupt {
-                        path: self.path.clone(),
-                        offset: start,
-                        reason: "a data+defmt record whose defmt length runs past its end".into(),
-                    });
+                    return Err(self.corrupt(
+                        start,
+                        "a data+defmt record whose defmt length runs past its end",
+                    ));
                 };
                 let data = payload.split_off(4 + len);
                 payload.drain(..4);
@@ -457,15 +451,13 @@ impl<R: Read> CaptureReader<R> {
             }
             KIND_FLASH_TEXT => {
                 if payload.len() < 8 {
-                    self.done = true;
-                    return Err(CaptureError::Corrupt {
-                        path: self.path.clone(),
-                        offset: start,
-                        reason: format!(
+                    return Err(self.corrupt(
+                        start,
+                        format!(
                             "a flash text record of {} bytes, less than 8",
                             payload.len()
                         ),
-                    });
+                    ));
                 }
                 let (address, text) = payload.split_at(8);
                 Record::FlashText {
@@ -483,6 +475,16 @@ impl<R: Read> CaptureReader<R> {
         CaptureError::Io {
             path: self.path.clone(),
             source,
+        }
+    }
+
+    /// A record that cannot be what it claims: the reader ends there.
+    fn corrupt(&mut self, offset: u64, reason: impl Into<String>) -> CaptureError {
+        self.done = true;
+        CaptureError::Corrupt {
+            path: self.path.clone(),
+            offset,
+            reason: reason.into(),
         }
     }
 

@@ -168,12 +168,7 @@ impl fmt::Display for SessionStats {
             (l.call_sites_not_persisted, "call sites not persisted"),
             (l.firmware_dropped, "firmware identities dropped"),
         ];
-        let mut first = true;
-        for (count, what) in reached.into_iter().filter(|(n, _)| *n > 0) {
-            let lead = if first { "; bounds reached: " } else { ", " };
-            first = false;
-            write!(f, "{lead}{count} {what}")?;
-        }
+        write_counts(f, "; bounds reached: ", reached)?;
         if self.spans_open > 0 {
             write!(
                 f,
@@ -207,14 +202,24 @@ impl fmt::Display for SessionStats {
             (c.values_dropped, "values left out (FRAME)"),
             (c.values_truncated, "values cut (FRAME)"),
         ];
-        let mut first = true;
-        for (count, what) in overflow.into_iter().filter(|(n, _)| *n > 0) {
-            let lead = if first { "; target capacity: " } else { ", " };
-            first = false;
-            write!(f, "{lead}{count} {what}")?;
-        }
+        write_counts(f, "; target capacity: ", overflow)?;
         Ok(())
     }
+}
+
+/// `{lead}{count} {what}, {count} {what}` for the counts above 0; nothing when none is.
+fn write_counts<N: Into<u64>>(
+    f: &mut fmt::Formatter<'_>,
+    lead: &str,
+    counts: impl IntoIterator<Item = (N, &'static str)>,
+) -> fmt::Result {
+    let mut sep = lead;
+    let counts = counts.into_iter().map(|(n, what)| (n.into(), what));
+    for (count, what) in counts.filter(|&(n, _): &(u64, _)| n > 0) {
+        write!(f, "{sep}{count} {what}")?;
+        sep = ", ";
+    }
+    Ok(())
 }
 
 /// Splitter, decoder, capture tap, defmt interleave and counters: everything between a byte

@@ -3,10 +3,10 @@
 //! records; placeholders that say why when none has them; never a panic.
 
 mod receiver_support;
+mod sim_support;
 
 use receiver_support::*;
-use std::io::{self, Write};
-use std::sync::{Arc, Mutex};
+use sim_support::SharedBuf;
 
 use rtt_tunnel_host::capture::{replay, CaptureReader, CaptureWriter, Record};
 use rtt_tunnel_host::memory::{MemoryFlash, SimMemory};
@@ -117,20 +117,6 @@ fn a_reference_is_read_once_from_the_receivers_source_and_shown_with_its_text() 
     assert_eq!(messages(&log), ["ready", "ready"]);
 }
 
-/// A `Write` into a shared buffer: the capture file.
-#[derive(Clone, Default)]
-struct SharedBuf(Arc<Mutex<Vec<u8>>>);
-
-impl Write for SharedBuf {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 #[test]
 fn target_memory_resolves_a_reference_and_the_capture_records_it_for_replay() {
     // Target memory with the text in its flash, as a session without an ELF reads it.
@@ -165,7 +151,7 @@ fn target_memory_resolves_a_reference_and_the_capture_records_it_for_replay() {
     assert_eq!(memory.stats().reads, 1, "one read of target memory");
 
     // The capture: the poll's data, then the text it needed, once.
-    let file = file.0.lock().unwrap().clone();
+    let file = file.bytes();
     let records: Vec<Record> = CaptureReader::new(&file[..])
         .unwrap()
         .collect::<Result<_, _>>()

@@ -12,7 +12,7 @@ use rtt_tunnel_host::capture::{replay, CaptureReader, CaptureSource, CaptureWrit
 use rtt_tunnel_host::pipeline::{Drain, DrainEnd, Pipeline, Pulled};
 use rtt_tunnel_host::receiver::Receiver;
 use rtt_tunnel_host::rtt::RttReader;
-use rtt_tunnel_protocol::{Frame, Message, Parent, Request, Value};
+use rtt_tunnel_protocol::{Message, Parent, Request, Value};
 use sim_support::{options, target, wire};
 use tracing_core::dispatcher;
 
@@ -21,17 +21,7 @@ const UP: usize = 1;
 
 /// The preamble of boot 1, then `message`, as the target writes them.
 fn stream(message: Message<'_>) -> Vec<u8> {
-    let mut bytes = wire(standard_preamble(1));
-    let mut buf = [0u8; 512];
-    let n = Frame {
-        exception: 0,
-        dt: 1,
-        message,
-    }
-    .encode(&mut buf)
-    .unwrap();
-    bytes.extend_from_slice(&buf[..n]);
-    bytes
+    wire(standard_preamble(1).into_iter().chain([message]))
 }
 
 #[test]

@@ -32,18 +32,7 @@ pub fn run(extra: &[String]) -> Result<()> {
     install::qemu()?;
 
     let firmware = build_firmware()?;
-    sh(
-        "cargo",
-        &["build", "-p", "host-receiver", "--no-default-features"],
-    )?;
-    let host_receiver = host_target_dir().join("debug").join("host-receiver");
-    if !host_receiver.is_file() {
-        bail!(
-            "cargo built host-receiver, but {} is not there (is build.target-dir set in a \
-             cargo config? set CARGO_TARGET_DIR instead)",
-            host_receiver.display()
-        );
-    }
+    let host_receiver = build_host_receiver()?;
 
     let firmware = firmware
         .to_str()
@@ -65,6 +54,23 @@ pub fn run(extra: &[String]) -> Result<()> {
     let mut command = Command::new(&host_receiver);
     command.args(&args).current_dir(root());
     exec(command)
+}
+
+/// `host-receiver` built (debug, no default features); its path.
+pub(crate) fn build_host_receiver() -> Result<PathBuf> {
+    sh(
+        "cargo",
+        &["build", "-p", "host-receiver", "--no-default-features"],
+    )?;
+    let host_receiver = host_target_dir().join("debug").join("host-receiver");
+    if !host_receiver.is_file() {
+        bail!(
+            "cargo built host-receiver, but {} is not there (is build.target-dir set in a \
+             cargo config? set CARGO_TARGET_DIR instead)",
+            host_receiver.display()
+        );
+    }
+    Ok(host_receiver)
 }
 
 /// Builds the demo firmware into `boards/target` (its own target directory, as the tests do,

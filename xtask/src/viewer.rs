@@ -25,7 +25,7 @@ use std::process::{Command, Stdio};
 use anyhow::{bail, ensure, Context, Result};
 use serde_json::Value;
 
-use crate::demo::{build_firmware, host_target_dir, MACHINE};
+use crate::demo::{build_firmware, build_host_receiver, host_target_dir, MACHINE};
 use crate::install;
 use crate::run::{root, run as sh};
 
@@ -46,11 +46,7 @@ pub fn run() -> Result<()> {
     let speedscope = install_speedscope(&out)?;
 
     let firmware = build_firmware()?;
-    sh(
-        "cargo",
-        &["build", "-p", "host-receiver", "--no-default-features"],
-    )?;
-    let host_receiver = host_target_dir().join("debug").join("host-receiver");
+    let host_receiver = build_host_receiver()?;
     let live = out.join("demo.json");
     let replayed = out.join("replay.json");
     let recording = out.join("demo.rttcap");

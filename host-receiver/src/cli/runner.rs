@@ -45,19 +45,16 @@ fn flash(chip: &str, cmd: &RunnerCmd) -> Result<()> {
     use std::collections::HashMap;
 
     let image = FlashImage::read(&cmd.elf)?;
-    let source = super::source::Source::Probe {
-        target: super::source::ProbeTarget {
-            chip: chip.to_owned(),
-            probe: cmd.probe.clone(),
-            speed_khz: cmd.speed,
-            protocol: cmd.protocol,
-            connect_under_reset: cmd.connect_under_reset,
-            reset: false,
-        },
-        locate: rtt_tunnel_host::target::Locate::ChipRam,
-    };
-    let Target::Probe(options) = source.target()? else {
-        unreachable!("a probe source opens a probe")
+    let Target::Probe(options) = super::source::probe_target(&super::source::ProbeTarget {
+        chip: chip.to_owned(),
+        probe: cmd.probe.clone(),
+        speed_khz: cmd.speed,
+        protocol: cmd.protocol,
+        connect_under_reset: cmd.connect_under_reset,
+        reset: false,
+    })?
+    else {
+        unreachable!("probe options open a probe")
     };
     let mut probe = ProbeMemory::open(&options).context("before flashing")?;
     eprintln!(

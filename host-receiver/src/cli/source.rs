@@ -212,7 +212,7 @@ impl Source {
 
 /// The probe options `target` asks for.
 #[cfg(feature = "probe-rs")]
-fn probe_target(target: &ProbeTarget) -> Result<Target> {
+pub(super) fn probe_target(target: &ProbeTarget) -> Result<Target> {
     use rtt_tunnel_host::probe::{ProbeOptions, Protocol, Startup};
 
     let mut options = ProbeOptions::new(target.chip.clone())

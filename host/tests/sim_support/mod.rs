@@ -49,7 +49,7 @@ pub fn options() -> RttOptions {
 }
 
 /// Frames built by hand, 1 tick apart.
-pub fn wire(messages: impl IntoIterator<Item = Message<'static>>) -> Vec<u8> {
+pub fn wire<'a>(messages: impl IntoIterator<Item = Message<'a>>) -> Vec<u8> {
     let mut out = Vec::new();
     for message in messages {
         let mut buf = [0u8; 512];
