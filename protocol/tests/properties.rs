@@ -765,6 +765,24 @@ fn cobs_block_boundaries_round_trip() {
 }
 
 /// The values of `message`, if it has any.
+/// A decoded value as [`by_bits`] gives it: field, value (an `f64` as 0.0), the `f64`'s bits.
+type ByBits<'a> = Result<(u8, Value<'a>, Option<u64>), rtt_tunnel_protocol::DecodeError>;
+
+/// A decoded value in a form `==` compares as the wire does: an `f64` by its bits, so that a
+/// NaN equals the same NaN.
+fn by_bits<'a>(
+    read: impl IntoIterator<Item = Result<FieldValue<'a>, rtt_tunnel_protocol::DecodeError>>,
+) -> Vec<ByBits<'a>> {
+    read.into_iter()
+        .map(|r| {
+            r.map(|v| match v.value {
+                Value::F64(x) => (v.field, Value::F64(0.0), Some(x.to_bits())),
+                value => (v.field, value, None),
+            })
+        })
+        .collect()
+}
+
 fn values_of<'a>(message: &Message<'a>) -> Option<Values<'a>> {
     match *message {
         Message::Event { values, .. }
@@ -786,8 +804,8 @@ proptest! {
         let deferred = Frame::decode_deferred(&raw).unwrap();
         prop_assert_eq!(deferred, checked);
         if let Some(values) = values_of(&deferred.message) {
-            let read: Vec<_> = values.try_iter().collect();
-            let expected: Vec<_> = values.iter().map(Ok).collect();
+            let read = by_bits(values.try_iter());
+            let expected = by_bits(values.iter().map(Ok));
             prop_assert_eq!(read, expected);
         }
     }
@@ -831,8 +849,7 @@ proptest! {
         let read: Vec<_> = values.try_iter().collect();
         match Values::decode(&bytes) {
             Ok(checked) => {
-                let expected: Vec<_> = checked.iter().map(Ok).collect();
-                prop_assert_eq!(read, expected);
+                prop_assert_eq!(by_bits(read), by_bits(checked.iter().map(Ok)));
             }
             Err(error) => {
                 prop_assert_eq!(read.last(), Some(&Err(error)));
