@@ -639,6 +639,21 @@ impl<'a> FieldNames<'a> {
     }
 }
 
+impl FieldNames<'_> {
+    /// Writes the names for [`Message::write_cold`](crate::Message): a decoded list as the
+    /// bytes it was decoded from (the same bytes), without decoding it again.
+    pub(crate) fn write_cold(&self, w: &mut wire::Cold<'_, '_>) {
+        match self.repr {
+            NamesRepr::Names(names) => {
+                for name in names {
+                    w.str(name);
+                }
+            }
+            NamesRepr::Encoded(bytes) => w.raw(bytes),
+        }
+    }
+}
+
 impl PartialEq for FieldNames<'_> {
     fn eq(&self, other: &Self) -> bool {
         self.iter().eq(other.iter())
