@@ -179,6 +179,18 @@ impl<'w, 'b> ValueVisitor<'w, 'b> {
         }
     }
 
+    /// An `i128` (`signed`, its bits in `value`) or a `u128`: one copy of the 128-bit path for
+    /// both, out of line (128-bit values are rare on a microcontroller).
+    #[inline(never)]
+    fn push_128(&mut self, field: &Field, value: u128, signed: bool) {
+        let value = if signed {
+            Value::I128(value as i128)
+        } else {
+            Value::U128(value)
+        };
+        self.push(field, value);
+    }
+
     /// A text formatted into the frame (cut at the limit), or a constant the host keeps. One
     /// copy for every caller: `format` is a trait object.
     #[inline(never)]
@@ -285,11 +297,11 @@ impl Visit for ValueVisitor<'_, '_> {
     }
 
     fn record_i128(&mut self, field: &Field, value: i128) {
-        self.push(field, Value::I128(value));
+        self.push_128(field, value as u128, true);
     }
 
     fn record_u128(&mut self, field: &Field, value: u128) {
-        self.push(field, Value::U128(value));
+        self.push_128(field, value, false);
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
