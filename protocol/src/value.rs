@@ -427,12 +427,12 @@ impl<'b> ValuesWriter<'b> {
             return Err(EncodeError::BufferFull);
         };
         let mut out = Out::new(room);
-        out.varint(header)?;
+        out.varint_cold(header)?;
         if decided == Constant::Same {
             self.len = start + out.len();
             return Ok(Pushed::Same);
         }
-        out.varint(text_len as u32)?;
+        out.varint_cold(text_len as u32)?;
         let to = start + out.len();
         move_down(self.buf, text_at, to, text_len);
         self.len = to + text_len;
@@ -474,25 +474,11 @@ impl ValuesWriter<'_> {
     }
 }
 
-/// Moves `len` bytes at `from` down to `to` (`to <= from`): inline for a short text, in a
-/// function of its own beyond. Byte by byte either way: a text sits at most 2 bytes too far,
-/// and loops of our own keep `memmove` out of the firmware.
-#[inline(always)]
-fn move_down(buf: &mut [MaybeUninit<u8>], from: usize, to: usize, len: usize) {
-    if len <= 16 {
-        move_bytes_down(buf, from, to, len);
-    } else {
-        move_long_down(buf, from, to, len);
-    }
-}
-
+/// Moves `len` bytes at `from` down to `to` (`to <= from`), byte by byte: a text sits at most
+/// 2 bytes too far, and a loop of our own keeps `memmove` out of the firmware. Out of line,
+/// as are the varints around it: a formatted text costs its formatting far more.
 #[inline(never)]
-fn move_long_down(buf: &mut [MaybeUninit<u8>], from: usize, to: usize, len: usize) {
-    move_bytes_down(buf, from, to, len);
-}
-
-#[inline(always)]
-fn move_bytes_down(buf: &mut [MaybeUninit<u8>], from: usize, to: usize, len: usize) {
+fn move_down(buf: &mut [MaybeUninit<u8>], from: usize, to: usize, len: usize) {
     if to == from || from + len > buf.len() {
         return;
     }
