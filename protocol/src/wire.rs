@@ -129,7 +129,7 @@ impl<'o, 'b> Cold<'o, 'b> {
     /// A `u8`, `u16` or `u32` (a tag, an id, a discriminant) as postcard writes it.
     #[inline(never)]
     pub(crate) fn int(&mut self, value: u32) {
-        self.full |= self.out.varint(value).is_err();
+        self.full |= self.out.varint_cold(value).is_err();
     }
 
     /// A `u64`.
@@ -141,7 +141,7 @@ impl<'o, 'b> Cold<'o, 'b> {
     /// Raw bytes (values, field names or span ids already encoded).
     #[inline(never)]
     pub(crate) fn raw(&mut self, bytes: &[u8]) {
-        self.full |= self.out.bytes(bytes).is_err();
+        self.full |= self.out.bytes_cold(bytes).is_err();
     }
 
     /// A `&str`.
