@@ -131,6 +131,22 @@ fn static_text<'a>(field: &Field, value: &'a (dyn fmt::Debug + 'a)) -> Option<&'
     unsafe { (*data).as_str() }
 }
 
+/// `bytes` as tracing-core's `HexBytes` writes them: `[`, each byte as two lowercase hex
+/// digits, separated by a space, `]`. One character at a time, so that no piece of it is ever
+/// taken for a text in flash (as `HexBytes`, it writes `[` first, from the stack).
+fn hex_bytes(w: &mut dyn fmt::Write, bytes: &[u8]) -> fmt::Result {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    w.write_char('[')?;
+    for (i, &byte) in bytes.iter().enumerate() {
+        if i > 0 {
+            w.write_char(' ')?;
+        }
+        w.write_char(char::from(DIGITS[usize::from(byte >> 4)]))?;
+        w.write_char(char::from(DIGITS[usize::from(byte & 0xf)]))?;
+    }
+    w.write_char(']')
+}
+
 /// Writes each visited value into the frame.
 ///
 /// `Debug` and `Display` values are formatted straight into the frame, cut at `text_limit`
@@ -315,8 +331,17 @@ impl Visit for ValueVisitor<'_, '_> {
         self.whole_text(index, value, false);
     }
 
-    // `record_error` (with tracing-core's `std` feature) and `record_bytes` keep their
-    // defaults, which format the value and call `record_debug`.
+    // `record_error` (with tracing-core's `std` feature) keeps its default, which formats
+    // the value and calls `record_debug`.
+
+    /// The text of the default (tracing-core's `HexBytes` as `Debug`: `[01 ff]`), written
+    /// without `core::fmt`'s integer formatting (`{:02x}` per byte), which it alone brings in.
+    fn record_bytes(&mut self, field: &Field, value: &[u8]) {
+        let Some(index) = self.index(field) else {
+            return;
+        };
+        self.text(index, &|w| hex_bytes(w, value));
+    }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         let Some(index) = self.index(field) else {
