@@ -133,9 +133,10 @@ impl<'a> FieldValue<'a> {
             Value::U128(v) => out.varint128(v),
             Value::F64(v) => out.bytes(&v.to_le_bytes()),
             Value::Str(s) | Value::Debug { text: s, .. } | Value::Constant(s) => out.str(s),
+            // Once per call site: out of line.
             Value::FlashText { offset, len } => {
-                out.varint(offset)?;
-                out.varint(len)
+                out.varint_cold(offset)?;
+                out.varint_cold(len)
             }
         }
     }
@@ -466,9 +467,9 @@ impl ValuesWriter<'_> {
             return Err(EncodeError::BufferFull);
         };
         let mut out = Out::new(room);
-        out.varint(header)?;
-        out.varint(offset)?;
-        out.varint(len as u32)?;
+        out.varint_cold(header)?;
+        out.varint_cold(offset)?;
+        out.varint_cold(len as u32)?;
         self.len = start + out.len();
         Ok(Pushed::Whole)
     }
