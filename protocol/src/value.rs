@@ -532,7 +532,8 @@ impl<'b> Truncating<'b> {
 }
 
 impl fmt::Write for Truncating<'_> {
-    #[inline]
+    // Not `#[inline]`: an inline function is compiled again in each crate that makes a
+    // `dyn Write` of it, and LTO keeps every copy (this crate's and the sender's, 250 bytes each).
     fn write_str(&mut self, s: &str) -> fmt::Result {
         match self.state {
             EMPTY => {
