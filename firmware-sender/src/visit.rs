@@ -293,9 +293,8 @@ impl<'w, 'b> ValueVisitor<'w, 'b> {
     /// The value did not fit: leave an empty text marked as cut in its place.
     fn no_room(&mut self, index: u8) {
         self.cut.dropped += 1;
-        // `push_fmt` with no room for text marks it truncated; it fails only when not even the
-        // value's header fits.
-        let _ = self.writer.push_fmt(index, 0, |w| w.write_char('…'));
+        // Not even the header fits: nothing to mark.
+        let _ = self.writer.push_cut(index);
     }
 }
 

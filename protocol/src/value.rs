@@ -338,6 +338,22 @@ impl<'b> ValuesWriter<'b> {
         Ok(())
     }
 
+    /// Appends the mark of a value that found no room: an empty text marked as cut
+    /// ([`Value::Debug`] with `truncated`), where [`push_fmt`](Self::push_fmt) with a limit of 0
+    /// writes the same bytes for any text, and with the same room needed (the header and a
+    /// text length, reserved in front of the text).
+    pub fn push_cut(&mut self, field: u8) -> Result<(), EncodeError> {
+        const HEADER_MAX: usize = 2;
+        if self.len + HEADER_MAX + 2 > self.buf.len() {
+            return Err(EncodeError::BufferFull);
+        }
+        let value = Value::Debug {
+            text: "",
+            truncated: true,
+        };
+        self.push(field, value)
+    }
+
     /// Appends `value` formatted with `Debug`, cut at a character boundary after at most
     /// `limit` bytes (and at whatever room the buffer has left). Returns whether it was cut.
     ///
