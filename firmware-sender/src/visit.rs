@@ -147,6 +147,15 @@ fn hex_bytes(w: &mut dyn fmt::Write, bytes: &[u8]) -> fmt::Result {
     w.write_char(']')
 }
 
+/// The kinds of number of [`ValueVisitor::push_number`].
+#[derive(Clone, Copy)]
+enum Number {
+    I64,
+    F64,
+    I128,
+    U128,
+}
+
 /// Writes each visited value into the frame.
 ///
 /// `Debug` and `Display` values are formatted straight into the frame, cut at `text_limit`
@@ -195,14 +204,16 @@ impl<'w, 'b> ValueVisitor<'w, 'b> {
         }
     }
 
-    /// An `i128` (`signed`, its bits in `value`) or a `u128`: one copy of the 128-bit path for
-    /// both, out of line (128-bit values are rare on a microcontroller).
+    /// The numbers that the hot paths do not carry (`i64`, `f64`, `i128`, `u128`: the bits of
+    /// each in `bits`): one out-of-line copy of their encoders for all four, rather than one
+    /// inlined into each `record_*`.
     #[inline(never)]
-    fn push_128(&mut self, field: &Field, value: u128, signed: bool) {
-        let value = if signed {
-            Value::I128(value as i128)
-        } else {
-            Value::U128(value)
+    fn push_number(&mut self, field: &Field, bits: u128, kind: Number) {
+        let value = match kind {
+            Number::I64 => Value::I64(bits as i64),
+            Number::F64 => Value::F64(f64::from_bits(bits as u64)),
+            Number::I128 => Value::I128(bits as i128),
+            Number::U128 => Value::U128(bits),
         };
         self.push(field, value);
     }
@@ -300,11 +311,11 @@ impl<'w, 'b> ValueVisitor<'w, 'b> {
 
 impl Visit for ValueVisitor<'_, '_> {
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.push(field, Value::F64(value));
+        self.push_number(field, u128::from(value.to_bits()), Number::F64);
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.push(field, Value::I64(value));
+        self.push_number(field, value as u128, Number::I64);
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
@@ -312,11 +323,11 @@ impl Visit for ValueVisitor<'_, '_> {
     }
 
     fn record_i128(&mut self, field: &Field, value: i128) {
-        self.push_128(field, value as u128, true);
+        self.push_number(field, value as u128, Number::I128);
     }
 
     fn record_u128(&mut self, field: &Field, value: u128) {
-        self.push_128(field, value, false);
+        self.push_number(field, value, Number::U128);
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
