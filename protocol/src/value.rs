@@ -568,22 +568,25 @@ impl fmt::Write for Truncating<'_> {
             _ => self.state = MORE,
         }
         let at = self.len;
-        if let Some(dst) = self.buf.get_mut(at..at + s.len()) {
-            wire::copy(dst, s.as_bytes());
-            self.len = at + s.len();
-            return Ok(());
+        let mut n = s.len();
+        let room = self.buf.len().saturating_sub(at);
+        if n > room {
+            // Cut at the last character boundary that fits.
+            n = room;
+            while !s.is_char_boundary(n) {
+                n -= 1;
+            }
         }
-        // Cut at the last character boundary that fits.
-        let mut n = self.buf.len().saturating_sub(at).min(s.len());
-        while !s.is_char_boundary(n) {
-            n -= 1;
-        }
+        // One copy for the whole piece and for the part of it that fits.
         if let (Some(dst), Some(src)) = (self.buf.get_mut(at..at + n), s.as_bytes().get(..n)) {
             wire::copy(dst, src);
         }
         self.len = at + n;
-        self.state = CUT;
-        Err(fmt::Error)
+        if n < s.len() {
+            self.state = CUT;
+            return Err(fmt::Error);
+        }
+        Ok(())
     }
 }
 
