@@ -114,7 +114,6 @@ impl<'b> Out<'b> {
 /// than fast: each field is one call to the out-of-line writer of its shape, with no check at
 /// the call; a field that does not fit is left out and remembered, and [`finish`](Self::finish)
 /// reports it (what was written is then of no use).
-///
 pub(crate) struct Cold<'o, 'b> {
     out: &'o mut Out<'b>,
     full: bool,
