@@ -241,7 +241,7 @@
 //! - **Flash**: about 23 KiB for the whole tracing stack next to a firmware that only writes
 //!   RTT (`BENCHMARKS.md`, the demo-like application), of which about 8 KiB is `tracing`
 //!   itself (the same application into a subscriber that does nothing): the sender (10 KiB),
-//!   the protocol's hand encoder (2.6 KiB; the rare messages through one out-of-line copy),
+//!   the protocol's hand encoder (2.2 KiB; the rare messages through one out-of-line copy),
 //!   more of `core::fmt` and the float conversions, and the code and metadata of the
 //!   firmware's own call sites. No serde or postcard code, no `memcpy`, and neither
 //!   rtt-target's `write` nor its `read` is linked.

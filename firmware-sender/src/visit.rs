@@ -131,6 +131,31 @@ fn static_text<'a>(field: &Field, value: &'a (dyn fmt::Debug + 'a)) -> Option<&'
     unsafe { (*data).as_str() }
 }
 
+/// `bytes` as tracing-core's `HexBytes` writes them: `[`, each byte as two lowercase hex
+/// digits, separated by a space, `]`. One character at a time, so that no piece of it is ever
+/// taken for a text in flash (as `HexBytes`, it writes `[` first, from the stack).
+fn hex_bytes(w: &mut dyn fmt::Write, bytes: &[u8]) -> fmt::Result {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    w.write_char('[')?;
+    for (i, &byte) in bytes.iter().enumerate() {
+        if i > 0 {
+            w.write_char(' ')?;
+        }
+        w.write_char(char::from(DIGITS[usize::from(byte >> 4)]))?;
+        w.write_char(char::from(DIGITS[usize::from(byte & 0xf)]))?;
+    }
+    w.write_char(']')
+}
+
+/// The kinds of number of [`ValueVisitor::push_number`].
+#[derive(Clone, Copy)]
+enum Number {
+    I64,
+    F64,
+    I128,
+    U128,
+}
+
 /// Writes each visited value into the frame.
 ///
 /// `Debug` and `Display` values are formatted straight into the frame, cut at `text_limit`
@@ -177,6 +202,20 @@ impl<'w, 'b> ValueVisitor<'w, 'b> {
         if self.writer.push(index, value).is_err() {
             self.no_room(index);
         }
+    }
+
+    /// The numbers that the hot paths do not carry (`i64`, `f64`, `i128`, `u128`: the bits of
+    /// each in `bits`): one out-of-line copy of their encoders for all four, rather than one
+    /// inlined into each `record_*`.
+    #[inline(never)]
+    fn push_number(&mut self, field: &Field, bits: u128, kind: Number) {
+        let value = match kind {
+            Number::I64 => Value::I64(bits as i64),
+            Number::F64 => Value::F64(f64::from_bits(bits as u64)),
+            Number::I128 => Value::I128(bits as i128),
+            Number::U128 => Value::U128(bits),
+        };
+        self.push(field, value);
     }
 
     /// A text formatted into the frame (cut at the limit), or a constant the host keeps. One
@@ -265,19 +304,19 @@ impl<'w, 'b> ValueVisitor<'w, 'b> {
     /// The value did not fit: leave an empty text marked as cut in its place.
     fn no_room(&mut self, index: u8) {
         self.cut.dropped += 1;
-        // `push_fmt` with no room for text marks it truncated; it fails only when not even the
-        // value's header fits.
-        let _ = self.writer.push_fmt(index, 0, |w| w.write_char('…'));
+        // Not even the header fits: nothing to mark. (`black_box`: not a tail call, which moved
+        // the epilogue away from the end of `whole_text`'s hot path, one branch more there.)
+        core::hint::black_box(self.writer.push_cut(index)).ok();
     }
 }
 
 impl Visit for ValueVisitor<'_, '_> {
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.push(field, Value::F64(value));
+        self.push_number(field, u128::from(value.to_bits()), Number::F64);
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.push(field, Value::I64(value));
+        self.push_number(field, value as u128, Number::I64);
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
@@ -285,11 +324,11 @@ impl Visit for ValueVisitor<'_, '_> {
     }
 
     fn record_i128(&mut self, field: &Field, value: i128) {
-        self.push(field, Value::I128(value));
+        self.push_number(field, value as u128, Number::I128);
     }
 
     fn record_u128(&mut self, field: &Field, value: u128) {
-        self.push(field, Value::U128(value));
+        self.push_number(field, value, Number::U128);
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
@@ -303,8 +342,17 @@ impl Visit for ValueVisitor<'_, '_> {
         self.whole_text(index, value, false);
     }
 
-    // `record_error` (with tracing-core's `std` feature) and `record_bytes` keep their
-    // defaults, which format the value and call `record_debug`.
+    // `record_error` (with tracing-core's `std` feature) keeps its default, which formats
+    // the value and calls `record_debug`.
+
+    /// The text of the default (tracing-core's `HexBytes` as `Debug`: `[01 ff]`), written
+    /// without `core::fmt`'s integer formatting (`{:02x}` per byte), which it alone brings in.
+    fn record_bytes(&mut self, field: &Field, value: &[u8]) {
+        let Some(index) = self.index(field) else {
+            return;
+        };
+        self.text(index, &|w| hex_bytes(w, value));
+    }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         let Some(index) = self.index(field) else {

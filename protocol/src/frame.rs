@@ -149,8 +149,9 @@ impl<'b> FrameBuilder<'b> {
             out: &mut Out<'_>,
             mut ids: impl Iterator<Item = crate::SpanId> + Clone,
         ) -> Result<(), EncodeError> {
-            out.varint(wire::len32(ids.clone().count())?)?;
-            ids.try_for_each(|id| out.varint(id.0))
+            // Written after a loss only: the varints out of line.
+            out.varint_cold(wire::len32(ids.clone().count())?)?;
+            ids.try_for_each(|id| out.varint_cold(id.0))
         }
         let mut out = Out::new(self.rest());
         out.byte(crate::message::tag::RESYNC as u8)?;

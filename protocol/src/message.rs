@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{DecodeError, EncodeError};
 use crate::value::{FieldNames, Values};
-use crate::wire::{self, Emit, Inline, Out, Outline};
+use crate::wire::{self, Cold, Out};
 use crate::PROTOCOL_VERSION;
 
 /// A span as the target names it on the wire. `0` is [`SpanId::UNTRACKED`].
@@ -387,13 +387,26 @@ impl Level {
 
 impl Parent {
     #[inline(always)]
-    fn write<E: Emit>(self, out: &mut Out<'_>) -> Result<(), EncodeError> {
+    fn write(self, out: &mut Out<'_>) -> Result<(), EncodeError> {
         match self {
             Parent::Current => out.byte(0),
             Parent::Root => out.byte(1),
             Parent::Explicit(id) => {
                 out.byte(2)?;
-                E::varint(out, id.0)
+                out.varint(id.0)
+            }
+        }
+    }
+
+    /// [`write`](Self::write) for the rare messages.
+    #[inline(never)]
+    fn write_cold(self, w: &mut Cold<'_, '_>) {
+        match self {
+            Parent::Current => w.int(0),
+            Parent::Root => w.int(1),
+            Parent::Explicit(id) => {
+                w.int(2);
+                w.int(id.0);
             }
         }
     }
@@ -415,20 +428,6 @@ impl<'a> Message<'a> {
     /// kind is known at the call (a sender's spans and events), only its own arm remains.
     #[inline(always)]
     pub(crate) fn write(&self, out: &mut Out<'_>) -> Result<(), EncodeError> {
-        self.write_with::<Inline>(out)
-    }
-
-    /// [`write`](Self::write) as one out-of-line copy whose varints and byte strings are
-    /// written by out-of-line helpers: for a sender's rare messages (`Hello`, `Dropped`,
-    /// announcements, re-sent spans), which then cost their code once.
-    #[inline(never)]
-    pub(crate) fn write_cold(&self, out: &mut Out<'_>) -> Result<(), EncodeError> {
-        self.write_with::<Outline>(out)
-    }
-
-    /// The encoder, with `E` writing the varints and byte strings.
-    #[inline(always)]
-    fn write_with<E: Emit>(&self, out: &mut Out<'_>) -> Result<(), EncodeError> {
         match *self {
             Message::Event {
                 callsite,
@@ -436,14 +435,14 @@ impl<'a> Message<'a> {
                 values,
             } => {
                 match (parent, tag::compact(callsite.0, tag::K_EVENT)) {
-                    (Parent::Current, Some(t)) => E::varint(out, t)?,
+                    (Parent::Current, Some(t)) => out.varint(t)?,
                     _ => {
                         out.byte(tag::EVENT as u8)?;
-                        E::varint(out, callsite.0)?;
-                        parent.write::<E>(out)?;
+                        out.varint(callsite.0)?;
+                        parent.write(out)?;
                     }
                 }
-                E::bytes(out, values.as_bytes())
+                out.bytes(values.as_bytes())
             }
             Message::NewSpan {
                 id,
@@ -453,43 +452,43 @@ impl<'a> Message<'a> {
             } => {
                 match (parent, tag::compact(callsite.0, tag::K_NEW_SPAN)) {
                     (Parent::Current, Some(t)) => {
-                        E::varint(out, t)?;
-                        E::varint(out, id.0)?;
+                        out.varint(t)?;
+                        out.varint(id.0)?;
                     }
                     _ => {
                         out.byte(tag::NEW_SPAN as u8)?;
-                        E::varint(out, id.0)?;
-                        E::varint(out, callsite.0)?;
-                        parent.write::<E>(out)?;
+                        out.varint(id.0)?;
+                        out.varint(callsite.0)?;
+                        parent.write(out)?;
                     }
                 }
-                E::bytes(out, values.as_bytes())
+                out.bytes(values.as_bytes())
             }
-            Message::Enter(id) => span_message::<E>(out, id, tag::K_ENTER, tag::ENTER),
-            Message::Exit(id) => span_message::<E>(out, id, tag::K_EXIT, tag::EXIT),
-            Message::Close(id) => span_message::<E>(out, id, tag::K_CLOSE, tag::CLOSE),
+            Message::Enter(id) => span_message(out, id, tag::K_ENTER, tag::ENTER),
+            Message::Exit(id) => span_message(out, id, tag::K_EXIT, tag::EXIT),
+            Message::Close(id) => span_message(out, id, tag::K_CLOSE, tag::CLOSE),
             Message::Clone(id) => {
                 out.byte(tag::CLONE as u8)?;
-                E::varint(out, id.0)
+                out.varint(id.0)
             }
             Message::Record { span, values } => {
                 out.byte(tag::RECORD as u8)?;
-                E::varint(out, span.0)?;
-                E::bytes(out, values.as_bytes())
+                out.varint(span.0)?;
+                out.bytes(values.as_bytes())
             }
             Message::FollowsFrom { span, follows } => {
                 out.byte(tag::FOLLOWS_FROM as u8)?;
-                E::varint(out, span.0)?;
-                E::varint(out, follows.0)
+                out.varint(span.0)?;
+                out.varint(follows.0)
             }
             Message::Dropped { frames } => {
                 out.byte(tag::DROPPED as u8)?;
-                E::varint(out, frames)
+                out.varint(frames)
             }
             Message::Hello(h) => {
                 out.byte(tag::HELLO as u8)?;
-                E::varint(out, u32::from(h.version))?;
-                E::varint(out, h.boot)?;
+                out.varint(u32::from(h.version))?;
+                out.varint(h.boot)?;
                 out.varint64(h.tick_hz)?;
                 out.str(h.firmware)?;
                 out.varint(h.flash_base)?;
@@ -497,7 +496,7 @@ impl<'a> Message<'a> {
             }
             Message::CallSite(c) => {
                 out.byte(tag::CALLSITE as u8)?;
-                E::varint(out, c.id.0)?;
+                out.varint(c.id.0)?;
                 out.byte(c.kind.wire())?;
                 out.byte(c.level.wire())?;
                 out.str(c.name)?;
@@ -508,7 +507,7 @@ impl<'a> Message<'a> {
                     None => out.byte(0)?,
                     Some(line) => {
                         out.byte(1)?;
-                        E::varint(out, line)?;
+                        out.varint(line)?;
                     }
                 }
                 for name in c.fields.iter() {
@@ -518,10 +517,10 @@ impl<'a> Message<'a> {
             }
             Message::LiveSpan(s) => {
                 out.byte(tag::LIVE_SPAN as u8)?;
-                E::varint(out, s.id.0)?;
-                E::varint(out, s.callsite.0)?;
-                s.parent.write::<E>(out)?;
-                E::varint(out, s.entered)
+                out.varint(s.id.0)?;
+                out.varint(s.callsite.0)?;
+                s.parent.write(out)?;
+                out.varint(s.entered)
             }
             Message::Resync(r) => {
                 out.byte(tag::RESYNC as u8)?;
@@ -537,6 +536,124 @@ impl<'a> Message<'a> {
                 out.varint(c.values_truncated)
             }
         }
+    }
+
+    /// The same bytes as [`write`](Self::write), from one out-of-line copy for a sender's
+    /// rare messages (`Hello`, `Dropped`, announcements, re-sent spans, `Status`), small
+    /// rather than fast: every field is one call to the out-of-line writer of its shape
+    /// ([`Cold`]: varint, string, optional string, raw bytes), and the room is checked once,
+    /// at the end.
+    #[inline(never)]
+    pub(crate) fn write_cold(&self, out: &mut Out<'_>) -> Result<(), EncodeError> {
+        let mut w = Cold::new(out);
+        match *self {
+            Message::Event {
+                callsite,
+                parent,
+                values,
+            } => {
+                match (parent, tag::compact(callsite.0, tag::K_EVENT)) {
+                    (Parent::Current, Some(t)) => w.int(t),
+                    _ => {
+                        w.int(tag::EVENT);
+                        w.int(callsite.0);
+                        parent.write_cold(&mut w);
+                    }
+                }
+                w.raw(values.as_bytes());
+            }
+            Message::NewSpan {
+                id,
+                callsite,
+                parent,
+                values,
+            } => {
+                match (parent, tag::compact(callsite.0, tag::K_NEW_SPAN)) {
+                    (Parent::Current, Some(t)) => {
+                        w.int(t);
+                        w.int(id.0);
+                    }
+                    _ => {
+                        w.int(tag::NEW_SPAN);
+                        w.int(id.0);
+                        w.int(callsite.0);
+                        parent.write_cold(&mut w);
+                    }
+                }
+                w.raw(values.as_bytes());
+            }
+            Message::Enter(id) => span_message_cold(&mut w, id, tag::K_ENTER, tag::ENTER),
+            Message::Exit(id) => span_message_cold(&mut w, id, tag::K_EXIT, tag::EXIT),
+            Message::Close(id) => span_message_cold(&mut w, id, tag::K_CLOSE, tag::CLOSE),
+            Message::Clone(id) => {
+                w.int(tag::CLONE);
+                w.int(id.0);
+            }
+            Message::Record { span, values } => {
+                w.int(tag::RECORD);
+                w.int(span.0);
+                w.raw(values.as_bytes());
+            }
+            Message::FollowsFrom { span, follows } => {
+                w.int(tag::FOLLOWS_FROM);
+                w.int(span.0);
+                w.int(follows.0);
+            }
+            Message::Dropped { frames } => {
+                w.int(tag::DROPPED);
+                w.int(frames);
+            }
+            Message::Hello(h) => {
+                w.int(tag::HELLO);
+                w.int(u32::from(h.version));
+                w.int(h.boot);
+                w.int64(h.tick_hz);
+                w.str(h.firmware);
+                w.int(h.flash_base);
+                w.int(h.flash_len);
+            }
+            Message::CallSite(c) => {
+                w.int(tag::CALLSITE);
+                w.int(c.id.0);
+                w.int(u32::from(c.kind.wire()));
+                w.int(u32::from(c.level.wire()));
+                w.str(c.name);
+                w.str(c.target);
+                w.opt_str(c.module_path);
+                w.opt_str(c.file);
+                match c.line {
+                    None => w.int(0),
+                    Some(line) => {
+                        w.int(1);
+                        w.int(line);
+                    }
+                }
+                c.fields.write_cold(&mut w);
+            }
+            Message::LiveSpan(s) => {
+                w.int(tag::LIVE_SPAN);
+                w.int(s.id.0);
+                w.int(s.callsite.0);
+                s.parent.write_cold(&mut w);
+                w.int(s.entered);
+            }
+            Message::Resync(r) => {
+                w.int(tag::RESYNC);
+                w.int(r.live.count);
+                w.raw(r.live.bytes);
+                w.int(r.entered.count);
+                w.raw(r.entered.bytes);
+            }
+            Message::Status(c) => {
+                w.int(tag::STATUS);
+                w.int(c.spans_untracked);
+                w.int(c.enters_untracked);
+                w.int(c.events_untracked);
+                w.int(c.values_dropped);
+                w.int(c.values_truncated);
+            }
+        }
+        w.finish()
     }
 
     /// Decodes a message from the whole of `bytes`, borrowing strings from it.
@@ -672,17 +789,23 @@ impl<'a> Message<'a> {
 
 /// `Enter`, `Exit` or `Close`: the compact tag of kind `k`, or the long form `long`.
 #[inline(always)]
-fn span_message<E: Emit>(
-    out: &mut Out<'_>,
-    id: SpanId,
-    k: u32,
-    long: u32,
-) -> Result<(), EncodeError> {
+fn span_message(out: &mut Out<'_>, id: SpanId, k: u32, long: u32) -> Result<(), EncodeError> {
     match tag::compact(id.0, k) {
-        Some(t) => E::varint(out, t),
+        Some(t) => out.varint(t),
         None => {
             out.byte(long as u8)?;
-            E::varint(out, id.0)
+            out.varint(id.0)
+        }
+    }
+}
+
+/// [`span_message`] for [`Message::write_cold`].
+fn span_message_cold(w: &mut Cold<'_, '_>, id: SpanId, k: u32, long: u32) {
+    match tag::compact(id.0, k) {
+        Some(t) => w.int(t),
+        None => {
+            w.int(long);
+            w.int(id.0);
         }
     }
 }

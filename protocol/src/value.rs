@@ -133,9 +133,10 @@ impl<'a> FieldValue<'a> {
             Value::U128(v) => out.varint128(v),
             Value::F64(v) => out.bytes(&v.to_le_bytes()),
             Value::Str(s) | Value::Debug { text: s, .. } | Value::Constant(s) => out.str(s),
+            // Once per call site: out of line.
             Value::FlashText { offset, len } => {
-                out.varint(offset)?;
-                out.varint(len)
+                out.varint_cold(offset)?;
+                out.varint_cold(len)
             }
         }
     }
@@ -337,6 +338,22 @@ impl<'b> ValuesWriter<'b> {
         Ok(())
     }
 
+    /// Appends the mark of a value that found no room: an empty text marked as cut
+    /// ([`Value::Debug`] with `truncated`), where [`push_fmt`](Self::push_fmt) with a limit of 0
+    /// writes the same bytes for any text, and with the same room needed (the header and a
+    /// text length, reserved in front of the text).
+    pub fn push_cut(&mut self, field: u8) -> Result<(), EncodeError> {
+        const HEADER_MAX: usize = 2;
+        if self.len + HEADER_MAX + 2 > self.buf.len() {
+            return Err(EncodeError::BufferFull);
+        }
+        let value = Value::Debug {
+            text: "",
+            truncated: true,
+        };
+        self.push(field, value)
+    }
+
     /// Appends `value` formatted with `Debug`, cut at a character boundary after at most
     /// `limit` bytes (and at whatever room the buffer has left). Returns whether it was cut.
     ///
@@ -427,12 +444,12 @@ impl<'b> ValuesWriter<'b> {
             return Err(EncodeError::BufferFull);
         };
         let mut out = Out::new(room);
-        out.varint(header)?;
+        out.varint_cold(header)?;
         if decided == Constant::Same {
             self.len = start + out.len();
             return Ok(Pushed::Same);
         }
-        out.varint(text_len as u32)?;
+        out.varint_cold(text_len as u32)?;
         let to = start + out.len();
         move_down(self.buf, text_at, to, text_len);
         self.len = to + text_len;
@@ -466,33 +483,19 @@ impl ValuesWriter<'_> {
             return Err(EncodeError::BufferFull);
         };
         let mut out = Out::new(room);
-        out.varint(header)?;
-        out.varint(offset)?;
-        out.varint(len as u32)?;
+        out.varint_cold(header)?;
+        out.varint_cold(offset)?;
+        out.varint_cold(len as u32)?;
         self.len = start + out.len();
         Ok(Pushed::Whole)
     }
 }
 
-/// Moves `len` bytes at `from` down to `to` (`to <= from`): inline for a short text, in a
-/// function of its own beyond. Byte by byte either way: a text sits at most 2 bytes too far,
-/// and loops of our own keep `memmove` out of the firmware.
-#[inline(always)]
-fn move_down(buf: &mut [MaybeUninit<u8>], from: usize, to: usize, len: usize) {
-    if len <= 16 {
-        move_bytes_down(buf, from, to, len);
-    } else {
-        move_long_down(buf, from, to, len);
-    }
-}
-
+/// Moves `len` bytes at `from` down to `to` (`to <= from`), byte by byte: a text sits at most
+/// 2 bytes too far, and a loop of our own keeps `memmove` out of the firmware. Out of line,
+/// as are the varints around it: a formatted text costs its formatting far more.
 #[inline(never)]
-fn move_long_down(buf: &mut [MaybeUninit<u8>], from: usize, to: usize, len: usize) {
-    move_bytes_down(buf, from, to, len);
-}
-
-#[inline(always)]
-fn move_bytes_down(buf: &mut [MaybeUninit<u8>], from: usize, to: usize, len: usize) {
+fn move_down(buf: &mut [MaybeUninit<u8>], from: usize, to: usize, len: usize) {
     if to == from || from + len > buf.len() {
         return;
     }
@@ -545,7 +548,8 @@ impl<'b> Truncating<'b> {
 }
 
 impl fmt::Write for Truncating<'_> {
-    #[inline]
+    // Not `#[inline]`: an inline function is compiled again in each crate that makes a
+    // `dyn Write` of it, and LTO keeps every copy (this crate's and the sender's, 250 bytes each).
     fn write_str(&mut self, s: &str) -> fmt::Result {
         match self.state {
             EMPTY => {
@@ -564,22 +568,25 @@ impl fmt::Write for Truncating<'_> {
             _ => self.state = MORE,
         }
         let at = self.len;
-        if let Some(dst) = self.buf.get_mut(at..at + s.len()) {
-            wire::copy(dst, s.as_bytes());
-            self.len = at + s.len();
-            return Ok(());
+        let mut n = s.len();
+        let room = self.buf.len().saturating_sub(at);
+        if n > room {
+            // Cut at the last character boundary that fits.
+            n = room;
+            while !s.is_char_boundary(n) {
+                n -= 1;
+            }
         }
-        // Cut at the last character boundary that fits.
-        let mut n = self.buf.len().saturating_sub(at).min(s.len());
-        while !s.is_char_boundary(n) {
-            n -= 1;
-        }
+        // One copy for the whole piece and for the part of it that fits.
         if let (Some(dst), Some(src)) = (self.buf.get_mut(at..at + n), s.as_bytes().get(..n)) {
             wire::copy(dst, src);
         }
         self.len = at + n;
-        self.state = CUT;
-        Err(fmt::Error)
+        if n < s.len() {
+            self.state = CUT;
+            return Err(fmt::Error);
+        }
+        Ok(())
     }
 }
 
@@ -636,6 +643,21 @@ impl<'a> FieldNames<'a> {
             out.str(name)?;
         }
         Ok(out.len())
+    }
+}
+
+impl FieldNames<'_> {
+    /// Writes the names for [`Message::write_cold`](crate::Message): a decoded list as the
+    /// bytes it was decoded from (the same bytes), without decoding it again.
+    pub(crate) fn write_cold(&self, w: &mut wire::Cold<'_, '_>) {
+        match self.repr {
+            NamesRepr::Names(names) => {
+                for name in names {
+                    w.str(name);
+                }
+            }
+            NamesRepr::Encoded(bytes) => w.raw(bytes),
+        }
     }
 }
 

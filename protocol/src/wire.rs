@@ -110,43 +110,65 @@ impl<'b> Out<'b> {
     }
 }
 
-/// How an encoder writes varints and byte strings: [`Inline`] where the code is inlined into
-/// a caller that knows the message (a sender's hot path), [`Outline`] through one
-/// out-of-line copy of each (the messages a sender writes rarely, all in one function).
-pub(crate) trait Emit {
-    /// [`Out::varint`].
-    fn varint(out: &mut Out<'_>, value: u32) -> Result<(), EncodeError>;
-    /// [`Out::bytes`].
-    fn bytes(out: &mut Out<'_>, bytes: &[u8]) -> Result<(), EncodeError>;
+/// A writer for the messages a sender writes rarely (`Message::write_cold`), small rather
+/// than fast: each field is one call to the out-of-line writer of its shape, with no check at
+/// the call; a field that does not fit is left out and remembered, and [`finish`](Self::finish)
+/// reports it (what was written is then of no use).
+pub(crate) struct Cold<'o, 'b> {
+    out: &'o mut Out<'b>,
+    full: bool,
 }
 
-/// [`Emit`] inlined.
-pub(crate) struct Inline;
-
-impl Emit for Inline {
+impl<'o, 'b> Cold<'o, 'b> {
     #[inline(always)]
-    fn varint(out: &mut Out<'_>, value: u32) -> Result<(), EncodeError> {
-        out.varint(value)
+    pub(crate) fn new(out: &'o mut Out<'b>) -> Self {
+        Self { out, full: false }
     }
 
-    #[inline(always)]
-    fn bytes(out: &mut Out<'_>, bytes: &[u8]) -> Result<(), EncodeError> {
-        out.bytes(bytes)
-    }
-}
-
-/// [`Emit`] through out-of-line helpers.
-pub(crate) struct Outline;
-
-impl Emit for Outline {
-    #[inline(always)]
-    fn varint(out: &mut Out<'_>, value: u32) -> Result<(), EncodeError> {
-        out.varint_cold(value)
+    /// A `u8`, `u16` or `u32` (a tag, an id, a discriminant) as postcard writes it.
+    #[inline(never)]
+    pub(crate) fn int(&mut self, value: u32) {
+        self.full |= self.out.varint_cold(value).is_err();
     }
 
+    /// A `u64`.
+    #[inline(never)]
+    pub(crate) fn int64(&mut self, value: u64) {
+        self.full |= self.out.varint64(value).is_err();
+    }
+
+    /// Raw bytes (values, field names or span ids already encoded).
+    #[inline(never)]
+    pub(crate) fn raw(&mut self, bytes: &[u8]) {
+        self.full |= self.out.bytes_cold(bytes).is_err();
+    }
+
+    /// A `&str`.
+    #[inline(never)]
+    pub(crate) fn str(&mut self, s: &str) {
+        self.full |= self.out.str(s).is_err();
+    }
+
+    /// An `Option<&str>`.
+    #[inline(never)]
+    pub(crate) fn opt_str(&mut self, s: Option<&str>) {
+        match s {
+            None => self.int(0),
+            Some(s) => {
+                self.int(1);
+                self.str(s);
+            }
+        }
+    }
+
+    /// Whether every field fitted.
     #[inline(always)]
-    fn bytes(out: &mut Out<'_>, bytes: &[u8]) -> Result<(), EncodeError> {
-        out.bytes_cold(bytes)
+    pub(crate) fn finish(self) -> Result<(), EncodeError> {
+        if self.full {
+            Err(EncodeError::BufferFull)
+        } else {
+            Ok(())
+        }
     }
 }
 

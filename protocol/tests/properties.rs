@@ -4,9 +4,9 @@
 
 use proptest::prelude::*;
 use rtt_tunnel_protocol::{
-    CallSite, CallsiteId, Capacity, Feed, FieldNames, FieldValue, Frame, FrameError, FrameSplitter,
-    Hello, Kind, Level, LevelFilter, LiveSpan, Message, Parent, Request, Resync, SpanId, SpanIds,
-    Value, Values, ValuesWriter, PROTOCOL_VERSION,
+    CallSite, CallsiteId, Capacity, Feed, FieldNames, FieldValue, Frame, FrameBuilder, FrameError,
+    FrameSplitter, Hello, Kind, Level, LevelFilter, LiveSpan, Message, Parent, Request, Resync,
+    SpanId, SpanIds, Value, Values, ValuesWriter, PROTOCOL_VERSION,
 };
 
 /// An owned value, so that strategies can own the strings messages borrow.
@@ -561,6 +561,32 @@ proptest! {
             buf
         });
         prop_assert_eq!(ours, reference::body(&spec));
+    }
+
+    /// The out-of-line encoder of the rare messages (`FrameBuilder::push_message_cold`) writes
+    /// the same bytes, for every message kind, built by a sender (field names and span ids as
+    /// lists) or decoded (as the bytes they came in); and it fails where the inlined encoder
+    /// fails, in a buffer too small, leaving the body empty.
+    #[test]
+    fn cold_encoder_matches_postcard(spec in spec(), size in 0usize..160) {
+        let expected = reference::body(&spec);
+        let decoded = Message::decode(&expected).unwrap();
+        let cold = |msg: &Message<'_>, size: usize| {
+            let mut buf = vec![0xa5u8; size];
+            let mut frame = FrameBuilder::new(&mut buf);
+            frame.push_message_cold(msg).map(|()| frame.body().to_vec())
+        };
+        let hot = |msg: &Message<'_>, size: usize| {
+            let mut buf = vec![0x5au8; size];
+            let mut frame = FrameBuilder::new(&mut buf);
+            frame.push_message(msg).map(|()| frame.body().to_vec())
+        };
+        with_message(&spec, |msg| {
+            assert_eq!(cold(msg, 8192), Ok(expected.clone()));
+            assert_eq!(cold(msg, size), hot(msg, size));
+        });
+        prop_assert_eq!(cold(&decoded, 8192), Ok(expected.clone()));
+        prop_assert_eq!(cold(&decoded, size), hot(&decoded, size));
     }
 
     /// The same for values pushed one by one, into a buffer that starts out full of garbage

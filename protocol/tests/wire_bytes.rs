@@ -445,6 +445,40 @@ fn debug_values_are_formatted_in_place_and_cut_at_char_boundaries() {
     assert_eq!(w.len(), 303);
 }
 
+/// The mark of a value that found no room: what `push_fmt` writes for a text it has no room
+/// for, in any room left (none at all, too little for the mark, just enough, more), after
+/// other values or none.
+#[test]
+fn the_cut_mark_is_an_empty_text_marked_as_cut() {
+    let mut buf = [0u8; 8];
+    let mut w = ValuesWriter::new(&mut buf);
+    w.push_cut(3).unwrap();
+    assert_eq!(w.values().as_bytes(), [0x39, 0x00]);
+    w.push_cut(200).unwrap();
+    assert_eq!(w.values().as_bytes(), [0x39, 0x00, 0x89, 0x19, 0x00]);
+    assert!(w.push_cut(0).is_err());
+    for size in 0..12 {
+        for before in [None, Some(Value::U64(300))] {
+            for field in [0, 7, 8, 255] {
+                let mut a = [0xa5u8; 12];
+                let mut b = [0x5au8; 12];
+                let (mut wa, mut wb) = (
+                    ValuesWriter::new(&mut a[..size]),
+                    ValuesWriter::new(&mut b[..size]),
+                );
+                if let Some(v) = before {
+                    let _ = (wa.push(1, v), wb.push(1, v));
+                }
+                let marked = wa.push_cut(field).is_ok();
+                let formatted = wb.push_fmt(field, 0, |f| f.write_str("…"));
+                assert_eq!(formatted.is_ok(), marked, "{size} {before:?} {field}");
+                assert!(formatted.unwrap_or(true));
+                assert_eq!(wa.values(), wb.values(), "{size} {before:?} {field}");
+            }
+        }
+    }
+}
+
 #[test]
 fn frames() {
     assert_eq!(

@@ -61,6 +61,47 @@ fn errors_and_bytes_go_through_debug() {
     );
 }
 
+/// Bytes as tracing-core's `HexBytes` formats them (the sender writes that text itself),
+/// empty, one byte, and cut at the text limit.
+#[test]
+fn bytes_read_as_tracing_formats_them() {
+    let all: std::vec::Vec<u8> = (0..=255).collect();
+    let t = <Target>::started();
+    t.run(|| {
+        tracing::info!(empty = &b""[..], one = &b"\x0a"[..], all = &all[..]);
+    });
+    // `HexBytes`'s text, from tracing's own default `record_bytes` and `core::fmt`.
+    struct Default(String);
+    impl tracing::field::Visit for Default {
+        fn record_debug(&mut self, _: &tracing::field::Field, value: &dyn core::fmt::Debug) {
+            self.0 = std::format!("{value:?}");
+        }
+    }
+    struct Site;
+    impl tracing_core::Callsite for Site {
+        fn set_interest(&self, _: tracing_core::Interest) {}
+        fn metadata(&self) -> &tracing_core::Metadata<'_> {
+            unreachable!("only its identity is used")
+        }
+    }
+    static SITE: Site = Site;
+    let hex = |bytes: &[u8]| {
+        let fields = tracing::field::FieldSet::new(&["v"], tracing_core::identify_callsite!(&SITE));
+        let mut visitor = Default(String::new());
+        let field = fields.field("v").unwrap();
+        tracing::field::Visit::record_bytes(&mut visitor, &field, bytes);
+        visitor.0
+    };
+    assert_eq!(hex(&all[..2]), "[00 01]");
+    let cut = &hex(&all)[..128];
+    assert_eq!(
+        t.frames()[1],
+        std::format!("+0 event cs0 current 0=`[]` 1=`[0a]` 2=`{cut}…`")
+    );
+    let stats = t.tunnel.stats();
+    assert_eq!(stats.values_truncated, 1);
+}
+
 #[test]
 fn long_text_is_cut_at_the_limit_and_marked() {
     let t = <Target>::started();
