@@ -8,6 +8,7 @@
 //! once the host has made room. rtt-target's general `write` is not linked (about 340 bytes of
 //! flash).
 
+use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use rtt_target::{ChannelMode, DownChannel, UpChannel};
@@ -203,6 +204,46 @@ impl core::fmt::Debug for RttLink {
 }
 
 impl Link for RttLink {
+    /// The free space from the write offset to the read offset (one byte stays free) or to
+    /// the end of the buffer (less one when the read offset is 0), when it holds `need`.
+    #[inline(always)]
+    fn write_in_place(
+        &mut self,
+        need: usize,
+        encode: impl FnOnce(&mut [MaybeUninit<u8>]) -> usize,
+    ) -> bool {
+        // SAFETY: as in `write_whole`.
+        let d = unsafe { &*self.descriptor };
+        let (size, write) = (d.size, d.write.load(Ordering::Relaxed));
+        let read = d.read.load(Ordering::Acquire);
+        if write >= size || read >= size {
+            return false; // `write_frame` resets the offsets
+        }
+        let room = if read > write {
+            read - write - 1
+        } else {
+            size - write - usize::from(read == 0)
+        };
+        if room < need {
+            return false;
+        }
+        // SAFETY: `write + room <= size`, and those bytes are free space of the ring, which
+        // the host does not touch until the write offset moves past them.
+        let free = unsafe {
+            core::slice::from_raw_parts_mut(d.buffer.add(write).cast::<MaybeUninit<u8>>(), room)
+        };
+        let n = encode(free).min(room);
+        if n == 0 {
+            return false;
+        }
+        // `write + n < size` unless the frame ends at the end of the buffer, with the read
+        // offset not at 0 (`room`).
+        let next = if write + n == size { 0 } else { write + n };
+        // The bytes before the offset that shows them to the host.
+        d.write.store(next, Ordering::Release);
+        true
+    }
+
     #[inline]
     fn write_frame(&mut self, frame: &[u8]) -> bool {
         loop {

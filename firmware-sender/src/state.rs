@@ -16,6 +16,7 @@ use crate::clock::{self, Clock};
 use crate::entered::EnteredStack;
 use crate::level;
 use crate::maybe::Maybe;
+use crate::seal;
 use crate::spans::SpanTable;
 use crate::{Identity, Link, Stats};
 
@@ -123,10 +124,16 @@ impl<L: Link> Output<L> {
         let Some(link) = self.link.as_mut() else {
             return false;
         };
-        let Ok(bytes) = frame.seal_in(dt, crate::context::exception()) else {
-            return false;
-        };
-        if !link.write_frame(bytes) {
+        let exception = crate::context::exception();
+        // Sealed straight into the ring when the link lends it room enough in one piece;
+        // otherwise sealed here and copied.
+        let body = frame.body();
+        let written = link.write_in_place(body.len() + seal::OVERHEAD, |out| {
+            seal::encode(out, dt, exception, body)
+        }) || frame
+            .seal_in(dt, exception)
+            .is_ok_and(|bytes| link.write_frame(bytes));
+        if !written {
             return false;
         }
         self.last_written = now;
