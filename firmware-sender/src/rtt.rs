@@ -33,10 +33,6 @@ const MODE_MASK: usize = 3;
 /// The mode in which the target waits for the host to make room.
 const BLOCK_IF_FULL: usize = 2;
 
-/// Frames up to this many bytes are copied with a few word moves; longer ones with a loop of
-/// word moves.
-const SHORT_FRAME: usize = 16;
-
 /// An RTT up channel for frames and, optionally, a down channel for the host's requests.
 ///
 /// The up channel is put in [`ChannelMode::NoBlockSkip`]: a frame that does not fit is skipped
@@ -143,55 +139,20 @@ impl RttLink {
     }
 }
 
-/// Copies `src` to `dst`: a short frame with a few word moves, a long one with a loop of them.
+/// Copies `src` to `dst` a byte at a time: only frames that wrap around the end of the ring
+/// (or too long for one COBS block) come here, the others are sealed in place
+/// ([`Link::write_in_place`]); a loop of a few instructions, where word moves for each size
+/// of frame cost flash for the rare case.
 ///
 /// # Safety
 ///
 /// `dst` must be valid for `src.len()` bytes of writes.
 #[inline(always)]
 unsafe fn copy(dst: *mut u8, src: &[u8]) {
-    let (n, from) = (src.len(), src.as_ptr());
-    if n > SHORT_FRAME {
-        // Word by word, then the last word (overlapping): `memcpy` is not linked for this.
-        // SAFETY: every word lies within `0..n` of both (`16 < n`); `dst` is valid for `n`
-        // bytes (the caller).
-        unsafe {
-            let mut at = 0;
-            while at + 4 < n {
-                let word = (from.add(at) as *const u32).read_unaligned();
-                (dst.add(at) as *mut u32).write_unaligned(word);
-                // Keeps the loop a loop: without it, the compiler calls `memcpy`.
-                core::arch::asm!("", options(nostack, preserves_flags));
-                at += 4;
-            }
-            let last = (from.add(n - 4) as *const u32).read_unaligned();
-            (dst.add(n - 4) as *mut u32).write_unaligned(last);
-        }
-    } else if n >= 4 {
-        // 4 to 16 bytes: the first and the last words, and for more than 8 bytes the words
-        // after the first and before the last, overlapping where they meet: no loop, which
-        // the compiler would turn into a call to `memcpy`. Unaligned word accesses are single
-        // instructions on Armv7-M (the compiler splits them on cores without them).
-        // SAFETY: every word lies within `0..n` of both (`4 <= n`, and `8 < n` for the
-        // inner two); `dst` is valid for `n` bytes (the caller).
-        unsafe {
-            let word = |at: usize| (from.add(at) as *const u32).read_unaligned();
-            let put = |at: usize, w: u32| (dst.add(at) as *mut u32).write_unaligned(w);
-            let (first, last) = (word(0), word(n - 4));
-            if n > 8 {
-                let (second, third) = (word(4), word(n - 8));
-                put(4, second);
-                put(n - 8, third);
-            }
-            put(0, first);
-            put(n - 4, last);
-        }
-    } else {
-        for (i, &byte) in src.iter().enumerate() {
-            // SAFETY: `i < n`, and `dst` is valid for `n` bytes (the caller). Volatile, so that
-            // the compiler keeps the loop rather than calling `memcpy` for a few bytes.
-            unsafe { dst.add(i).write_volatile(byte) };
-        }
+    for (i, &byte) in src.iter().enumerate() {
+        // SAFETY: `i < src.len()`, and `dst` is valid for that many bytes (the caller).
+        // Volatile, so that the compiler keeps the loop rather than calling `memcpy`.
+        unsafe { dst.add(i).write_volatile(byte) };
     }
 }
 
