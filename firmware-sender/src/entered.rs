@@ -60,8 +60,11 @@ impl<const N: usize> EnteredStack<N> {
         let at = self.entries.iter().rposition(|e| u64::from(e.id) == id)?;
         // Bubbled to the top by swaps, then popped: no `memmove` linked for a stack of a
         // few entries.
-        for i in at + 1..self.entries.len() {
-            self.entries.swap(i - 1, i);
+        let tail = self.entries.get_mut(at..)?;
+        for i in 1..tail.len() {
+            if let Some([below, above]) = tail.get_mut(i - 1..=i) {
+                core::mem::swap(below, above);
+            }
         }
         self.entries.pop()
     }
