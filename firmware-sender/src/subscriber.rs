@@ -2,7 +2,7 @@
 //!
 //! Each operation takes its timestamp first. A span or event with values is encoded into a
 //! frame buffer on the stack outside any critical section (formatting `Debug` values may take
-//! a while); only the table look-ups and the copy into the ring run inside one. Lifecycle
+//! a while); only the table look-ups and the sealing into the ring run inside one. Lifecycle
 //! frames of a few bytes (enter, exit, close, follows-from) are encoded inside, where their
 //! ids are checked.
 
