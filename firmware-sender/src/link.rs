@@ -18,19 +18,23 @@ pub trait Link {
     /// Lends the up ring's free space to `encode` when at least `need` bytes of it lie in one
     /// piece: `encode` writes a frame at the start of the slice it is given (at least `need`
     /// bytes) and returns its length, at most `need`; the link then makes those bytes the
-    /// ring's next ones and returns `true`. `encode` returning 0 writes nothing. Returns
-    /// `false` without calling `encode` when there is not that much room in one piece.
+    /// ring's next ones and returns `true`. When `encode` returns 0, nothing is written and
+    /// the link returns `false`; when there is not that much room in one piece, it returns
+    /// `false` without calling `encode`.
     ///
-    /// The sender seals its span and event frames into the ring this way, in one pass (no
-    /// copy of the finished frame); when the link says `false`, it seals the frame in its
-    /// own buffer and calls [`write_frame`](Self::write_frame). The default always says
-    /// `false`.
+    /// The sender seals its frames into the ring this way, in one pass (no copy of the
+    /// finished frame); when the link says `false`, it seals the frame in its own buffer and
+    /// calls [`write_frame`](Self::write_frame). The default always says `false`. (Not
+    /// callable on a `dyn Link`, which stays possible.)
     #[inline(always)]
     fn write_in_place(
         &mut self,
         need: usize,
         encode: impl FnOnce(&mut [MaybeUninit<u8>]) -> usize,
-    ) -> bool {
+    ) -> bool
+    where
+        Self: Sized,
+    {
         let _ = (need, encode);
         false
     }
@@ -56,6 +60,9 @@ pub trait Link {
         true
     }
 }
+
+// A `dyn Link` stays possible.
+const _: Option<&dyn Link> = None;
 
 /// An in-memory [`Link`]: an up ring of `UP` bytes and a down queue of `DOWN` bytes. For host
 /// tests, and for firmware that ships frames another way.
