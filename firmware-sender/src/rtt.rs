@@ -1,9 +1,11 @@
 //! The real link: rtt-target's up and down channels.
 //!
 //! Frames go into the up channel's ring directly, with the SEGGER RTT layout that every RTT
-//! host reads (the one rtt-target declares): a few bytes of frame are a handful of
-//! instructions, where rtt-target's general `write` (modes, partial writes, `memcpy`) costs
-//! about a hundred. A frame that fits is written whole in every mode; one that does not is
+//! host reads (the one rtt-target declares): the sender seals a frame straight into the
+//! ring's free space when it lies in one piece ([`Link::write_in_place`]: two offsets read,
+//! one written), and a frame that would wrap around the end of the buffer is copied in two
+//! parts, where rtt-target's general `write` (modes, partial writes, `memcpy`) costs about a
+//! hundred instructions. A frame that fits is written whole in every mode; one that does not is
 //! skipped whole, or, in the `BlockIfFull` mode a host may set while it is attached, written
 //! once the host has made room. rtt-target's general `write` is not linked (about 340 bytes of
 //! flash).
