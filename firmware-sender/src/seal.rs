@@ -111,7 +111,11 @@ unsafe fn encode_unchecked(out: *mut u8, dt: i64, exception: u16, body: &[u8]) -
                 }
                 v as u8
             }
-            Err(_) => wide_varint(&mut cobs, zigzag),
+            Err(_) => {
+                let (at, last) = wide_varint(cobs.at, zigzag);
+                cobs.at = at;
+                last
+            }
         };
         cobs.push(last);
         if exception != 0 {
@@ -155,24 +159,25 @@ unsafe fn encode_unchecked(out: *mut u8, dt: i64, exception: u16, body: &[u8]) -
     }
 }
 
-/// The bytes of a delta's varint before its last, for a zigzag above `u32::MAX`; returns the
-/// last.
+/// Writes the bytes of a delta's varint before its last at `at`, for a zigzag above
+/// `u32::MAX`; returns where they end and the last byte. (Pointer in, pointer out: the COBS
+/// writer's position stays in a register in the caller.)
 ///
 /// # Safety
 ///
-/// `cobs.at` must be valid for 9 bytes of writes.
+/// `at` must be valid for 9 bytes of writes.
 #[cold]
 #[inline(never)]
-unsafe fn wide_varint(cobs: &mut Cobs, mut v: u64) -> u8 {
+unsafe fn wide_varint(mut at: *mut u8, mut v: u64) -> (*mut u8, u8) {
     while v >= 0x80 {
         // SAFETY: at most 9 bytes before the last (the caller's).
         unsafe {
-            cobs.at.write(v as u8 | 0x80);
-            cobs.at = cobs.at.add(1);
+            at.write(v as u8 | 0x80);
+            at = at.add(1);
         }
         v >>= 7;
     }
-    v as u8
+    (at, v as u8)
 }
 
 #[cfg(test)]
