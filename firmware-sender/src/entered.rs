@@ -6,8 +6,8 @@ use heapless::Vec;
 /// One `enter` of a span.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Entry {
-    /// The span's id.
-    pub(crate) id: u64,
+    /// The span's id (a tracked span's id fits 32 bits: `spans.rs`).
+    pub(crate) id: u32,
     /// The `Enter` frame was written: the host has this entry on its own stack.
     pub(crate) sent: bool,
 }
@@ -26,7 +26,10 @@ impl<const N: usize> EnteredStack<N> {
     }
 
     /// Pushes an entry; its index, or `None` when the stack is full.
+    /// Only the ids of tracked spans (below 2^32) are pushed; another is refused as if the
+    /// stack were full.
     pub(crate) fn push(&mut self, id: u64) -> Option<usize> {
+        let id = u32::try_from(id).ok()?;
         self.entries.push(Entry { id, sent: false }).ok()?;
         Some(self.entries.len() - 1)
     }
@@ -41,21 +44,27 @@ impl<const N: usize> EnteredStack<N> {
     /// The most recent entry of `id`.
     #[cfg(test)]
     pub(crate) fn last_mut(&mut self, id: u64) -> Option<&mut Entry> {
-        self.entries.iter_mut().rev().find(|e| e.id == id)
+        self.entries
+            .iter_mut()
+            .rev()
+            .find(|e| u64::from(e.id) == id)
     }
 
     /// Removes the most recent entry of `id` (exits need not be in order, as in
     /// `tracing-subscriber`'s registry).
     pub(crate) fn remove_last(&mut self, id: u64) -> Option<Entry> {
         // Nearly always the innermost span: no search, nothing moves.
-        if self.entries.last().is_some_and(|e| e.id == id) {
+        if self.entries.last().is_some_and(|e| u64::from(e.id) == id) {
             return self.entries.pop();
         }
-        let at = self.entries.iter().rposition(|e| e.id == id)?;
+        let at = self.entries.iter().rposition(|e| u64::from(e.id) == id)?;
         // Bubbled to the top by swaps, then popped: no `memmove` linked for a stack of a
         // few entries.
-        for i in at + 1..self.entries.len() {
-            self.entries.swap(i - 1, i);
+        let tail = self.entries.get_mut(at..)?;
+        for i in 1..tail.len() {
+            if let Some([below, above]) = tail.get_mut(i - 1..=i) {
+                core::mem::swap(below, above);
+            }
         }
         self.entries.pop()
     }
@@ -63,32 +72,32 @@ impl<const N: usize> EnteredStack<N> {
     /// Removes every entry of `id` (a span closed while entered); returns how many.
     pub(crate) fn remove_all(&mut self, id: u64) -> usize {
         let before = self.entries.len();
-        self.entries.retain(|e| e.id != id);
+        self.entries.retain(|e| u64::from(e.id) != id);
         before - self.entries.len()
     }
 
     /// Marks every entry of `id` as known to the host.
     pub(crate) fn mark_sent(&mut self, id: u64) {
-        for e in self.entries.iter_mut().filter(|e| e.id == id) {
+        for e in self.entries.iter_mut().filter(|e| u64::from(e.id) == id) {
             e.sent = true;
         }
     }
 
     /// The ids of the entries, outermost first.
     pub(crate) fn ids(&self) -> impl Iterator<Item = u64> + Clone + '_ {
-        self.entries.iter().map(|e| e.id)
+        self.entries.iter().map(|e| u64::from(e.id))
     }
 
     /// Marks the entries whose span `known` accepts as known to the host.
     pub(crate) fn mark_sent_where(&mut self, known: impl Fn(u64) -> bool) {
-        for e in self.entries.iter_mut().filter(|e| known(e.id)) {
+        for e in self.entries.iter_mut().filter(|e| known(u64::from(e.id))) {
             e.sent = true;
         }
     }
 
     /// The innermost entered span: the target's current span.
     pub(crate) fn current(&self) -> Option<u64> {
-        self.entries.last().map(|e| e.id)
+        self.entries.last().map(|e| u64::from(e.id))
     }
 }
 

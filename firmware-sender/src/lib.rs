@@ -57,10 +57,13 @@
 //!   the same. Formatted messages (`info!("n = {}", n)`), numbers, `Debug` output written in
 //!   pieces and strings in RAM are sent as text every time. The flash is cortex-m-rt's
 //!   read-only data (`__srodata..__erodata`) by default, or what [`Tunnel::set_flash`] says.
-//! - **Hot path**: the frame is encoded by hand (the protocol crate's encoder, no serde) into a
-//!   stack buffer that is never zeroed, and copied into the RTT ring without a call to
-//!   `memcpy` (a few word moves, a loop of them for a long frame); nothing on the way panics. A
-//!   constant message's text is read from its `fmt::Arguments` without running `core::fmt`.
+//! - **Hot path**: the message is encoded by hand (the protocol crate's encoder, no serde)
+//!   into a stack buffer that is never zeroed; inside the critical section it is sealed
+//!   straight into the RTT ring's free space (code byte, timestamp delta, body COBS-encoded a
+//!   word at a time as it is copied, delimiter: one pass, no call to `memcpy`). A frame that
+//!   would wrap around the end of the ring is sealed in its buffer and copied in two parts.
+//!   Nothing on the way panics. A constant message's text is read from its `fmt::Arguments`
+//!   without running `core::fmt`.
 //! - **Values**: every `Visit` method (`bool`, integers up to 128 bits, `f64`, `&str`,
 //!   `Debug`; `Display` and errors through `Debug`). `Debug`, `Display` and string values are
 //!   formatted straight into the frame and cut at [`Tunnel::TEXT_LIMIT`] (`FRAME / 2`, 128
@@ -306,6 +309,7 @@ mod panic;
 mod requests;
 #[cfg(feature = "rtt")]
 mod rtt;
+mod seal;
 mod spans;
 mod state;
 mod stats;

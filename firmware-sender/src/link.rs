@@ -1,6 +1,8 @@
 //! The channel to the host: an up ring that takes whole frames or nothing, and an optional
 //! down channel for the host's requests.
 
+use core::mem::MaybeUninit;
+
 use heapless::Deque;
 
 /// The two RTT channels the sender talks over. All methods are called inside a critical
@@ -12,6 +14,30 @@ pub trait Link {
     /// Writes the whole of `frame` into the up ring and returns `true`, or writes nothing and
     /// returns `false` (the ring has no room for all of it). Never writes part of a frame.
     fn write_frame(&mut self, frame: &[u8]) -> bool;
+
+    /// Lends the up ring's free space to `encode` when at least `need` bytes of it lie in one
+    /// piece: `encode` writes a frame at the start of the slice it is given (at least `need`
+    /// bytes) and returns its length, at most `need`; the link then makes those bytes the
+    /// ring's next ones and returns `true`. When `encode` returns 0, nothing is written and
+    /// the link returns `false`; when there is not that much room in one piece, it returns
+    /// `false` without calling `encode`.
+    ///
+    /// The sender seals its frames into the ring this way, in one pass (no copy of the
+    /// finished frame); when the link says `false`, it seals the frame in its own buffer and
+    /// calls [`write_frame`](Self::write_frame). The default always says `false`. (Not
+    /// callable on a `dyn Link`, which stays possible.)
+    #[inline(always)]
+    fn write_in_place(
+        &mut self,
+        need: usize,
+        encode: impl FnOnce(&mut [MaybeUninit<u8>]) -> usize,
+    ) -> bool
+    where
+        Self: Sized,
+    {
+        let _ = (need, encode);
+        false
+    }
 
     /// Reads bytes the host sent on the down channel into `buf`; returns how many. Without a
     /// down channel: 0.
@@ -34,6 +60,9 @@ pub trait Link {
         true
     }
 }
+
+// A `dyn Link` stays possible.
+const _: Option<&dyn Link> = None;
 
 /// An in-memory [`Link`]: an up ring of `UP` bytes and a down queue of `DOWN` bytes. For host
 /// tests, and for firmware that ships frames another way.

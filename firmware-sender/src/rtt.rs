@@ -1,13 +1,16 @@
 //! The real link: rtt-target's up and down channels.
 //!
 //! Frames go into the up channel's ring directly, with the SEGGER RTT layout that every RTT
-//! host reads (the one rtt-target declares): a few bytes of frame are a handful of
-//! instructions, where rtt-target's general `write` (modes, partial writes, `memcpy`) costs
-//! about a hundred. A frame that fits is written whole in every mode; one that does not is
+//! host reads (the one rtt-target declares): the sender seals a frame straight into the
+//! ring's free space when it lies in one piece ([`Link::write_in_place`]: two offsets read,
+//! one written), and a frame that would wrap around the end of the buffer is copied in two
+//! parts, where rtt-target's general `write` (modes, partial writes, `memcpy`) costs about a
+//! hundred instructions. A frame that fits is written whole in every mode; one that does not is
 //! skipped whole, or, in the `BlockIfFull` mode a host may set while it is attached, written
 //! once the host has made room. rtt-target's general `write` is not linked (about 340 bytes of
 //! flash).
 
+use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use rtt_target::{ChannelMode, DownChannel, UpChannel};
@@ -31,10 +34,6 @@ const MODE_MASK: usize = 3;
 
 /// The mode in which the target waits for the host to make room.
 const BLOCK_IF_FULL: usize = 2;
-
-/// Frames up to this many bytes are copied with a few word moves; longer ones with a loop of
-/// word moves.
-const SHORT_FRAME: usize = 16;
 
 /// An RTT up channel for frames and, optionally, a down channel for the host's requests.
 ///
@@ -142,55 +141,20 @@ impl RttLink {
     }
 }
 
-/// Copies `src` to `dst`: a short frame with a few word moves, a long one with a loop of them.
+/// Copies `src` to `dst` a byte at a time: only frames that wrap around the end of the ring
+/// (or too long for one COBS block) come here, the others are sealed in place
+/// ([`Link::write_in_place`]); a loop of a few instructions, where word moves for each size
+/// of frame cost flash for the rare case.
 ///
 /// # Safety
 ///
 /// `dst` must be valid for `src.len()` bytes of writes.
 #[inline(always)]
 unsafe fn copy(dst: *mut u8, src: &[u8]) {
-    let (n, from) = (src.len(), src.as_ptr());
-    if n > SHORT_FRAME {
-        // Word by word, then the last word (overlapping): `memcpy` is not linked for this.
-        // SAFETY: every word lies within `0..n` of both (`16 < n`); `dst` is valid for `n`
-        // bytes (the caller).
-        unsafe {
-            let mut at = 0;
-            while at + 4 < n {
-                let word = (from.add(at) as *const u32).read_unaligned();
-                (dst.add(at) as *mut u32).write_unaligned(word);
-                // Keeps the loop a loop: without it, the compiler calls `memcpy`.
-                core::arch::asm!("", options(nostack, preserves_flags));
-                at += 4;
-            }
-            let last = (from.add(n - 4) as *const u32).read_unaligned();
-            (dst.add(n - 4) as *mut u32).write_unaligned(last);
-        }
-    } else if n >= 4 {
-        // 4 to 16 bytes: the first and the last words, and for more than 8 bytes the words
-        // after the first and before the last, overlapping where they meet: no loop, which
-        // the compiler would turn into a call to `memcpy`. Unaligned word accesses are single
-        // instructions on Armv7-M (the compiler splits them on cores without them).
-        // SAFETY: every word lies within `0..n` of both (`4 <= n`, and `8 < n` for the
-        // inner two); `dst` is valid for `n` bytes (the caller).
-        unsafe {
-            let word = |at: usize| (from.add(at) as *const u32).read_unaligned();
-            let put = |at: usize, w: u32| (dst.add(at) as *mut u32).write_unaligned(w);
-            let (first, last) = (word(0), word(n - 4));
-            if n > 8 {
-                let (second, third) = (word(4), word(n - 8));
-                put(4, second);
-                put(n - 8, third);
-            }
-            put(0, first);
-            put(n - 4, last);
-        }
-    } else {
-        for (i, &byte) in src.iter().enumerate() {
-            // SAFETY: `i < n`, and `dst` is valid for `n` bytes (the caller). Volatile, so that
-            // the compiler keeps the loop rather than calling `memcpy` for a few bytes.
-            unsafe { dst.add(i).write_volatile(byte) };
-        }
+    for (i, &byte) in src.iter().enumerate() {
+        // SAFETY: `i < src.len()`, and `dst` is valid for that many bytes (the caller).
+        // Volatile, so that the compiler keeps the loop rather than calling `memcpy`.
+        unsafe { dst.add(i).write_volatile(byte) };
     }
 }
 
@@ -203,6 +167,46 @@ impl core::fmt::Debug for RttLink {
 }
 
 impl Link for RttLink {
+    /// The free space from the write offset to the read offset (one byte stays free) or to
+    /// the end of the buffer (less one when the read offset is 0), when it holds `need`.
+    #[inline(always)]
+    fn write_in_place(
+        &mut self,
+        need: usize,
+        encode: impl FnOnce(&mut [MaybeUninit<u8>]) -> usize,
+    ) -> bool {
+        // SAFETY: as in `write_whole`.
+        let d = unsafe { &*self.descriptor };
+        let (size, write) = (d.size, d.write.load(Ordering::Relaxed));
+        let read = d.read.load(Ordering::Acquire);
+        if write >= size || read >= size {
+            return false; // `write_frame` resets the offsets
+        }
+        let room = if read > write {
+            read - write - 1
+        } else {
+            size - write - usize::from(read == 0)
+        };
+        if room < need {
+            return false;
+        }
+        // SAFETY: `write + room <= size`, and those bytes are free space of the ring, which
+        // the host does not touch until the write offset moves past them.
+        let free = unsafe {
+            core::slice::from_raw_parts_mut(d.buffer.add(write).cast::<MaybeUninit<u8>>(), room)
+        };
+        let n = encode(free).min(room);
+        if n == 0 {
+            return false;
+        }
+        // `write + n < size` unless the frame ends at the end of the buffer, with the read
+        // offset not at 0 (`room`).
+        let next = if write + n == size { 0 } else { write + n };
+        // The bytes before the offset that shows them to the host.
+        d.write.store(next, Ordering::Release);
+        true
+    }
+
     #[inline]
     fn write_frame(&mut self, frame: &[u8]) -> bool {
         loop {

@@ -7,8 +7,8 @@
 
 use heapless::Vec;
 use rtt_tunnel_protocol::{
-    CallSite, CallsiteId, Feed, FieldNames, FrameBuilder, FrameSplitter, Hello, Kind, LiveSpan,
-    Message, Parent, Request, PROTOCOL_VERSION,
+    CallSite, CallsiteId, FieldNames, FrameBuilder, Hello, Kind, LiveSpan, Message, Parent,
+    Request, PROTOCOL_VERSION,
 };
 
 use crate::callsites::{Announce, CallsiteTable};
@@ -16,6 +16,8 @@ use crate::clock::{self, Clock};
 use crate::entered::EnteredStack;
 use crate::level;
 use crate::maybe::Maybe;
+use crate::requests::RequestReader;
+use crate::seal;
 use crate::spans::SpanTable;
 use crate::{Identity, Link, Stats};
 
@@ -24,9 +26,6 @@ mod owed;
 /// Field names announced per call site, and values sent per span or event: tracing's own
 /// limit on the fields of a call site.
 pub(crate) const MAX_FIELDS: usize = 32;
-
-/// Longest request frame the down channel accepts (requests are 2 or 3 bytes).
-const REQUEST_FRAME: usize = 16;
 
 /// Strings of a call site that does not fit a frame are cut to their last this many bytes
 /// (where a file name and line number are) for a second try.
@@ -123,10 +122,16 @@ impl<L: Link> Output<L> {
         let Some(link) = self.link.as_mut() else {
             return false;
         };
-        let Ok(bytes) = frame.seal_in(dt, crate::context::exception()) else {
-            return false;
-        };
-        if !link.write_frame(bytes) {
+        let exception = crate::context::exception();
+        // Sealed straight into the ring when the link lends it room enough in one piece;
+        // otherwise sealed here and copied.
+        let body = frame.body();
+        let written = link.write_in_place(body.len() + seal::OVERHEAD, |out| {
+            seal::encode(out, dt, exception, body)
+        }) || frame
+            .seal_in(dt, exception)
+            .is_ok_and(|bytes| link.write_frame(bytes));
+        if !written {
             return false;
         }
         self.last_written = now;
@@ -175,7 +180,7 @@ pub(crate) struct State<
     pub(crate) spans: SpanTable<SPANS>,
     pub(crate) entered: EnteredStack<DEPTH>,
     pub(crate) callsites: CallsiteTable<CALLSITES>,
-    requests: FrameSplitter<REQUEST_FRAME>,
+    requests: RequestReader,
     /// Frames encoded inside the critical section (announcements, reports) are built here,
     /// not on the stack.
     scratch: [u8; FRAME],
@@ -214,7 +219,7 @@ impl<
             spans: SpanTable::new(),
             entered: EnteredStack::new(),
             callsites: CallsiteTable::new(),
-            requests: FrameSplitter::new(),
+            requests: RequestReader::new(),
             scratch: [0; FRAME],
             names: Vec::new(),
             flash: (0, 0),
@@ -528,31 +533,19 @@ impl<
         let link = self.out.link.as_mut()?;
         let mut level = None;
         let mut resend = false;
-        let mut buf = [0u8; REQUEST_FRAME];
+        let mut buf = [0u8; 16];
         // Bounded: a host that keeps writing cannot keep us here.
         for _ in 0..8 {
             let n = link.read_down(&mut buf);
             if n == 0 {
                 break;
             }
-            // A byte at a time (requests are a few bytes): the splitter's copies are then
-            // single bytes, not calls to `memcpy`.
-            for byte in &buf[..n] {
-                let mut input = core::slice::from_ref(byte);
-                loop {
-                    match self.requests.feed(input) {
-                        Feed::Consumed => break,
-                        Feed::Frame { frame, rest } => {
-                            match Request::decode(frame) {
-                                Ok(Request::ResendAll) => resend = true,
-                                Ok(Request::SetLevel(filter)) => level = Some(filter),
-                                // A request this build does not know, or garbage: ignored.
-                                Err(_) => {}
-                            }
-                            input = rest;
-                        }
-                        Feed::Error { rest, .. } => input = rest,
-                    }
+            for &byte in buf.get(..n).unwrap_or_default() {
+                match self.requests.push(byte) {
+                    Some(Request::ResendAll) => resend = true,
+                    Some(Request::SetLevel(filter)) => level = Some(filter),
+                    // Mid-frame, a request this build does not know, or garbage.
+                    None => {}
                 }
             }
         }

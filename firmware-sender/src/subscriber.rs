@@ -2,11 +2,12 @@
 //!
 //! Each operation takes its timestamp first. A span or event with values is encoded into a
 //! frame buffer on the stack outside any critical section (formatting `Debug` values may take
-//! a while); only the table look-ups and the copy into the ring run inside one. Lifecycle
+//! a while); only the table look-ups and the sealing into the ring run inside one. Lifecycle
 //! frames of a few bytes (enter, exit, close, follows-from) are encoded inside, where their
 //! ids are checked.
 
 use core::mem::MaybeUninit;
+use core::num::NonZeroU64;
 
 use rtt_tunnel_protocol::{CallsiteId, FrameBuilder, Message, Parent, Values};
 use tracing_core::span::{Attributes, Current, Id, Record};
@@ -85,6 +86,12 @@ impl ParentOf {
             Self::Explicit(p) => Parent::Explicit(spans.host_id(p)),
         }
     }
+}
+
+/// The `tracing` id of a span of the table (never 0), without `Id::from_u64`'s panic path.
+#[inline(always)]
+fn span_id(id: u64) -> Id {
+    NonZeroU64::new(id).map_or(Id::from_u64(UNTRACKED_ID), Id::from_non_zero_u64)
 }
 
 /// Encodes `message` and the values `record` visits into `frame`; `None` if the message
@@ -218,7 +225,7 @@ where
             attrs.record(v)
         });
         self.deliver(now, callsite, frame, cut, Some(u64::from(id)), &constants);
-        Id::from_u64(u64::from(id))
+        span_id(u64::from(id))
     }
 
     fn record(&self, span: &Id, values: &Record<'_>) {
@@ -404,7 +411,7 @@ where
             .with_state(|st| {
                 let id = st.entered.current()?;
                 let meta = st.spans.get(id)?.meta;
-                Some(Current::new(Id::from_u64(id), meta))
+                Some(Current::new(span_id(id), meta))
             })
             .flatten()
             .unwrap_or_else(Current::none)

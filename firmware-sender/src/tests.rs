@@ -11,7 +11,10 @@ use std::vec::Vec;
 use rtt_tunnel_protocol::{Feed, Frame, FrameSplitter, Message, Parent, Request, Value, Values};
 use tracing_core::Dispatch;
 
-use crate::{Clock, Identity, MemoryLink, Sender, Tunnel};
+use core::mem::MaybeUninit;
+use core::ops::{Deref, DerefMut};
+
+use crate::{Clock, Identity, Link, MemoryLink, Sender, Tunnel};
 
 mod capacity;
 mod constants;
@@ -36,6 +39,68 @@ impl Clock for FakeClock {
 
 pub(crate) fn set_now(t: u64) {
     NOW.with(|n| n.set(t));
+}
+
+/// A [`MemoryLink`] that lends room for frames to be sealed in place, as `RttLink` does
+/// (into a buffer of its own, whose frame then goes into the ring): the host tests take the
+/// sender's path through [`Link::write_in_place`] and `seal.rs` whenever the ring has room
+/// enough, and `FrameBuilder::seal_in` otherwise (tests with a plain `MemoryLink` take it
+/// always).
+pub(crate) struct SealingLink<const UP: usize>(MemoryLink<UP>);
+
+impl<const UP: usize> SealingLink<UP> {
+    pub(crate) const fn new() -> Self {
+        Self(MemoryLink::new())
+    }
+}
+
+impl<const UP: usize> Deref for SealingLink<UP> {
+    type Target = MemoryLink<UP>;
+    fn deref(&self) -> &MemoryLink<UP> {
+        &self.0
+    }
+}
+
+impl<const UP: usize> DerefMut for SealingLink<UP> {
+    fn deref_mut(&mut self) -> &mut MemoryLink<UP> {
+        &mut self.0
+    }
+}
+
+impl<const UP: usize> Link for SealingLink<UP> {
+    fn write_frame(&mut self, frame: &[u8]) -> bool {
+        self.0.write_frame(frame)
+    }
+
+    fn write_in_place(
+        &mut self,
+        need: usize,
+        encode: impl FnOnce(&mut [MaybeUninit<u8>]) -> usize,
+    ) -> bool {
+        let mut room = [MaybeUninit::new(0u8); 512];
+        if UP - self.0.up_len() < need || need > room.len() {
+            return false;
+        }
+        let n = encode(&mut room).min(need);
+        // SAFETY: all of `room` is initialised.
+        let frame: Vec<u8> = room[..n]
+            .iter()
+            .map(|b| unsafe { b.assume_init() })
+            .collect();
+        n > 0 && self.0.write_frame(&frame)
+    }
+
+    fn read_down(&mut self, buf: &mut [u8]) -> usize {
+        self.0.read_down(buf)
+    }
+
+    fn down_pending(&mut self) -> bool {
+        self.0.down_pending()
+    }
+
+    fn up_drained(&mut self) -> bool {
+        self.0.up_drained()
+    }
 }
 
 /// tracing keeps one interest cache and one maximum level for all dispatchers, and with a
@@ -68,7 +133,7 @@ pub(crate) struct Target<
     const DEPTH: usize = 4,
     const FRAME: usize = 256,
 > {
-    pub(crate) tunnel: &'static Tunnel<MemoryLink<UP>, FakeClock, SPANS, CALLSITES, DEPTH, FRAME>,
+    pub(crate) tunnel: &'static Tunnel<SealingLink<UP>, FakeClock, SPANS, CALLSITES, DEPTH, FRAME>,
     pub(crate) dispatch: Dispatch,
     pub(crate) _guard: Guard,
 }
@@ -95,7 +160,7 @@ impl<
     fn with_guard(guard: Guard) -> Self {
         let tunnel = Self::unconnected();
         set_now(1000);
-        tunnel.connect(MemoryLink::new(), IDENTITY).unwrap();
+        tunnel.connect(SealingLink::new(), IDENTITY).unwrap();
         Self {
             tunnel,
             dispatch: tunnel.dispatch(),
@@ -120,13 +185,13 @@ impl<
     }
 
     pub(crate) fn unconnected(
-    ) -> &'static Tunnel<MemoryLink<UP>, FakeClock, SPANS, CALLSITES, DEPTH, FRAME> {
+    ) -> &'static Tunnel<SealingLink<UP>, FakeClock, SPANS, CALLSITES, DEPTH, FRAME> {
         Box::leak(Box::new(Tunnel::new()))
     }
 
     pub(crate) fn sender(
         &self,
-    ) -> Sender<MemoryLink<UP>, FakeClock, SPANS, CALLSITES, DEPTH, FRAME> {
+    ) -> Sender<SealingLink<UP>, FakeClock, SPANS, CALLSITES, DEPTH, FRAME> {
         self.tunnel.sender()
     }
 

@@ -356,20 +356,12 @@ impl Report<'_> {
             missed.push(format!(
                 "**Instructions per operation above defmt's** for {}. Where they go (next \
                  table): for an event with no field, tracing's macros and dispatch {t:.0}, \
-                 the sender {s_:.0}, the copy into the ring {c:.0}; for an enter {te:.0}, \
-                 {se:.0} and {ce:.0}. A trace of one call (QEMU's `-d exec,in_asm`) puts the \
-                 sender's share in its bookkeeping around the critical section (call-site \
-                 and span tables, the checks before a frame may go: `Hello`, drops, \
-                 announcement), then sealing the frame (the time delta's varint, the scan \
-                 for zero bytes, the COBS code byte, the copy into the ring in a few word \
-                 moves); a constant message reads its text from its `fmt::Arguments` \
-                 (`as_str`, recognised by the vtable tracing-core hands it over with) without \
-                 running `core::fmt`, and sends a one-byte marker after its first event. \
-                 Next: one inlined path for the lifecycle frames (enter, exit, close) from \
-                 the span table to the ring, the frame written straight into the ring when \
-                 it fits contiguously, and the common per-frame path (`Output::put`: time \
-                 delta, zero scan, ring offsets) trimmed, which every operation shares. All \
-                 figures are for \
+                 the sender {s_:.0}, the ring's offsets {c:.0}; for an enter {te:.0}, \
+                 {se:.0} and {ce:.0}. The sender's share is its bookkeeping around the \
+                 critical section (call-site and span tables, the checks before a frame may \
+                 go: `Hello`, drops, announcement) and the sealing of the frame straight into \
+                 the ring (`Output::put`: the time delta's varint, the exception number, the \
+                 body COBS-encoded as it is copied). All figures are for \
                  `opt-level = \"s\"`.",
                 more_insn.join(", ")
             ));
@@ -383,14 +375,15 @@ impl Report<'_> {
                  `core::fmt` calls straight into the ring (no timestamp, no framing), cheaper \
                  than both binary loggers here; `core::fmt` costs more only as the output \
                  grows (three fields). Where ours go (the table above): for an event with no \
-                 field, tracing's macros and dispatch {t:.0}, the sender {s_:.0}, the copy \
-                 into the ring {c:.0}; for an enter {te:.0}, {se:.0} and {ce:.0}. The sender's \
+                 field, tracing's macros and dispatch {t:.0}, the sender {s_:.0}, the ring's \
+                 offsets {c:.0}; for an enter {te:.0}, {se:.0} and {ce:.0}. The sender's \
                  share is its bookkeeping in two critical sections (call-site and span \
                  tables, the checks before a frame may go: `Hello`, drops, announcement) and \
-                 the sealing of the frame (`Output::put`: the time delta's varint, the \
-                 exception number, the zero scan, the ring offsets). Next: the frame written \
-                 straight into the ring when it fits contiguously, and one critical section \
-                 per event where no value needs formatting.",
+                 the sealing of the frame straight into the ring (`Output::put`: the time \
+                 delta's varint, the exception number, the body COBS-encoded a word at a time \
+                 as it is copied). Next: one critical section per event where no value needs \
+                 formatting, and `Output::put`'s registers (its COBS writer keeps its \
+                 position on the stack).",
                 more_fmt.join(", ")
             ));
         }
@@ -459,9 +452,15 @@ impl Report<'_> {
                 verdict(b_ours <= b_defmt),
             )?;
             if ours > defmt || b_ours > b_defmt {
+                // Two decimals: a mean of 20 frames, one of which may be a byte shorter.
+                let range = |logger: &str, end: &str| num(ops, &[logger, "wire_bytes", key, end]);
                 lost.push(format!(
-                    "{label} ({ours:.0} vs {defmt:.0} instructions, {b_ours:.1} vs \
-                     {b_defmt:.1} bytes)"
+                    "{label} ({ours:.0} vs {defmt:.0} instructions, {b_ours:.2} vs \
+                     {b_defmt:.2} bytes: frames of {:.0} to {:.0} bytes vs {:.0} to {:.0})",
+                    range("rtt-tunnel", "min")?,
+                    range("rtt-tunnel", "max")?,
+                    range("defmt", "min")?,
+                    range("defmt", "max")?,
                 ));
             }
         }
@@ -470,7 +469,10 @@ impl Report<'_> {
             missed.push(format!(
                 "**Cortex-M4F: above defmt** for {}; the causes are those of the Cortex-M3 \
                  (the same code: the M4F's instruction set adds the FPU and DSP instructions, \
-                 which none of these paths use).",
+                 which none of these paths use). A frame's bytes depend on its timestamp: \
+                 defmt's is 6 bytes instead of 7 when rzCOBS squeezes a zero byte of its \
+                 timestamp, and ours a byte shorter or longer with the time delta's varint, \
+                 so means a few hundredths apart swap places between runs.",
                 lost.join(", ")
             ));
         }
@@ -539,7 +541,7 @@ impl Report<'_> {
                 serde_json::json!({
                     "tracing": macros,
                     "sender": nolink - macros,
-                    "ring_copy": full - nolink,
+                    "ring_offsets": full - nolink,
                 }),
             );
         }
@@ -558,12 +560,16 @@ impl Report<'_> {
             out,
             "### Where rtt-tunnel's instructions go\n\n\
              Two more builds of the same statements: `tracing` with a subscriber that does \
-             nothing (`bench-tracing-null`), and the sender with a link that copies nothing \
-             (`bench-tunnel-nolink`).\n"
+             nothing (`bench-tracing-null`), and the sender with a link that seals every frame \
+             into a scratch buffer nothing reads (`bench-tunnel-nolink`). The sender seals a \
+             span or event frame straight into the ring's free space (time delta, handler \
+             prefix, body COBS-encoded a word at a time as it is copied, delimiter: one pass), \
+             so the sealing is in the sender's column and the last column is what the real \
+             ring adds: its offsets (read, room check, the new write offset published).\n"
         )?;
         writeln!(
             out,
-            "| operation | tracing macros + dispatch | sender | copy into the ring | \
+            "| operation | tracing macros + dispatch | sender | ring offsets | \
              rtt-tunnel | defmt |"
         )?;
         writeln!(out, "|---|--:|--:|--:|--:|--:|")?;
@@ -708,24 +714,26 @@ impl Report<'_> {
                  the values sent), the application's and tracing-core's code \
                  that a real subscriber keeps alive ({:.0} and {:.0}: field visits, \
                  `Value::record`), constants ({:.0}) and what no symbol covers ({:.0}). The \
-                 largest items are listed above: the per-frame writer (`Output::put`: seal, \
-                 zero scan, ring offsets; the wait of a blocking channel is the sender's own \
-                 few instructions, rtt-target's `write` and `read` are not linked), the \
-                 out-of-line encoder of the rare messages (`Message::write_cold`), `poll` \
-                 (the requests' reader and decoder; `memcpy` is not linked: the frames go into \
-                 the ring by word moves, the requests into the splitter a byte at a time, and \
-                 `init` writes the link and identity in place), `core::fmt::Formatter::pad` \
-                 (reached through `<&str as Display>::fmt` from \
+                 largest items are listed above: the per-frame writer (`Output::put`: the \
+                 seal straight into the ring's free space, and for a frame that would wrap \
+                 around the ring's end, the protocol's seal and a byte copy in two parts; \
+                 rtt-target's `write` and `read` are not linked, nor is `memcpy`), the \
+                 out-of-line encoder of the rare messages (`Message::write_cold`), each \
+                 `Subscriber` method with its own inlined path to the ring (its table \
+                 look-ups and its message's encoding), `poll` (the requests' reader: a COBS \
+                 reader of a few bytes, a byte at a time, and the level change), \
+                 `core::fmt::Formatter::pad` (reached through `<&str as Display>::fmt` from \
                  `core::panicking::assert_failed_inner`, tracing-core's `assert_eq!` in \
-                 `DefaultCallsite::register`; the null build's copy of it does without), the \
-                 text and constant paths of `ValueVisitor::text`, and each `Subscriber` \
-                 method with its own inlined path to the ring. Next: one generic-free copy of \
-                 that path behind the `Subscriber` methods (one call per operation: a few \
-                 instructions each, which the event and exit budgets do not have today, so it \
-                 needs instructions found elsewhere first), the rare messages' encoder \
-                 (`Message::write_cold`) and `poll`'s request decoder trimmed, the call-site \
-                 announcement written from the metadata without the field-name buffer (260 \
-                 bytes of RAM). With \
+                 `DefaultCallsite::register`; the null build's copy of it does without), and \
+                 the text and constant paths of `ValueVisitor::text`. A generic-free core \
+                 behind the `Subscriber` methods would not shrink this build: it has one \
+                 `Tunnel` type, so each generic function is in it once; and one out-of-line \
+                 path for the enter, exit and close frames saved 140 bytes for 20 more \
+                 instructions on each (not kept). Next: the call-site announcement written \
+                 from the metadata without the field-name buffer (it needs a protocol API for \
+                 the names: `FieldNames`' iterator, which the encoder uses, also decodes names \
+                 from bytes; the buffer takes 260 bytes of RAM), the rare messages' encoder \
+                 (`Message::write_cold`) and `ValueVisitor::text` trimmed. With \
                  {tracing:.0} bytes of `tracing` alone, 3.5× defmt-rtt needs the sender's \
                  whole share under {:.0} bytes, and 2× defmt-rtt ({:.0} bytes) is below what \
                  `tracing` alone adds: neither is reachable while tracing-core and `core::fmt` \

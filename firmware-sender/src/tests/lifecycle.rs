@@ -16,7 +16,7 @@ fn connect_writes_hello_with_ticks_since_boot() {
         ["+1000 hello v3 boot=7 hz=1000000 fw=test-fw 1.0"]
     );
     assert_eq!(
-        t.tunnel.connect(crate::MemoryLink::new(), super::IDENTITY),
+        t.tunnel.connect(super::SealingLink::new(), super::IDENTITY),
         Err(crate::InitError::AlreadyConnected)
     );
     assert_eq!(t.tunnel.stats().frames_written, 1);

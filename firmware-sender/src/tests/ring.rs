@@ -175,7 +175,7 @@ fn frames_before_connect_are_counted_and_reported_after_hello() {
     assert_eq!(tunnel.stats().frames_dropped, 1);
     set_now(1000);
     tunnel
-        .connect(crate::MemoryLink::new(), super::IDENTITY)
+        .connect(super::SealingLink::new(), super::IDENTITY)
         .unwrap();
     let t = Small {
         tunnel,

@@ -1,8 +1,9 @@
 //! The `tracing` statements of rtt-tunnel's benchmark, shared by its three binaries:
 //!
 //! - `bench-tunnel`: `tracing` → the sender → an RTT up channel (what the table compares);
-//! - `bench-tunnel-nolink`: the same sender whose link takes every frame and copies nothing,
-//!   so the difference with `bench-tunnel` is the copy into the ring;
+//! - `bench-tunnel-nolink`: the same sender whose link seals every frame into a scratch
+//!   buffer that nothing reads, so the difference with `bench-tunnel` is the ring's offsets
+//!   (reading them, the room check, publishing the new one);
 //! - `bench-tracing-null`: `tracing` → a subscriber that does nothing, so what is left is
 //!   the cost of the `tracing` macros and of tracing-core's dispatch.
 //!
