@@ -64,7 +64,9 @@ impl Default for FakeBehaviour {
     }
 }
 
-/// What the fake server saw.
+/// What the fake server saw. A packet is in it before the server acknowledges it (in ack
+/// mode) or answers it, so a client that has the `+` or the reply finds it here: after a `c`,
+/// which has no reply, in no-ack mode only the next answered request vouches for it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FakeLog {
     /// Every packet received, in order (binary payloads lossily as text).
@@ -240,6 +242,14 @@ impl Session<'_> {
                         if self.running {
                             log.packets_while_running += 1;
                         }
+                        if packet.first() == Some(&b'c') {
+                            log.resumes += 1;
+                        }
+                    }
+                    // Acknowledged only once logged: `c` has no reply, its `+` is all the
+                    // client waits for before it (or a test) looks.
+                    if self.ack_mode {
+                        self.stream.write_all(b"+")?;
                     }
                     if Some(self.received) == self.behaviour.drop_after_packets {
                         return Err(Closed);
@@ -274,7 +284,8 @@ impl Session<'_> {
         }
     }
 
-    /// The rest of a packet after `$`; `None` when its checksum was wrong (nacked).
+    /// The rest of a packet after `$`, not yet acknowledged; `None` when its checksum was
+    /// wrong (nacked).
     fn packet(&mut self) -> Result<Option<Vec<u8>>, Closed> {
         let mut body = Vec::new();
         loop {
@@ -287,9 +298,6 @@ impl Session<'_> {
         if hex_number(&sum) != Some(u64::from(checksum(&body))) {
             self.stream.write_all(b"-")?;
             return Ok(None);
-        }
-        if self.ack_mode {
-            self.stream.write_all(b"+")?;
         }
         Ok(Some(body))
     }
@@ -345,8 +353,7 @@ impl Session<'_> {
             }
             Some(b'?') => format!("T{:02x}thread:01;", 5).into_bytes(),
             Some(b'c') => {
-                self.running = true;
-                self.log.lock().unwrap().resumes += 1;
+                self.running = true; // counted in the log on receipt
                 return Ok(());
             }
             Some(b'm') => match self.read(&text)? {
