@@ -59,9 +59,10 @@ enum Stamp {
     SinceBoot,
 }
 
-/// The link and the time of the last frame written into it.
+/// The link and the time of the last frame written into it. `FRAME`: the size of the frame
+/// buffers whose frames it writes.
 #[derive(Debug)]
-struct Output<L> {
+struct Output<L, const FRAME: usize> {
     link: Maybe<L>,
     /// The clock's reading for the last frame written.
     last_written: u64,
@@ -72,7 +73,7 @@ struct Output<L> {
     started: bool,
 }
 
-impl<L: Link> Output<L> {
+impl<L: Link, const FRAME: usize> Output<L, FRAME> {
     /// Seals `frame` with its timestamp delta and writes it whole, or not at all.
     #[inline]
     fn write<C: Clock>(
@@ -124,13 +125,11 @@ impl<L: Link> Output<L> {
         };
         let exception = crate::context::exception();
         // Sealed straight into the ring when the link lends it room enough in one piece;
-        // otherwise sealed here and copied.
+        // otherwise sealed in a buffer and copied.
         let body = frame.body();
         let written = link.write_in_place(body.len() + seal::OVERHEAD, |out| {
             seal::encode(out, dt, exception, body)
-        }) || frame
-            .seal_in(dt, exception)
-            .is_ok_and(|bytes| link.write_frame(bytes));
+        }) || seal::write_copied::<L, FRAME>(link, dt, exception, frame);
         if !written {
             return false;
         }
@@ -171,7 +170,7 @@ pub(crate) struct State<
     const DEPTH: usize,
     const FRAME: usize,
 > {
-    out: Output<L>,
+    out: Output<L, FRAME>,
     identity: Maybe<Identity>,
     hello_pending: bool,
     unreported_drops: u32,
