@@ -5,10 +5,9 @@
 //! call site. If any of those does not fit, the frame is dropped too (and counted), so the
 //! host never sees a frame it cannot place.
 
-use heapless::Vec;
 use rtt_tunnel_protocol::{
-    CallSite, CallsiteId, FieldNames, FrameBuilder, Hello, Kind, LiveSpan, Message, Parent,
-    Request, PROTOCOL_VERSION,
+    CallSite, CallsiteId, FieldNames, FrameBuilder, Hello, Kind, LiveSpan, Message, NameSource,
+    Parent, Request, PROTOCOL_VERSION,
 };
 
 use crate::callsites::{Announce, CallsiteTable};
@@ -30,6 +29,15 @@ pub(crate) const MAX_FIELDS: usize = 32;
 /// Strings of a call site that does not fit a frame are cut to their last this many bytes
 /// (where a file name and line number are) for a second try.
 const SHORT_STRING: usize = 40;
+
+/// A call site's field names, straight from its field set.
+struct FieldSetNames(&'static tracing_core::field::FieldSet);
+
+impl NameSource for FieldSetNames {
+    fn name(&self, index: usize) -> &str {
+        self.0.iter().nth(index).map_or("", |field| field.name())
+    }
+}
 
 /// What one step of [`State::flush_one`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,8 +191,6 @@ pub(crate) struct State<
     /// Frames encoded inside the critical section (announcements, reports) are built here,
     /// not on the stack.
     scratch: [u8; FRAME],
-    /// A call site's field names, gathered for its announcement.
-    names: Vec<&'static str, MAX_FIELDS>,
     /// The firmware's flash, `start..end`: texts there go as call-site constants, by
     /// reference. From [`Tunnel::set_flash`](crate::Tunnel::set_flash), or the linker's
     /// read-only data when the link is connected (`crate::flash`); empty until then.
@@ -220,7 +226,6 @@ impl<
             callsites: CallsiteTable::new(),
             requests: RequestReader::new(),
             scratch: [0; FRAME],
-            names: Vec::new(),
             flash: (0, 0),
             flash_set: false,
             stats: Stats {
@@ -408,12 +413,9 @@ impl<
             return Sent::TooLarge;
         };
         let meta = entry.meta;
-        self.names.clear();
-        for field in meta.fields().iter() {
-            if self.names.push(field.name()).is_err() {
-                break;
-            }
-        }
+        // The names straight from the call site's field set (at most `MAX_FIELDS`: tracing's
+        // own limit), without a copy.
+        let fields = FieldSetNames(meta.fields());
         let mut callsite = CallSite {
             id: CallsiteId(id),
             kind: if meta.is_span() {
@@ -427,7 +429,7 @@ impl<
             module_path: meta.module_path(),
             file: meta.file(),
             line: meta.line(),
-            fields: FieldNames::new(&self.names),
+            fields: FieldNames::from_source(fields.0.len().min(MAX_FIELDS), &fields),
         };
         let mut sent = self.out.send::<C>(
             &mut self.stats,
