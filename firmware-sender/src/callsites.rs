@@ -59,10 +59,14 @@ impl<const N: usize> CallsiteTable<N> {
     }
 
     /// The first slot to probe for the metadata at `key`: the address's bits above its
-    /// alignment, mixed by a multiplication.
+    /// alignment, mixed by a multiplication (Fibonacci hashing), whose top `log2(N)` bits
+    /// are the slot: they depend on every bit of the address, where a middle slice of the
+    /// product let neighbouring metadata collide.
     #[inline(always)]
     fn home(key: usize) -> usize {
-        ((key as u32 >> 2).wrapping_mul(0x9e37_79b9) >> 16) as usize & (N - 1)
+        let product = (key as u32 >> 2).wrapping_mul(0x9e37_79b9);
+        // Two shifts, so that `N == 1` (a shift by 32) stays defined; they fold into one.
+        (product >> 1 >> (31 - N.trailing_zeros())) as usize & (N - 1)
     }
 
     /// The id and entry of a call site, given one if it is new; `None` when the table is full.

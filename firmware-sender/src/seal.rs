@@ -8,8 +8,9 @@
 //! frame buffer, scans it for zero bytes, encodes it in place when it has some, and the link
 //! then copies the frame into the ring; here the link lends its free space
 //! ([`Link::write_in_place`](crate::Link::write_in_place)) and the frame is written there
-//! once. A frame that does not fit in one piece of the ring's free space (at its end), or a
-//! longer one, goes the protocol's way.
+//! once. A frame that does not fit in one piece of the ring's free space (at its end) is
+//! sealed by the same encoder into a buffer on the stack and copied ([`write_copied`]); only
+//! a longer one (from a frame buffer over 256 bytes) goes the protocol's way.
 
 use core::mem::MaybeUninit;
 
@@ -40,6 +41,33 @@ pub(crate) fn encode(out: &mut [MaybeUninit<u8>], dt: i64, exception: u16, body:
     // replaces each zero byte by a code byte, adding none within one block) and the
     // delimiter.
     unsafe { encode_unchecked(out.as_mut_ptr().cast::<u8>(), dt, exception, body) }
+}
+
+/// Seals `frame` into a buffer and hands it to [`Link::write_frame`](crate::Link::write_frame):
+/// for a frame that does not fit the ring's free space in one piece (it wraps), or a link
+/// that does not lend it. A body of one COBS block (every body of a frame buffer of at most
+/// 256 bytes, `FRAME`) goes through [`encode`], into a buffer on the stack (out of line, so
+/// that the buffer is on the stack only then); a longer one through the protocol's seal, in
+/// its own buffer (compiled out for frame buffers of at most 256 bytes).
+#[cold]
+#[inline(never)]
+pub(crate) fn write_copied<L: crate::Link, const FRAME: usize>(
+    link: &mut L,
+    dt: i64,
+    exception: u16,
+    frame: rtt_tunnel_protocol::FrameBuilder<'_>,
+) -> bool {
+    let body = frame.body();
+    if FRAME > MAX_BODY + 17 && body.len() > MAX_BODY {
+        return frame
+            .seal_in(dt, exception)
+            .is_ok_and(|bytes| link.write_frame(bytes));
+    }
+    let mut buf = [MaybeUninit::<u8>::uninit(); MAX_BODY + OVERHEAD];
+    let n = encode(&mut buf, dt, exception, body);
+    // SAFETY: `encode` wrote the first `n` bytes of `buf`.
+    let sealed = unsafe { core::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n) };
+    n > 0 && link.write_frame(sealed)
 }
 
 /// COBS output within one block: the position of the pending code byte and the next byte.

@@ -5,10 +5,9 @@
 //! call site. If any of those does not fit, the frame is dropped too (and counted), so the
 //! host never sees a frame it cannot place.
 
-use heapless::Vec;
 use rtt_tunnel_protocol::{
-    CallSite, CallsiteId, FieldNames, FrameBuilder, Hello, Kind, LiveSpan, Message, Parent,
-    Request, PROTOCOL_VERSION,
+    CallSite, CallsiteId, FieldNames, FrameBuilder, Hello, Kind, LiveSpan, Message, NameSource,
+    Parent, Request, PROTOCOL_VERSION,
 };
 
 use crate::callsites::{Announce, CallsiteTable};
@@ -30,6 +29,15 @@ pub(crate) const MAX_FIELDS: usize = 32;
 /// Strings of a call site that does not fit a frame are cut to their last this many bytes
 /// (where a file name and line number are) for a second try.
 const SHORT_STRING: usize = 40;
+
+/// A call site's field names, straight from its field set.
+struct FieldSetNames(&'static tracing_core::field::FieldSet);
+
+impl NameSource for FieldSetNames {
+    fn name(&self, index: usize) -> &str {
+        self.0.iter().nth(index).map_or("", |field| field.name())
+    }
+}
 
 /// What one step of [`State::flush_one`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,9 +67,10 @@ enum Stamp {
     SinceBoot,
 }
 
-/// The link and the time of the last frame written into it.
+/// The link and the time of the last frame written into it. `FRAME`: the size of the frame
+/// buffers whose frames it writes.
 #[derive(Debug)]
-struct Output<L> {
+struct Output<L, const FRAME: usize> {
     link: Maybe<L>,
     /// The clock's reading for the last frame written.
     last_written: u64,
@@ -72,7 +81,7 @@ struct Output<L> {
     started: bool,
 }
 
-impl<L: Link> Output<L> {
+impl<L: Link, const FRAME: usize> Output<L, FRAME> {
     /// Seals `frame` with its timestamp delta and writes it whole, or not at all.
     #[inline]
     fn write<C: Clock>(
@@ -124,13 +133,11 @@ impl<L: Link> Output<L> {
         };
         let exception = crate::context::exception();
         // Sealed straight into the ring when the link lends it room enough in one piece;
-        // otherwise sealed here and copied.
+        // otherwise sealed in a buffer and copied.
         let body = frame.body();
         let written = link.write_in_place(body.len() + seal::OVERHEAD, |out| {
             seal::encode(out, dt, exception, body)
-        }) || frame
-            .seal_in(dt, exception)
-            .is_ok_and(|bytes| link.write_frame(bytes));
+        }) || seal::write_copied::<L, FRAME>(link, dt, exception, frame);
         if !written {
             return false;
         }
@@ -171,7 +178,7 @@ pub(crate) struct State<
     const DEPTH: usize,
     const FRAME: usize,
 > {
-    out: Output<L>,
+    out: Output<L, FRAME>,
     identity: Maybe<Identity>,
     hello_pending: bool,
     unreported_drops: u32,
@@ -184,8 +191,6 @@ pub(crate) struct State<
     /// Frames encoded inside the critical section (announcements, reports) are built here,
     /// not on the stack.
     scratch: [u8; FRAME],
-    /// A call site's field names, gathered for its announcement.
-    names: Vec<&'static str, MAX_FIELDS>,
     /// The firmware's flash, `start..end`: texts there go as call-site constants, by
     /// reference. From [`Tunnel::set_flash`](crate::Tunnel::set_flash), or the linker's
     /// read-only data when the link is connected (`crate::flash`); empty until then.
@@ -221,7 +226,6 @@ impl<
             callsites: CallsiteTable::new(),
             requests: RequestReader::new(),
             scratch: [0; FRAME],
-            names: Vec::new(),
             flash: (0, 0),
             flash_set: false,
             stats: Stats {
@@ -409,12 +413,9 @@ impl<
             return Sent::TooLarge;
         };
         let meta = entry.meta;
-        self.names.clear();
-        for field in meta.fields().iter() {
-            if self.names.push(field.name()).is_err() {
-                break;
-            }
-        }
+        // The names straight from the call site's field set (at most `MAX_FIELDS`: tracing's
+        // own limit), without a copy.
+        let fields = FieldSetNames(meta.fields());
         let mut callsite = CallSite {
             id: CallsiteId(id),
             kind: if meta.is_span() {
@@ -428,7 +429,7 @@ impl<
             module_path: meta.module_path(),
             file: meta.file(),
             line: meta.line(),
-            fields: FieldNames::new(&self.names),
+            fields: FieldNames::from_source(fields.0.len().min(MAX_FIELDS), &fields),
         };
         let mut sent = self.out.send::<C>(
             &mut self.stats,

@@ -168,8 +168,8 @@ pub use message::{
 };
 pub use splitter::{Feed, FrameSplitter};
 pub use value::{
-    Constant, FieldNames, FieldNamesIter, FieldValue, Pushed, Value, Values, ValuesIter,
-    ValuesWriter, MAX_FIELD_INDEX,
+    Constant, FieldNames, FieldNamesIter, FieldValue, NameSource, Pushed, Value, Values,
+    ValuesIter, ValuesWriter, MAX_FIELD_INDEX,
 };
 
 /// The version of this wire format, sent in every [`Hello`].

@@ -590,6 +590,14 @@ impl fmt::Write for Truncating<'_> {
     }
 }
 
+/// Field names by index, for [`FieldNames::from_source`]: a sender's view of its call
+/// site's field set.
+pub trait NameSource {
+    /// The name of field `index` (below the length given to
+    /// [`FieldNames::from_source`]).
+    fn name(&self, index: usize) -> &str;
+}
+
 /// The field names at the end of a `CallSite` message.
 #[derive(Clone, Copy)]
 pub struct FieldNames<'a> {
@@ -599,6 +607,12 @@ pub struct FieldNames<'a> {
 #[derive(Clone, Copy)]
 enum NamesRepr<'a> {
     Names(&'a [&'a str]),
+    /// Names `next..len`, each from the function.
+    Indexed {
+        next: usize,
+        len: usize,
+        names: &'a (dyn NameSource + 'a),
+    },
     Encoded(&'a [u8]),
 }
 
@@ -607,6 +621,19 @@ impl<'a> FieldNames<'a> {
     pub const fn new(names: &'a [&'a str]) -> Self {
         Self {
             repr: NamesRepr::Names(names),
+        }
+    }
+
+    /// The first `len` names of `names`, in index order: a sender writes them straight from
+    /// where they are (`tracing-core`'s `FieldSet`, whose names it reaches one field at a
+    /// time), without gathering them into a slice first.
+    pub const fn from_source(len: usize, names: &'a (dyn NameSource + 'a)) -> Self {
+        Self {
+            repr: NamesRepr::Indexed {
+                next: 0,
+                len,
+                names,
+            },
         }
     }
 
@@ -656,6 +683,11 @@ impl FieldNames<'_> {
                     w.str(name);
                 }
             }
+            NamesRepr::Indexed { next, len, names } => {
+                for i in next..len {
+                    w.str(names.name(i));
+                }
+            }
             NamesRepr::Encoded(bytes) => w.raw(bytes),
         }
     }
@@ -687,6 +719,13 @@ impl<'a> Iterator for FieldNamesIter<'a> {
                 let (first, rest) = names.split_first()?;
                 *names = rest;
                 Some(first)
+            }
+            NamesRepr::Indexed { next, len, names } => {
+                if *next >= *len {
+                    return None;
+                }
+                *next += 1;
+                Some(names.name(*next - 1))
             }
             NamesRepr::Encoded(bytes) => {
                 let (name, rest) = take::<&str>(bytes).ok()?;

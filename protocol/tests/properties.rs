@@ -5,8 +5,8 @@
 use proptest::prelude::*;
 use rtt_tunnel_protocol::{
     CallSite, CallsiteId, Capacity, Feed, FieldNames, FieldValue, Frame, FrameBuilder, FrameError,
-    FrameSplitter, Hello, Kind, Level, LevelFilter, LiveSpan, Message, Parent, Request, Resync,
-    SpanId, SpanIds, Value, Values, ValuesWriter, PROTOCOL_VERSION,
+    FrameSplitter, Hello, Kind, Level, LevelFilter, LiveSpan, Message, NameSource, Parent, Request,
+    Resync, SpanId, SpanIds, Value, Values, ValuesWriter, PROTOCOL_VERSION,
 };
 
 /// An owned value, so that strategies can own the strings messages borrow.
@@ -202,10 +202,20 @@ fn encode_values(vals: &[(u8, OwnedValue)], buf: &mut Vec<u8>) {
     buf.truncate(n);
 }
 
+/// Field names from a slice, one at a time (as a sender reads its field set).
+struct SliceNames<'a>(&'a [&'a str]);
+
+impl NameSource for SliceNames<'_> {
+    fn name(&self, index: usize) -> &str {
+        self.0[index]
+    }
+}
+
 /// Builds the message of `spec`, calling `f` with it.
 fn with_message<R>(spec: &Spec, f: impl FnOnce(&Message<'_>) -> R) -> R {
     let mut vbuf = Vec::new();
     let names: Vec<&str>;
+    let source: SliceNames<'_>;
     let (mut lbuf, mut ebuf) = (vec![0u8; 256], vec![0u8; 128]);
     let msg = match spec {
         Spec::Hello(boot, tick_hz, firmware, flash_base, flash_len) => Message::Hello(Hello {
@@ -227,6 +237,14 @@ fn with_message<R>(spec: &Spec, f: impl FnOnce(&Message<'_>) -> R) -> R {
             fields,
         } => {
             names = fields.iter().map(String::as_str).collect();
+            source = SliceNames(&names);
+            // Both ways of giving the names (a sender's field set, or a slice) on alternate
+            // call sites: every property below holds for both.
+            let fields = if id.0 % 2 == 1 {
+                FieldNames::from_source(names.len(), &source)
+            } else {
+                FieldNames::new(&names)
+            };
             Message::CallSite(CallSite {
                 id: *id,
                 kind: if *span { Kind::Span } else { Kind::Event },
@@ -236,7 +254,7 @@ fn with_message<R>(spec: &Spec, f: impl FnOnce(&Message<'_>) -> R) -> R {
                 module_path: module_path.as_deref(),
                 file: file.as_deref(),
                 line: *line,
-                fields: FieldNames::new(&names),
+                fields,
             })
         }
         Spec::Event(callsite, parent, vals) => {

@@ -227,3 +227,25 @@ fn a_panic_is_reported_as_an_error_event() {
         )
     );
 }
+
+#[test]
+fn a_frame_longer_than_one_cobs_block_arrives_whole() {
+    // A frame buffer over 256 bytes holds bodies of more than one COBS block (254 bytes),
+    // which the sender seals the protocol's way.
+    let t = <Target<4096, 4, 8, 4, 1024>>::started();
+    let part: String = "0123456789".repeat(10);
+    t.run(|| {
+        tracing::info!(
+            a = part.as_str(),
+            b = part.as_str(),
+            c = part.as_str(),
+            short = "ok"
+        );
+    });
+    let frames = t.frames();
+    assert_eq!(
+        frames[1],
+        std::format!("+0 event cs0 current 0=\"{part}\" 1=\"{part}\" 2=\"{part}\" 3=\"ok\"")
+    );
+    assert_eq!(t.tunnel.stats().frames_dropped, 0);
+}
