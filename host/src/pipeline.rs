@@ -514,8 +514,8 @@ impl Pipeline {
                         }
                     }
                     let received = match &mut flash {
-                        Some(flash) => receiver.try_receive_with(frame, &mut **flash),
-                        None => receiver.try_receive(frame),
+                        Some(flash) => receiver.try_receive_ref(&frame, Some(&mut **flash)),
+                        None => receiver.try_receive_ref(&frame, None),
                     };
                     (hello, received)
                 }
