@@ -476,85 +476,90 @@ impl Pipeline {
             last_boot,
             refused,
         } = self;
-        splitter.split(bytes, |frame| {
-            let frame = match frame {
-                Ok(frame) => frame,
-                Err(error) => {
-                    stats.frame_errors += 1;
-                    let kind = match error {
-                        FrameError::Oversized { .. } => "oversized frame",
-                        _ => "bad frame",
-                    };
-                    warn(
-                        receiver,
-                        refused.count(kind),
-                        format_args!(
-                            "{error} (bytes lost, or the host attached in the middle of a \
+        // Inlined into the splitter's loop: a call per frame, and its saved registers, less.
+        splitter.split(
+            bytes,
+            #[inline(always)]
+            |frame| {
+                let frame = match frame {
+                    Ok(frame) => frame,
+                    Err(error) => {
+                        stats.frame_errors += 1;
+                        let kind = match error {
+                            FrameError::Oversized { .. } => "oversized frame",
+                            _ => "bad frame",
+                        };
+                        warn(
+                            receiver,
+                            refused.count(kind),
+                            format_args!(
+                                "{error} (bytes lost, or the host attached in the middle of a \
                              frame); the stream goes on at the next frame"
-                        ),
-                    );
-                    return;
-                }
-            };
-            // The frame goes to the receiver from inside the match: moved out to a local
-            // first, it was copied (and read back right after the decoder wrote it, a
-            // store-forwarding stall) on every frame.
-            // Values unchecked here: the receiver checks each as it reads it (one walk, not
-            // two), and a bad one comes back as `ReceiveError::BadValue`, counted below as
-            // the decode error it is.
-            let (hello, received) = match Frame::decode_deferred(frame) {
-                Ok(frame) => {
-                    let hello = matches!(frame.message, Message::Hello(_));
-                    // defmt lines logged before this frame go first.
-                    if let Some(relay) = defmt {
-                        if !relay.pending.is_empty() {
-                            if let Some(micros) = frame_micros(&frame, receiver) {
-                                relay.relay_until(micros, stats, receiver);
+                            ),
+                        );
+                        return;
+                    }
+                };
+                // The frame goes to the receiver from inside the match: moved out to a local
+                // first, it was copied (and read back right after the decoder wrote it, a
+                // store-forwarding stall) on every frame.
+                // Values unchecked here: the receiver checks each as it reads it (one walk, not
+                // two), and a bad one comes back as `ReceiveError::BadValue`, counted below as
+                // the decode error it is.
+                let (hello, received) = match Frame::decode_deferred(frame) {
+                    Ok(frame) => {
+                        let hello = matches!(frame.message, Message::Hello(_));
+                        // defmt lines logged before this frame go first.
+                        if let Some(relay) = defmt {
+                            if !relay.pending.is_empty() {
+                                if let Some(micros) = frame_micros(&frame, receiver) {
+                                    relay.relay_until(micros, stats, receiver);
+                                }
                             }
                         }
+                        let received = match &mut flash {
+                            Some(flash) => receiver.try_receive_ref(&frame, Some(&mut **flash)),
+                            None => receiver.try_receive_ref(&frame, None),
+                        };
+                        (hello, received)
                     }
-                    let received = match &mut flash {
-                        Some(flash) => receiver.try_receive_with(frame, &mut **flash),
-                        None => receiver.try_receive(frame),
-                    };
-                    (hello, received)
-                }
-                Err(error) => {
-                    stats.decode_errors += 1;
-                    warn(
-                        receiver,
-                        stats.decode_errors,
-                        format_args!("a frame did not decode ({error}); it was skipped"),
-                    );
-                    return;
-                }
-            };
-            match received {
-                Ok(()) => {
-                    stats.frames += 1;
-                    if hello && written.is_ok() {
-                        written = note_boot(capture, last_boot, receiver);
+                    Err(error) => {
+                        stats.decode_errors += 1;
+                        warn(
+                            receiver,
+                            stats.decode_errors,
+                            format_args!("a frame did not decode ({error}); it was skipped"),
+                        );
+                        return;
+                    }
+                };
+                match received {
+                    Ok(()) => {
+                        stats.frames += 1;
+                        if hello && written.is_ok() {
+                            written = note_boot(capture, last_boot, receiver);
+                        }
+                    }
+                    Err(ReceiveError::BadValue { error, .. }) => {
+                        stats.decode_errors += 1;
+                        warn(
+                            receiver,
+                            stats.decode_errors,
+                            format_args!("a frame did not decode ({error}); it was skipped"),
+                        );
+                    }
+                    Err(error) => {
+                        stats.receive_errors += 1;
+                        let count = refused.count(error.kind());
+                        warn(
+                            receiver,
+                            count,
+                            format_args!("a frame was not relayed: {error}"),
+                        );
                     }
                 }
-                Err(ReceiveError::BadValue { error, .. }) => {
-                    stats.decode_errors += 1;
-                    warn(
-                        receiver,
-                        stats.decode_errors,
-                        format_args!("a frame did not decode ({error}); it was skipped"),
-                    );
-                }
-                Err(error) => {
-                    stats.receive_errors += 1;
-                    let count = refused.count(error.kind());
-                    warn(
-                        receiver,
-                        count,
-                        format_args!("a frame was not relayed: {error}"),
-                    );
-                }
-            }
-        });
+            },
+        );
         written?;
         Ok(self.stats.frames - before)
     }

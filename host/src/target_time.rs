@@ -102,64 +102,88 @@ impl<const N: usize> fmt::Write for StackStr<N> {
     }
 }
 
+/// What a receiver publishes about the frame it is relaying on this thread: one
+/// thread-local for both, so that a frame sets and restores them with one access each.
+struct Relaying {
+    /// [`current()`].
+    time: Cell<Option<TargetTime>>,
+    /// [`current_exception()`].
+    exception: Cell<Option<u16>>,
+}
+
 thread_local! {
-    static CURRENT: Cell<Option<TargetTime>> = const { Cell::new(None) };
+    static RELAYING: Relaying = const {
+        Relaying {
+            time: Cell::new(None),
+            exception: Cell::new(None),
+        }
+    };
 }
 
 /// The target time of the frame being relayed on this thread, or `None` outside of a
 /// receiver's `try_receive` (an event the host itself emitted).
 pub fn current() -> Option<TargetTime> {
-    CURRENT.try_with(Cell::get).ok().flatten()
+    RELAYING.try_with(|r| r.time.get()).ok().flatten()
 }
 
 /// Sets [`current()`] until the guard drops, then restores what was there before.
 #[inline]
 pub(crate) fn set_current(time: TargetTime) -> CurrentGuard {
-    let mut guard = CurrentGuard {
+    let mut guard = CurrentGuard(Previous {
         nested: false,
-        previous: None,
-    };
-    let _ = CURRENT.try_with(|c| {
-        // Only the discriminant is read in the usual case: the drop before wrote nothing else,
-        // and reading the whole cell after that narrower store stalled store forwarding.
-        if c.get().is_some() {
-            guard.nested = true;
-            guard.previous = c.get();
-        }
-        c.set(Some(time));
+        time: None,
     });
+    let _ = RELAYING.try_with(|r| set_time(&r.time, time, &mut guard.0));
     guard
 }
 
-/// Restores the previous [`current()`] on drop.
-pub(crate) struct CurrentGuard {
-    /// A time was set when this guard was made (a receiver relaying inside another's
-    /// callback, or the receiver's own events): only then is `previous` read back. The usual
+/// Sets `cell` to `time`, keeping what it held in `previous`.
+#[inline(always)]
+fn set_time(cell: &Cell<Option<TargetTime>>, time: TargetTime, previous: &mut Previous) {
+    // Only the discriminant is read in the usual case: the drop before wrote nothing else,
+    // and reading the whole cell after that narrower store stalled store forwarding.
+    if cell.get().is_some() {
+        previous.nested = true;
+        previous.time = cell.get();
+    }
+    cell.set(Some(time));
+}
+
+/// The [`current()`] a guard restores.
+struct Previous {
+    /// A time was set when the guard was made (a receiver relaying inside another's
+    /// callback, or the receiver's own events): only then is `time` read back. The usual
     /// drop writes `None` and reads nothing: reading back a whole time right after parts of it
     /// were written, with stores of other widths, stalls store forwarding, on every frame.
     nested: bool,
-    previous: Option<TargetTime>,
+    time: Option<TargetTime>,
 }
+
+impl Previous {
+    #[inline(always)]
+    fn restore(&self, cell: &Cell<Option<TargetTime>>) {
+        if self.nested {
+            restore_current(cell, &self.time);
+        } else {
+            cell.set(None);
+        }
+    }
+}
+
+/// Restores the previous [`current()`] on drop.
+pub(crate) struct CurrentGuard(Previous);
 
 impl Drop for CurrentGuard {
     #[inline]
     fn drop(&mut self) {
-        if self.nested {
-            restore_current(&self.previous);
-        } else {
-            let _ = CURRENT.try_with(|c| c.set(None));
-        }
+        let _ = RELAYING.try_with(|r| self.0.restore(&r.time));
     }
 }
 
 #[cold]
 #[inline(never)]
-fn restore_current(previous: &Option<TargetTime>) {
-    let _ = CURRENT.try_with(|c| c.set(*previous));
-}
-
-thread_local! {
-    static EXCEPTION: Cell<Option<u16>> = const { Cell::new(None) };
+fn restore_current(cell: &Cell<Option<TargetTime>>, previous: &Option<TargetTime>) {
+    cell.set(*previous);
 }
 
 /// Where the target was when it wrote the frame being relayed on this thread: `Some(0)` in
@@ -167,13 +191,13 @@ thread_local! {
 /// 15 is SysTick, 16 + i device interrupt i); `None` outside of a receiver's `try_receive`
 /// (what the receiver relays on its own: spans it ends at a reset or when dropped).
 pub fn current_exception() -> Option<u16> {
-    EXCEPTION.try_with(Cell::get).ok().flatten()
+    RELAYING.try_with(|r| r.exception.get()).ok().flatten()
 }
 
 /// Sets [`current_exception()`] until the guard drops, then restores what was there before.
 pub(crate) fn set_current_exception(exception: u16) -> ExceptionGuard {
-    let previous = EXCEPTION
-        .try_with(|c| c.replace(Some(exception)))
+    let previous = RELAYING
+        .try_with(|r| r.exception.replace(Some(exception)))
         .ok()
         .flatten();
     ExceptionGuard { previous }
@@ -186,7 +210,41 @@ pub(crate) struct ExceptionGuard {
 
 impl Drop for ExceptionGuard {
     fn drop(&mut self) {
-        let _ = EXCEPTION.try_with(|c| c.set(self.previous));
+        let _ = RELAYING.try_with(|r| r.exception.set(self.previous));
+    }
+}
+
+/// [`set_current`] and [`set_current_exception`] at once, for the frame being relayed: one
+/// access to the thread-local to set both, one to restore both.
+#[inline]
+pub(crate) fn set_current_frame(time: TargetTime, exception: u16) -> FrameGuard {
+    let mut guard = FrameGuard {
+        time: Previous {
+            nested: false,
+            time: None,
+        },
+        exception: None,
+    };
+    let _ = RELAYING.try_with(|r| {
+        guard.exception = r.exception.replace(Some(exception));
+        set_time(&r.time, time, &mut guard.time);
+    });
+    guard
+}
+
+/// Restores the previous [`current()`] and [`current_exception()`] on drop.
+pub(crate) struct FrameGuard {
+    time: Previous,
+    exception: Option<u16>,
+}
+
+impl Drop for FrameGuard {
+    #[inline]
+    fn drop(&mut self) {
+        let _ = RELAYING.try_with(|r| {
+            self.time.restore(&r.time);
+            r.exception.set(self.exception);
+        });
     }
 }
 

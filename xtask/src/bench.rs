@@ -844,22 +844,27 @@ impl Report<'_> {
                  what is left to win: {}; {}. tracing-tunnel is handed Rust values; rtt-tunnel \
                  splits and decodes bytes first ({:.0} messages/s for that alone). The host \
                  finds delimiters a word at a time, COBS-decodes each frame where it lies \
-                 without moving it, reads the frame's start and common values by hand, walks \
-                 each message's values once, into the array the `ValueSet` is built from, \
-                 finds spans and call sites in tables indexed by their small ids, enters, \
-                 exits and closes through the dispatcher its host spans belong to (held, as a \
-                 span holds its own), and looks up the default dispatcher once per span or \
-                 event. What is left is spread thin: a profile of the no-op relay \
-                 (`perf record` on this bench's workload) puts about a \
-                 quarter in the pipeline and the frame's decoding, a sixth in reading values \
-                 into place, a seventh in the receiver's own bookkeeping (`try_receive`, the \
-                 target time, the span stack), a quarter in the registry and the no-op layer \
-                 (what the ceiling pays, plus the `enabled` call the relay makes for every \
-                 span and event because leaked call sites cache no interest); into the fmt \
-                 layer the \
-                 formatting itself dominates every figure, and the relay's own work costs a \
-                 quarter more there than beside a no-op layer (caches shared with the \
-                 formatter).",
+                 without moving it, reads the frame's start and common values by hand, hands \
+                 the decoded frame to the receiver where it lies, walks each message's values \
+                 once, into the array the `ValueSet` is built from, finds spans and call sites \
+                 in tables indexed by their small ids, publishes the frame's target time and \
+                 exception context with one thread-local access, enters, exits and closes \
+                 through the dispatcher its host spans belong to (held, as a span holds its \
+                 own), and looks up the default dispatcher once per span or event. The relay \
+                 asks the fmt layer for nothing the native code does not: the three pipelines \
+                 print the same lines, and the subscriber runs the same instructions per \
+                 message behind the relay as behind the native code (callgrind on this \
+                 bench's workload). The gap to the ceiling is the relay's own work, spread \
+                 thin: splitting and decoding frames about two fifths of it, reading values \
+                 into place a sixth, the rest the receiver's bookkeeping (`try_receive`, the \
+                 target time, the span stack) and the `enabled` call it makes for every span \
+                 and event because leaked call sites cache no interest. Beside the fmt layer \
+                 that work takes about half as long again as beside the no-op layer (the \
+                 receiver fed frames already decoded a third more, the splitting and decoding \
+                 nearly twice as long): the formatter, run between two frames, evicts the \
+                 relay's code and misleads its branches. Next: fewer instructions in the \
+                 frame's decoding (the varint reads, the out-of-line read of the exception \
+                 number) and in reading values into place, where most of what is left lies.",
                 noop / tt_noop,
                 fmt / tt_fmt,
                 ceiling(native_noop, tt_noop, 2.0, "no-op"),

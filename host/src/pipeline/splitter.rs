@@ -131,6 +131,7 @@ fn find_delimiter(bytes: &[u8]) -> Option<usize> {
 /// Without a full block (code `0xFF`, 254 data bytes and no zero after them), nothing moves:
 /// the frame's bytes after the first are the decoded bytes, once each code byte but the first
 /// (it lies where its zero belongs) is set to zero.
+#[inline]
 fn decode_in_place(frame: &mut [u8]) -> Result<&[u8], FrameError> {
     let len = frame.len();
     let error = FrameError::Cobs { len };

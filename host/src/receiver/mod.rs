@@ -385,7 +385,18 @@ impl Receiver {
     /// See [`ReceiveError`]. A frame that fails is not relayed and leaves the receiver as it
     /// was, except for the target time; the receiver keeps working.
     pub fn try_receive(&mut self, frame: Frame<'_>) -> Result<(), ReceiveError> {
-        self.receive_inner(frame, None)
+        self.receive_inner(&frame, None)
+    }
+
+    /// [`try_receive`](Self::try_receive) or [`try_receive_with`](Self::try_receive_with) of
+    /// a frame by reference: the pipeline's, read where its decoder wrote it (a `Frame` is
+    /// 120 bytes, which passing by value copied on every frame).
+    pub(crate) fn try_receive_ref(
+        &mut self,
+        frame: &Frame<'_>,
+        flash: Option<&mut dyn FlashSource>,
+    ) -> Result<(), ReceiveError> {
+        self.receive_inner(frame, flash)
     }
 
     /// [`try_receive`](Self::try_receive), reading a text the frame sends by reference from
@@ -400,17 +411,17 @@ impl Receiver {
         frame: Frame<'_>,
         flash: &mut dyn FlashSource,
     ) -> Result<(), ReceiveError> {
-        self.receive_inner(frame, Some(flash))
+        self.receive_inner(&frame, Some(flash))
     }
 
     fn receive_inner(
         &mut self,
-        frame: Frame<'_>,
+        frame: &Frame<'_>,
         flash: Option<&mut dyn FlashSource>,
     ) -> Result<(), ReceiveError> {
         self.exception = frame.exception;
-        let _context = target_time::set_current_exception(frame.exception);
         if let Message::Hello(hello) = frame.message {
+            let _context = target_time::set_current_exception(frame.exception);
             return self.on_hello(frame.dt, hello);
         }
         self.ticks = self.ticks.wrapping_add(frame.dt);
@@ -419,7 +430,8 @@ impl Receiver {
         }
         let time = self.target_time();
         self.clock.set_ticks(time.ticks);
-        let _current = target_time::set_current(time);
+        // The frame's time and context, both set (and restored) at once.
+        let _current = target_time::set_current_frame(time, frame.exception);
         match frame.message {
             Message::Hello(_) => unreachable!("handled above"),
             Message::CallSite(site) => self.on_callsite(&site),
@@ -774,14 +786,27 @@ impl Receiver {
 
     /// The call site `id` of the running firmware, activating it from the persisted metadata
     /// if needed.
+    #[inline]
     fn callsite(
         &mut self,
         id: CallsiteId,
         message: &'static str,
     ) -> Result<&'static RemoteCallsite, ReceiveError> {
-        if let Some(&callsite) = self.callsites.get(&id) {
-            return Ok(callsite);
+        match self.callsites.get(&id) {
+            Some(&callsite) => Ok(callsite),
+            None => self.activate_callsite(id, message),
         }
+    }
+
+    /// [`callsite`](Self::callsite) of a call site not in the table: activated from the
+    /// persisted metadata, or the error.
+    #[cold]
+    #[inline(never)]
+    fn activate_callsite(
+        &mut self,
+        id: CallsiteId,
+        message: &'static str,
+    ) -> Result<&'static RemoteCallsite, ReceiveError> {
         let unknown = ReceiveError::UnknownCallsite {
             callsite: id,
             message,
@@ -815,6 +840,7 @@ impl Receiver {
     }
 
     /// [`callsite`](Self::callsite), checking its kind.
+    #[inline]
     fn callsite_of_kind(
         &mut self,
         id: CallsiteId,
@@ -822,22 +848,33 @@ impl Receiver {
         message: &'static str,
     ) -> Result<&'static RemoteCallsite, ReceiveError> {
         let callsite = self.callsite(id, message)?;
-        let meta = callsite.metadata();
-        let actual = if meta.is_span() {
+        if callsite.metadata().is_span() != (kind == Kind::Span) {
+            return Err(wrong_kind(callsite, id, kind, message));
+        }
+        Ok(callsite)
+    }
+}
+
+/// The error for `callsite` (id `id`), which is not of the `expected` kind.
+#[cold]
+#[inline(never)]
+fn wrong_kind(
+    callsite: &RemoteCallsite,
+    id: CallsiteId,
+    expected: Kind,
+    message: &'static str,
+) -> ReceiveError {
+    let meta = callsite.metadata();
+    ReceiveError::CallsiteKind {
+        callsite: id,
+        name: meta.name(),
+        actual: if meta.is_span() {
             Kind::Span
         } else {
             Kind::Event
-        };
-        if actual != kind {
-            return Err(ReceiveError::CallsiteKind {
-                callsite: id,
-                name: meta.name(),
-                actual,
-                expected: kind,
-                message,
-            });
-        }
-        Ok(callsite)
+        },
+        expected,
+        message,
     }
 }
 

@@ -431,12 +431,24 @@ impl Receiver {
 
     /// Removes the innermost entry of `id` from the stack and exits it on the host.
     pub(super) fn exit(&mut self, id: SpanId) -> bool {
-        let Some(at) = self.entered.iter().rposition(|&e| e == id) else {
-            return false;
-        };
-        self.entered.remove(at);
-        if at < self.entered_in.len() {
-            self.entered_in.remove(at);
+        if self.entered.last() == Some(&id) {
+            // The usual exit, of the innermost entry: popped, not moved over by `remove`
+            // (two calls of `memmove` with nothing to move).
+            self.entered.pop();
+            let at = self.entered.len();
+            if at + 1 == self.entered_in.len() {
+                self.entered_in.pop();
+            } else if at < self.entered_in.len() {
+                self.entered_in.remove(at);
+            }
+        } else {
+            let Some(at) = self.entered.iter().rposition(|&e| e == id) else {
+                return false;
+            };
+            self.entered.remove(at);
+            if at < self.entered_in.len() {
+                self.entered_in.remove(at);
+            }
         }
         if let Some(Local::Relayed(local)) = self.spans.get(&id).map(|s| &s.local) {
             self.host_spans.dispatch(|d| d.exit(local));

@@ -117,6 +117,21 @@ impl<'a> Decoded<'a> {
         }
     }
 
+    /// `value` as held, noting a call-site constant or a marker of one.
+    #[inline(always)]
+    fn hold(&mut self, value: WireValue<'a>) -> Held<'a> {
+        match value {
+            WireValue::Constant(_) => self.constant = true,
+            WireValue::SameConstant => self.same = true,
+            WireValue::FlashText { .. } => {
+                self.constant = true;
+                self.same = true;
+            }
+            _ => {}
+        }
+        Held::new(value)
+    }
+
     /// Whether a call-site constant came in full.
     pub(crate) fn has_constant(&self) -> bool {
         self.constant
@@ -154,11 +169,9 @@ pub(crate) fn decode_into<'a>(
             return Err(ValuesError::UnknownField { field: v.field });
         }
         count += 1;
-        let reference = matches!(v.value, WireValue::FlashText { .. });
-        out.constant |= reference || matches!(v.value, WireValue::Constant(_));
-        out.same |= reference || v.value == WireValue::SameConstant;
         // Past the limit: only counted, for the error.
-        let _ = out.held.push((Held::new(v.value), field));
+        let held = out.hold(v.value);
+        let _ = out.held.push((held, field));
     }
     if count > MAX_VALUES {
         return Err(ValuesError::TooMany { count });
