@@ -186,10 +186,11 @@ macro_rules! value_set_of_len {
         match $n {
             $(
                 $len => {
-                    let pairs: [(&Field, Option<&dyn Value>); $len] = std::array::from_fn(|i| {
-                        let (held, field) = &$held[i];
-                        ($fields.get(*field).unwrap_or($first), Some(held.as_value()))
-                    });
+                    // Filled in place: `array::from_fn` was a call per message, out of line.
+                    let mut pairs: [(&Field, Option<&dyn Value>); $len] = [($first, None); $len];
+                    for (pair, (held, field)) in pairs.iter_mut().zip($held) {
+                        *pair = ($fields.get(*field).unwrap_or($first), Some(held.as_value()));
+                    }
                     $f(&$fieldset.value_set(&pairs))
                 }
             )*
