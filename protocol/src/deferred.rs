@@ -18,15 +18,31 @@ impl<'a> Frame<'a> {
     /// them with [`Values::try_iter`], which returns the error `decode` would have.
     #[inline]
     pub fn decode_deferred(bytes: &'a [u8]) -> Result<Self, DecodeError> {
-        // The frames a sender writes most (a short time delta, then a compact tag) are read
-        // by hand; anything else, valid or not, by postcard, for the same result and errors.
+        // The frames a sender writes most (a short time delta, no handler prefix, a compact
+        // tag) are read here, without a call or a stack frame; anything else, valid or not,
+        // by `decode_deferred_other`, for the same result and errors.
+        if let Some((dt, rest)) = short_varint(bytes, 9) {
+            let thread_mode = !matches!(rest, [t, ..] if u32::from(*t) == tag::HANDLER);
+            if thread_mode {
+                if let Some(message) = compact(rest) {
+                    return Ok(Self {
+                        dt: ((dt >> 1) as i64) ^ -((dt & 1) as i64),
+                        exception: 0,
+                        message,
+                    });
+                }
+            }
+        }
+        Self::decode_deferred_other(bytes)
+    }
+
+    /// [`decode_deferred`](Self::decode_deferred) of any frame: a long time delta, a handler
+    /// prefix, a message without a compact tag, or bytes that do not decode.
+    #[inline(never)]
+    fn decode_deferred_other(bytes: &'a [u8]) -> Result<Self, DecodeError> {
         if let Some((dt, rest)) = short_varint(bytes, 9) {
             let dt = ((dt >> 1) as i64) ^ -((dt & 1) as i64);
-            // Thread mode, as most frames are: no prefix, no call.
-            let (exception, rest) = match rest {
-                [t, ..] if u32::from(*t) == tag::HANDLER => take_exception(rest)?,
-                _ => (0, rest),
-            };
+            let (exception, rest) = take_exception(rest)?;
             // Two returns, not one of a message from either path: merged, the whole message
             // (120 bytes) was copied, for the few bytes a compact one has.
             if let Some(message) = compact(rest) {

@@ -57,6 +57,7 @@ impl<'a> Held<'a> {
         }))
     }
 
+    #[inline(always)]
     fn new(value: WireValue<'a>) -> Self {
         match value {
             WireValue::Bool(v) => Self::Bool(v),
@@ -117,19 +118,26 @@ impl<'a> Decoded<'a> {
         }
     }
 
-    /// `value` as held, noting a call-site constant or a marker of one.
+    /// `value` as held, noting a call-site constant or a marker of one (one match on the
+    /// kind for both).
     #[inline(always)]
     fn hold(&mut self, value: WireValue<'a>) -> Held<'a> {
         match value {
-            WireValue::Constant(_) => self.constant = true,
-            WireValue::SameConstant => self.same = true,
+            WireValue::Constant(text) => {
+                self.constant = true;
+                Held::text(text)
+            }
+            WireValue::SameConstant => {
+                self.same = true;
+                Held::Same
+            }
             WireValue::FlashText { .. } => {
                 self.constant = true;
                 self.same = true;
+                Held::Same
             }
-            _ => {}
+            value => Held::new(value),
         }
-        Held::new(value)
     }
 
     /// Whether a call-site constant came in full.
