@@ -16,7 +16,7 @@ use crate::value::{
 impl<'a> Frame<'a> {
     /// [`decode`](Self::decode), except that the message's [`Values`] are not checked: read
     /// them with [`Values::try_iter`], which returns the error `decode` would have.
-    #[inline]
+    #[inline(always)]
     pub fn decode_deferred(bytes: &'a [u8]) -> Result<Self, DecodeError> {
         // The frames a sender writes most (a short time delta, no handler prefix, a compact
         // tag) are read here, without a call or a stack frame; anything else, valid or not,
