@@ -104,17 +104,36 @@ impl<const N: usize> fmt::Write for StackStr<N> {
 
 /// What a receiver publishes about the frame it is relaying on this thread: one
 /// thread-local for both, so that a frame sets and restores them with one access each.
+///
+/// The time is a flag and a plain value rather than an `Option`: the usual frame writes the
+/// time and raises the flag, and its guard only lowers the flag (an `Option` was read back
+/// and written whole, twice per frame).
 struct Relaying {
-    /// [`current()`].
-    time: Cell<Option<TargetTime>>,
+    /// Whether `time` is [`current()`] (else `None`).
+    has_time: Cell<bool>,
+    /// [`current()`], while `has_time`.
+    time: Cell<TargetTime>,
     /// [`current_exception()`].
     exception: Cell<Option<u16>>,
+}
+
+impl Relaying {
+    #[inline(always)]
+    fn time(&self) -> Option<TargetTime> {
+        self.has_time.get().then(|| self.time.get())
+    }
 }
 
 thread_local! {
     static RELAYING: Relaying = const {
         Relaying {
-            time: Cell::new(None),
+            has_time: Cell::new(false),
+            time: Cell::new(TargetTime {
+                ticks: 0,
+                tick_hz: None,
+                boot: None,
+                epoch: 0,
+            }),
             exception: Cell::new(None),
         }
     };
@@ -123,49 +142,41 @@ thread_local! {
 /// The target time of the frame being relayed on this thread, or `None` outside of a
 /// receiver's `try_receive` (an event the host itself emitted).
 pub fn current() -> Option<TargetTime> {
-    RELAYING.try_with(|r| r.time.get()).ok().flatten()
+    RELAYING.try_with(Relaying::time).ok().flatten()
 }
 
 /// Sets [`current()`] until the guard drops, then restores what was there before.
 #[inline]
 pub(crate) fn set_current(time: TargetTime) -> CurrentGuard {
-    let mut guard = CurrentGuard(Previous {
-        nested: false,
-        time: None,
-    });
-    let _ = RELAYING.try_with(|r| set_time(&r.time, time, &mut guard.0));
+    let mut guard = CurrentGuard(Previous { time: None });
+    let _ = RELAYING.try_with(|r| set_time(r, time, &mut guard.0));
     guard
 }
 
-/// Sets `cell` to `time`, keeping what it held in `previous`.
+/// Sets [`current()`] to `time`, keeping what it was in `previous`.
 #[inline(always)]
-fn set_time(cell: &Cell<Option<TargetTime>>, time: TargetTime, previous: &mut Previous) {
-    // Only the discriminant is read in the usual case: the drop before wrote nothing else,
-    // and reading the whole cell after that narrower store stalled store forwarding.
-    if cell.get().is_some() {
-        previous.nested = true;
-        previous.time = cell.get();
+fn set_time(r: &Relaying, time: TargetTime, previous: &mut Previous) {
+    if r.has_time.get() {
+        // A receiver relaying inside another's callback, or the receiver's own events.
+        previous.time = Some(r.time.get());
     }
-    cell.set(Some(time));
+    r.time.set(time);
+    r.has_time.set(true);
 }
 
 /// The [`current()`] a guard restores.
 struct Previous {
-    /// A time was set when the guard was made (a receiver relaying inside another's
-    /// callback, or the receiver's own events): only then is `time` read back. The usual
-    /// drop writes `None` and reads nothing: reading back a whole time right after parts of it
-    /// were written, with stores of other widths, stalls store forwarding, on every frame.
-    nested: bool,
+    /// The time that was set when the guard was made (rare: see [`set_time`]); `None` in the
+    /// usual case, whose drop only lowers the flag.
     time: Option<TargetTime>,
 }
 
 impl Previous {
     #[inline(always)]
-    fn restore(&self, cell: &Cell<Option<TargetTime>>) {
-        if self.nested {
-            restore_current(cell, &self.time);
-        } else {
-            cell.set(None);
+    fn restore(&self, r: &Relaying) {
+        match self.time {
+            None => r.has_time.set(false),
+            Some(_) => restore_current(r, &self.time),
         }
     }
 }
@@ -176,14 +187,16 @@ pub(crate) struct CurrentGuard(Previous);
 impl Drop for CurrentGuard {
     #[inline]
     fn drop(&mut self) {
-        let _ = RELAYING.try_with(|r| self.0.restore(&r.time));
+        let _ = RELAYING.try_with(|r| self.0.restore(r));
     }
 }
 
 #[cold]
 #[inline(never)]
-fn restore_current(cell: &Cell<Option<TargetTime>>, previous: &Option<TargetTime>) {
-    cell.set(*previous);
+fn restore_current(r: &Relaying, previous: &Option<TargetTime>) {
+    if let Some(time) = previous {
+        r.time.set(*time);
+    }
 }
 
 /// Where the target was when it wrote the frame being relayed on this thread: `Some(0)` in
@@ -219,15 +232,12 @@ impl Drop for ExceptionGuard {
 #[inline]
 pub(crate) fn set_current_frame(time: TargetTime, exception: u16) -> FrameGuard {
     let mut guard = FrameGuard {
-        time: Previous {
-            nested: false,
-            time: None,
-        },
+        time: Previous { time: None },
         exception: None,
     };
     let _ = RELAYING.try_with(|r| {
         guard.exception = r.exception.replace(Some(exception));
-        set_time(&r.time, time, &mut guard.time);
+        set_time(r, time, &mut guard.time);
     });
     guard
 }
@@ -242,7 +252,7 @@ impl Drop for FrameGuard {
     #[inline]
     fn drop(&mut self) {
         let _ = RELAYING.try_with(|r| {
-            self.time.restore(&r.time);
+            self.time.restore(r);
             r.exception.set(self.exception);
         });
     }

@@ -16,21 +16,46 @@ use crate::value::{
 impl<'a> Frame<'a> {
     /// [`decode`](Self::decode), except that the message's [`Values`] are not checked: read
     /// them with [`Values::try_iter`], which returns the error `decode` would have.
-    #[inline]
+    #[inline(always)]
     pub fn decode_deferred(bytes: &'a [u8]) -> Result<Self, DecodeError> {
-        // The frames a sender writes most (a short time delta, then a compact tag) are read
-        // by hand; anything else, valid or not, by postcard, for the same result and errors.
+        // The frames a sender writes most (a short time delta, no handler prefix, a compact
+        // tag) are read here, without a call or a stack frame; anything else, valid or not,
+        // by `decode_deferred_other`, for the same result and errors.
+        if let Some((dt, rest)) = short_varint(bytes, 9) {
+            let thread_mode = !matches!(rest, [t, ..] if u32::from(*t) == tag::HANDLER);
+            if thread_mode {
+                if let Some(message) = compact(rest) {
+                    return Ok(Self {
+                        dt: ((dt >> 1) as i64) ^ -((dt & 1) as i64),
+                        exception: 0,
+                        message,
+                    });
+                }
+            }
+        }
+        Self::decode_deferred_other(bytes)
+    }
+
+    /// [`decode_deferred`](Self::decode_deferred) of any frame: a long time delta, a handler
+    /// prefix, a message without a compact tag, or bytes that do not decode.
+    #[inline(never)]
+    fn decode_deferred_other(bytes: &'a [u8]) -> Result<Self, DecodeError> {
         if let Some((dt, rest)) = short_varint(bytes, 9) {
             let dt = ((dt >> 1) as i64) ^ -((dt & 1) as i64);
             let (exception, rest) = take_exception(rest)?;
-            let message = match compact(rest) {
-                Some(message) => message,
-                None => Message::decode_deferred(rest)?,
-            };
+            // Two returns, not one of a message from either path: merged, the whole message
+            // (120 bytes) was copied, for the few bytes a compact one has.
+            if let Some(message) = compact(rest) {
+                return Ok(Self {
+                    dt,
+                    exception,
+                    message,
+                });
+            }
             return Ok(Self {
                 dt,
                 exception,
-                message,
+                message: Message::decode_deferred(rest)?,
             });
         }
         let (dt, rest) = postcard::take_from_bytes(bytes).map_err(DecodeError::from_postcard)?;
@@ -46,8 +71,24 @@ impl<'a> Frame<'a> {
 /// A varint of at most `max` bytes (`max * 7` bits, below the type's limit: always valid, so
 /// the value postcard reads) at the start of `bytes`, and the bytes after it; `None` for
 /// anything else (longer, or cut short), which the caller leaves to postcard.
+///
+/// One and two bytes, what most time deltas, tags, ids and lengths take, are read without a
+/// loop; `max` is at least 2.
 #[inline(always)]
 fn short_varint(bytes: &[u8], max: usize) -> Option<(u64, &[u8])> {
+    debug_assert!(max >= 2);
+    match bytes {
+        [b0, rest @ ..] if *b0 < 0x80 => Some((u64::from(*b0), rest)),
+        [b0, b1, rest @ ..] if *b1 < 0x80 => {
+            Some((u64::from(b0 & 0x7f) | u64::from(*b1) << 7, rest))
+        }
+        _ => longer_varint(bytes, max),
+    }
+}
+
+/// [`short_varint`] of three bytes and more.
+#[inline]
+fn longer_varint(bytes: &[u8], max: usize) -> Option<(u64, &[u8])> {
     let mut value = 0u64;
     for (i, &byte) in bytes.iter().take(max).enumerate() {
         value |= u64::from(byte & 0x7f) << (7 * i);
@@ -165,7 +206,7 @@ fn short_value(bytes: &[u8]) -> Option<(FieldValue<'_>, &[u8])> {
             let (len, rest) = short_varint(rest, 4)?;
             // At most 28 bits.
             let len = len as usize;
-            let text = core::str::from_utf8(rest.get(..len)?).ok()?;
+            let text = text(rest.get(..len)?)?;
             let rest = &rest[len..];
             let value = match kind {
                 KIND_STR => Value::Str(text),
@@ -180,6 +221,17 @@ fn short_value(bytes: &[u8]) -> Option<(FieldValue<'_>, &[u8])> {
         _ => return None,
     };
     Some((FieldValue { field, value }, rest))
+}
+
+/// `bytes` as UTF-8 text, if they are: ASCII (as most texts a target sends are) checked
+/// inline, anything else by `core::str::from_utf8`.
+#[inline(always)]
+fn text(bytes: &[u8]) -> Option<&str> {
+    if bytes.is_ascii() {
+        // SAFETY: ASCII is UTF-8.
+        return Some(unsafe { core::str::from_utf8_unchecked(bytes) });
+    }
+    core::str::from_utf8(bytes).ok()
 }
 
 #[cfg(test)]

@@ -425,7 +425,7 @@ impl Receiver {
             return self.on_hello(frame.dt, hello);
         }
         self.ticks = self.ticks.wrapping_add(frame.dt);
-        if self.boot == Boot::NotStarted {
+        if matches!(self.boot, Boot::NotStarted) {
             self.boot = Boot::Unannounced;
         }
         let time = self.target_time();

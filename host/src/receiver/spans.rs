@@ -509,7 +509,10 @@ impl Receiver {
     /// Exits every entry of `id`, closes its host span and forgets it. Its children are
     /// adopted by its parent, so that a reused id never becomes a stale parent.
     pub(super) fn remove_span(&mut self, id: SpanId) {
-        while self.exit(id) {}
+        // Usually exited already (its `Exit` came before its `Close`): no call to find that.
+        if self.entered.contains(&id) {
+            while self.exit(id) {}
+        }
         let Some(state) = self.spans.remove(&id) else {
             return;
         };

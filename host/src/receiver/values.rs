@@ -57,6 +57,7 @@ impl<'a> Held<'a> {
         }))
     }
 
+    #[inline(always)]
     fn new(value: WireValue<'a>) -> Self {
         match value {
             WireValue::Bool(v) => Self::Bool(v),
@@ -117,19 +118,26 @@ impl<'a> Decoded<'a> {
         }
     }
 
-    /// `value` as held, noting a call-site constant or a marker of one.
+    /// `value` as held, noting a call-site constant or a marker of one (one match on the
+    /// kind for both).
     #[inline(always)]
     fn hold(&mut self, value: WireValue<'a>) -> Held<'a> {
         match value {
-            WireValue::Constant(_) => self.constant = true,
-            WireValue::SameConstant => self.same = true,
+            WireValue::Constant(text) => {
+                self.constant = true;
+                Held::text(text)
+            }
+            WireValue::SameConstant => {
+                self.same = true;
+                Held::Same
+            }
             WireValue::FlashText { .. } => {
                 self.constant = true;
                 self.same = true;
+                Held::Same
             }
-            _ => {}
+            value => Held::new(value),
         }
-        Held::new(value)
     }
 
     /// Whether a call-site constant came in full.
@@ -186,10 +194,11 @@ macro_rules! value_set_of_len {
         match $n {
             $(
                 $len => {
-                    let pairs: [(&Field, Option<&dyn Value>); $len] = std::array::from_fn(|i| {
-                        let (held, field) = &$held[i];
-                        ($fields.get(*field).unwrap_or($first), Some(held.as_value()))
-                    });
+                    // Filled in place: `array::from_fn` was a call per message, out of line.
+                    let mut pairs: [(&Field, Option<&dyn Value>); $len] = [($first, None); $len];
+                    for (pair, (held, field)) in pairs.iter_mut().zip($held) {
+                        *pair = ($fields.get(*field).unwrap_or($first), Some(held.as_value()));
+                    }
                     $f(&$fieldset.value_set(&pairs))
                 }
             )*
