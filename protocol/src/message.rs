@@ -196,11 +196,6 @@ impl<'a> SpanIds<'a> {
         })
     }
 
-    fn encode(&self, out: &mut Out<'_>) -> Result<(), EncodeError> {
-        out.varint(self.count)?;
-        out.bytes(self.bytes)
-    }
-
     /// Reads a list; checks every id's varint.
     fn take(bytes: &'a [u8]) -> Result<(Self, &'a [u8]), DecodeError> {
         let (count, mut rest): (u32, _) = take(bytes)?;
@@ -425,7 +420,8 @@ impl<'a> Message<'a> {
 
     /// The hand-written encoder: the bytes postcard would write for the message's tag and
     /// fields (checked by the property tests), without serde. Inlined: where the message's
-    /// kind is known at the call (a sender's spans and events), only its own arm remains.
+    /// kind is known at the call (a sender's spans and events), only its own arm remains; the
+    /// rare messages go to [`write_cold`](Self::write_cold).
     #[inline(always)]
     pub(crate) fn write(&self, out: &mut Out<'_>) -> Result<(), EncodeError> {
         match *self {
@@ -481,60 +477,14 @@ impl<'a> Message<'a> {
                 out.varint(span.0)?;
                 out.varint(follows.0)
             }
-            Message::Dropped { frames } => {
-                out.byte(tag::DROPPED as u8)?;
-                out.varint(frames)
-            }
-            Message::Hello(h) => {
-                out.byte(tag::HELLO as u8)?;
-                out.varint(u32::from(h.version))?;
-                out.varint(h.boot)?;
-                out.varint64(h.tick_hz)?;
-                out.str(h.firmware)?;
-                out.varint(h.flash_base)?;
-                out.varint(h.flash_len)
-            }
-            Message::CallSite(c) => {
-                out.byte(tag::CALLSITE as u8)?;
-                out.varint(c.id.0)?;
-                out.byte(c.kind.wire())?;
-                out.byte(c.level.wire())?;
-                out.str(c.name)?;
-                out.str(c.target)?;
-                out.opt_str(c.module_path)?;
-                out.opt_str(c.file)?;
-                match c.line {
-                    None => out.byte(0)?,
-                    Some(line) => {
-                        out.byte(1)?;
-                        out.varint(line)?;
-                    }
-                }
-                for name in c.fields.iter() {
-                    out.str(name)?;
-                }
-                Ok(())
-            }
-            Message::LiveSpan(s) => {
-                out.byte(tag::LIVE_SPAN as u8)?;
-                out.varint(s.id.0)?;
-                out.varint(s.callsite.0)?;
-                s.parent.write(out)?;
-                out.varint(s.entered)
-            }
-            Message::Resync(r) => {
-                out.byte(tag::RESYNC as u8)?;
-                r.live.encode(out)?;
-                r.entered.encode(out)
-            }
-            Message::Status(c) => {
-                out.byte(tag::STATUS as u8)?;
-                out.varint(c.spans_untracked)?;
-                out.varint(c.enters_untracked)?;
-                out.varint(c.events_untracked)?;
-                out.varint(c.values_dropped)?;
-                out.varint(c.values_truncated)
-            }
+            // The rare messages (`Hello`, `Dropped`, announcements, re-sent spans, `Resync`,
+            // `Status`) have one encoder, the out-of-line one.
+            Message::Dropped { .. }
+            | Message::Hello(_)
+            | Message::CallSite(_)
+            | Message::LiveSpan(_)
+            | Message::Resync(_)
+            | Message::Status(_) => self.write_cold(out),
         }
     }
 

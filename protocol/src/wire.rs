@@ -97,17 +97,6 @@ impl<'b> Out<'b> {
         self.varint_cold(len32(s.len())?)?;
         self.bytes_cold(s.as_bytes())
     }
-
-    /// An `Option<&str>`.
-    pub(crate) fn opt_str(&mut self, s: Option<&str>) -> Result<(), EncodeError> {
-        match s {
-            None => self.byte(0),
-            Some(s) => {
-                self.byte(1)?;
-                self.str(s)
-            }
-        }
-    }
 }
 
 /// A writer for the messages a sender writes rarely (`Message::write_cold`), small rather
