@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use object::{Object, ObjectSection, ObjectSymbol, SectionFlags, SectionKind};
+use object::{Object, ObjectSection, ObjectSymbol, SectionFlags, SectionIndex, SectionKind};
 use rtt_tunnel_host::elf::FirmwareElf;
 use rtt_tunnel_host::gdb::{GdbMemory, GdbOptions};
 use rtt_tunnel_host::memory::{batch, TargetMemory};
@@ -516,25 +516,31 @@ fn size(elf_path: &Path) -> Result<Value> {
     }))
 }
 
-/// Flash (text and read-only data) by crate, from the sizes of the ELF's symbols: the crate
-/// is the first path segment of the (legacy or v0) mangled name, or the type's crate in an
-/// `<T as Trait>` impl. Approximate: LTO inlines across crates, and what is inlined counts for
-/// the function it landed in. Bytes of the sections that no symbol covers are `unnamed`.
-fn flash_by_crate(file: &object::File<'_>) -> BTreeMap<String, u64> {
+/// The sections in flash (allocated, not writable: text and read-only data) and their bytes.
+fn flash_sections(file: &object::File<'_>) -> (Vec<SectionIndex>, u64) {
     const SHF_WRITE: u64 = 0x1;
     const SHF_ALLOC: u64 = 0x2;
-    let mut by_crate = BTreeMap::new();
-    let mut flash_sections = Vec::new();
+    let mut sections = Vec::new();
     let mut total = 0;
     for section in file.sections() {
         let SectionFlags::Elf { sh_flags } = section.flags() else {
             continue;
         };
         if sh_flags & SHF_ALLOC != 0 && sh_flags & SHF_WRITE == 0 {
-            flash_sections.push(section.index());
+            sections.push(section.index());
             total += section.size();
         }
     }
+    (sections, total)
+}
+
+/// Flash (text and read-only data) by crate, from the sizes of the ELF's symbols: the crate
+/// is the first path segment of the (legacy or v0) mangled name, or the type's crate in an
+/// `<T as Trait>` impl. Approximate: LTO inlines across crates, and what is inlined counts for
+/// the function it landed in. Bytes of the sections that no symbol covers are `unnamed`.
+fn flash_by_crate(file: &object::File<'_>) -> BTreeMap<String, u64> {
+    let mut by_crate = BTreeMap::new();
+    let (flash_sections, total) = flash_sections(file);
     let mut named = 0;
     for symbol in file.symbols() {
         let in_flash = symbol
@@ -554,16 +560,7 @@ fn flash_by_crate(file: &object::File<'_>) -> BTreeMap<String, u64> {
 /// The `n` largest symbols in flash, largest first: `[name, bytes]`, the name demangled
 /// enough to read (legacy mangling's escapes undone, the hash left out).
 fn largest_symbols(file: &object::File<'_>, n: usize) -> Vec<(String, u64)> {
-    const SHF_WRITE: u64 = 0x1;
-    const SHF_ALLOC: u64 = 0x2;
-    let flash: Vec<_> = file
-        .sections()
-        .filter(|section| {
-            matches!(section.flags(), SectionFlags::Elf { sh_flags }
-                if sh_flags & SHF_ALLOC != 0 && sh_flags & SHF_WRITE == 0)
-        })
-        .map(|section| section.index())
-        .collect();
+    let (flash, _) = flash_sections(file);
     let mut symbols: Vec<(String, u64)> = file
         .symbols()
         .filter(|s| s.size() > 0 && s.section_index().is_some_and(|i| flash.contains(&i)))

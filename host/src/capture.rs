@@ -752,6 +752,14 @@ mod tests {
         writer.into_inner()
     }
 
+    /// Every record of `file`, which must read.
+    fn read_all(file: &[u8]) -> Vec<Record> {
+        CaptureReader::new(file)
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
     #[test]
     fn the_bytes_of_the_format() {
         let file = sample();
@@ -776,10 +784,7 @@ mod tests {
         expected.extend_from_slice(&0x4000u64.to_le_bytes());
         expected.extend_from_slice(b"ready");
         assert_eq!(file[HEADER_LEN..], expected);
-        let records: Vec<Record> = CaptureReader::new(&file[..])
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let records = read_all(&file);
         assert_eq!(
             records,
             [Record::FlashText {
@@ -914,10 +919,7 @@ mod tests {
         expected.extend_from_slice(b"\x03\x0d\x00\x00\x00\x03\x00\x00\x00dfmframes");
         expected.extend_from_slice(b"\x03\x05\x00\x00\x00\x01\x00\x00\x00x");
         assert_eq!(file, expected);
-        let records: Vec<Record> = CaptureReader::new(&file[..])
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let records = read_all(&file);
         assert_eq!(
             records,
             [

@@ -225,14 +225,20 @@ impl crate::receiver::FlashSource for FirmwareElf {
     }
 }
 
+/// Whether `section` is loaded on the target (`SHF_ALLOC`) and is `writable` (`SHF_WRITE`) or
+/// read-only as asked.
+fn loaded(section: &object::Section<'_, '_>, writable: bool) -> bool {
+    match section.flags() {
+        SectionFlags::Elf { sh_flags } => {
+            sh_flags & SHF_ALLOC != 0 && (sh_flags & SHF_WRITE != 0) == writable
+        }
+        _ => false,
+    }
+}
+
 fn read_only_sections(file: &object::File<'_>) -> Vec<(Range<u64>, Range<usize>)> {
     file.sections()
-        .filter(|section| match section.flags() {
-            SectionFlags::Elf { sh_flags } => {
-                sh_flags & SHF_ALLOC != 0 && sh_flags & SHF_WRITE == 0
-            }
-            _ => false,
-        })
+        .filter(|section| loaded(section, false))
         .filter_map(|section| {
             let (offset, size) = section.file_range()?;
             let start = usize::try_from(offset).ok()?;
@@ -245,12 +251,7 @@ fn read_only_sections(file: &object::File<'_>) -> Vec<(Range<u64>, Range<usize>)
 fn writable_ranges(file: &object::File<'_>) -> Vec<Range<u64>> {
     let mut ranges: Vec<Range<u64>> = file
         .sections()
-        .filter(|section| match section.flags() {
-            SectionFlags::Elf { sh_flags } => {
-                sh_flags & SHF_ALLOC != 0 && sh_flags & SHF_WRITE != 0
-            }
-            _ => false,
-        })
+        .filter(|section| loaded(section, true))
         .filter(|section| section.size() > 0)
         .map(|section| section.address()..section.address() + section.size())
         .collect();

@@ -267,28 +267,35 @@ fn text_field<'a>(op: &'a Op, name: &str) -> Option<&'a str> {
     op.event_field(name).and_then(Val::as_text)
 }
 
-/// `churn`: the host's drop count is the target's; when the target has closed and exited
-/// everything ("churn done"), so has the host; every event the host got is in the span the
-/// target had it in.
-fn check_churn(run: &Run) {
-    let ops = &run.ops;
-    let done = ops
-        .iter()
-        .position(|e| e.op.message() == Some("churn done"))
-        .expect("the firmware's \"churn done\"");
-    let counted = ops[done]
-        .op
+/// The firmware's drop count in its `done` event of scenario `scenario` (`dropped`): not 0
+/// (the ring overflowed, so the scenario tests something) and the receiver's total. Returns it.
+fn check_drop_count(run: &Run, done: &Op, scenario: &str) -> u64 {
+    let counted = done
         .event_field("dropped")
         .and_then(Val::as_u64)
         .expect("the firmware's drop count");
     assert!(
         counted > 0,
-        "the churn did not overflow the ring: the scenario tests nothing"
+        "the {scenario} did not overflow the ring: the scenario tests nothing"
     );
     assert_eq!(
         run.stats.dropped_frames, counted,
         "the receiver's total of dropped frames and the firmware's own count"
     );
+    counted
+}
+
+/// `churn`: the host's drop count is the target's; when the target has closed and exited
+/// everything ("churn done"), so has the host; every event the host got is in the span the
+/// target had it in.
+fn check_churn(run: &Run) {
+    let ops = &run.ops;
+    let done = position(
+        ops,
+        |op| op.message() == Some("churn done"),
+        "firmware's \"churn done\"",
+    );
+    check_drop_count(run, &ops[done].op, "churn");
     let before = &ops[..done];
     let count = |f: fn(&Op) -> bool| before.iter().filter(|e| f(&e.op)).count();
     assert_eq!(
@@ -561,19 +568,7 @@ fn check_burst(run: &Run) {
                 .expect("frames")
         })
         .sum();
-    let counted = event(ops, "burst done")
-        .op
-        .event_field("dropped")
-        .and_then(Val::as_u64)
-        .expect("the firmware's drop count");
-    assert!(
-        counted > 0,
-        "the burst did not overflow the ring: the scenario tests nothing"
-    );
-    assert_eq!(
-        run.stats.dropped_frames, counted,
-        "the receiver's total of dropped frames and the firmware's own count"
-    );
+    let counted = check_drop_count(run, &event(ops, "burst done").op, "burst");
     assert_eq!(
         reported, counted,
         "the drop reports add up to the firmware's count"

@@ -687,11 +687,10 @@ impl Report<'_> {
         )?;
         writeln!(out, "| symbol | bytes |")?;
         writeln!(out, "|---|--:|")?;
-        let largest = sizes["rtt-tunnel"]["largest"]
+        let largest: &[serde_json::Value] = sizes["rtt-tunnel"]["largest"]
             .as_array()
-            .cloned()
-            .unwrap_or_default();
-        for entry in &largest {
+            .map_or(&[], Vec::as_slice);
+        for entry in largest {
             let name = entry[0].as_str().unwrap_or("?");
             let bytes = entry[1].as_f64().unwrap_or(0.0);
             writeln!(out, "| `{name}` | {bytes:.0} |")?;
@@ -701,10 +700,8 @@ impl Report<'_> {
             let tracing = num(sizes, &["tracing-null", "flash"])? - base_flash;
             let of = |k: &str| get(&c_ours, k) - get(&c_null, k);
             let defmt_rtt = get(&c_defmt, "defmt_rtt");
-            let write_cold = sizes["rtt-tunnel"]["largest"]
-                .as_array()
-                .into_iter()
-                .flatten()
+            let write_cold = largest
+                .iter()
                 .find(|e| {
                     e[0].as_str() == Some("rtt_tunnel_protocol::message::Message::write_cold")
                 })

@@ -16,6 +16,10 @@ use super::error::{connect_error, memory_error, open_error, ConnectContext, Prob
 use super::halt::{halt_action, HaltAction, STATUS_EVERY};
 use super::options::{AfterConnect, ProbeOptions};
 
+/// The core's Debug Halting Control and Status Register: the address an error of a status
+/// query names.
+const DHCSR: u64 = 0xE000_EDF0;
+
 /// Target memory reached through a debug probe, with probe-rs.
 ///
 /// On Cortex-M the probe reads and writes memory through the debug access port while the core
@@ -197,9 +201,9 @@ impl ProbeMemory {
     /// Whether the core is halted (a breakpoint, a `bkpt` after a panic, a debugger): a
     /// halted core writes no RTT. Asking does not disturb it.
     pub fn core_halted(&mut self) -> Result<bool, MemoryError> {
-        let mut core = self.core_handle(Access::Read, 0xE000_EDF0, 4)?;
+        let mut core = self.core_handle(Access::Read, DHCSR, 4)?;
         core.core_halted()
-            .map_err(|e| memory_error(e, Access::Read, 0xE000_EDF0, 4))
+            .map_err(|e| memory_error(e, Access::Read, DHCSR, 4))
     }
 
     /// What the firmware printed through semihosting (`SYS_WRITEC`, `SYS_WRITE0`) so far.
@@ -215,7 +219,6 @@ impl ProbeMemory {
     /// other request is reported once as the target gone, since the core would wait for an
     /// answer forever.
     fn check_status(&mut self) -> Result<(), MemoryError> {
-        const DHCSR: u64 = 0xE000_EDF0;
         if self.ended
             || self
                 .status_read
@@ -224,6 +227,8 @@ impl ProbeMemory {
             return Ok(());
         }
         self.status_read = Some(Instant::now());
+        // Not `core_handle`: the core borrows `session` alone, so that `ended` and `console`
+        // can be set while it lives.
         let mut core = self
             .session
             .core(self.core)

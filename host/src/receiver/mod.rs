@@ -385,18 +385,7 @@ impl Receiver {
     /// See [`ReceiveError`]. A frame that fails is not relayed and leaves the receiver as it
     /// was, except for the target time; the receiver keeps working.
     pub fn try_receive(&mut self, frame: Frame<'_>) -> Result<(), ReceiveError> {
-        self.receive_inner(&frame, None)
-    }
-
-    /// [`try_receive`](Self::try_receive) or [`try_receive_with`](Self::try_receive_with) of
-    /// a frame by reference: the pipeline's, read where its decoder wrote it (a `Frame` is
-    /// 120 bytes, which passing by value copied on every frame).
-    pub(crate) fn try_receive_ref(
-        &mut self,
-        frame: &Frame<'_>,
-        flash: Option<&mut dyn FlashSource>,
-    ) -> Result<(), ReceiveError> {
-        self.receive_inner(frame, flash)
+        self.try_receive_ref(&frame, None)
     }
 
     /// [`try_receive`](Self::try_receive), reading a text the frame sends by reference from
@@ -411,10 +400,13 @@ impl Receiver {
         frame: Frame<'_>,
         flash: &mut dyn FlashSource,
     ) -> Result<(), ReceiveError> {
-        self.receive_inner(&frame, Some(flash))
+        self.try_receive_ref(&frame, Some(flash))
     }
 
-    fn receive_inner(
+    /// [`try_receive`](Self::try_receive) or [`try_receive_with`](Self::try_receive_with) of
+    /// a frame by reference: the pipeline's, read where its decoder wrote it (a `Frame` is
+    /// 120 bytes, which passing by value copied on every frame).
+    pub(crate) fn try_receive_ref(
         &mut self,
         frame: &Frame<'_>,
         flash: Option<&mut dyn FlashSource>,
