@@ -506,7 +506,10 @@ impl Pipeline {
                 // Values unchecked here: the receiver checks each as it reads it (one walk, not
                 // two), and a bad one comes back as `ReceiveError::BadValue`, counted below as
                 // the decode error it is.
-                let (hello, received) = match Frame::decode_deferred(frame) {
+                // Matched by reference: bound by value, the 136-byte frame was copied out of
+                // the `Result` (a call of `memcpy`) on every frame.
+                let decoded = Frame::decode_deferred(frame);
+                let (hello, received) = match &decoded {
                     Ok(frame) => {
                         let hello = matches!(frame.message, Message::Hello(_));
                         // defmt lines logged before this frame go first.
