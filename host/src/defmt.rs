@@ -345,7 +345,8 @@ impl DefmtEvents {
             return false;
         };
         let meta = callsite.metadata();
-        let _time = crate::target_time::set_current(time);
+        // A line relayed between two frames is not in the context of the frame before it.
+        let _time = crate::target_time::set_current_host(time);
         let enabled = tracing_core::dispatcher::get_default(|dispatch| dispatch.enabled(meta));
         if !enabled {
             return true;

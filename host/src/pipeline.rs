@@ -476,6 +476,8 @@ impl Pipeline {
             last_boot,
             refused,
         } = self;
+        // The frames' time and context are published by each frame and restored once, here.
+        let _scope = target_time::frame_scope();
         // Inlined into the splitter's loop: a call per frame, and its saved registers, less.
         splitter.split(
             bytes,
@@ -521,8 +523,8 @@ impl Pipeline {
                             }
                         }
                         let received = match &mut flash {
-                            Some(flash) => receiver.try_receive_ref(&frame, Some(&mut **flash)),
-                            None => receiver.try_receive_ref(&frame, None),
+                            Some(flash) => receiver.relay_frame(frame, Some(&mut **flash)),
+                            None => receiver.relay_frame(frame, None),
                         };
                         (hello, received)
                     }
@@ -680,7 +682,7 @@ pub(crate) fn warn(receiver: &Receiver, count: u64, message: fmt::Arguments<'_>)
     if !throttle::shown(count) {
         return;
     }
-    let _time = target_time::set_current(receiver.target_time());
+    let _time = target_time::set_current_host(receiver.target_time());
     if count == 1 {
         tracing::warn!(target: RECEIVER_TARGET, parent: None, count, "{message}");
     } else {

@@ -202,12 +202,14 @@ fn restore_current(r: &Relaying, previous: &Option<TargetTime>) {
 /// Where the target was when it wrote the frame being relayed on this thread: `Some(0)` in
 /// thread mode, `Some(n)` in the handler of exception `n` (the Cortex-M exception number:
 /// 15 is SysTick, 16 + i device interrupt i); `None` outside of a receiver's `try_receive`
-/// (what the receiver relays on its own: spans it ends at a reset or when dropped).
+/// (what the receiver relays on its own: spans it ends at a reset or when dropped) and for
+/// the events a pipeline emits itself between frames (its warnings, defmt lines).
 pub fn current_exception() -> Option<u16> {
     RELAYING.try_with(|r| r.exception.get()).ok().flatten()
 }
 
 /// Sets [`current_exception()`] until the guard drops, then restores what was there before.
+#[cfg(test)]
 pub(crate) fn set_current_exception(exception: u16) -> ExceptionGuard {
     let previous = RELAYING
         .try_with(|r| r.exception.replace(Some(exception)))
@@ -217,26 +219,67 @@ pub(crate) fn set_current_exception(exception: u16) -> ExceptionGuard {
 }
 
 /// Restores the previous [`current_exception()`] on drop.
+#[cfg(test)]
 pub(crate) struct ExceptionGuard {
     previous: Option<u16>,
 }
 
+#[cfg(test)]
 impl Drop for ExceptionGuard {
     fn drop(&mut self) {
         let _ = RELAYING.try_with(|r| r.exception.set(self.previous));
     }
 }
 
-/// [`set_current`] and [`set_current_exception`] at once, for the frame being relayed: one
-/// access to the thread-local to set both, one to restore both.
+/// Opens a scope for relaying frames one after another: [`set_frame`] publishes each frame's
+/// time and context without saving what it replaces, and the guard restores what was there
+/// before the scope when it drops. A pipeline opens one per chunk of bytes rather than one
+/// per frame: a save and a restore fewer on every frame.
 #[inline]
-pub(crate) fn set_current_frame(time: TargetTime, exception: u16) -> FrameGuard {
+pub(crate) fn frame_scope() -> FrameGuard {
     let mut guard = FrameGuard {
         time: Previous { time: None },
         exception: None,
     };
     let _ = RELAYING.try_with(|r| {
-        guard.exception = r.exception.replace(Some(exception));
+        guard.exception = r.exception.get();
+        guard.time.time = r.time();
+    });
+    guard
+}
+
+/// Publishes the time and context of the frame being relayed, inside a [`frame_scope`]:
+/// [`current()`] is `time`, [`current_exception()`] is `exception`.
+#[inline(always)]
+pub(crate) fn set_frame(time: TargetTime, exception: u16) {
+    let _ = RELAYING.try_with(|r| {
+        r.exception.set(Some(exception));
+        r.time.set(time);
+        r.has_time.set(true);
+    });
+}
+
+/// Publishes the context of a `Hello` frame being relayed, inside a [`frame_scope`]:
+/// [`current_exception()`] is `exception`, [`current()`] is `None` (the receiver sets the time
+/// itself around what the `Hello` changes).
+pub(crate) fn set_hello_frame(exception: u16) {
+    let _ = RELAYING.try_with(|r| {
+        r.exception.set(Some(exception));
+        r.has_time.set(false);
+    });
+}
+
+/// Sets [`current()`] to `time` and [`current_exception()`] to `None` until the guard drops,
+/// for an event of the host itself (a warning, a defmt line) relayed between two frames
+/// inside a [`frame_scope`]: it is not in the context of the frame before it.
+#[inline]
+pub(crate) fn set_current_host(time: TargetTime) -> FrameGuard {
+    let mut guard = FrameGuard {
+        time: Previous { time: None },
+        exception: None,
+    };
+    let _ = RELAYING.try_with(|r| {
+        guard.exception = r.exception.replace(None);
         set_time(r, time, &mut guard.time);
     });
     guard

@@ -148,3 +148,37 @@ impl<S: tracing_core::Subscriber> tracing_subscriber::Layer<S> for ContextLayer 
             .push(rtt_tunnel_host::target_time::current_exception());
     }
 }
+
+/// `message` as the target writes it from `exception`: COBS-encoded, with its delimiter.
+fn wire_frame(exception: u16, message: Message<'_>) -> Vec<u8> {
+    let mut buf = [0u8; 64];
+    let frame = Frame {
+        exception,
+        dt: 1,
+        message,
+    };
+    let n = frame.encode(&mut buf).unwrap();
+    buf[..n].to_vec()
+}
+
+#[test]
+fn a_pipeline_publishes_each_frames_context_and_none_for_its_own_warnings() {
+    use rtt_tunnel_host::pipeline::Pipeline;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let layer = ContextLayer(Arc::clone(&seen));
+    let dispatch = tracing_core::Dispatch::new(tracing_subscriber::registry().with(layer));
+    let mut wire = wire_frame(SYSTICK, event(0, Parent::Current, Values::EMPTY));
+    // Not COBS (a code byte that points past the frame's end): the pipeline warns about it.
+    wire.extend_from_slice(&[0x09, 0x01, 0x00]);
+    wire.extend(wire_frame(0, event(0, Parent::Current, Values::EMPTY)));
+    tracing_core::dispatcher::with_default(&dispatch, || {
+        let mut rx = started();
+        let mut pipeline = Pipeline::new();
+        assert_eq!(pipeline.feed(&mut wire, &mut rx).unwrap(), 2);
+        assert_eq!(pipeline.stats(&rx).frame_errors, 1);
+    });
+    // The handler's event, the pipeline's warning (no frame's context), the thread-mode event.
+    assert_eq!(*seen.lock().unwrap(), [Some(SYSTICK), None, Some(0)]);
+    assert_eq!(rtt_tunnel_host::target_time::current_exception(), None);
+    assert_eq!(rtt_tunnel_host::target_time::current(), None);
+}

@@ -411,9 +411,22 @@ impl Receiver {
         frame: &Frame<'_>,
         flash: Option<&mut dyn FlashSource>,
     ) -> Result<(), ReceiveError> {
+        let _scope = target_time::frame_scope();
+        self.relay_frame(frame, flash)
+    }
+
+    /// [`try_receive_ref`](Self::try_receive_ref) inside a
+    /// [`target_time::frame_scope`] the caller holds (a pipeline holds one for all the frames
+    /// of a chunk): the frame's time and context are published for the layers, and left
+    /// there for the scope to restore.
+    pub(crate) fn relay_frame(
+        &mut self,
+        frame: &Frame<'_>,
+        flash: Option<&mut dyn FlashSource>,
+    ) -> Result<(), ReceiveError> {
         self.exception = frame.exception;
         if let Message::Hello(hello) = frame.message {
-            let _context = target_time::set_current_exception(frame.exception);
+            target_time::set_hello_frame(frame.exception);
             return self.on_hello(frame.dt, hello);
         }
         self.ticks = self.ticks.wrapping_add(frame.dt);
@@ -422,8 +435,8 @@ impl Receiver {
         }
         let time = self.target_time();
         self.clock.set_ticks(time.ticks);
-        // The frame's time and context, both set (and restored) at once.
-        let _current = target_time::set_current_frame(time, frame.exception);
+        // The frame's time and context, both set at once (the caller's scope restores them).
+        target_time::set_frame(time, frame.exception);
         match frame.message {
             Message::Hello(_) => unreachable!("handled above"),
             Message::CallSite(site) => self.on_callsite(&site),
