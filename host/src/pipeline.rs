@@ -517,7 +517,7 @@ impl Pipeline {
                         // defmt lines logged before this frame go first.
                         if let Some(relay) = defmt {
                             if !relay.pending.is_empty() {
-                                if let Some(micros) = frame_micros(&frame, receiver) {
+                                if let Some(micros) = frame_micros(frame, receiver) {
                                     relay.relay_until(micros, stats, receiver);
                                 }
                             }
