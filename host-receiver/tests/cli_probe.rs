@@ -229,7 +229,7 @@ fn run_checks_the_elf_before_it_touches_a_probe() {
     std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(not_elf.code, Some(2), "{}", not_elf.stderr);
     assert!(
-        not_elf.stderr.contains("not a 32-bit ELF"),
+        not_elf.stderr.contains("is not a firmware ELF file"),
         "{}",
         not_elf.stderr
     );

@@ -521,6 +521,72 @@ fn any_gdb_server_with_an_elf_or_a_ram_range() {
     }
 }
 
+/// A named pipe in the temporary directory that gives `bytes` to one reader: a second open
+/// waits for a writer that never comes. Returns it and the thread that writes it.
+fn readable_once(name: &str, bytes: Vec<u8>) -> (TempFile, std::thread::JoinHandle<()>) {
+    let pipe = TempFile::new(name);
+    let status = Command::new("mkfifo").arg(pipe.path()).status().unwrap();
+    assert!(status.success(), "mkfifo {}", pipe.path());
+    let path = pipe.0.clone();
+    let writer = std::thread::spawn(move || std::fs::write(path, bytes).unwrap());
+    (pipe, writer)
+}
+
+/// host-receiver reads the firmware ELF once for all it takes from it (the control block, the
+/// defmt table, the texts sent by reference, the timeline's track names): given through a
+/// named pipe, which has its bytes for one reader only, a run with `--gdb --elf` and a
+/// `replay --elf`, both with a timeline, end as they do with the file (a second read would
+/// wait forever).
+#[test]
+fn the_elf_is_read_once() {
+    let elf = demo(BOARDS[0].0);
+    let bytes = std::fs::read(&elf).unwrap();
+    let capture = TempFile::new("elf-once.rttcap");
+    let timeline = TempFile::new("elf-once.json");
+
+    let qemu = HandStartedQemu::start(&elf, BOARDS[0].1);
+    let address = format!("127.0.0.1:{}", qemu.port);
+    let (pipe, writer) = readable_once("elf-once-live.elf", bytes.clone());
+    let live = run(&[
+        "--gdb",
+        &address,
+        "--elf",
+        pipe.path(),
+        "--color",
+        "never",
+        "--record",
+        capture.path(),
+        "--timeline",
+        timeline.path(),
+    ]);
+    live.assert_no_panic();
+    assert_eq!(live.code, Some(0), "{}", live.stderr);
+    writer.join().unwrap();
+    // `info!("ready")` went by reference, and the ELF read through the pipe had its text.
+    assert!(
+        live.stdout.contains(" INFO demo: ready\n"),
+        "{}",
+        live.stdout
+    );
+    assert!(!live.stderr.contains("not resolved"), "{}", live.stderr);
+
+    let (pipe, writer) = readable_once("elf-once-replay.elf", bytes);
+    let replay = run(&[
+        "replay",
+        capture.path(),
+        "--elf",
+        pipe.path(),
+        "--color",
+        "never",
+        "--timeline",
+        timeline.path(),
+    ]);
+    replay.assert_no_panic();
+    assert_eq!(replay.code, Some(0), "{}", replay.stderr);
+    writer.join().unwrap();
+    assert!(replay.stdout == live.stdout, "{}", replay.stdout);
+}
+
 /// `--level` reaches the target through the down channel (it filters on the target from its
 /// next poll on); `--resend` brings a re-sent Hello, which is no reset.
 #[test]

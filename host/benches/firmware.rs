@@ -557,100 +557,22 @@ fn flash_by_crate(file: &object::File<'_>) -> BTreeMap<String, u64> {
     by_crate
 }
 
-/// The `n` largest symbols in flash, largest first: `[name, bytes]`, the name demangled
-/// enough to read (legacy mangling's escapes undone, the hash left out).
+/// The `n` largest symbols in flash, largest first: `[name, bytes]`, the name demangled by
+/// `rustc-demangle` (legacy and v0 manglings) in its alternate form, without the hash; a name
+/// that is not a mangled Rust one as it is.
 fn largest_symbols(file: &object::File<'_>, n: usize) -> Vec<(String, u64)> {
     let (flash, _) = flash_sections(file);
     let mut symbols: Vec<(String, u64)> = file
         .symbols()
         .filter(|s| s.size() > 0 && s.section_index().is_some_and(|i| flash.contains(&i)))
-        .map(|s| (readable(s.name().unwrap_or("")), s.size()))
+        .map(|s| {
+            let name = rustc_demangle::demangle(s.name().unwrap_or(""));
+            (format!("{name:#}"), s.size())
+        })
         .collect();
     symbols.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     symbols.truncate(n);
     symbols
-}
-
-/// A mangled Rust symbol as a path to read: legacy (`_ZN…E`) without its hash and with its
-/// escapes undone; v0 (`_R…`) as the identifiers after its first crate root (generic
-/// arguments and back-references left out); others as they are.
-fn readable(symbol: &str) -> String {
-    if let Some(v0) = symbol.strip_prefix("_R") {
-        return readable_v0(v0).unwrap_or_else(|| symbol.to_string());
-    }
-    let Some(mut rest) = symbol.strip_prefix("_ZN") else {
-        return symbol.to_string();
-    };
-    let mut segments = Vec::new();
-    while let Some(len_end) = rest.find(|c: char| !c.is_ascii_digit()) {
-        let Ok(len) = rest[..len_end].parse::<usize>() else {
-            break;
-        };
-        let Some(segment) = rest.get(len_end..len_end + len) else {
-            break;
-        };
-        rest = &rest[len_end + len..];
-        let is_hash = segment.len() == 17
-            && segment.starts_with('h')
-            && segment[1..].chars().all(|c| c.is_ascii_hexdigit());
-        if !is_hash {
-            segments.push(segment);
-        }
-    }
-    let mut path = segments.join("::");
-    for (escape, text) in [
-        ("_$LT$", "<"),
-        ("$LT$", "<"),
-        ("$GT$", ">"),
-        ("$u20$", " "),
-        ("$C$", ","),
-        ("$RF$", "&"),
-        ("$BP$", "*"),
-        ("$u7b$", "{"),
-        ("$u7d$", "}"),
-        ("$u5b$", "["),
-        ("$u5d$", "]"),
-        ("$u27$", "'"),
-        ("..", "::"),
-    ] {
-        path = path.replace(escape, text);
-    }
-    path
-}
-
-/// The identifiers of a v0 symbol after its first crate root (`Cs<hash>_`), joined by `::`.
-fn readable_v0(v0: &str) -> Option<String> {
-    let at = v0.find("Cs")?;
-    let mut rest = &v0[at + 2..];
-    rest = &rest[rest.find('_')? + 1..];
-    let mut idents = Vec::new();
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        if digits == 0 {
-            rest = &rest[1..];
-            continue;
-        }
-        let len: usize = rest[..digits].parse().ok()?;
-        let ident = rest.get(digits..digits + len);
-        let is_ident = ident.is_some_and(|i| {
-            let mut chars = i.chars();
-            let first = chars.next();
-            first.is_some_and(|c| {
-                c.is_ascii_alphabetic()
-                    || (c == '_' && !i[1..].starts_with(|d: char| d.is_ascii_digit()))
-            }) && i.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        });
-        match ident {
-            Some(ident) if is_ident => {
-                idents.push(ident);
-                rest = &rest[digits + len..];
-            }
-            _ => rest = &rest[digits..],
-        }
-    }
-    (!idents.is_empty()).then(|| idents.join("::"))
 }
 
 /// The crate a symbol belongs to, from its mangled name.

@@ -23,9 +23,10 @@
 //!
 //! Format 2 (rtt-tunnel protocol 3) added kind 4; a file of format 1 holds frames of
 //! protocol 2, which this host does not read either, and is refused with
-//! [`CaptureError::UnsupportedFormat`]. A replay ([`replay_with`]) gives the recorded texts to
-//! the receiver before the frames of the record they follow, so it needs neither the target
-//! nor the ELF.
+//! [`CaptureError::UnsupportedFormat`]. A replay ([`replay_with`], or a
+//! [`Drain`](crate::pipeline::Drain) of a [`CaptureSource`], which yields them as
+//! [`Pulled::FlashText`]) gives the recorded texts to the receiver before the frames of the
+//! record they follow, so it needs neither the target nor the ELF.
 //!
 //! What the capture says about its source: the header, the protocol version of the frames;
 //! each boot record, the firmware identity, the boot number and the tick rate of the target's
@@ -56,6 +57,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -597,40 +599,79 @@ pub fn replay_with<R: Read>(
     Ok(relay.stats(receiver))
 }
 
-/// A recording as a [`ByteSource`]: the tracing channel's bytes of each poll, in order, and
-/// the target resets the link noticed; then [`Pulled::Ended`]. defmt bytes, boot records and
-/// recorded flash texts are passed over (a [`replay_with`] relays the defmt lines too, and
-/// gives the receiver the texts). A file cut short ends
-/// where it was cut, with a `WARN` event.
+/// A recording as a [`ByteSource`]: the tracing channel's bytes of each poll, in order, the
+/// target resets the link noticed, and the texts sent by reference that the live run resolved
+/// ([`Pulled::FlashText`]), each before the poll whose frames needed it, as [`replay_with`]
+/// gives them; then [`Pulled::Ended`]. defmt bytes and boot records are passed over (a
+/// [`replay_with`] relays the defmt lines too). A file cut short ends where it was cut, with a
+/// `WARN` event.
 #[derive(Debug)]
 pub struct CaptureSource<R: Read> {
     reader: CaptureReader<R>,
+    /// What the next pulls give before reading on: the texts recorded after a record, then
+    /// that record.
+    ready: VecDeque<Record>,
+    /// The record read past those texts, not given yet.
+    next: Option<Result<Option<Record>, CaptureError>>,
 }
 
 impl<R: Read> CaptureSource<R> {
     /// The records of `reader`, from where it is.
     pub fn new(reader: CaptureReader<R>) -> Self {
-        CaptureSource { reader }
+        CaptureSource {
+            reader,
+            ready: VecDeque::new(),
+            next: None,
+        }
     }
 
-    /// The reader back.
+    /// The reader back (a record it read ahead, to give the texts that follow it first, is
+    /// not in it any more).
     pub fn into_inner(self) -> CaptureReader<R> {
         self.reader
+    }
+
+    /// The next record to give. The texts recorded after a record (among boot records) are
+    /// the ones its frames needed: they come first, and the record after them.
+    fn next_record(&mut self) -> Result<Option<Record>, CaptureError> {
+        if let Some(record) = self.ready.pop_front() {
+            return Ok(Some(record));
+        }
+        let record = match self.next.take() {
+            Some(record) => record?,
+            None => self.reader.next_record()?,
+        };
+        let Some(record) = record else {
+            return Ok(None);
+        };
+        loop {
+            match self.reader.next_record() {
+                Ok(Some(text @ Record::FlashText { .. })) => self.ready.push_back(text),
+                Ok(Some(Record::Boot(_))) => {}
+                next => {
+                    self.next = Some(next);
+                    break;
+                }
+            }
+        }
+        self.ready.push_back(record);
+        Ok(self.ready.pop_front())
     }
 }
 
 impl<R: Read> ByteSource for CaptureSource<R> {
     fn pull(&mut self, buf: &mut Vec<u8>) -> io::Result<Pulled> {
-        match self.reader.next_record() {
+        match self.next_record() {
             Ok(None) => Ok(Pulled::Ended),
             Ok(Some(Record::Data(data) | Record::DataWithDefmt { data, .. })) => {
                 buf.extend_from_slice(&data);
                 Ok(Pulled::Data(data.len()))
             }
             Ok(Some(Record::Reset { cause })) => Ok(Pulled::Reset(cause)),
-            Ok(Some(Record::Boot(_) | Record::FlashText { .. } | Record::Unknown { .. })) => {
-                Ok(Pulled::Data(0))
+            Ok(Some(Record::FlashText { address, text })) => {
+                Ok(Pulled::FlashText { address, text })
             }
+            Ok(Some(Record::Boot(_) | Record::Unknown { .. })) => Ok(Pulled::Data(0)),
             Err(error @ CaptureError::Truncated { .. }) => {
                 tracing::warn!(target: RECEIVER_TARGET, parent: None, "{error}");
                 Ok(Pulled::Ended)

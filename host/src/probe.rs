@@ -16,8 +16,9 @@
 //! under reset, and resetting the chip first ([`Startup::Reset`]) versus attaching to the
 //! running firmware without disturbing it ([`Startup::Attach`], the default). [`list_probes`]
 //! lists the probes plugged in, [`chips`] the chip names probe-rs knows. [`FlashImage`] reads
-//! a firmware ELF's loadable segments and [`ProbeMemory::flash`] writes them into the chip
-//! with probe-rs's flash loader, as `probe-rs run` does.
+//! a firmware ELF's loadable segments (from its file, or from the
+//! [`FirmwareElf`](crate::elf::FirmwareElf) read already) and [`flash_image`] writes them
+//! into the chip with probe-rs's flash loader, as `probe-rs run` does.
 //!
 //! Errors ([`ProbeError`]) carry what was found (the probes, the chip names, the link) and
 //! what usually fixes it: plug a probe in, install udev rules, pick a probe, give the chip's

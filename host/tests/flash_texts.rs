@@ -8,9 +8,11 @@ mod sim_support;
 use receiver_support::*;
 use sim_support::SharedBuf;
 
-use rtt_tunnel_host::capture::{replay, CaptureReader, CaptureWriter, Record};
+use std::sync::atomic::AtomicBool;
+
+use rtt_tunnel_host::capture::{replay, CaptureReader, CaptureSource, CaptureWriter, Record};
 use rtt_tunnel_host::memory::{MemoryFlash, SimMemory};
-use rtt_tunnel_host::pipeline::Pipeline;
+use rtt_tunnel_host::pipeline::{Drain, DrainEnd, Pipeline};
 use rtt_tunnel_host::receiver::{FlashSource, Receiver};
 use rtt_tunnel_protocol::{FrameBuilder, Hello, Message, Parent, Value, Values, PROTOCOL_VERSION};
 
@@ -117,8 +119,9 @@ fn a_reference_is_read_once_from_the_receivers_source_and_shown_with_its_text() 
     assert_eq!(messages(&log), ["ready", "ready"]);
 }
 
-#[test]
-fn target_memory_resolves_a_reference_and_the_capture_records_it_for_replay() {
+/// A live run with no ELF, the text read from target memory and recorded: what it showed,
+/// and the capture.
+fn record_from_target_memory() -> (Log, Vec<u8>) {
     // Target memory with the text in its flash, as a session without an ELF reads it.
     let mut memory = SimMemory::new();
     memory.add_rom(u64::from(BASE), b"ready");
@@ -147,11 +150,16 @@ fn target_memory_resolves_a_reference_and_the_capture_records_it_for_replay() {
             )
             .unwrap();
     });
-    assert_eq!(messages(&live), ["ready", "ready", "ready", "ready"]);
     assert_eq!(memory.stats().reads, 1, "one read of target memory");
+    (live, file.bytes())
+}
+
+#[test]
+fn target_memory_resolves_a_reference_and_the_capture_records_it_for_replay() {
+    let (live, file) = record_from_target_memory();
+    assert_eq!(messages(&live), ["ready", "ready", "ready", "ready"]);
 
     // The capture: the poll's data, then the text it needed, once.
-    let file = file.bytes();
     let records: Vec<Record> = CaptureReader::new(&file[..])
         .unwrap()
         .collect::<Result<_, _>>()
@@ -176,6 +184,30 @@ fn target_memory_resolves_a_reference_and_the_capture_records_it_for_replay() {
         assert_eq!(stats.errors(), 0);
     });
     assert_eq!(messages(&replayed), ["ready", "ready", "ready", "ready"]);
+}
+
+/// The capture as a byte source: the recorded text reaches the receiver before the bytes of
+/// the poll that needed it, as in [`replay`].
+#[test]
+fn a_capture_drained_as_a_byte_source_shows_its_recorded_texts() {
+    let (live, file) = record_from_target_memory();
+    let drained = with_capture(|| {
+        let mut rx = Receiver::default();
+        let source = CaptureSource::new(CaptureReader::new(&file[..]).unwrap());
+        let mut drain = Drain::new(source, Pipeline::new());
+        let end = drain.run(&mut rx, &AtomicBool::new(false)).unwrap();
+        assert_eq!(end, DrainEnd::Ended);
+        let stats = drain.stats(&rx);
+        assert_eq!(stats.unresolved_texts, 0, "{stats}");
+        assert_eq!(stats.errors(), 0, "{stats}");
+    });
+    assert_eq!(messages(&drained), ["ready", "ready", "ready", "ready"]);
+    let replayed = with_capture(|| {
+        let mut rx = Receiver::default();
+        replay(&mut CaptureReader::new(&file[..]).unwrap(), &mut rx).unwrap();
+    });
+    assert_eq!(drained.ops(), replayed.ops());
+    assert_eq!(drained.ops(), live.ops());
 }
 
 #[test]

@@ -703,7 +703,15 @@ impl Report<'_> {
             let write_cold = largest
                 .iter()
                 .find(|e| {
-                    e[0].as_str() == Some("rtt_tunnel_protocol::message::Message::write_cold")
+                    // As rustc-demangle shows it: legacy mangling, or v0 (an inherent impl
+                    // in angle brackets).
+                    matches!(
+                        e[0].as_str(),
+                        Some(
+                            "rtt_tunnel_protocol::message::Message::write_cold"
+                                | "<rtt_tunnel_protocol::message::Message>::write_cold"
+                        )
+                    )
                 })
                 .and_then(|e| e[1].as_f64())
                 .unwrap_or(0.0);

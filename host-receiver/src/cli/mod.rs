@@ -4,11 +4,14 @@
 //! [`args`] is the command line; [`source`] turns the target it names (QEMU, a GDB server, a
 //! debug probe) into the library's `Target`, which the library opens; [`RunCmd::run`] drains
 //! it through a [`Session`] into the terminal and prints a summary on standard error;
-//! `serial` does the same for `--serial` through the library's `Drain`. [`messages`] words
-//! the library's errors with the flags that fix them. Standard output carries only what the target sent (and the
-//! receiver's own events about it, at target times), so that a run and the replay of its
-//! recording print the same; status lines go to standard error. Errors are `anyhow` chains
-//! whose messages say what to do.
+//! `serial` does the same for `--serial` through the library's `Drain`. The firmware ELF the
+//! flags name is read once, and what needs it (the RTT control block, the defmt table, the
+//! texts sent by reference, the timeline's track names, the image `run` flashes) gets the
+//! parsed `FirmwareElf`. [`messages`] words the library's errors with the flags that fix
+//! them. Standard output carries only what the target sent (and the receiver's own events
+//! about it, at target times), so that a run and the replay of its recording print the same;
+//! status lines go to standard error. Errors are `anyhow` chains whose messages say what to
+//! do.
 
 pub mod args;
 pub mod messages;
@@ -96,7 +99,7 @@ pub fn report(error: &anyhow::Error) -> String {
 fn install_output(
     output: &OutputArgs,
     timeline: &TimelineArgs,
-    elf: Option<&Path>,
+    elf: Option<&FirmwareElf>,
     panic_report: bool,
 ) -> Result<Option<TimelineHandle>> {
     let (target_filter, probe_filter) = output.filters();
@@ -124,9 +127,8 @@ fn install_output(
         for field in &timeline.counter {
             exporter = exporter.counter(field);
         }
-        // The device interrupts' tracks are named after their handlers in the ELF; an ELF
-        // that does not read is reported where it is used for more.
-        if let Some(elf) = elf.and_then(|path| FirmwareElf::read(path).ok()) {
+        // The device interrupts' tracks are named after their handlers in the ELF.
+        if let Some(elf) = elf {
             exporter = exporter.track_names(elf.exception_names());
         }
         let (layer, finish) = exporter.build();
@@ -151,44 +153,56 @@ fn timeline_done(result: Option<Result<TimelineStats, TimelineError>>) -> Result
     }
 }
 
-/// `receiver`, resolving the texts the target sends by reference from the ELF at `elf`, if
-/// any (an ELF that cannot be read was reported where it was first needed; its texts then
-/// come from target memory or a capture, or show as placeholders that say why).
-fn with_flash_texts(receiver: Receiver, elf: Option<&Path>) -> Receiver {
-    match elf.map(FirmwareElf::read) {
-        Some(Ok(elf)) => receiver.with_flash_source(elf),
-        _ => receiver,
+/// The firmware ELF at `path`, read once for all that needs it (the RTT control block, the
+/// defmt table, the texts sent by reference, the timeline's track names), when a run goes on
+/// without it (a replay, a serial port): an ELF that does not read is said on standard error.
+fn read_elf_or_warn(path: Option<&Path>) -> Option<FirmwareElf> {
+    match FirmwareElf::read(path?) {
+        Ok(elf) => Some(elf),
+        Err(error) => {
+            eprintln!(
+                "host-receiver: warning: {}; going on without it",
+                report(&anyhow::Error::new(error))
+            );
+            None
+        }
     }
 }
 
-/// The defmt decoder for the firmware at `elf`, as `mode` asks: `None` when defmt lines are
-/// not to be decoded (or, unless required, cannot be).
-fn defmt_decoder(elf: Option<&Path>, mode: DefmtMode) -> Result<Option<DefmtDecoder>> {
+/// `receiver`, resolving the texts the target sends by reference from `elf`, if any (without
+/// it, they come from target memory or a capture, or show as placeholders that say why).
+fn with_flash_texts(receiver: Receiver, elf: Option<FirmwareElf>) -> Receiver {
+    match elf {
+        Some(elf) => receiver.with_flash_source(elf),
+        None => receiver,
+    }
+}
+
+/// The defmt decoder for the firmware `elf`, as `mode` asks: `None` when defmt lines are not
+/// to be decoded (or, unless required, cannot be).
+fn defmt_decoder(elf: Option<&FirmwareElf>, mode: DefmtMode) -> Result<Option<DefmtDecoder>> {
     if mode == DefmtMode::Off {
         return Ok(None);
     }
-    let Some(path) = elf else {
+    let Some(elf) = elf else {
         if mode == DefmtMode::Required {
             bail!("--defmt needs the firmware ELF (--elf FILE): its `.defmt` section is the table that decodes defmt lines");
         }
         return Ok(None);
     };
-    let table = FirmwareElf::read(path)
-        .map_err(anyhow::Error::new)
-        .and_then(|elf| Ok(DefmtTable::from_elf(&elf)?));
-    match (table, mode) {
+    match (DefmtTable::from_elf(elf), mode) {
         (Ok(Some(table)), _) => Ok(Some(DefmtDecoder::new(table))),
         (Ok(None), DefmtMode::Required) => bail!(
             "{} has no defmt table (no `.defmt` section with log statements): the firmware does \
              not log with defmt, or was not linked with `-Tdefmt.x`",
-            path.display()
+            elf.path().display()
         ),
         (Ok(None), _) => Ok(None),
-        (Err(error), DefmtMode::Required) => Err(error),
+        (Err(error), DefmtMode::Required) => Err(error.into()),
         (Err(error), _) => {
             eprintln!(
                 "host-receiver: warning: {}; defmt lines are not shown",
-                report(&error)
+                report(&anyhow::Error::new(error))
             );
             Ok(None)
         }
@@ -231,18 +245,32 @@ impl RunCmd {
     /// the target is touched), call (the library opens the target and drains it), print (the
     /// summary, the exit status).
     pub fn run(self) -> Result<i32> {
+        self.run_with_elf(None)
+    }
+
+    /// [`run`](Self::run), with the firmware ELF already read by the caller (`host-receiver
+    /// run` reads it to flash it): when it is the file the command line names, it is not read
+    /// again.
+    pub fn run_with_elf(self, elf: Option<FirmwareElf>) -> Result<i32> {
         if let Some(port) = &self.source.serial {
             return self.run_serial(port);
         }
         let source = Source::from_args(&self.source, &self.probe)?;
+        // Read once: the control block, the defmt table, the texts sent by reference and the
+        // timeline's track names all come from it.
+        let elf = match (source.elf(), elf) {
+            (Some(path), Some(elf)) if elf.path() == path => Some(elf),
+            (Some(path), _) => Some(FirmwareElf::read(path)?),
+            (None, _) => None,
+        };
         let timeline = install_output(
             &self.output,
             &self.timeline,
-            source.elf(),
+            elf.as_ref(),
             self.panic_report,
         )?;
         let stop = stop_on_ctrl_c()?;
-        let checked = self.check_before_opening(&source)?;
+        let checked = self.check_before_opening(&source, elf.as_ref())?;
         eprintln!(
             "{} (Ctrl-C to stop)",
             self.status_line(&source, &checked.defmt)
@@ -250,7 +278,7 @@ impl RunCmd {
 
         let mut opened = open(&source)?;
         let drain_with = Drain {
-            receiver: with_flash_texts(self.output.receiver(), source.elf()),
+            receiver: with_flash_texts(self.output.receiver(), elf),
             options: self.rtt_options(checked.options, &source, &opened)?,
             requests: self.requests.requests(),
             defmt: checked.defmt,
@@ -271,13 +299,13 @@ impl RunCmd {
 
     /// What can be checked before the target is touched: the ELF (the RTT options it gives,
     /// unless the chip's RAM is to be searched), the defmt table, the capture file.
-    fn check_before_opening(&self, source: &Source) -> Result<Checked> {
+    fn check_before_opening(&self, source: &Source, elf: Option<&FirmwareElf>) -> Result<Checked> {
         let options = match source.locate() {
             Locate::ChipRam => None,
-            locate => Some(source::rtt_options(&locate, &[])?),
+            locate => Some(source::rtt_options(elf, &locate, &[])?),
         };
         let defmt_mode = self.defmt.mode();
-        let defmt = defmt_decoder(source.elf(), defmt_mode)?.map(|decoder| {
+        let defmt = defmt_decoder(elf, defmt_mode)?.map(|decoder| {
             (
                 decoder,
                 self.defmt.defmt_channel.clone(),
@@ -328,7 +356,7 @@ impl RunCmd {
     ) -> Result<RttOptions> {
         let options = match early {
             Some(options) => options,
-            None => source::rtt_options(&source.locate(), &opened.chip_ram())?,
+            None => source::rtt_options(None, &source.locate(), &opened.chip_ram())?,
         };
         let mut options = options.up_channel(self.channels.channel.clone());
         let down = self.channels.down_channel.clone().or_else(|| {
@@ -421,7 +449,8 @@ impl RunCmd {
     /// `--serial PORT`.
     #[cfg(feature = "serial")]
     fn run_serial(&self, port: &Path) -> Result<i32> {
-        let timeline = install_output(&self.output, &self.timeline, None, false)?;
+        let elf = read_elf_or_warn(self.source.elf.as_deref());
+        let timeline = install_output(&self.output, &self.timeline, elf.as_ref(), false)?;
         let stop = stop_on_ctrl_c()?;
         let mut status = format!(
             "host-receiver: reading {} at {} baud",
@@ -439,8 +468,7 @@ impl RunCmd {
             self.record.record.as_deref(),
             timeline.as_ref(),
             {
-                let mut receiver =
-                    with_flash_texts(self.output.receiver(), self.source.elf.as_deref());
+                let mut receiver = with_flash_texts(self.output.receiver(), elf);
                 receiver.set_limits(self.limits.apply());
                 receiver
             },
@@ -556,16 +584,17 @@ impl ReplayCmd {
         } else {
             DefmtMode::Auto
         };
-        let decoder = defmt_decoder(self.elf.as_deref(), mode)?;
+        let elf = read_elf_or_warn(self.elf.as_deref());
+        let decoder = defmt_decoder(elf.as_ref(), mode)?;
         if summary.defmt_bytes > 0 && decoder.is_none() && !self.no_defmt {
             eprintln!(
                 "host-receiver: the capture has defmt lines: pass the firmware's ELF (--elf \
                  FILE) to decode them; they are skipped"
             );
         }
-        let timeline = install_output(&self.output, &self.timeline, self.elf.as_deref(), false)?;
+        let timeline = install_output(&self.output, &self.timeline, elf.as_ref(), false)?;
         let mut reader = CaptureReader::open(&self.file)?;
-        let mut receiver = with_flash_texts(self.output.receiver(), self.elf.as_deref());
+        let mut receiver = with_flash_texts(self.output.receiver(), elf);
         receiver.set_limits(self.limits.apply());
         let stats = replay_with(&mut reader, &mut receiver, decoder)?;
         // The timeline marks the spans the recording left open, then the receiver closes

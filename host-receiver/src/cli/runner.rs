@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 
 use anyhow::{bail, Result};
+use rtt_tunnel_host::elf::FirmwareElf;
 use tracing_core::field::{Field, Visit};
 use tracing_core::{Event, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
@@ -22,14 +23,16 @@ impl RunnerCmd {
                 self.elf.display()
             );
         }
+        // Read once, for the flash image and the run.
+        let elf = FirmwareElf::read(&self.elf)?;
         if let Some(chip) = &self.chip {
             if !self.no_flash {
-                flash(chip, &self)?;
+                flash(chip, &self, &elf)?;
             }
         }
         let mut run = self.into_run();
         run.panic_report = true;
-        run.run()
+        run.run_with_elf(Some(elf))
     }
 }
 
@@ -37,14 +40,14 @@ impl RunnerCmd {
 /// reset), the image written with probe-rs's flash loader under a progress bar per phase. The
 /// drain that follows opens the probe again and resets the chip.
 #[cfg(feature = "probe-rs")]
-fn flash(chip: &str, cmd: &RunnerCmd) -> Result<()> {
+fn flash(chip: &str, cmd: &RunnerCmd, elf: &FirmwareElf) -> Result<()> {
     use anyhow::Context as _;
     use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
     use rtt_tunnel_host::probe::{flash_image, FlashImage, FlashPhase, FlashStep, ProbeMemory};
     use rtt_tunnel_host::target::Target;
     use std::collections::HashMap;
 
-    let image = FlashImage::read(&cmd.elf)?;
+    let image = FlashImage::from_elf(elf)?;
     let Target::Probe(options) = super::source::probe_target(&super::source::ProbeTarget {
         chip: chip.to_owned(),
         probe: cmd.probe.clone(),
@@ -105,7 +108,7 @@ fn flash(chip: &str, cmd: &RunnerCmd) -> Result<()> {
 
 /// Without probe-rs there is no probe to flash through.
 #[cfg(not(feature = "probe-rs"))]
-fn flash(_chip: &str, _cmd: &RunnerCmd) -> Result<()> {
+fn flash(_chip: &str, _cmd: &RunnerCmd, _elf: &FirmwareElf) -> Result<()> {
     bail!("this host-receiver was built without probe-rs (its default `probe-rs` feature): build it with default features for `run --chip`")
 }
 

@@ -169,21 +169,25 @@ pub fn machine_from_path(path: &Path) -> Option<&'static str> {
         .find_map(machine_for_target)
 }
 
-/// The RTT options for the control block `locate` describes; `chip_ram` is the chip's RAM
-/// for [`Locate::ChipRam`]. Says on standard error when the ELF has no `_SEGGER_RTT` symbol.
-pub fn rtt_options(locate: &Locate, chip_ram: &[Range<u64>]) -> Result<RttOptions> {
-    if let Locate::Elf(path) = locate {
-        if let Ok(elf) = FirmwareElf::read(path) {
-            if elf.rtt_control_block().is_none() {
-                eprintln!(
-                    "host-receiver: {} has no `_SEGGER_RTT` symbol (stripped?); searching its \
-                     RAM for the RTT control block",
-                    path.display()
-                );
-            }
-        }
+/// The RTT options for the control block: from `elf`, the firmware ELF `locate` names, read
+/// already (says on standard error when it has no `_SEGGER_RTT` symbol: its RAM is searched);
+/// without it, as `locate` says, `chip_ram` being the chip's RAM for [`Locate::ChipRam`].
+pub fn rtt_options(
+    elf: Option<&FirmwareElf>,
+    locate: &Locate,
+    chip_ram: &[Range<u64>],
+) -> Result<RttOptions> {
+    let Some(elf) = elf else {
+        return Ok(target::rtt_options(locate, chip_ram)?);
+    };
+    if elf.rtt_control_block().is_none() {
+        eprintln!(
+            "host-receiver: {} has no `_SEGGER_RTT` symbol (stripped?); searching its RAM for \
+             the RTT control block",
+            elf.path().display()
+        );
     }
-    Ok(target::rtt_options(locate, chip_ram)?)
+    Ok(RttOptions::from_elf(elf)?)
 }
 
 impl Source {
@@ -373,10 +377,10 @@ mod tests {
             source.describe(),
             "resetting it on the nRF52840_xxAA through a debug probe"
         );
-        let error = rtt_options(&Locate::ChipRam, &[]).unwrap_err();
+        let error = rtt_options(None, &Locate::ChipRam, &[]).unwrap_err();
         let message = super::super::report(&error);
         assert!(message.contains("pass --elf FILE"), "{message}");
-        let options = rtt_options(&Locate::ChipRam, &[0x2000_0000..0x2004_0000]).unwrap();
+        let options = rtt_options(None, &Locate::ChipRam, &[0x2000_0000..0x2004_0000]).unwrap();
         assert_eq!(options.ram, vec![0x2000_0000..0x2004_0000]);
         chip.elf = Some("fw.elf".into());
         let source = Source::from_args(&chip, &no_probe()).unwrap();
@@ -385,7 +389,7 @@ mod tests {
 
     #[test]
     fn a_missing_elf_is_a_clear_error() {
-        let error = rtt_options(&Locate::Elf("/nonexistent/fw.elf".into()), &[]).unwrap_err();
+        let error = rtt_options(None, &Locate::Elf("/nonexistent/fw.elf".into()), &[]).unwrap_err();
         assert!(error.to_string().contains("/nonexistent/fw.elf"), "{error}");
     }
 }

@@ -1,5 +1,7 @@
 //! Any stream of bytes into the pipeline: the [`ByteSource`] seam, and [`Drain`], the loop
-//! that pulls from one and feeds a [`Pipeline`].
+//! that pulls from one and feeds a [`Pipeline`]. Besides bytes and resets, a source may give
+//! texts sent by reference that it already has resolved (a recording's: [`Pulled::FlashText`]);
+//! the drain hands them to the [`Receiver`] before the bytes that follow.
 
 use std::fmt;
 use std::io;
@@ -51,6 +53,17 @@ pub enum Pulled {
     /// The link noticed that the target reset, for this reason: a frame cut by the reset is
     /// discarded.
     Reset(String),
+    /// A text the target sends by reference (the protocol's `Value::FlashText`), already
+    /// resolved: a recording holds the texts its live run read from the ELF or target memory.
+    /// [`Drain`] gives it to the receiver
+    /// ([`Receiver::preload_flash_text`](crate::receiver::Receiver::preload_flash_text))
+    /// before the bytes that follow, so their references show it.
+    FlashText {
+        /// Its target address.
+        address: u64,
+        /// The text.
+        text: String,
+    },
     /// No more bytes will come: the end of a recording, a port that hung up.
     Ended,
 }
@@ -163,8 +176,8 @@ impl<S: ByteSource> Drain<S> {
         Ok(())
     }
 
-    /// One pull: relays every whole frame it brought, handles a reset, sends request bytes
-    /// that wait.
+    /// One pull: relays every whole frame it brought, handles a reset, gives the receiver a
+    /// resolved text, sends request bytes that wait.
     ///
     /// # Errors
     ///
@@ -190,6 +203,7 @@ impl<S: ByteSource> Drain<S> {
                     .link_reset(cause, receiver)
                     .map_err(DrainError::Capture)?;
             }
+            Pulled::FlashText { address, text } => receiver.preload_flash_text(*address, text),
             _ => {}
         }
         self.flush_down()?;

@@ -14,6 +14,7 @@ use object::Endianness;
 use probe_rs::flashing::{DownloadOptions, FlashProgress, ProgressEvent, ProgressOperation};
 
 use super::{ProbeError, ProbeMemory};
+use crate::elf::FirmwareElf;
 
 /// What a firmware ELF puts into flash: its `PT_LOAD` segments with file bytes, at their
 /// physical (load) addresses, as probe-rs's ELF loader takes them.
@@ -30,12 +31,25 @@ impl FlashImage {
     /// firmware). Checked before a probe is touched: a file that is not such an ELF, or has
     /// nothing to load, is refused with the reason.
     pub fn read(path: &Path) -> Result<Self, ProbeError> {
+        let data = std::fs::read(path).map_err(|e| ProbeError::NotFlashable {
+            elf: path.display().to_string(),
+            reason: format!("cannot read it: {e}"),
+        })?;
+        Self::from_bytes(path, &data)
+    }
+
+    /// The loadable segments of `elf`, read already (for the RTT control block, say), as
+    /// [`read`](Self::read) takes them from a file.
+    pub fn from_elf(elf: &FirmwareElf) -> Result<Self, ProbeError> {
+        Self::from_bytes(elf.path(), elf.data())
+    }
+
+    fn from_bytes(path: &Path, data: &[u8]) -> Result<Self, ProbeError> {
         let refuse = |reason: String| ProbeError::NotFlashable {
             elf: path.display().to_string(),
             reason,
         };
-        let data = std::fs::read(path).map_err(|e| refuse(format!("cannot read it: {e}")))?;
-        let header = FileHeader32::<Endianness>::parse(&*data).map_err(|_| {
+        let header = FileHeader32::<Endianness>::parse(data).map_err(|_| {
             refuse(
                 "not a 32-bit ELF (a Cortex-M firmware is one: pass the file cargo builds, \
                  target/<triple>/<profile>/<name>, not a .bin or .hex)"
@@ -51,7 +65,7 @@ impl FlashImage {
             ));
         }
         let headers = header
-            .program_headers(endian, &*data)
+            .program_headers(endian, data)
             .map_err(|_| refuse("its program headers do not read".into()))?;
         let mut segments = Vec::new();
         for ph in headers {
@@ -59,7 +73,7 @@ impl FlashImage {
                 continue;
             }
             let bytes = ph
-                .data(endian, &*data)
+                .data(endian, data)
                 .map_err(|_| refuse("a segment lies outside the file".into()))?;
             segments.push((u64::from(ph.p_paddr(endian)), bytes.to_vec()));
         }
@@ -190,5 +204,14 @@ mod tests {
             .to_string();
         assert!(missing.contains("cannot read it"), "{missing}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_elf_read_already_is_checked_the_same() {
+        // The test ELF has sections but no program headers: nothing to load.
+        let elf = FirmwareElf::parse(crate::elf::tests::tiny_elf(&[])).unwrap();
+        let error = FlashImage::from_elf(&elf).unwrap_err().to_string();
+        assert!(error.contains("no loadable segments"), "{error}");
+        assert!(error.contains("<memory>"), "{error}");
     }
 }
