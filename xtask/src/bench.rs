@@ -7,8 +7,9 @@
 //!    `thumbv7em-none-eabihf` (mps2-an386, Cortex-M4F).
 //! 3. Runs `host/benches/firmware.rs` (QEMU: instructions and bytes per operation,
 //!    the drain; the ELF sections), which writes JSON.
-//! 4. Runs the criterion bench `host/benches/relay.rs` three times and takes the median of
-//!    each figure's means.
+//! 4. Runs the criterion bench `host/benches/relay.rs` five times: each rate is the median of
+//!    its runs' means, each ratio the median of the ratios within each run (the pipelines
+//!    compared run in the same process, one after the other), listed run by run.
 //! 5. Prints the table, with the ratios against each anchor measured in the same run and the
 //!    goals of issues 7, 10 and 13 (the relay), and writes it with the conditions to
 //!    `BENCHMARKS.md`, and the figures for tools to `target/bench/results.json`.
@@ -64,8 +65,9 @@ const SIZE_BUILDS: [(&str, &str); 4] = [
     ("none", "no logging"),
 ];
 
-/// Runs of the relay bench; each relay figure is the median of their means.
-const RELAY_RUNS: usize = 3;
+/// Runs of the relay bench; each relay rate is the median of their means, each ratio the
+/// median of the runs' own ratios.
+const RELAY_RUNS: usize = 5;
 
 /// The relay benchmarks: criterion id, label. `native/*` is the ceiling: the same `tracing`
 /// code run on the host straight into the same subscriber, which no relay can beat.
@@ -157,11 +159,11 @@ pub fn run() -> Result<()> {
             means.push(mean_ns);
         }
     }
-    let mut relay = Vec::new();
-    for ((id, label), mut means) in RELAY.into_iter().zip(means) {
-        means.sort_by(f64::total_cmp);
-        relay.push((id, label, means[means.len() / 2]));
-    }
+    let relay: Vec<_> = RELAY
+        .into_iter()
+        .zip(means)
+        .map(|((id, label), means)| (id, label, means))
+        .collect();
 
     let conditions = Conditions::gather(&root, &firmware);
     let report = Report {
@@ -240,8 +242,16 @@ fn num(value: &Value, path: &[&str]) -> Result<f64> {
 /// The figures of one run.
 struct Report<'a> {
     firmware: &'a Value,
-    /// (criterion id, label, mean ns per batch of [`RELAY_MESSAGES`]).
-    relay: &'a [(&'a str, &'a str, f64)],
+    /// (criterion id, label, mean ns per batch of [`RELAY_MESSAGES`] in each run, in the
+    /// order of the runs).
+    relay: &'a [(&'a str, &'a str, Vec<f64>)],
+}
+
+/// The median of `values` (not empty).
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted[sorted.len() / 2]
 }
 
 /// Messages per criterion batch of the relay bench (1000 cycles of 5 messages).
@@ -787,98 +797,113 @@ impl Report<'_> {
         Ok(())
     }
 
+    /// The means of relay benchmark `id`, run by run.
+    fn relay_means(&self, id: &str) -> Result<&[f64]> {
+        self.relay
+            .iter()
+            .find(|(i, _, _)| *i == id)
+            .map(|(_, _, means)| means.as_slice())
+            .with_context(|| format!("no relay figure {id}"))
+    }
+
+    /// Messages per second of relay benchmark `id`: the median of its runs.
+    fn relay_rate(&self, id: &str) -> Result<f64> {
+        Ok(RELAY_MESSAGES / (median(self.relay_means(id)?) * 1e-9))
+    }
+
+    /// The rate of `id` over the rate of `anchor` within each run, in the order of the runs.
+    fn relay_ratios(&self, id: &str, anchor: &str) -> Result<Vec<f64>> {
+        let (ours, theirs) = (self.relay_means(id)?, self.relay_means(anchor)?);
+        Ok(ours.iter().zip(theirs).map(|(o, t)| t / o).collect())
+    }
+
     fn relay_table(&self, out: &mut String, missed: &mut Vec<String>) -> Result<()> {
         writeln!(
             out,
             "## Host relay\n\n\
-             Messages per second (the median of 3 runs' criterion means), a span with an \
-             event inside, five messages per cycle on both sides. The ceiling rows run the \
-             same `tracing` code on the host, its macros straight into the same subscriber: what the registry and the layer \
-             cost alone, which no relay can beat. On a shared machine the host figures of one \
-             run move by a third and more from the next, the fmt layer's most.\n"
+             Messages per second (the median of {RELAY_RUNS} runs' criterion means), a span \
+             with an event inside, five messages per cycle on both sides. The ceiling rows run \
+             the same `tracing` code on the host, its macros straight into the same \
+             subscriber: what the registry and the layer cost alone, which no relay can beat. \
+             A ratio compares two pipelines within each run (one process runs them one after \
+             the other): the column gives the median of the runs' ratios, the last column \
+             each run's. On a shared machine the host figures of one run move by a third and \
+             more from the next, the fmt layer's most; a build whose code moved (no change to \
+             the code measured) moved both pipelines into the fmt layer by 3 to 4%.\n"
         )?;
-        writeln!(out, "| pipeline | messages/s | / tracing-tunnel |")?;
-        writeln!(out, "|---|--:|--:|")?;
-        let rate = |id: &str| {
-            self.relay
-                .iter()
-                .find(|(i, _, _)| *i == id)
-                .map(|(_, _, ns)| RELAY_MESSAGES / (ns * 1e-9))
-                .with_context(|| format!("no relay figure {id}"))
-        };
+        writeln!(
+            out,
+            "| pipeline | messages/s | / tracing-tunnel | / tracing-tunnel, run by run |"
+        )?;
+        writeln!(out, "|---|--:|--:|---|")?;
         for (id, label, _) in self.relay {
             let sub = id.split_once('/').map(|(_, sub)| sub);
-            let ratio = match (id.starts_with("tracing-tunnel/"), sub) {
+            let (ratio, runs) = match (id.starts_with("tracing-tunnel/"), sub) {
                 (false, Some(sub @ ("noop" | "fmt"))) => {
-                    format!("{:.2}", rate(id)? / rate(&format!("tracing-tunnel/{sub}"))?)
+                    let ratios = self.relay_ratios(id, &format!("tracing-tunnel/{sub}"))?;
+                    let runs: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+                    (format!("{:.2}", median(&ratios)), runs.join(", "))
                 }
-                _ => String::new(),
+                _ => (String::new(), String::new()),
             };
-            writeln!(out, "| {label} | {:.0} | {ratio} |", rate(id)?)?;
+            writeln!(
+                out,
+                "| {label} | {:.0} | {ratio} | {runs} |",
+                self.relay_rate(id)?
+            )?;
         }
-        let noop = rate("rtt-tunnel/noop")?;
-        let (tt_noop, fmt, tt_fmt) = (
-            rate("tracing-tunnel/noop")?,
-            rate("rtt-tunnel/fmt")?,
-            rate("tracing-tunnel/fmt")?,
+        let noop = self.relay_rate("rtt-tunnel/noop")?;
+        let ratio = |id: &str, anchor: &str| {
+            Ok::<_, anyhow::Error>(median(&self.relay_ratios(id, anchor)?))
+        };
+        let (noop_ratio, fmt_ratio) = (
+            ratio("rtt-tunnel/noop", "tracing-tunnel/noop")?,
+            ratio("rtt-tunnel/fmt", "tracing-tunnel/fmt")?,
         );
-        let (native_noop, native_fmt) = (rate("native/noop")?, rate("native/fmt")?);
-        if noop < 1e6 || noop < 2.0 * tt_noop || fmt < 1.2 * tt_fmt {
-            // What the ceiling says about each goal, measured in this run.
-            let ceiling = |native: f64, tt: f64, goal: f64, layer: &str| {
-                if native < goal * tt {
+        let (ceiling_noop, ceiling_fmt) = (
+            ratio("native/noop", "tracing-tunnel/noop")?,
+            ratio("native/fmt", "tracing-tunnel/fmt")?,
+        );
+        if noop < 1e6 || noop_ratio < 2.0 || fmt_ratio < 1.2 {
+            // What the ceiling says about each goal, measured in the same runs.
+            let ceiling = |ceiling: f64, ours: f64, goal: f64, layer: &str| {
+                if ceiling < goal {
                     format!(
-                        "into the {layer} layer the ceiling itself is {:.2}× tracing-tunnel, \
-                         so {goal}× is out of reach for any relay",
-                        native / tt
+                        "into the {layer} layer the ceiling itself is {ceiling:.2}× \
+                         tracing-tunnel, so {goal}× is out of reach for any relay"
                     )
                 } else {
                     format!(
-                        "into the {layer} layer the ceiling is {:.2}× tracing-tunnel, so \
-                         {goal}× is not ruled out by the registry: we run at {:.0}% of the \
+                        "into the {layer} layer the ceiling is {ceiling:.2}× tracing-tunnel, \
+                         so {goal}× is not ruled out by the registry: we run at {:.0}% of the \
                          ceiling",
-                        native / tt,
-                        100.0 * if layer == "no-op" { noop } else { fmt } / native
+                        100.0 * ours / ceiling
                     )
                 }
             };
             missed.push(format!(
-                "**Host relay: {:.2}× tracing-tunnel's rate into the no-op layer, {:.2}× \
-                 into the fmt layer (goals: 2× and 1.2×).** The ceiling (the same `tracing` \
-                 code run natively into the same subscriber, measured in the same run) shows \
-                 what is left to win: {}; {}. tracing-tunnel is handed Rust values; rtt-tunnel \
-                 splits and decodes bytes first ({:.0} messages/s for that alone). The host \
-                 finds delimiters a word at a time, COBS-decodes each frame where it lies \
-                 without moving it, reads the frame's start and common values by hand (a \
-                 common frame without a call or a stack frame, one- and two-byte varints \
-                 without a loop, ASCII text without `from_utf8`), hands \
-                 the decoded frame to the receiver where it lies, walks each message's values \
-                 once, into the array the `ValueSet` is built from, finds spans and call sites \
-                 in tables indexed by their small ids, publishes the frame's target time and \
-                 exception context with one thread-local access, enters, exits and closes \
-                 through the dispatcher its host spans belong to (held, as a span holds its \
-                 own), and looks up the default dispatcher once per span or event. The relay \
-                 asks the fmt layer for nothing the native code does not: the three pipelines \
-                 print the same lines, and the subscriber runs the same instructions per \
-                 message behind the relay as behind the native code (callgrind on this \
-                 bench's workload). The gap to the ceiling is the relay's own work, spread \
-                 thin: splitting and decoding frames about a third of it, reading values \
-                 into place a sixth, the rest the receiver's bookkeeping (`try_receive`, the \
-                 target time, the span stack) and the `enabled` call it makes for every span \
-                 and event because leaked call sites cache no interest. Beside the fmt layer \
-                 that work takes about half as long again as beside the no-op layer (the \
-                 receiver fed frames already decoded a third more, the splitting and decoding \
-                 nearly twice as long): the formatter, run between two frames, evicts the \
-                 relay's code and misleads its branches (callgrind's cache model: about 67 \
+                "**Host relay: {noop_ratio:.2}× tracing-tunnel's rate into the no-op layer, \
+                 {fmt_ratio:.2}× into the fmt layer (goals: 2× and 1.2×; the medians of the \
+                 runs' ratios).** The ceiling (the same `tracing` code run natively into the \
+                 same subscriber, in the same runs) shows what is left to win: {}; {}. \
+                 tracing-tunnel is handed Rust values; rtt-tunnel splits and decodes bytes \
+                 first ({:.0} messages/s for that alone). The relay asks the fmt layer for \
+                 nothing the native code does not: the three pipelines print the same lines, \
+                 and the subscriber runs the same instructions per message behind the relay \
+                 as behind the native code (callgrind on this bench's workload). The gap to \
+                 the ceiling is the relay's own work, spread thin over the path of a frame \
+                 (finding the delimiter, COBS, the frame's start, the receiver's tables, the \
+                 target time, the values into the `ValueSet`, the `enabled` call it makes for \
+                 every span and event because leaked call sites cache no interest): about \
+                 410 instructions per message (callgrind), which beside the fmt layer take \
+                 half as long again as beside the no-op layer, the formatter run between two \
+                 frames evicting the relay's code (callgrind's cache model: about 68 \
                  instruction-cache misses per message behind the relay, 26 behind the native \
-                 code). Next: a smaller footprint of the relay's code per message (fewer, \
-                 smaller functions on the path of a frame) rather than fewer instructions \
-                 alone, and reading values into place (a 48-byte copy per value).",
-                noop / tt_noop,
-                fmt / tt_fmt,
-                ceiling(native_noop, tt_noop, 2.0, "no-op"),
-                ceiling(native_fmt, tt_fmt, 1.2, "fmt"),
-                rate("rtt-tunnel/decode")?,
+                 code). Into the fmt layer the goal lies within what a build's code layout \
+                 alone moves a figure (3 to 4%, above).",
+                ceiling(ceiling_noop, noop_ratio, 2.0, "no-op"),
+                ceiling(ceiling_fmt, fmt_ratio, 1.2, "fmt"),
+                self.relay_rate("rtt-tunnel/decode")?,
             ));
         }
         writeln!(
@@ -887,10 +912,10 @@ impl Report<'_> {
              tracing-tunnel (no-op layer): {}; ≥ 1.2× (fmt layer): {}. Ceiling: {:.2}× and \
              {:.2}× tracing-tunnel.\n",
             verdict(noop >= 1e6),
-            verdict(noop >= 2.0 * tt_noop),
-            verdict(fmt >= 1.2 * tt_fmt),
-            native_noop / tt_noop,
-            native_fmt / tt_fmt,
+            verdict(noop_ratio >= 2.0),
+            verdict(fmt_ratio >= 1.2),
+            ceiling_noop,
+            ceiling_fmt,
         )?;
         Ok(())
     }
@@ -1021,7 +1046,7 @@ impl Conditions {
              - Firmware: the boards workspace's release profile, the same for every build: {}\n\
              - Host benches: cargo's `bench` profile (the host workspace's release settings: \
              {}); criterion, 20 samples, 2 s of measurement per figure; the relay figures \
-             are the median of 3 runs of the relay bench\n\
+             come from {} runs of the relay bench\n\
              - Versions: {}\n",
             self.date,
             self.cpu,
@@ -1031,6 +1056,7 @@ impl Conditions {
             self.rustc,
             self.firmware_profile,
             self.host_profile,
+            RELAY_RUNS,
             self.versions,
         )
     }
