@@ -129,9 +129,14 @@ fn cargo_doc(dir: &str, args: &[String]) -> Result<()> {
         .current_dir(root().join(dir))
         .status()
         .context("could not start `cargo`")?;
+    let place = if dir == "." {
+        String::new()
+    } else {
+        format!(" in {dir}")
+    };
     ensure!(
         status.success(),
-        "`cargo {}` in {dir} failed ({status}): see rustdoc's warnings above",
+        "`cargo {}`{place} failed ({status}): see rustdoc's warnings above",
         args.join(" ")
     );
     Ok(())
