@@ -289,6 +289,14 @@
 //! Rust 1.85 or later.
 #![no_std]
 #![warn(missing_docs)]
+// The docs link the board support, `init!`, `RttLink` and `EmbassyTime`, which exist only
+// with their features. The documented configuration (`[package.metadata.docs.rs]`) has them
+// all, and `cargo xtask test` checks its links with warnings as errors; with fewer features
+// the links to what is not compiled in stay plain text instead of failing `cargo doc`.
+#![cfg_attr(
+    not(all(feature = "rtt", feature = "cortex-m", feature = "embassy-time")),
+    allow(rustdoc::broken_intra_doc_links)
+)]
 
 mod alloc;
 #[cfg(feature = "cortex-m")]

@@ -75,8 +75,7 @@ pub struct SessionStats {
     pub frame_errors: u64,
     /// Frames that did not decode as a message.
     pub decode_errors: u64,
-    /// Decoded frames the [`Receiver`] refused (see
-    /// [`ReceiveError`](crate::receiver::ReceiveError)).
+    /// Decoded frames the [`Receiver`] refused (see [`ReceiveError`]).
     pub receive_errors: u64,
     /// Target resets the link noticed (the control block vanished or was laid out again).
     pub link_resets: u64,

@@ -1,7 +1,7 @@
 //! `cargo xtask`: the project's few verbs.
 //!
 //! - `cargo xtask test`: install what is missing, then fmt, clippy (host and thumb targets),
-//!   the thumb builds and every host test. What CI runs.
+//!   the thumb builds, rustdoc (warnings as errors) and every host test. What CI runs.
 //! - `cargo xtask demo`: the demo firmware in QEMU under `host-receiver`, live in the terminal.
 //! - `cargo xtask bench`: the benchmarks against defmt, rprintln and tracing-tunnel; writes
 //!   `BENCHMARKS.md`.
@@ -14,6 +14,7 @@
 mod bench;
 mod bless;
 mod demo;
+mod doc;
 mod fuzz;
 mod install;
 mod run;

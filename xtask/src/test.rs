@@ -10,7 +10,8 @@ use crate::run::run as sh;
 const NO_STD_CRATES: [&str; 2] = ["rtt-tunnel-protocol", "rtt-tunnel-sender"];
 
 /// The sender's Cortex-M features and its `embassy-time` clock (a library build needs no time
-/// driver), checked on every thumb target.
+/// driver), checked on every thumb target. The same as the sender's documented configuration
+/// (its `[package.metadata.docs.rs]`), so that the docs check reuses clippy's metadata.
 const SENDER_CORTEX_M: &str =
     "rtt-tunnel-sender/cortex-m,rtt-tunnel-sender/panic-handler,rtt-tunnel-sender/embassy-time";
 
@@ -54,9 +55,13 @@ pub fn run() -> Result<()> {
         args.extend(["--features", SENDER_CORTEX_M]);
         sh("cargo", &args)?;
     }
+    // rustdoc, warnings as errors: every crate as docs.rs would document it (the sender on
+    // a thumb target with the features above), on the metadata clippy left.
+    crate::doc::workspace()?;
     for board in REAL_BOARDS {
         cargo_in(board, &["fmt", "--", "--check"])?;
         cargo_in(board, &["clippy", "--release", "--", "-D", "warnings"])?;
+        crate::doc::firmware(board)?;
         cargo_in(board, &["build", "--release"])?;
     }
     // The QEMU boards' firmware workspace: formatting, clippy, and a release build of every
@@ -68,6 +73,7 @@ pub fn run() -> Result<()> {
     args.extend(&targets);
     args.extend(["--", "-D", "warnings"]);
     cargo_in("boards", &args)?;
+    crate::doc::firmware("boards")?;
     let mut args = vec!["build", "--release"];
     args.extend(&targets);
     cargo_in("boards", &args)?;

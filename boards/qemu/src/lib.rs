@@ -177,7 +177,7 @@ pub fn started(tunnel: &'static BoardTunnel) -> u32 {
 /// The firmware's code and read-only data in flash, from cortex-m-rt's linker symbols: text
 /// there cannot change, so the sender sends it by reference, once per call site
 /// ([`Tunnel::set_flash`](rtt_tunnel_sender::Tunnel::set_flash); the tunnel's default is the
-/// read-only data alone, which [`start`] keeps).
+/// read-only data alone, which [`init_tunnel!`] keeps).
 pub fn flash() -> core::ops::Range<usize> {
     extern "C" {
         static __stext: u8;

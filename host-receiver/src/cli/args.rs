@@ -123,7 +123,7 @@ pub struct RunnerCmd {
     #[arg(long, conflicts_with = "qemu")]
     pub no_flash: bool,
 
-    /// Which probe, when several are plugged in: VID:PID[:SERIAL].
+    /// Which probe, when several are plugged in: `VID:PID[:SERIAL]`.
     #[arg(long, value_name = "VID:PID[:SERIAL]", conflicts_with = "qemu")]
     pub probe: Option<ProbeArg>,
 
@@ -312,7 +312,7 @@ pub struct SourceArgs {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Debug probe (with --chip)")]
 pub struct ProbeArgs {
-    /// Which probe, when several are plugged in: VID:PID[:SERIAL], VID and PID in hex, as
+    /// Which probe, when several are plugged in: `VID:PID[:SERIAL]`, VID and PID in hex, as
     /// `host-receiver list` shows them.
     #[arg(long, value_name = "VID:PID[:SERIAL]", conflicts_with_all = ["qemu", "gdb"])]
     pub probe: Option<ProbeArg>,

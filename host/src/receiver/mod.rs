@@ -88,8 +88,7 @@
 //!   never gets a handler's span as parent. [`HandlerParents::Preempted`] keeps the one
 //!   stack of the target's `Subscriber` (a handler's events inside the preempted span), as
 //!   the receiver did before frames carried the context. The context of the frame being
-//!   relayed is published to layers by
-//!   [`target_time::current_exception`](crate::target_time::current_exception).
+//!   relayed is published to layers by [`target_time::current_exception`].
 //! - **Filtering.** A call site the host's subscriber does not enable is not relayed, exactly
 //!   as with local `tracing`: the children and events of a disabled span go to its nearest
 //!   relayed ancestor.
