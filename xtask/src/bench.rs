@@ -750,7 +750,7 @@ impl Report<'_> {
                  in RAM), each `Subscriber` method with its own inlined path to the ring (its \
                  table look-ups and its message's encoding), `poll` (the requests' reader: a \
                  COBS reader of a few bytes, a byte at a time, and the level change), \
-                 `core::fmt::Formatter::pad` (reached through `<&str as Display>::fmt` from \
+                 `<core::fmt::Formatter>::pad` (reached through `<&str as Display>::fmt` from \
                  `core::panicking::assert_failed_inner`, tracing-core's `assert_eq!` in \
                  `DefaultCallsite::register`; the null build's copy of it does without), and \
                  the text and constant paths of `ValueVisitor::text`. \
