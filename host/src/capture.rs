@@ -565,20 +565,13 @@ pub fn replay_with<R: Read>(
         path: PathBuf::from("<replay>"),
         source,
     };
-    let mut next = capture.next_record();
+    let mut records = TextsFirst::default();
     loop {
-        let record = next;
-        // The texts recorded after a record (among its boot records, which a replay skips)
-        // are the ones its frames needed: the receiver gets them first.
-        next = capture.next_record();
-        while let Ok(Some(Record::FlashText { .. } | Record::Boot(_))) = &next {
-            if let Ok(Some(Record::FlashText { address, text })) = &next {
-                receiver.preload_flash_text(*address, text);
-            }
-            next = capture.next_record();
-        }
-        match record {
+        match records.next_record(capture) {
             Ok(None) => break,
+            Ok(Some(Record::FlashText { address, text })) => {
+                receiver.preload_flash_text(address, &text);
+            }
             Ok(Some(Record::Data(mut bytes))) => {
                 relay.feed(&mut bytes, receiver).map_err(io)?;
             }
@@ -586,7 +579,7 @@ pub fn replay_with<R: Read>(
                 relay.feed_poll(&mut data, &defmt, receiver).map_err(io)?;
             }
             Ok(Some(Record::Reset { cause })) => relay.link_reset(&cause, receiver).map_err(io)?,
-            Ok(Some(Record::Boot(_) | Record::FlashText { .. } | Record::Unknown { .. })) => {}
+            Ok(Some(Record::Boot(_) | Record::Unknown { .. })) => {}
             Err(error @ CaptureError::Truncated { .. }) => {
                 let _time = target_time::set_current(receiver.target_time());
                 tracing::warn!(target: RECEIVER_TARGET, parent: None, "{error}");
@@ -608,44 +601,39 @@ pub fn replay_with<R: Read>(
 #[derive(Debug)]
 pub struct CaptureSource<R: Read> {
     reader: CaptureReader<R>,
-    /// What the next pulls give before reading on: the texts recorded after a record, then
+    records: TextsFirst,
+}
+
+/// The records of a capture in the order a relay needs them: the texts sent by reference
+/// recorded after a record (among boot records) are the ones its frames needed, so they come
+/// first, then the record. Boot records among those texts are passed over.
+#[derive(Debug, Default)]
+struct TextsFirst {
+    /// What the next calls give before reading on: the texts recorded after a record, then
     /// that record.
     ready: VecDeque<Record>,
     /// The record read past those texts, not given yet.
     next: Option<Result<Option<Record>, CaptureError>>,
 }
 
-impl<R: Read> CaptureSource<R> {
-    /// The records of `reader`, from where it is.
-    pub fn new(reader: CaptureReader<R>) -> Self {
-        CaptureSource {
-            reader,
-            ready: VecDeque::new(),
-            next: None,
-        }
-    }
-
-    /// The reader back (a record it read ahead, to give the texts that follow it first, is
-    /// not in it any more).
-    pub fn into_inner(self) -> CaptureReader<R> {
-        self.reader
-    }
-
-    /// The next record to give. The texts recorded after a record (among boot records) are
-    /// the ones its frames needed: they come first, and the record after them.
-    fn next_record(&mut self) -> Result<Option<Record>, CaptureError> {
+impl TextsFirst {
+    /// The next record of `reader` in that order.
+    fn next_record<R: Read>(
+        &mut self,
+        reader: &mut CaptureReader<R>,
+    ) -> Result<Option<Record>, CaptureError> {
         if let Some(record) = self.ready.pop_front() {
             return Ok(Some(record));
         }
         let record = match self.next.take() {
             Some(record) => record?,
-            None => self.reader.next_record()?,
+            None => reader.next_record()?,
         };
         let Some(record) = record else {
             return Ok(None);
         };
         loop {
-            match self.reader.next_record() {
+            match reader.next_record() {
                 Ok(Some(text @ Record::FlashText { .. })) => self.ready.push_back(text),
                 Ok(Some(Record::Boot(_))) => {}
                 next => {
@@ -659,9 +647,25 @@ impl<R: Read> CaptureSource<R> {
     }
 }
 
+impl<R: Read> CaptureSource<R> {
+    /// The records of `reader`, from where it is.
+    pub fn new(reader: CaptureReader<R>) -> Self {
+        CaptureSource {
+            reader,
+            records: TextsFirst::default(),
+        }
+    }
+
+    /// The reader back (a record it read ahead, to give the texts that follow it first, is
+    /// not in it any more).
+    pub fn into_inner(self) -> CaptureReader<R> {
+        self.reader
+    }
+}
+
 impl<R: Read> ByteSource for CaptureSource<R> {
     fn pull(&mut self, buf: &mut Vec<u8>) -> io::Result<Pulled> {
-        match self.next_record() {
+        match self.records.next_record(&mut self.reader) {
             Ok(None) => Ok(Pulled::Ended),
             Ok(Some(Record::Data(data) | Record::DataWithDefmt { data, .. })) => {
                 buf.extend_from_slice(&data);
