@@ -15,7 +15,7 @@ use std::process::Command;
 use anyhow::{bail, ensure, Context, Result};
 use serde_json::Value;
 
-use crate::run::root;
+use crate::run::{root, run_in};
 
 /// The keys of `[package.metadata.docs.rs]` this check follows. Any other key fails the check:
 /// it would document something else than docs.rs.
@@ -25,15 +25,16 @@ const DOCS_RS_KEYS: [&str; 4] = ["features", "all-features", "default-target", "
 /// warning.
 pub fn workspace() -> Result<()> {
     for (target, build) in documented_configurations()? {
-        let mut args = vec!["doc".to_string(), "--no-deps".to_string()];
-        if let Some(target) = target {
-            args.extend(["--target".to_string(), target]);
+        let features = build.features.join(",");
+        let mut args = vec!["doc", "--no-deps"];
+        if let Some(target) = &target {
+            args.extend(["--target", target]);
         }
-        for package in build.packages {
-            args.extend(["-p".to_string(), package]);
+        for package in &build.packages {
+            args.extend(["-p", package]);
         }
-        if !build.features.is_empty() {
-            args.extend(["--features".to_string(), build.features.join(",")]);
+        if !features.is_empty() {
+            args.extend(["--features", &features]);
         }
         cargo_doc(".", &args)?;
     }
@@ -44,7 +45,7 @@ pub fn workspace() -> Result<()> {
 /// `.cargo/config.toml` names the target) in release, as its clippy run checks it; fails on a
 /// rustdoc warning.
 pub fn firmware(dir: &str) -> Result<()> {
-    cargo_doc(dir, &["doc", "--no-deps", "--release"].map(String::from))
+    cargo_doc(dir, &["doc", "--no-deps", "--release"])
 }
 
 /// The crates one `cargo doc` documents, and their features (`package/feature`) besides the
@@ -112,32 +113,10 @@ fn strings(value: &Value) -> Vec<String> {
 
 /// Runs `cargo args…` in `dir` (relative to the workspace root) with rustdoc's warnings as
 /// errors, echoing it; fails if it fails.
-fn cargo_doc(dir: &str, args: &[String]) -> Result<()> {
+fn cargo_doc(dir: &str, args: &[&str]) -> Result<()> {
     let flags = match std::env::var("RUSTDOCFLAGS") {
         Ok(flags) if !flags.trim().is_empty() => format!("{flags} -D warnings"),
         _ => "-D warnings".to_string(),
     };
-    let command = format!("RUSTDOCFLAGS=\"{flags}\" cargo {}", args.join(" "));
-    if dir == "." {
-        eprintln!("\n$ {command}");
-    } else {
-        eprintln!("\n$ (cd {dir} && {command})");
-    }
-    let status = Command::new("cargo")
-        .args(args)
-        .env("RUSTDOCFLAGS", &flags)
-        .current_dir(root().join(dir))
-        .status()
-        .context("could not start `cargo`")?;
-    let place = if dir == "." {
-        String::new()
-    } else {
-        format!(" in {dir}")
-    };
-    ensure!(
-        status.success(),
-        "`cargo {}`{place} failed ({status}): see rustdoc's warnings above",
-        args.join(" ")
-    );
-    Ok(())
+    run_in(dir, &[("RUSTDOCFLAGS", &flags)], "cargo", args).context("see rustdoc's warnings above")
 }

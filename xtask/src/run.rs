@@ -15,14 +15,29 @@ pub fn root() -> PathBuf {
 
 /// Runs `program args…` in the workspace root, echoing it; fails if it fails.
 pub fn run(program: &str, args: &[&str]) -> Result<()> {
-    eprintln!("\n$ {program} {}", args.join(" "));
+    run_in(".", &[], program, args)
+}
+
+/// Runs `program args…` in `dir` (relative to the workspace root, `.` for the root) with the
+/// environment variables `env` set, echoing it as a shell would take it; fails if it fails.
+pub fn run_in(dir: &str, env: &[(&str, &str)], program: &str, args: &[&str]) -> Result<()> {
+    let vars: String = env.iter().map(|(k, v)| format!("{k}=\"{v}\" ")).collect();
+    let command = format!("{vars}{program} {}", args.join(" "));
+    let place = if dir == "." {
+        eprintln!("\n$ {command}");
+        String::new()
+    } else {
+        eprintln!("\n$ (cd {dir} && {command})");
+        format!(" in {dir}")
+    };
     let status = Command::new(program)
         .args(args)
-        .current_dir(root())
+        .envs(env.iter().copied())
+        .current_dir(root().join(dir))
         .status()
         .with_context(|| format!("could not start `{program}`"))?;
     if !status.success() {
-        bail!("`{program} {}` failed ({status})", args.join(" "));
+        bail!("`{program} {}`{place} failed ({status})", args.join(" "));
     }
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! `cargo xtask test`: everything CI checks, in the order that fails fastest; last, the
 //! demo's timeline in a real viewer (`cargo xtask viewer`).
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::install::{self, THUMB_TARGETS};
 use crate::run::run as sh;
@@ -86,16 +86,5 @@ pub fn run() -> Result<()> {
 
 /// Runs `cargo args…` in `dir` (relative to the workspace root), echoing it; fails if it fails.
 fn cargo_in(dir: &str, args: &[&str]) -> Result<()> {
-    eprintln!("\n$ (cd {dir} && cargo {})", args.join(" "));
-    let status = std::process::Command::new("cargo")
-        .args(args)
-        .current_dir(crate::run::root().join(dir))
-        .status()
-        .context("could not start `cargo`")?;
-    anyhow::ensure!(
-        status.success(),
-        "`cargo {}` in {dir} failed ({status})",
-        args.join(" ")
-    );
-    Ok(())
+    crate::run::run_in(dir, &[], "cargo", args)
 }
