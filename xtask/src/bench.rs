@@ -896,7 +896,7 @@ impl Report<'_> {
                  target time, the values into the `ValueSet`, the `enabled` call it makes for \
                  every span and event because leaked call sites cache no interest): about \
                  410 instructions per message (callgrind), which beside the fmt layer take \
-                 half as long again as beside the no-op layer, the formatter run between two \
+                 about twice as long as beside the no-op layer, the formatter run between two \
                  frames evicting the relay's code (callgrind's cache model: about 68 \
                  instruction-cache misses per message behind the relay, 26 behind the native \
                  code). Into the fmt layer the goal lies within what a build's code layout \
