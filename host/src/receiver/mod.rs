@@ -402,9 +402,10 @@ impl Receiver {
         self.try_receive_ref(&frame, Some(flash))
     }
 
-    /// [`try_receive`](Self::try_receive) or [`try_receive_with`](Self::try_receive_with) of
-    /// a frame by reference: the pipeline's, read where its decoder wrote it (a `Frame` is
-    /// 120 bytes, which passing by value copied on every frame).
+    /// The body of [`try_receive`](Self::try_receive) and
+    /// [`try_receive_with`](Self::try_receive_with): one frame, by reference, in a target-time
+    /// scope of its own (a pipeline calls [`relay_frame`](Self::relay_frame) instead, inside
+    /// one scope for all the frames of a chunk).
     pub(crate) fn try_receive_ref(
         &mut self,
         frame: &Frame<'_>,
