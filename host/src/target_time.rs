@@ -208,29 +208,6 @@ pub fn current_exception() -> Option<u16> {
     RELAYING.try_with(|r| r.exception.get()).ok().flatten()
 }
 
-/// Sets [`current_exception()`] until the guard drops, then restores what was there before.
-#[cfg(test)]
-pub(crate) fn set_current_exception(exception: u16) -> ExceptionGuard {
-    let previous = RELAYING
-        .try_with(|r| r.exception.replace(Some(exception)))
-        .ok()
-        .flatten();
-    ExceptionGuard { previous }
-}
-
-/// Restores the previous [`current_exception()`] on drop.
-#[cfg(test)]
-pub(crate) struct ExceptionGuard {
-    previous: Option<u16>,
-}
-
-#[cfg(test)]
-impl Drop for ExceptionGuard {
-    fn drop(&mut self) {
-        let _ = RELAYING.try_with(|r| r.exception.set(self.previous));
-    }
-}
-
 /// Opens a scope for relaying frames one after another: [`set_frame`] publishes each frame's
 /// time and context without saving what it replaces, and the guard restores what was there
 /// before the scope when it drops. A pipeline opens one per chunk of bytes rather than one

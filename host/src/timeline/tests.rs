@@ -303,27 +303,26 @@ fn create_names_the_file_that_cannot_be_created() {
 
 #[test]
 fn handlers_get_tracks_of_their_own_named_from_the_firmware() {
-    use crate::target_time::set_current_exception;
+    use crate::target_time::{frame_scope, set_frame};
     let names = [(20, "UART0".to_string())].into_iter().collect();
     let (events, stats) = export(Timeline::new(io::sink()).track_names(names), || {
-        let _t = set_current(at(1, 0));
+        // Each step as the frame of a target in thread mode or in a handler.
+        let _scope = frame_scope();
+        let t = at(1, 0);
+        set_frame(t, 0);
         let outer = tracing::info_span!("outer");
-        let _thread = set_current_exception(0);
         let entered = outer.enter();
         {
-            let _isr = set_current_exception(15);
+            set_frame(t, 15);
             let tick = tracing::info_span!("tick");
             let _tick = tick.enter();
             tracing::info!("in SysTick");
         }
-        {
-            let _isr = set_current_exception(20);
-            tracing::info!("in UART0");
-        }
-        {
-            let _isr = set_current_exception(21);
-            tracing::info!("in IRQ5");
-        }
+        set_frame(t, 20);
+        tracing::info!("in UART0");
+        set_frame(t, 21);
+        tracing::info!("in IRQ5");
+        set_frame(t, 0);
         drop(entered);
     });
     let tracks: std::collections::BTreeMap<u64, String> = events
