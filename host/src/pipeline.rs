@@ -528,12 +528,7 @@ impl Pipeline {
                         (hello, received)
                     }
                     Err(error) => {
-                        stats.decode_errors += 1;
-                        warn(
-                            receiver,
-                            stats.decode_errors,
-                            format_args!("a frame did not decode ({error}); it was skipped"),
-                        );
+                        decode_failed(stats, receiver, error);
                         return;
                     }
                 };
@@ -545,12 +540,7 @@ impl Pipeline {
                         }
                     }
                     Err(ReceiveError::BadValue { error, .. }) => {
-                        stats.decode_errors += 1;
-                        warn(
-                            receiver,
-                            stats.decode_errors,
-                            format_args!("a frame did not decode ({error}); it was skipped"),
-                        );
+                        decode_failed(stats, receiver, &error);
                     }
                     Err(error) => {
                         stats.receive_errors += 1;
@@ -653,6 +643,18 @@ impl Pipeline {
             None => Ok(()),
         }
     }
+}
+
+/// Counts and reports a frame that did not decode: its message, or one of its values (which
+/// the receiver reads as it relays them).
+#[cold]
+fn decode_failed(stats: &mut SessionStats, receiver: &Receiver, error: &impl fmt::Display) {
+    stats.decode_errors += 1;
+    warn(
+        receiver,
+        stats.decode_errors,
+        format_args!("a frame did not decode ({error}); it was skipped"),
+    );
 }
 
 /// Writes a boot record the first time a boot's `Hello` is relayed.
