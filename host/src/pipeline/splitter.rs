@@ -128,17 +128,45 @@ fn find_delimiter(bytes: &[u8]) -> Option<usize> {
 /// lies: what `cobs::decode_in_place` does, without its search for a delimiter the splitter
 /// already found, nor its copy byte by byte.
 ///
-/// Without a full block (code `0xFF`, 254 data bytes and no zero after them), nothing moves:
-/// the frame's bytes after the first are the decoded bytes, once each code byte but the first
-/// (it lies where its zero belongs) is set to zero.
+/// A frame of fewer than 255 bytes cannot hold a full block (code `0xFF`, 254 data bytes
+/// and no zero after them), so nothing in it moves: its bytes after the first are the decoded
+/// bytes, once each code byte but the first (it lies where its zero belongs) is set to zero.
+/// One walk along the chain of code bytes both checks it and puts the zeros back; a frame
+/// whose chain does not end where the frame does is an error (its bytes are scratch then, as
+/// every frame's are once relayed). Longer frames go to [`decode_long`].
 #[inline]
 fn decode_in_place(frame: &mut [u8]) -> Result<&[u8], FrameError> {
     let len = frame.len();
-    let error = FrameError::Cobs { len };
+    debug_assert!(
+        !frame.contains(&0),
+        "the splitter cut the frame at its first zero"
+    );
+    if len >= 0xFF {
+        return decode_long(frame);
+    }
     let Some(&first) = frame.first() else {
-        return Err(error);
+        return Err(FrameError::Cobs { len });
     };
-    // Check the chain of code bytes first, so that a bad frame is left as it came.
+    // Code bytes are never zero (the frame holds none): each moves `at` on.
+    let mut at = usize::from(first);
+    while at < len {
+        // The code byte of the block at `at`, in the zero's place.
+        let code = frame[at];
+        frame[at] = 0;
+        at += usize::from(code);
+    }
+    if at != len {
+        return Err(FrameError::Cobs { len });
+    }
+    Ok(&frame[1..])
+}
+
+/// [`decode_in_place`] of a frame of 255 bytes or more, which may hold full blocks: the chain
+/// of code bytes is checked first (a bad frame is left as it came), then the frame decoded.
+#[cold]
+fn decode_long(frame: &mut [u8]) -> Result<&[u8], FrameError> {
+    let len = frame.len();
+    let error = FrameError::Cobs { len };
     let (mut at, mut full) = (0, false);
     while at < len {
         let code = usize::from(frame[at]);
@@ -151,9 +179,8 @@ fn decode_in_place(frame: &mut [u8]) -> Result<&[u8], FrameError> {
     if full {
         return Ok(decode_blocks(frame));
     }
-    let mut at = usize::from(first);
+    let mut at = usize::from(frame[0]);
     while at < len {
-        // The code byte of the block at `at`, in the zero's place.
         let code = usize::from(frame[at]);
         frame[at] = 0;
         at += code;
