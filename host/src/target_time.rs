@@ -105,22 +105,57 @@ impl<const N: usize> fmt::Write for StackStr<N> {
 /// What a receiver publishes about the frame it is relaying on this thread: one
 /// thread-local for both, so that a frame sets and restores them with one access each.
 ///
-/// The time is a flag and a plain value rather than an `Option`: the usual frame writes the
+/// The time is a flag and plain values rather than an `Option`: the usual frame writes the
 /// time and raises the flag, and its guard only lowers the flag (an `Option` was read back
-/// and written whole, twice per frame).
+/// and written whole, twice per frame). The ticks are kept apart from the rest, which changes
+/// only with a `Hello`: inside a [`frame_scope`], a frame writes its ticks alone while the
+/// flag is up (see [`set_frame`]).
 struct Relaying {
-    /// Whether `time` is [`current()`] (else `None`).
+    /// Whether `ticks` and `base` are [`current()`] (else `None`).
     has_time: Cell<bool>,
-    /// [`current()`], while `has_time`.
-    time: Cell<TargetTime>,
+    /// [`TargetTime::ticks`] of [`current()`], while `has_time`.
+    ticks: Cell<i64>,
+    /// The rest of [`current()`], while `has_time`.
+    base: Cell<TimeBase>,
     /// [`current_exception()`].
     exception: Cell<Option<u16>>,
+}
+
+/// What a [`TargetTime`] holds besides its ticks: what a `Hello` sets.
+#[derive(Clone, Copy)]
+struct TimeBase {
+    tick_hz: Option<NonZeroU64>,
+    boot: Option<u32>,
+    epoch: u64,
 }
 
 impl Relaying {
     #[inline(always)]
     fn time(&self) -> Option<TargetTime> {
-        self.has_time.get().then(|| self.time.get())
+        self.has_time.get().then(|| self.full_time())
+    }
+
+    /// The time held, whether or not it is [`current()`].
+    #[inline(always)]
+    fn full_time(&self) -> TargetTime {
+        let base = self.base.get();
+        TargetTime {
+            ticks: self.ticks.get(),
+            tick_hz: base.tick_hz,
+            boot: base.boot,
+            epoch: base.epoch,
+        }
+    }
+
+    /// Holds `time` (the flag is the caller's).
+    #[inline(always)]
+    fn hold(&self, time: TargetTime) {
+        self.ticks.set(time.ticks);
+        self.base.set(TimeBase {
+            tick_hz: time.tick_hz,
+            boot: time.boot,
+            epoch: time.epoch,
+        });
     }
 }
 
@@ -128,8 +163,8 @@ thread_local! {
     static RELAYING: Relaying = const {
         Relaying {
             has_time: Cell::new(false),
-            time: Cell::new(TargetTime {
-                ticks: 0,
+            ticks: Cell::new(0),
+            base: Cell::new(TimeBase {
                 tick_hz: None,
                 boot: None,
                 epoch: 0,
@@ -158,9 +193,9 @@ pub(crate) fn set_current(time: TargetTime) -> CurrentGuard {
 fn set_time(r: &Relaying, time: TargetTime, previous: &mut Previous) {
     if r.has_time.get() {
         // A receiver relaying inside another's callback, or the receiver's own events.
-        previous.time = Some(r.time.get());
+        previous.time = Some(r.full_time());
     }
-    r.time.set(time);
+    r.hold(time);
     r.has_time.set(true);
 }
 
@@ -195,7 +230,8 @@ impl Drop for CurrentGuard {
 #[inline(never)]
 fn restore_current(r: &Relaying, previous: &Option<TargetTime>) {
     if let Some(time) = previous {
-        r.time.set(*time);
+        r.hold(*time);
+        r.has_time.set(true);
     }
 }
 
@@ -221,18 +257,30 @@ pub(crate) fn frame_scope() -> FrameGuard {
     let _ = RELAYING.try_with(|r| {
         guard.exception = r.exception.get();
         guard.time.time = r.time();
+        // The scope's first frame publishes its whole time (see `set_frame`).
+        r.has_time.set(false);
     });
     guard
 }
 
 /// Publishes the time and context of the frame being relayed, inside a [`frame_scope`]:
-/// [`current()`] is `time`, [`current_exception()`] is `exception`.
+/// [`current()`] is the frame's time, [`current_exception()`] is `exception`.
+///
+/// While a time is published, only its `ticks` are written: inside a scope, what a
+/// [`TargetTime`] holds besides its ticks changes with a `Hello` alone, and a `Hello`
+/// ([`set_hello_frame`]) and the scope's start lower the flag, so that the next frame
+/// publishes its whole time, `time()`. Guards made inside the scope restore what they
+/// replaced, whole.
 #[inline(always)]
-pub(crate) fn set_frame(time: TargetTime, exception: u16) {
+pub(crate) fn set_frame(exception: u16, ticks: i64, time: impl FnOnce() -> TargetTime) {
     let _ = RELAYING.try_with(|r| {
         r.exception.set(Some(exception));
-        r.time.set(time);
-        r.has_time.set(true);
+        if r.has_time.get() {
+            r.ticks.set(ticks);
+        } else {
+            r.hold(time());
+            r.has_time.set(true);
+        }
     });
 }
 

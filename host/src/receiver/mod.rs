@@ -437,10 +437,9 @@ impl Receiver {
         if matches!(self.boot, Boot::NotStarted) {
             self.boot = Boot::Unannounced;
         }
-        let time = self.target_time();
-        self.clock.set_ticks(time.ticks);
+        self.clock.set_ticks(self.ticks);
         // The frame's time and context, both set at once (the caller's scope restores them).
-        target_time::set_frame(time, frame.exception);
+        target_time::set_frame(frame.exception, self.ticks, || self.target_time());
         match frame.message {
             Message::Hello(_) => unreachable!("handled above"),
             Message::CallSite(site) => self.on_callsite(&site),

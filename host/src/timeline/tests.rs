@@ -309,20 +309,20 @@ fn handlers_get_tracks_of_their_own_named_from_the_firmware() {
         // Each step as the frame of a target in thread mode or in a handler.
         let _scope = frame_scope();
         let t = at(1, 0);
-        set_frame(t, 0);
+        set_frame(0, t.ticks, || t);
         let outer = tracing::info_span!("outer");
         let entered = outer.enter();
         {
-            set_frame(t, 15);
+            set_frame(15, t.ticks, || t);
             let tick = tracing::info_span!("tick");
             let _tick = tick.enter();
             tracing::info!("in SysTick");
         }
-        set_frame(t, 20);
+        set_frame(20, t.ticks, || t);
         tracing::info!("in UART0");
-        set_frame(t, 21);
+        set_frame(21, t.ticks, || t);
         tracing::info!("in IRQ5");
-        set_frame(t, 0);
+        set_frame(0, t.ticks, || t);
         drop(entered);
     });
     let tracks: std::collections::BTreeMap<u64, String> = events
