@@ -848,8 +848,30 @@ impl Receiver {
     }
 
     /// [`callsite`](Self::callsite), checking its kind.
-    #[inline]
+    ///
+    /// Inlined into each handler: the usual call site, known and of the right kind, is one
+    /// look-up and one comparison; anything else (an error, a call site to activate) is
+    /// [`callsite_of_kind_other`](Self::callsite_of_kind_other).
+    #[inline(always)]
     fn callsite_of_kind(
+        &mut self,
+        id: CallsiteId,
+        kind: Kind,
+        message: &'static str,
+    ) -> Result<&'static RemoteCallsite, ReceiveError> {
+        match self.callsites.get(&id) {
+            Some(&callsite) if callsite.metadata().is_span() == (kind == Kind::Span) => {
+                Ok(callsite)
+            }
+            _ => self.callsite_of_kind_other(id, kind, message),
+        }
+    }
+
+    /// [`callsite_of_kind`](Self::callsite_of_kind) of a call site not in the table or not
+    /// of the kind: activated from the persisted metadata, or the error.
+    #[cold]
+    #[inline(never)]
+    fn callsite_of_kind_other(
         &mut self,
         id: CallsiteId,
         kind: Kind,

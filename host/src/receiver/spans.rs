@@ -102,7 +102,36 @@ impl Receiver {
     }
 
     /// Resolves a checked `parent`.
+    ///
+    /// The usual parent, the current span, is found here, inlined into the handlers: none
+    /// when nothing is entered, else the innermost entry when it is of the frame's context
+    /// and relayed (what the walks of [`resolve_parent_other`](Self::resolve_parent_other)
+    /// find first then, without walking).
+    #[inline(always)]
     fn resolve_parent(&mut self, parent: Parent) -> Resolved {
+        if parent == Parent::Current {
+            let Some(i) = self.entered.len().checked_sub(1) else {
+                return Resolved {
+                    remote: None,
+                    local: None,
+                };
+            };
+            if self.can_be_current(i) {
+                let remote = self.entered[i];
+                if let Some(Local::Relayed(local)) = self.spans.get(&remote).map(|s| &s.local) {
+                    return Resolved {
+                        remote: Some(remote),
+                        local: Some(local.clone()),
+                    };
+                }
+            }
+        }
+        self.resolve_parent_other(parent)
+    }
+
+    /// [`resolve_parent`](Self::resolve_parent) of any parent.
+    #[inline(never)]
+    fn resolve_parent_other(&mut self, parent: Parent) -> Resolved {
         match parent {
             Parent::Root => Resolved {
                 remote: None,
@@ -350,17 +379,17 @@ impl Receiver {
         let mut values = values::Decoded::empty();
         check_values(callsite, callsite_id, raw, MESSAGE, &mut values)?;
         self.check_parent(parent, MESSAGE)?;
-        if self.spans.contains_key(&id) && parent != Parent::Explicit(id) {
+        if self.spans.contains_key(&id) {
+            if parent == Parent::Explicit(id) {
+                return Err(ReceiveError::SpanExists {
+                    span: id,
+                    message: MESSAGE,
+                });
+            }
             // The target reuses a span's id (its slot) only after closing it: the `Close` was
             // lost. Close the old span here, as the target did.
             self.remove_span(id);
             self.replaced_spans += 1;
-        }
-        if self.spans.contains_key(&id) {
-            return Err(ReceiveError::SpanExists {
-                span: id,
-                message: MESSAGE,
-            });
         }
         self.check_span_room(id, MESSAGE)?;
         self.insert_new_span(id, callsite_id, callsite, parent, &values);
