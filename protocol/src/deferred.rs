@@ -227,11 +227,31 @@ fn short_value(bytes: &[u8]) -> Option<(FieldValue<'_>, &[u8])> {
 /// inline, anything else by `core::str::from_utf8`.
 #[inline(always)]
 fn text(bytes: &[u8]) -> Option<&str> {
-    if bytes.is_ascii() {
+    if short_ascii(bytes).unwrap_or_else(|| bytes.is_ascii()) {
         // SAFETY: ASCII is UTF-8.
         return Some(unsafe { core::str::from_utf8_unchecked(bytes) });
     }
     core::str::from_utf8(bytes).ok()
+}
+
+/// Whether `bytes` are ASCII, for 4 to 16 bytes (`None` for other lengths): two words that
+/// overlap in the middle, read whole, where `is_ascii` would look at each byte in turn.
+#[inline(always)]
+fn short_ascii(bytes: &[u8]) -> Option<bool> {
+    const HIGH4: u32 = 0x8080_8080;
+    const HIGH8: u64 = 0x8080_8080_8080_8080;
+    let len = bytes.len();
+    if (8..=16).contains(&len) {
+        let head = u64::from_le_bytes(bytes[..8].try_into().ok()?);
+        let tail = u64::from_le_bytes(bytes[len - 8..].try_into().ok()?);
+        return Some((head | tail) & HIGH8 == 0);
+    }
+    if (4..8).contains(&len) {
+        let head = u32::from_le_bytes(bytes[..4].try_into().ok()?);
+        let tail = u32::from_le_bytes(bytes[len - 4..].try_into().ok()?);
+        return Some((head | tail) & HIGH4 == 0);
+    }
+    None
 }
 
 #[cfg(test)]
@@ -321,6 +341,21 @@ mod tests {
             assert!(matches!(it.next(), Some(Ok(_))));
             assert_eq!(it.next(), Some(Err(error)));
             assert_eq!(it.next(), None);
+        }
+    }
+
+    #[test]
+    fn short_ascii_is_is_ascii() {
+        let ascii = [b'a'; 20];
+        for len in 0..ascii.len() {
+            assert!(short_ascii(&ascii[..len]).unwrap_or(true), "{len}");
+            for at in 0..len {
+                let mut bytes = ascii;
+                bytes[at] = 0xc3;
+                let bytes = &bytes[..len];
+                let found = short_ascii(bytes).unwrap_or_else(|| bytes.is_ascii());
+                assert!(!found, "{len} {at}");
+            }
         }
     }
 
