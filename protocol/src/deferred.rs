@@ -18,22 +18,43 @@ impl<'a> Frame<'a> {
     /// them with [`Values::try_iter`], which returns the error `decode` would have.
     #[inline(always)]
     pub fn decode_deferred(bytes: &'a [u8]) -> Result<Self, DecodeError> {
-        // The frames a sender writes most (a short time delta, no handler prefix, a compact
-        // tag) are read here, without a call or a stack frame; anything else, valid or not,
-        // by `decode_deferred_other`, for the same result and errors.
-        if let Some((dt, rest)) = short_varint(bytes, 9) {
-            let thread_mode = !matches!(rest, [t, ..] if u32::from(*t) == tag::HANDLER);
-            if thread_mode {
-                if let Some(message) = compact(rest) {
-                    return Ok(Self {
-                        dt: ((dt >> 1) as i64) ^ -((dt & 1) as i64),
-                        exception: 0,
-                        message,
-                    });
-                }
-            }
+        // The frames a sender writes most are read inline, without a call or a stack frame;
+        // anything else, valid or not, by `decode_deferred_other`, for the same result and
+        // errors.
+        if let Some(frame) = Self::decode_compact(bytes) {
+            return Ok(frame);
         }
         Self::decode_deferred_other(bytes)
+    }
+
+    /// The frames a sender writes most, read inline: a message with a compact tag (an `Event`
+    /// or a `NewSpan` whose parent is the current span, an `Enter`, an `Exit`, a `Close`)
+    /// after a time delta and, in a handler, an exception number of one or two bytes. Their
+    /// [`Values`] are not checked, as with [`decode_deferred`](Self::decode_deferred).
+    ///
+    /// `None` for any other frame, valid or not: [`decode_deferred`](Self::decode_deferred)
+    /// reads those. Where this returns a frame, `decode_deferred` returns the same one.
+    ///
+    /// For a reader that relays frames as they come (the host's pipeline): it can match the
+    /// message of these frames right where it was read, with no [`Result`] to go through and
+    /// never a [`Message::Hello`].
+    #[inline(always)]
+    pub fn decode_compact(bytes: &'a [u8]) -> Option<Self> {
+        let (dt, rest) = short_varint(bytes, 9)?;
+        let (exception, rest) = match rest {
+            [t, after @ ..] if u32::from(*t) == tag::HANDLER => {
+                // At most 14 bits: a `u16`. Exception 0 (never sent) is left to `decode`'s
+                // error.
+                let (exception, after) = short_varint(after, 2)?;
+                (u16::try_from(exception).ok().filter(|&e| e != 0)?, after)
+            }
+            _ => (0, rest),
+        };
+        Some(Self {
+            dt: ((dt >> 1) as i64) ^ -((dt & 1) as i64),
+            exception,
+            message: compact(rest)?,
+        })
     }
 
     /// [`decode_deferred`](Self::decode_deferred) of any frame: a long time delta, a handler

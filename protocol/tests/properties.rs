@@ -538,6 +538,11 @@ proptest! {
         let frame = Frame::decode(&frames[0]).unwrap();
         prop_assert_eq!((frame.dt, frame.exception), (dt, exception));
         with_message(&spec, |msg| assert_eq!(&frame.message, msg));
+        // The readers that leave values unchecked read the frame, context included, alike.
+        prop_assert_eq!(Frame::decode_deferred(&frames[0]), Ok(frame));
+        if let Some(compact) = Frame::decode_compact(&frames[0]) {
+            prop_assert_eq!(compact, frame);
+        }
     }
 
     #[test]
@@ -839,14 +844,17 @@ fn values_of<'a>(message: &Message<'a>) -> Option<Values<'a>> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
-    /// `Frame::decode_deferred` reads every valid frame as `Frame::decode` does, and
-    /// `try_iter` its values as `iter`.
+    /// `Frame::decode_deferred` reads every valid frame as `Frame::decode` does (and so does
+    /// `Frame::decode_compact`, where it reads one), and `try_iter` its values as `iter`.
     #[test]
     fn deferred_decoding_matches_decode(dt in any::<i64>(), spec in spec()) {
         let raw = raw_frame(dt, &spec);
         let checked = Frame::decode(&raw).unwrap();
         let deferred = Frame::decode_deferred(&raw).unwrap();
         prop_assert_eq!(deferred, checked);
+        if let Some(compact) = Frame::decode_compact(&raw) {
+            prop_assert_eq!(compact, checked);
+        }
         if let Some(values) = values_of(&deferred.message) {
             let read = by_bits(values.try_iter());
             let expected = by_bits(values.iter().map(Ok));
@@ -855,12 +863,16 @@ proptest! {
     }
 
     /// On any bytes, `decode_deferred` plus `try_iter` give what `decode` gives: the same
-    /// frame, or the same error (from one or the other).
+    /// frame, or the same error (from one or the other); `decode_compact` reads nothing
+    /// `decode_deferred` reads otherwise.
     #[test]
     fn deferred_decoding_fails_as_decode_does(
         bytes in prop::collection::vec(
             prop_oneof![any::<u8>(), 0u8..0x20, Just(0x80u8), Just(0xffu8)], 0..40),
     ) {
+        if let Some(compact) = Frame::decode_compact(&bytes) {
+            prop_assert_eq!(Frame::decode_deferred(&bytes), Ok(compact));
+        }
         let deferred = Frame::decode_deferred(&bytes).map(|frame| {
             let bad = values_of(&frame.message).and_then(|v| v.try_iter().find_map(Result::err));
             (frame, bad)
