@@ -274,6 +274,16 @@ impl DefmtRelay {
         }
     }
 
+    /// Relays the pending lines logged before `frame`, which the receiver relays next.
+    #[inline(always)]
+    fn before(&mut self, frame: &Frame<'_>, stats: &mut SessionStats, receiver: &mut Receiver) {
+        if !self.pending.is_empty() {
+            if let Some(micros) = frame_micros(frame, receiver) {
+                self.relay_until(micros, stats, receiver);
+            }
+        }
+    }
+
     /// Relays the pending lines whose timestamp is not after `micros`, in order.
     fn relay_until(&mut self, micros: u64, stats: &mut SessionStats, receiver: &mut Receiver) {
         while let Some(due) = self.pending.front().and_then(|l| l.micros) {
@@ -323,6 +333,15 @@ impl DefmtRelay {
         if let Some(decoder) = &mut self.decoder {
             decoder.reset();
         }
+    }
+}
+
+/// `flash` for one call, the caller keeping it for the next.
+#[inline(always)]
+fn reborrow<'s>(flash: &'s mut Option<&mut dyn FlashSource>) -> Option<&'s mut dyn FlashSource> {
+    match flash {
+        Some(flash) => Some(&mut **flash),
+        None => None,
     }
 }
 
@@ -501,36 +520,34 @@ impl Pipeline {
                         return;
                     }
                 };
-                // The frame goes to the receiver from inside the match: moved out to a local
-                // first, it was copied (and read back right after the decoder wrote it, a
-                // store-forwarding stall) on every frame.
-                // Values unchecked here: the receiver checks each as it reads it (one walk, not
-                // two), and a bad one comes back as `ReceiveError::BadValue`, counted below as
-                // the decode error it is.
-                // Matched by reference: bound by value, the 136-byte frame was copied out of
-                // the `Result` (a call of `memcpy`) on every frame.
-                let decoded = Frame::decode_deferred(frame);
-                let (hello, received) = match &decoded {
-                    Ok(frame) => {
-                        let hello = matches!(frame.message, Message::Hello(_));
-                        // defmt lines logged before this frame go first.
+                // The usual frame, a compact message, is read inline and relayed by value:
+                // its message is matched right where it was read, with no `Result` to go
+                // through and never a `Hello`. Anything else is read by `decode_deferred`
+                // and relayed out of line.
+                // Values unchecked in both: the receiver checks each as it reads it (one walk,
+                // not two), and a bad one comes back as `ReceiveError::BadValue`, counted below
+                // as the decode error it is.
+                let (hello, received) = match Frame::decode_compact(frame) {
+                    Some(frame) => {
                         if let Some(relay) = defmt {
-                            if !relay.pending.is_empty() {
-                                if let Some(micros) = frame_micros(frame, receiver) {
-                                    relay.relay_until(micros, stats, receiver);
-                                }
-                            }
+                            relay.before(&frame, stats, receiver);
                         }
-                        let received = match &mut flash {
-                            Some(flash) => receiver.relay_frame(frame, Some(&mut **flash)),
-                            None => receiver.relay_frame(frame, None),
-                        };
-                        (hello, received)
+                        (false, receiver.relay_frame(frame, reborrow(&mut flash)))
                     }
-                    Err(error) => {
-                        decode_failed(stats, receiver, error);
-                        return;
-                    }
+                    None => match Frame::decode_deferred(frame) {
+                        Ok(frame) => {
+                            if let Some(relay) = defmt {
+                                relay.before(&frame, stats, receiver);
+                            }
+                            let hello = matches!(frame.message, Message::Hello(_));
+                            let flash = reborrow(&mut flash);
+                            (hello, receiver.relay_other_frame(frame, flash))
+                        }
+                        Err(error) => {
+                            decode_failed(stats, receiver, &error);
+                            return;
+                        }
+                    },
                 };
                 match received {
                     Ok(()) => {

@@ -384,7 +384,7 @@ impl Receiver {
     /// See [`ReceiveError`]. A frame that fails is not relayed and leaves the receiver as it
     /// was, except for the target time; the receiver keeps working.
     pub fn try_receive(&mut self, frame: Frame<'_>) -> Result<(), ReceiveError> {
-        self.try_receive_ref(&frame, None)
+        self.receive_in_scope(frame, None)
     }
 
     /// [`try_receive`](Self::try_receive), reading a text the frame sends by reference from
@@ -399,33 +399,46 @@ impl Receiver {
         frame: Frame<'_>,
         flash: &mut dyn FlashSource,
     ) -> Result<(), ReceiveError> {
-        self.try_receive_ref(&frame, Some(flash))
+        self.receive_in_scope(frame, Some(flash))
     }
 
     /// The body of [`try_receive`](Self::try_receive) and
-    /// [`try_receive_with`](Self::try_receive_with): one frame, by reference, in a target-time
-    /// scope of its own (a pipeline calls [`relay_frame`](Self::relay_frame) instead, inside
-    /// one scope for all the frames of a chunk).
-    pub(crate) fn try_receive_ref(
+    /// [`try_receive_with`](Self::try_receive_with): one frame in a target-time scope of its
+    /// own (a pipeline calls [`relay_frame`](Self::relay_frame) instead, inside one scope for
+    /// all the frames of a chunk).
+    fn receive_in_scope(
         &mut self,
-        frame: &Frame<'_>,
+        frame: Frame<'_>,
         flash: Option<&mut dyn FlashSource>,
     ) -> Result<(), ReceiveError> {
         let _scope = target_time::frame_scope();
         self.relay_frame(frame, flash)
     }
 
-    /// [`try_receive_ref`](Self::try_receive_ref) inside a
-    /// [`target_time::frame_scope`] the caller holds (a pipeline holds one for all the frames
-    /// of a chunk): the frame's time and context are published for the layers, and left
-    /// there for the scope to restore.
+    /// [`relay_frame`](Self::relay_frame) out of line, for the frames a pipeline reads with
+    /// `Frame::decode_deferred`: the messages that are not compact (rare), whose dispatch
+    /// need not be in the pipeline's loop.
+    #[inline(never)]
+    pub(crate) fn relay_other_frame(
+        &mut self,
+        frame: Frame<'_>,
+        flash: Option<&mut dyn FlashSource>,
+    ) -> Result<(), ReceiveError> {
+        self.relay_frame(frame, flash)
+    }
+
+    /// [`try_receive`](Self::try_receive) inside a [`target_time::frame_scope`] the caller
+    /// holds (a pipeline holds one for all the frames of a chunk): the frame's time and
+    /// context are published for the layers, and left there for the scope to restore.
     ///
-    /// Inlined into the pipeline's loop: a call, and the save and restore of six registers,
-    /// fewer per frame (the handlers of the kinds of message stay out of line).
+    /// Inlined into the pipeline's loop, where the frame was read with
+    /// `Frame::decode_compact`: its message is matched right where it was read (never a
+    /// `Hello` there), a call and the frame's trip through memory fewer per frame (the
+    /// handlers of the kinds of message stay out of line).
     #[inline(always)]
     pub(crate) fn relay_frame(
         &mut self,
-        frame: &Frame<'_>,
+        frame: Frame<'_>,
         flash: Option<&mut dyn FlashSource>,
     ) -> Result<(), ReceiveError> {
         self.exception = frame.exception;
