@@ -55,33 +55,52 @@ impl Splitter {
     /// stood in its place, in order; keeps the start of a frame that `input` does not end.
     /// `input` is left with the frames' bytes decoded in place: it is scratch afterwards.
     pub fn split(&mut self, mut input: &mut [u8], mut each: impl FnMut(Result<&[u8], FrameError>)) {
+        // A frame the last chunk cut off, or an oversized one being skipped, ends first.
+        if self.skipping > 0 || !self.pending.is_empty() {
+            let Some(end) = find_delimiter(input) else {
+                self.keep(input);
+                return;
+            };
+            let (head, tail) = std::mem::take(&mut input).split_at_mut(end);
+            input = &mut tail[1..];
+            self.end_held(head, &mut each);
+        }
+        // Then the frames that lie whole in the chunk.
         while let Some(end) = find_delimiter(input) {
             let (head, tail) = std::mem::take(&mut input).split_at_mut(end);
             input = &mut tail[1..];
-            if self.skipping > 0 {
-                let len = self.skipping + head.len();
-                self.skipping = 0;
-                each(Err(FrameError::Oversized { len }));
-            } else if !self.pending.is_empty() {
-                let mut frame = std::mem::take(&mut self.pending);
-                if frame.len() + head.len() > self.max {
-                    each(Err(FrameError::Oversized {
-                        len: frame.len() + head.len(),
-                    }));
-                } else {
-                    frame.extend_from_slice(head);
-                    each(decode_in_place(&mut frame));
-                }
-                // Keep the allocation for the next cut-off frame.
-                frame.clear();
-                self.pending = frame;
-            } else if head.len() > self.max {
+            if head.len() > self.max {
                 each(Err(FrameError::Oversized { len: head.len() }));
             } else if !head.is_empty() {
                 each(decode_in_place(head));
             }
         }
         self.keep(input);
+    }
+
+    /// Ends the frame held or skipped with `head`, the bytes before the delimiter (once per
+    /// chunk at most: out of the loop).
+    #[cold]
+    #[inline(never)]
+    fn end_held(&mut self, head: &[u8], each: &mut impl FnMut(Result<&[u8], FrameError>)) {
+        if self.skipping > 0 {
+            let len = self.skipping + head.len();
+            self.skipping = 0;
+            each(Err(FrameError::Oversized { len }));
+            return;
+        }
+        let mut frame = std::mem::take(&mut self.pending);
+        if frame.len() + head.len() > self.max {
+            each(Err(FrameError::Oversized {
+                len: frame.len() + head.len(),
+            }));
+        } else {
+            frame.extend_from_slice(head);
+            each(decode_in_place(&mut frame));
+        }
+        // Keep the allocation for the next cut-off frame.
+        frame.clear();
+        self.pending = frame;
     }
 
     /// Keeps `bytes`, the start of a frame, or counts them as skipped when the frame grows
