@@ -146,11 +146,17 @@ impl<'a> Decoded<'a> {
     }
 
     /// Puts the text of each marker of a call-site constant in its place: `text` gives it by
-    /// field index.
+    /// field index. Inlined: values without a marker (the usual ones) cost a test.
+    #[inline(always)]
     pub(crate) fn resolve(&mut self, text: impl Fn(u8) -> &'a str) {
-        if !self.same {
-            return;
+        if self.same {
+            self.resolve_markers(text);
         }
+    }
+
+    /// [`resolve`](Self::resolve) of values with a marker.
+    #[inline(never)]
+    fn resolve_markers(&mut self, text: impl Fn(u8) -> &'a str) {
         for (held, field) in self.held.iter_mut() {
             if let Held::Same = held {
                 // Field indices come from a `u8` (`decode`).
