@@ -4,6 +4,8 @@
 //! the host's receiver walks them again to relay them. [`Frame::decode_deferred`] leaves the
 //! values unchecked; [`Values::try_iter`] checks each value as it is read and reports the
 //! first bad one. Everything else in the frame is checked as [`Frame::decode`] checks it.
+//! [`Frame::decode_compact`] is `decode_deferred` of the frames a sender writes most, read
+//! inline, for a reader that relays each frame where it reads it.
 
 use crate::error::DecodeError;
 use crate::frame::{take_exception, Frame};
