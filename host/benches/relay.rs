@@ -23,18 +23,29 @@
 //! it is handed, so each of its batches gets a fresh copy of the bytes, made outside the
 //! timing too. `decode` (split + decode, no receiver) is measured too.
 //!
-//! `cargo xtask bench` runs this and reads criterion's estimates; by hand:
-//! `cargo bench -p rtt-tunnel-host --bench relay`.
+//! **Paired rounds.** Criterion measures one pipeline for two seconds, then the next: on a
+//! shared machine whose speed drifts by a third within a minute, the ratio of two such
+//! figures moves with the drift. With `RELAY_PAIRED=FILE` set, after criterion, the three
+//! pipelines into each subscriber are also timed in [`PAIRED_ROUNDS`] rounds, each round
+//! timing every pipeline once (in an order that turns from round to round) over the same
+//! messages, and the nanoseconds per message of every round go to `FILE` as JSON
+//! (`{"messages_per_round": 20000, "noop": {"rtt-tunnel": [...], "tracing-tunnel": [...],
+//! "native": [...]}, "fmt": ...}`):
+//! a ratio taken within each round compares pipelines that ran a few milliseconds apart.
+//!
+//! `cargo xtask bench` runs this and reads criterion's estimates and the paired rounds; by
+//! hand: `cargo bench -p rtt-tunnel-host --bench relay`.
 
 // criterion's macros generate undocumented functions.
 #![allow(missing_docs)]
 
+use std::fmt::Write as _;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use criterion::{BatchSize, Criterion, Throughput};
 use rtt_tunnel_host::pipeline::{Pipeline, Splitter};
 use rtt_tunnel_host::receiver::Receiver;
 use rtt_tunnel_host::session::MAX_FRAME;
@@ -50,6 +61,10 @@ const CYCLES: u32 = 1000;
 const MESSAGES_PER_CYCLE: u32 = 5;
 /// Bytes of the in-memory ring the sender writes into (the whole stream fits).
 const RING: usize = 64 * 1024;
+/// Rounds of the paired measurement (see the module docs).
+const PAIRED_ROUNDS: usize = 30;
+/// Batches of [`CYCLES`] cycles each pipeline relays in one round of the paired measurement.
+const PAIRED_BATCHES: usize = 4;
 
 /// A clock that advances 100 ticks per reading (two-byte time deltas, as on a target).
 struct Ticks;
@@ -145,8 +160,36 @@ fn subscribers() -> [(&'static str, Dispatch); 2] {
     [("noop", Dispatch::new(noop)), ("fmt", Dispatch::new(fmt))]
 }
 
-fn relay_benches(c: &mut Criterion) {
-    let (setup, body) = tunnel_stream();
+/// The streams every measurement relays: rtt-tunnel's bytes and tracing-tunnel's events, each
+/// the first cycle, then [`CYCLES`] cycles.
+struct Streams {
+    setup: Vec<u8>,
+    body: Vec<u8>,
+    tt_setup: Vec<TracingEvent>,
+    tt_body: Vec<TracingEvent>,
+}
+
+impl Streams {
+    /// Runs the workload under both senders (once: the sender's tunnel is a static).
+    fn record() -> Self {
+        let (setup, body) = tunnel_stream();
+        let (tt_setup, tt_body) = tracing_tunnel_events();
+        Streams {
+            setup,
+            body,
+            tt_setup,
+            tt_body,
+        }
+    }
+}
+
+fn relay_benches(c: &mut Criterion, streams: &Streams) {
+    let Streams {
+        setup,
+        body,
+        tt_setup,
+        tt_body,
+    } = streams;
     let messages = split_decode(&mut body.clone(), |frame| {
         assert!(
             !matches!(frame.message, Message::CallSite(_) | Message::Hello(_)),
@@ -154,7 +197,6 @@ fn relay_benches(c: &mut Criterion) {
         );
     });
     assert_eq!(messages, CYCLES * MESSAGES_PER_CYCLE);
-    let (tt_setup, tt_body) = tracing_tunnel_events();
     assert_eq!(tt_body.len() as u32, CYCLES * MESSAGES_PER_CYCLE);
 
     let mut group = c.benchmark_group("relay");
@@ -212,14 +254,95 @@ fn relay_benches(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group! {
-    name = benches;
-    // Short, so that `cargo xtask bench` stays around a minute: each figure is the mean of
-    // 20 samples of batches of 5000 messages.
-    config = Criterion::default()
+/// The paired rounds (see the module docs): nanoseconds per message of each pipeline in
+/// each round, into each subscriber, as JSON.
+fn paired_rounds(streams: &Streams) -> String {
+    let Streams {
+        setup,
+        body,
+        tt_setup,
+        tt_body,
+    } = streams;
+    let messages = f64::from(CYCLES * MESSAGES_PER_CYCLE) * PAIRED_BATCHES as f64;
+    let mut json = format!("{{\"messages_per_round\": {messages}");
+    for (name, dispatch) in subscribers() {
+        let times = dispatcher::with_default(&dispatch, || {
+            let mut receiver = Receiver::default();
+            let mut pipeline = Pipeline::new();
+            relay(&mut pipeline, &mut receiver, &mut setup.clone());
+            let mut tt_receiver = TracingEventReceiver::default();
+            for event in tt_setup.iter().cloned() {
+                tt_receiver.receive(event);
+            }
+            workload(0, 1);
+            let mut times: [Vec<f64>; 3] = Default::default();
+            for round in 0..PAIRED_ROUNDS {
+                for turn in 0..3 {
+                    let which = (round + turn) % 3;
+                    // Each pipeline's input is made before its timing starts.
+                    let ns = match which {
+                        0 => {
+                            let mut wires = vec![body.clone(); PAIRED_BATCHES];
+                            let start = Instant::now();
+                            for wire in &mut wires {
+                                relay(&mut pipeline, &mut receiver, black_box(wire));
+                            }
+                            start.elapsed()
+                        }
+                        1 => {
+                            let batches = vec![tt_body.clone(); PAIRED_BATCHES];
+                            let start = Instant::now();
+                            for events in batches {
+                                for event in events {
+                                    tt_receiver.receive(event);
+                                }
+                            }
+                            start.elapsed()
+                        }
+                        _ => {
+                            let start = Instant::now();
+                            for _ in 0..PAIRED_BATCHES {
+                                workload(black_box(1), CYCLES);
+                            }
+                            start.elapsed()
+                        }
+                    };
+                    times[which].push(ns.as_nanos() as f64 / messages);
+                }
+            }
+            assert_eq!(receiver.span_count(), 0, "every span was closed");
+            times
+        });
+        let list = |times: &[f64]| {
+            let figures: Vec<String> = times.iter().map(|t| format!("{t:.2}")).collect();
+            figures.join(", ")
+        };
+        let _ = write!(
+            json,
+            ", \"{name}\": {{\"rtt-tunnel\": [{}], \"tracing-tunnel\": [{}], \"native\": [{}]}}",
+            list(&times[0]),
+            list(&times[1]),
+            list(&times[2]),
+        );
+    }
+    json.push('}');
+    json
+}
+
+fn main() {
+    let streams = Streams::record();
+    // What `criterion_group!` and `criterion_main!` would write, with the streams recorded
+    // once for both measurements. Short, so that `cargo xtask bench` stays around a few
+    // minutes: each figure is the mean of 20 samples of batches of 5000 messages.
+    let mut criterion = Criterion::default()
         .sample_size(20)
         .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2));
-    targets = relay_benches
+        .measurement_time(Duration::from_secs(2))
+        .configure_from_args();
+    relay_benches(&mut criterion, &streams);
+    criterion.final_summary();
+    if let Some(path) = std::env::var_os("RELAY_PAIRED") {
+        let json = paired_rounds(&streams);
+        std::fs::write(&path, json).expect("the paired rounds' file can be written");
+    }
 }
-criterion_main!(benches);

@@ -8,8 +8,9 @@
 //! 3. Runs `host/benches/firmware.rs` (QEMU: instructions and bytes per operation,
 //!    the drain; the ELF sections), which writes JSON.
 //! 4. Runs the criterion bench `host/benches/relay.rs` five times: each rate is the median of
-//!    its runs' means, each ratio the median of the ratios within each run (the pipelines
-//!    compared run in the same process, one after the other), listed run by run.
+//!    its runs' means. Each run also times the pipelines in paired rounds (`RELAY_PAIRED`:
+//!    every pipeline once per round, a few milliseconds apart): a run's ratio is the median
+//!    of its rounds' ratios, each ratio the median of the runs', listed run by run.
 //! 5. Prints the table, with the ratios against each anchor measured in the same run and the
 //!    goals of issues 7, 10 and 13 (the relay), and writes it with the conditions to
 //!    `BENCHMARKS.md`, and the figures for tools to `target/bench/results.json`.
@@ -66,7 +67,7 @@ const SIZE_BUILDS: [(&str, &str); 4] = [
 ];
 
 /// Runs of the relay bench; each relay rate is the median of their means, each ratio the
-/// median of the runs' own ratios.
+/// median of the runs' own ratios (each the median of the run's paired rounds).
 const RELAY_RUNS: usize = 5;
 
 /// The relay benchmarks: criterion id, label. `native/*` is the ceiling: the same `tracing`
@@ -136,17 +137,21 @@ pub fn run() -> Result<()> {
     // Host figures on a shared machine move by a third between runs: the relay bench runs
     // RELAY_RUNS times, and each figure is the median of its runs' means.
     let mut means: Vec<Vec<f64>> = vec![Vec::new(); RELAY.len()];
+    let mut paired = Vec::new();
     for run in 0..RELAY_RUNS {
         let criterion_home = bench_dir.join(format!("criterion-{run}"));
+        let paired_json = bench_dir.join(format!("relay-paired-{run}.json"));
         let status = Command::new("cargo")
             .args(["bench", "-p", "rtt-tunnel-host", "--bench", "relay"])
             .current_dir(&root)
             .env("CRITERION_HOME", &criterion_home)
+            .env("RELAY_PAIRED", &paired_json)
             .status()
             .context("could not start cargo bench")?;
         if !status.success() {
             bail!("the relay bench failed ({status})");
         }
+        paired.push(read_json(&paired_json)?);
         for ((id, _), means) in RELAY.iter().zip(&mut means) {
             // criterion turns the `/` of an id into `_` in its directory names.
             let estimates = criterion_home
@@ -169,6 +174,7 @@ pub fn run() -> Result<()> {
     let report = Report {
         firmware: &firmware,
         relay: &relay,
+        paired: &paired,
     };
     let tables = report.tables()?;
     println!("\n{tables}");
@@ -245,6 +251,9 @@ struct Report<'a> {
     /// (criterion id, label, mean ns per batch of [`RELAY_MESSAGES`] in each run, in the
     /// order of the runs).
     relay: &'a [(&'a str, &'a str, Vec<f64>)],
+    /// Each run's paired rounds: subscriber → pipeline → nanoseconds per message in each
+    /// round (`host/benches/relay.rs`).
+    paired: &'a [Value],
 }
 
 /// The median of `values` (not empty).
@@ -811,13 +820,43 @@ impl Report<'_> {
         Ok(RELAY_MESSAGES / (median(self.relay_means(id)?) * 1e-9))
     }
 
-    /// The rate of `id` over the rate of `anchor` within each run, in the order of the runs.
+    /// The rate of `id` over the rate of `anchor` in each run, in the order of the runs: the
+    /// median of the ratios of the run's paired rounds (both ids into the same subscriber).
     fn relay_ratios(&self, id: &str, anchor: &str) -> Result<Vec<f64>> {
-        let (ours, theirs) = (self.relay_means(id)?, self.relay_means(anchor)?);
-        Ok(ours.iter().zip(theirs).map(|(o, t)| t / o).collect())
+        let split = |id: &str| {
+            id.split_once('/')
+                .map(|(pipeline, sub)| (sub.to_owned(), pipeline.to_owned()))
+                .with_context(|| format!("no subscriber in relay id {id}"))
+        };
+        let ((sub, ours), (anchor_sub, theirs)) = (split(id)?, split(anchor)?);
+        if sub != anchor_sub {
+            bail!("{id} and {anchor} relay into different subscribers");
+        }
+        let times = |run: &Value, pipeline: &str| -> Result<Vec<f64>> {
+            run[&sub][pipeline]
+                .as_array()
+                .with_context(|| format!("no paired rounds of {pipeline}/{sub}"))?
+                .iter()
+                .map(|t| t.as_f64().context("a paired round that is not a number"))
+                .collect()
+        };
+        self.paired
+            .iter()
+            .map(|run| {
+                let (o, t) = (times(run, &ours)?, times(run, &theirs)?);
+                let rounds: Vec<f64> = o.iter().zip(&t).map(|(o, t)| t / o).collect();
+                if rounds.is_empty() {
+                    bail!("no paired rounds of {sub}");
+                }
+                Ok(median(&rounds))
+            })
+            .collect()
     }
 
     fn relay_table(&self, out: &mut String, missed: &mut Vec<String>) -> Result<()> {
+        let first = self.paired.first().context("no paired rounds")?;
+        let rounds = first["fmt"]["rtt-tunnel"].as_array().map_or(0, Vec::len);
+        let round_messages = num(first, &["messages_per_round"])?;
         writeln!(
             out,
             "## Host relay\n\n\
@@ -825,11 +864,15 @@ impl Report<'_> {
              with an event inside, five messages per cycle on both sides. The ceiling rows run \
              the same `tracing` code on the host, its macros straight into the same \
              subscriber: what the registry and the layer cost alone, which no relay can beat. \
-             A ratio compares two pipelines within each run (one process runs them one after \
-             the other): the column gives the median of the runs' ratios, the last column \
-             each run's. On a shared machine the host figures of one run move by a third and \
-             more from the next, the fmt layer's most; a build whose code moved (no change to \
-             the code measured) moved both pipelines into the fmt layer by 3 to 4%.\n"
+             A ratio compares two pipelines in paired rounds: after criterion, each run times \
+             every pipeline once per round ({rounds} rounds of {round_messages:.0} messages each, in \
+             an order that turns from round to round), and the run's ratio is the median of \
+             its rounds' ratios; the column gives the median of the runs' ratios, the last \
+             column each run's. On a shared machine the host figures move by a third and \
+             more within a minute, the fmt layer's most, so criterion's figures, two seconds \
+             of one pipeline after two of the other, are not compared with each other; a \
+             build whose code moved (no change to the code measured) moved both pipelines \
+             into the fmt layer by 3 to 4%.\n"
         )?;
         writeln!(
             out,
@@ -895,10 +938,10 @@ impl Report<'_> {
                  (finding the delimiter, COBS, the frame's start, the receiver's tables, the \
                  target time, the values into the `ValueSet`, the `enabled` call it makes for \
                  every span and event because leaked call sites cache no interest): about \
-                 410 instructions per message (callgrind), which beside the fmt layer take \
+                 330 instructions per message (callgrind), which beside the fmt layer take \
                  about twice as long as beside the no-op layer, the formatter run between two \
-                 frames evicting the relay's code (callgrind's cache model: about 68 \
-                 instruction-cache misses per message behind the relay, 26 behind the native \
+                 frames evicting the relay's code (callgrind's cache model: about 61 \
+                 instruction-cache misses per message behind the relay, 25 behind the native \
                  code). Into the fmt layer the goal lies within what a build's code layout \
                  alone moves a figure (3 to 4%, above).",
                 ceiling(ceiling_noop, noop_ratio, 2.0, "no-op"),
@@ -1129,7 +1172,10 @@ made outside the timing: it is measured without decoding, rtt-tunnel with splitt
 decoding (the host's `Pipeline`, which decodes in place, so each of its batches gets a fresh \
 copy of the bytes, made outside the timing too). The ceiling runs the same `tracing` code on \
 the host into the same subscriber, without a sender or a relay: the registry's and the layer's \
-own cost for the same spans and events.
+own cost for the same spans and events. Rates come from criterion; ratios from the paired \
+rounds the same bench binary runs after criterion, where every pipeline relays the same \
+messages once per round, a few milliseconds from the others (each one's input is copied \
+before its timing starts).
 - **Drain**: `host/benches/firmware.rs`. The reader polls with the `Pacer` as the CLI \
 does (one halt per poll). Four rounds, each a quarter of the bytes drained, then the same byte \
 count read raw in reads of that round's mean size per poll: once all in one halt, once with a \
