@@ -571,6 +571,61 @@ fn target_time_of_each_frame() {
     assert_eq!(rtt_tunnel_host::target_time::current(), None);
 }
 
+/// A pipeline publishes a frame's ticks alone while the rest of the time stands: a reset in
+/// the middle of a chunk must still give the frames after it the new boot and epoch, and the
+/// next chunk's first frame the whole time again.
+#[test]
+fn a_pipeline_publishes_the_new_boots_time_after_a_reset_inside_a_chunk() {
+    use rtt_tunnel_host::pipeline::Pipeline;
+    let frame = |dt: i64, message: Message<'static>| {
+        let mut buf = [0u8; 128];
+        let n = Frame {
+            exception: 0,
+            dt,
+            message,
+        }
+        .encode(&mut buf)
+        .unwrap();
+        buf[..n].to_vec()
+    };
+    let none = rtt_tunnel_protocol::Values::EMPTY;
+    let mut first = [
+        frame(5, hello(9, FIRMWARE)),
+        frame(1, event_site(0, "event", &["message", "n"])),
+        frame(10, event(0, Parent::Root, none)),
+        frame(7, hello(10, FIRMWARE)),
+        frame(20, event(0, Parent::Root, none)),
+    ]
+    .concat();
+    let mut second = frame(3, event(0, Parent::Root, none));
+    let log = with_capture(|| {
+        let mut rx = Receiver::default();
+        let mut pipeline = Pipeline::new();
+        assert_eq!(pipeline.feed(&mut first, &mut rx).unwrap(), 5);
+        assert_eq!(pipeline.feed(&mut second, &mut rx).unwrap(), 1);
+    });
+    let times: Vec<(i64, Option<u32>, u64)> = log
+        .events()
+        .iter()
+        .map(|op| match op {
+            Op::Event { time: Some(t), .. } => (t.ticks, t.boot, t.epoch),
+            other => panic!("no time in {other:?}"),
+        })
+        .collect();
+    // The event of boot 9, the reset warning at the new Hello's time, the event after it in
+    // the same chunk, and the next chunk's event.
+    assert_eq!(
+        times,
+        vec![
+            (16, Some(9), 0),
+            (7, Some(10), 1),
+            (27, Some(10), 1),
+            (30, Some(10), 1)
+        ]
+    );
+    assert_eq!(rtt_tunnel_host::target_time::current(), None);
+}
+
 #[test]
 fn frames_before_hello_are_relayed_in_ticks() {
     let log = with_capture(|| {
