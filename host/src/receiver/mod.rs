@@ -805,22 +805,7 @@ impl Receiver {
         Ok(())
     }
 
-    /// The call site `id` of the running firmware, activating it from the persisted metadata
-    /// if needed.
-    #[inline]
-    fn callsite(
-        &mut self,
-        id: CallsiteId,
-        message: &'static str,
-    ) -> Result<&'static RemoteCallsite, ReceiveError> {
-        match self.callsites.get(&id) {
-            Some(&callsite) => Ok(callsite),
-            None => self.activate_callsite(id, message),
-        }
-    }
-
-    /// [`callsite`](Self::callsite) of a call site not in the table: activated from the
-    /// persisted metadata, or the error.
+    /// A call site not in the table: activated from the persisted metadata, or the error.
     #[cold]
     #[inline(never)]
     fn activate_callsite(
@@ -860,7 +845,8 @@ impl Receiver {
         Ok(callsite)
     }
 
-    /// [`callsite`](Self::callsite), checking its kind.
+    /// The call site `id` of the running firmware, of kind `kind`, activating it from the
+    /// persisted metadata if needed.
     ///
     /// Inlined into each handler: the usual call site, known and of the right kind, is one
     /// look-up and one comparison; anything else (an error, a call site to activate) is
@@ -890,7 +876,10 @@ impl Receiver {
         kind: Kind,
         message: &'static str,
     ) -> Result<&'static RemoteCallsite, ReceiveError> {
-        let callsite = self.callsite(id, message)?;
+        let callsite = match self.callsites.get(&id) {
+            Some(&callsite) => callsite,
+            None => self.activate_callsite(id, message)?,
+        };
         if callsite.metadata().is_span() != (kind == Kind::Span) {
             return Err(wrong_kind(callsite, id, kind, message));
         }
