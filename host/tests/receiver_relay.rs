@@ -551,14 +551,7 @@ fn target_time_of_each_frame() {
         assert_eq!(clock.now().boot, Some(10));
         assert_eq!(clock.now().epoch, 1);
     });
-    let times: Vec<(i64, Option<u32>, u64)> = log
-        .events()
-        .iter()
-        .map(|op| match op {
-            Op::Event { time: Some(t), .. } => (t.ticks, t.boot, t.epoch),
-            other => panic!("no time in {other:?}"),
-        })
-        .collect();
+    let times = event_times(&log);
     // Two events, then the reset warning at the new Hello's time.
     assert_eq!(
         times,
@@ -569,6 +562,17 @@ fn target_time_of_each_frame() {
         ]
     );
     assert_eq!(rtt_tunnel_host::target_time::current(), None);
+}
+
+/// The target time (ticks, boot, epoch) of each event in `log`.
+fn event_times(log: &Log) -> Vec<(i64, Option<u32>, u64)> {
+    log.events()
+        .iter()
+        .map(|op| match op {
+            Op::Event { time: Some(t), .. } => (t.ticks, t.boot, t.epoch),
+            other => panic!("no time in {other:?}"),
+        })
+        .collect()
 }
 
 /// A pipeline publishes a frame's ticks alone while the rest of the time stands: a reset in
@@ -604,14 +608,7 @@ fn a_pipeline_publishes_the_new_boots_time_after_a_reset_inside_a_chunk() {
         assert_eq!(pipeline.feed(&mut first, &mut rx).unwrap(), 5);
         assert_eq!(pipeline.feed(&mut second, &mut rx).unwrap(), 1);
     });
-    let times: Vec<(i64, Option<u32>, u64)> = log
-        .events()
-        .iter()
-        .map(|op| match op {
-            Op::Event { time: Some(t), .. } => (t.ticks, t.boot, t.epoch),
-            other => panic!("no time in {other:?}"),
-        })
-        .collect();
+    let times = event_times(&log);
     // The event of boot 9, the reset warning at the new Hello's time, the event after it in
     // the same chunk, and the next chunk's event.
     assert_eq!(
