@@ -7,10 +7,11 @@
 //!    `thumbv7em-none-eabihf` (mps2-an386, Cortex-M4F).
 //! 3. Runs `host/benches/firmware.rs` (QEMU: instructions and bytes per operation,
 //!    the drain; the ELF sections), which writes JSON.
-//! 4. Runs the criterion bench `host/benches/relay.rs` five times: each rate is the median of
-//!    its runs' means. Each run also times the pipelines in paired rounds (`RELAY_PAIRED`:
-//!    every pipeline once per round, a few milliseconds apart): a run's ratio is the median
-//!    of its rounds' ratios, each ratio the median of the runs', listed run by run.
+//! 4. Runs the bench `host/benches/relay.rs` five times. Each run times the pipelines in
+//!    paired rounds (`RELAY_PAIRED`: every pipeline once per round, a few milliseconds
+//!    apart): a run's rate of a pipeline is the median of its rounds, a run's ratio the
+//!    median of its rounds' ratios; each figure is the median of the runs', the ratios listed
+//!    run by run. Criterion measures split + decode alone (compared with nothing).
 //! 5. Prints the table, with the ratios against each anchor measured in the same run and the
 //!    goals of issues 7, 10 and 13 (the relay), and writes it with the conditions to
 //!    `BENCHMARKS.md`, and the figures for tools to `target/bench/results.json`.
@@ -66,11 +67,11 @@ const SIZE_BUILDS: [(&str, &str); 4] = [
     ("none", "no logging"),
 ];
 
-/// Runs of the relay bench; each relay rate is the median of their means, each ratio the
-/// median of the runs' own ratios (each the median of the run's paired rounds).
+/// Runs of the relay bench; each relay figure is the median of the runs' own (each the
+/// median of the run's paired rounds).
 const RELAY_RUNS: usize = 5;
 
-/// The relay benchmarks: criterion id, label. `native/*` is the ceiling: the same `tracing`
+/// The relay benchmarks: id (`pipeline/subscriber`, criterion's for [`DECODE`]), label. `native/*` is the ceiling: the same `tracing`
 /// code run on the host straight into the same subscriber, which no relay can beat.
 const RELAY: [(&str, &str); 7] = [
     (
@@ -97,8 +98,26 @@ const RELAY: [(&str, &str); 7] = [
         "native/fmt",
         "ceiling: the same `tracing` code natively → registry + fmt layer (sink)",
     ),
-    ("rtt-tunnel/decode", "rtt-tunnel: split + decode only"),
+    (DECODE, "rtt-tunnel: split + decode only"),
 ];
+
+/// The relay benchmark criterion measures for the report: split + decode alone, which is
+/// compared with nothing (the others come from the paired rounds).
+const DECODE: &str = "rtt-tunnel/decode";
+
+/// The nanoseconds per message of `pipeline` into `sub` in each paired round of one run.
+fn paired_times(run: &Value, sub: &str, pipeline: &str) -> Result<Vec<f64>> {
+    let times: Vec<f64> = run[sub][pipeline]
+        .as_array()
+        .with_context(|| format!("no paired rounds of {pipeline}/{sub}"))?
+        .iter()
+        .map(|t| t.as_f64().context("a paired round that is not a number"))
+        .collect::<Result<_>>()?;
+    if times.is_empty() {
+        bail!("no paired rounds of {pipeline}/{sub}");
+    }
+    Ok(times)
+}
 
 pub fn run() -> Result<()> {
     let started = Instant::now();
@@ -134,15 +153,17 @@ pub fn run() -> Result<()> {
     )?;
     let firmware: Value = read_json(&firmware_json)?;
 
-    // Host figures on a shared machine move by a third between runs: the relay bench runs
-    // RELAY_RUNS times, and each figure is the median of its runs' means.
-    let mut means: Vec<Vec<f64>> = vec![Vec::new(); RELAY.len()];
+    // Host figures on a shared machine move by a third and more within a minute: the relay
+    // bench runs RELAY_RUNS times, and each pipeline's figure in a run is the median of its
+    // paired rounds (criterion's mean for split + decode alone, which is compared with nothing).
+    let mut per_message: Vec<Vec<f64>> = vec![Vec::new(); RELAY.len()];
     let mut paired = Vec::new();
     for run in 0..RELAY_RUNS {
         let criterion_home = bench_dir.join(format!("criterion-{run}"));
         let paired_json = bench_dir.join(format!("relay-paired-{run}.json"));
         let status = Command::new("cargo")
-            .args(["bench", "-p", "rtt-tunnel-host", "--bench", "relay"])
+            .args(["bench", "-p", "rtt-tunnel-host", "--bench", "relay", "--"])
+            .arg(DECODE)
             .current_dir(&root)
             .env("CRITERION_HOME", &criterion_home)
             .env("RELAY_PAIRED", &paired_json)
@@ -151,23 +172,32 @@ pub fn run() -> Result<()> {
         if !status.success() {
             bail!("the relay bench failed ({status})");
         }
-        paired.push(read_json(&paired_json)?);
-        for ((id, _), means) in RELAY.iter().zip(&mut means) {
-            // criterion turns the `/` of an id into `_` in its directory names.
-            let estimates = criterion_home
-                .join("relay")
-                .join(id.replace('/', "_"))
-                .join("new/estimates.json");
-            let mean_ns = read_json(&estimates)?["mean"]["point_estimate"]
-                .as_f64()
-                .with_context(|| format!("no mean in {}", estimates.display()))?;
-            means.push(mean_ns);
+        let rounds = read_json(&paired_json)?;
+        for ((id, _), figures) in RELAY.iter().zip(&mut per_message) {
+            let ns = match id.split_once('/') {
+                Some((pipeline, sub)) if *id != DECODE => {
+                    median(&paired_times(&rounds, sub, pipeline)?)
+                }
+                _ => {
+                    // criterion turns the `/` of an id into `_` in its directory names.
+                    let estimates = criterion_home
+                        .join("relay")
+                        .join(id.replace('/', "_"))
+                        .join("new/estimates.json");
+                    let mean_ns = read_json(&estimates)?["mean"]["point_estimate"]
+                        .as_f64()
+                        .with_context(|| format!("no mean in {}", estimates.display()))?;
+                    mean_ns / RELAY_MESSAGES
+                }
+            };
+            figures.push(ns);
         }
+        paired.push(rounds);
     }
     let relay: Vec<_> = RELAY
         .into_iter()
-        .zip(means)
-        .map(|((id, label), means)| (id, label, means))
+        .zip(per_message)
+        .map(|((id, label), figures)| (id, label, figures))
         .collect();
 
     let conditions = Conditions::gather(&root, &firmware);
@@ -248,8 +278,8 @@ fn num(value: &Value, path: &[&str]) -> Result<f64> {
 /// The figures of one run.
 struct Report<'a> {
     firmware: &'a Value,
-    /// (criterion id, label, mean ns per batch of [`RELAY_MESSAGES`] in each run, in the
-    /// order of the runs).
+    /// (criterion id, label, nanoseconds per message in each run, in the order of the runs:
+    /// the median of the run's paired rounds, or criterion's mean for [`DECODE`]).
     relay: &'a [(&'a str, &'a str, Vec<f64>)],
     /// Each run's paired rounds: subscriber → pipeline → nanoseconds per message in each
     /// round (`host/benches/relay.rs`).
@@ -806,18 +836,18 @@ impl Report<'_> {
         Ok(())
     }
 
-    /// The means of relay benchmark `id`, run by run.
-    fn relay_means(&self, id: &str) -> Result<&[f64]> {
+    /// The nanoseconds per message of relay benchmark `id`, run by run.
+    fn relay_times(&self, id: &str) -> Result<&[f64]> {
         self.relay
             .iter()
             .find(|(i, _, _)| *i == id)
-            .map(|(_, _, means)| means.as_slice())
+            .map(|(_, _, times)| times.as_slice())
             .with_context(|| format!("no relay figure {id}"))
     }
 
     /// Messages per second of relay benchmark `id`: the median of its runs.
     fn relay_rate(&self, id: &str) -> Result<f64> {
-        Ok(RELAY_MESSAGES / (median(self.relay_means(id)?) * 1e-9))
+        Ok(1e9 / median(self.relay_times(id)?))
     }
 
     /// The rate of `id` over the rate of `anchor` in each run, in the order of the runs: the
@@ -832,22 +862,14 @@ impl Report<'_> {
         if sub != anchor_sub {
             bail!("{id} and {anchor} relay into different subscribers");
         }
-        let times = |run: &Value, pipeline: &str| -> Result<Vec<f64>> {
-            run[&sub][pipeline]
-                .as_array()
-                .with_context(|| format!("no paired rounds of {pipeline}/{sub}"))?
-                .iter()
-                .map(|t| t.as_f64().context("a paired round that is not a number"))
-                .collect()
-        };
         self.paired
             .iter()
             .map(|run| {
-                let (o, t) = (times(run, &ours)?, times(run, &theirs)?);
+                let (o, t) = (
+                    paired_times(run, &sub, &ours)?,
+                    paired_times(run, &sub, &theirs)?,
+                );
                 let rounds: Vec<f64> = o.iter().zip(&t).map(|(o, t)| t / o).collect();
-                if rounds.is_empty() {
-                    bail!("no paired rounds of {sub}");
-                }
                 Ok(median(&rounds))
             })
             .collect()
@@ -857,11 +879,23 @@ impl Report<'_> {
         let first = self.paired.first().context("no paired rounds")?;
         let rounds = first["fmt"]["rtt-tunnel"].as_array().map_or(0, Vec::len);
         let round_messages = num(first, &["messages_per_round"])?;
+        // How far one pipeline's rate moved from run to run, the most of any.
+        let drift = self
+            .relay
+            .iter()
+            .map(|(_, _, times)| {
+                let (min, max) = times
+                    .iter()
+                    .fold((f64::MAX, 0.0f64), |(lo, hi), &t| (lo.min(t), hi.max(t)));
+                max / min
+            })
+            .fold(1.0, f64::max);
         writeln!(
             out,
             "## Host relay\n\n\
-             Messages per second (the median of {RELAY_RUNS} runs' criterion means), a span \
-             with an event inside, five messages per cycle on both sides. The ceiling rows run \
+             Messages per second (the median of {RELAY_RUNS} runs, each run's figure the \
+             median of its paired rounds, below; criterion's mean for split + decode only), a \
+             span with an event inside, five messages per cycle on both sides. The ceiling rows run \
              the same `tracing` code on the host, its macros straight into the same \
              subscriber: what the registry and the layer cost alone, which no relay can beat. \
              A ratio compares two pipelines in paired rounds: after criterion, each run times \
@@ -869,10 +903,11 @@ impl Report<'_> {
              an order that turns from round to round), and the run's ratio is the median of \
              its rounds' ratios; the column gives the median of the runs' ratios, the last \
              column each run's. On a shared machine the host figures move by a third and \
-             more within a minute, the fmt layer's most, so criterion's figures, two seconds \
-             of one pipeline after two of the other, are not compared with each other; a \
-             build whose code moved (no change to the code measured) moved both pipelines \
-             into the fmt layer by 3 to 4%.\n"
+             more within a minute (the rates here from one run to the next by up to {drift:.1}×, \
+             the ratios within a run far less), so figures taken seconds apart, as \
+             criterion's two seconds of one pipeline after two of the other, are not \
+             compared; a build whose code moved (no change to the code measured) moved both \
+             pipelines into the fmt layer by 3 to 4%.\n"
         )?;
         writeln!(
             out,
@@ -1088,8 +1123,9 @@ impl Conditions {
              - Rust: {}\n\
              - Firmware: the boards workspace's release profile, the same for every build: {}\n\
              - Host benches: cargo's `bench` profile (the host workspace's release settings: \
-             {}); criterion, 20 samples, 2 s of measurement per figure; the relay figures \
-             come from {} runs of the relay bench\n\
+             {}); the relay figures come from {} runs of the relay bench, each of paired \
+             rounds of the six pipelines; split + decode alone from criterion (20 samples, 2 s \
+             of measurement)\n\
              - Versions: {}\n",
             self.date,
             self.cpu,
@@ -1172,10 +1208,10 @@ made outside the timing: it is measured without decoding, rtt-tunnel with splitt
 decoding (the host's `Pipeline`, which decodes in place, so each of its batches gets a fresh \
 copy of the bytes, made outside the timing too). The ceiling runs the same `tracing` code on \
 the host into the same subscriber, without a sender or a relay: the registry's and the layer's \
-own cost for the same spans and events. Rates come from criterion; ratios from the paired \
-rounds the same bench binary runs after criterion, where every pipeline relays the same \
-messages once per round, a few milliseconds from the others (each one's input is copied \
-before its timing starts).
+own cost for the same spans and events. Rates and ratios come from the paired rounds the \
+bench binary runs after criterion, where every pipeline relays the same messages once per \
+round, a few milliseconds from the others (each one's input is copied before its timing \
+starts); criterion measures split + decode alone.
 - **Drain**: `host/benches/firmware.rs`. The reader polls with the `Pacer` as the CLI \
 does (one halt per poll). Four rounds, each a quarter of the bytes drained, then the same byte \
 count read raw in reads of that round's mean size per poll: once all in one halt, once with a \
