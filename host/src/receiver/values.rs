@@ -57,25 +57,6 @@ impl<'a> Held<'a> {
         }))
     }
 
-    #[inline(always)]
-    fn new(value: WireValue<'a>) -> Self {
-        match value {
-            WireValue::Bool(v) => Self::Bool(v),
-            WireValue::I64(v) => Self::I64(v),
-            WireValue::U64(v) => Self::U64(v),
-            WireValue::I128(v) => Self::I128(v),
-            WireValue::U128(v) => Self::U128(v),
-            WireValue::F64(v) => Self::F64(v),
-            WireValue::Str(v) => Self::Str(v),
-            WireValue::Debug { text, truncated } => {
-                Self::Text(field::display(DebugText { text, truncated }))
-            }
-            WireValue::Constant(text) => Self::text(text),
-            // Its text is the call-site constant the receiver learns from it.
-            WireValue::SameConstant | WireValue::FlashText { .. } => Self::Same,
-        }
-    }
-
     fn as_value(&self) -> &(dyn Value + 'a) {
         match self {
             Self::Bool(v) => v,
@@ -123,10 +104,21 @@ impl<'a> Decoded<'a> {
     #[inline(always)]
     fn hold(&mut self, value: WireValue<'a>) -> Held<'a> {
         match value {
+            WireValue::Bool(v) => Held::Bool(v),
+            WireValue::I64(v) => Held::I64(v),
+            WireValue::U64(v) => Held::U64(v),
+            WireValue::I128(v) => Held::I128(v),
+            WireValue::U128(v) => Held::U128(v),
+            WireValue::F64(v) => Held::F64(v),
+            WireValue::Str(v) => Held::Str(v),
+            WireValue::Debug { text, truncated } => {
+                Held::Text(field::display(DebugText { text, truncated }))
+            }
             WireValue::Constant(text) => {
                 self.constant = true;
                 Held::text(text)
             }
+            // Its text is the call-site constant the receiver learns from it.
             WireValue::SameConstant => {
                 self.same = true;
                 Held::Same
@@ -136,7 +128,6 @@ impl<'a> Decoded<'a> {
                 self.same = true;
                 Held::Same
             }
-            value => Held::new(value),
         }
     }
 
