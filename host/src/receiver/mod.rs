@@ -859,9 +859,7 @@ impl Receiver {
         message: &'static str,
     ) -> Result<&'static RemoteCallsite, ReceiveError> {
         match self.callsites.get(&id) {
-            Some(&callsite) if callsite.metadata().is_span() == (kind == Kind::Span) => {
-                Ok(callsite)
-            }
+            Some(&callsite) if kind_of(callsite) == kind => Ok(callsite),
             _ => self.callsite_of_kind_other(id, kind, message),
         }
     }
@@ -880,33 +878,27 @@ impl Receiver {
             Some(&callsite) => callsite,
             None => self.activate_callsite(id, message)?,
         };
-        if callsite.metadata().is_span() != (kind == Kind::Span) {
-            return Err(wrong_kind(callsite, id, kind, message));
+        let actual = kind_of(callsite);
+        if actual != kind {
+            return Err(ReceiveError::CallsiteKind {
+                callsite: id,
+                name: callsite.metadata().name(),
+                actual,
+                expected: kind,
+                message,
+            });
         }
         Ok(callsite)
     }
 }
 
-/// The error for `callsite` (id `id`), which is not of the `expected` kind.
-#[cold]
-#[inline(never)]
-fn wrong_kind(
-    callsite: &RemoteCallsite,
-    id: CallsiteId,
-    expected: Kind,
-    message: &'static str,
-) -> ReceiveError {
-    let meta = callsite.metadata();
-    ReceiveError::CallsiteKind {
-        callsite: id,
-        name: meta.name(),
-        actual: if meta.is_span() {
-            Kind::Span
-        } else {
-            Kind::Event
-        },
-        expected,
-        message,
+/// Whether `callsite` is a span's or an event's.
+#[inline(always)]
+fn kind_of(callsite: &RemoteCallsite) -> Kind {
+    if callsite.metadata().is_span() {
+        Kind::Span
+    } else {
+        Kind::Event
     }
 }
 
