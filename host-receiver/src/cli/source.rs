@@ -169,15 +169,16 @@ pub fn machine_from_path(path: &Path) -> Option<&'static str> {
         .find_map(machine_for_target)
 }
 
-/// The RTT options for the control block: from `elf`, the firmware ELF `locate` names, read
-/// already (says on standard error when it has no `_SEGGER_RTT` symbol: its RAM is searched);
-/// without it, as `locate` says, `chip_ram` being the chip's RAM for [`Locate::ChipRam`].
+/// The RTT options for the control block `locate` describes, `chip_ram` being the chip's RAM
+/// for [`Locate::ChipRam`]. For [`Locate::Elf`], `elf` is that firmware ELF when the caller
+/// read it already (else it is read here); says on standard error when it has no
+/// `_SEGGER_RTT` symbol (its RAM is searched).
 pub fn rtt_options(
     elf: Option<&FirmwareElf>,
     locate: &Locate,
     chip_ram: &[Range<u64>],
 ) -> Result<RttOptions> {
-    let Some(elf) = elf else {
+    let (Locate::Elf(_), Some(elf)) = (locate, elf) else {
         return Ok(target::rtt_options(locate, chip_ram)?);
     };
     if elf.rtt_control_block().is_none() {
