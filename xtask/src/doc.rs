@@ -48,6 +48,24 @@ pub fn firmware(dir: &str) -> Result<()> {
     cargo_doc(dir, &["doc", "--no-deps", "--release"])
 }
 
+/// The features `package` is documented with (`package/feature`, comma-separated), as
+/// `--features` takes them.
+pub fn documented_features(package: &str) -> Result<String> {
+    let configurations = documented_configurations()?;
+    let build = configurations
+        .values()
+        .find(|build| build.packages.iter().any(|p| p == package))
+        .with_context(|| format!("no workspace crate {package}"))?;
+    let prefix = format!("{package}/");
+    let features: Vec<&str> = build
+        .features
+        .iter()
+        .filter(|feature| feature.starts_with(&prefix))
+        .map(String::as_str)
+        .collect();
+    Ok(features.join(","))
+}
+
 /// The crates one `cargo doc` documents, and their features (`package/feature`) besides the
 /// default ones.
 #[derive(Default)]

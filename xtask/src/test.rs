@@ -9,11 +9,8 @@ use crate::run::run as sh;
 /// The crates that run on the target: checked and built for every thumb target.
 const NO_STD_CRATES: [&str; 2] = ["rtt-tunnel-protocol", "rtt-tunnel-sender"];
 
-/// The sender's Cortex-M features and its `embassy-time` clock (a library build needs no time
-/// driver), checked on every thumb target. The same as the sender's documented configuration
-/// (its `[package.metadata.docs.rs]`), so that the docs check reuses clippy's metadata.
-const SENDER_CORTEX_M: &str =
-    "rtt-tunnel-sender/cortex-m,rtt-tunnel-sender/panic-handler,rtt-tunnel-sender/embassy-time";
+/// The crate whose features the thumb checks turn on: the sender's documented configuration.
+const SENDER: &str = "rtt-tunnel-sender";
 
 /// The real-board examples: each its own workspace under `boards/`, checked and built from its
 /// directory so that its `.cargo/config.toml` (target, runner, shared target dir) applies.
@@ -38,13 +35,17 @@ pub fn run() -> Result<()> {
             "warnings",
         ],
     )?;
+    // The sender's Cortex-M features and its `embassy-time` clock (a library build needs no
+    // time driver), checked on every thumb target: its documented configuration (its
+    // `[package.metadata.docs.rs]`), so that the docs check below reuses clippy's metadata.
+    let sender_features = crate::doc::documented_features(SENDER)?;
     for target in THUMB_TARGETS {
         let mut args = vec!["clippy", "--target", target];
         for krate in NO_STD_CRATES {
             args.extend(["-p", krate]);
         }
         // The sender's Cortex-M board support, `init!` and panic handler too.
-        args.extend(["--features", SENDER_CORTEX_M]);
+        args.extend(["--features", &sender_features]);
         args.extend(["--", "-D", "warnings"]);
         sh("cargo", &args)?;
         // A real build, so that a use of alloc or of missing atomics fails at link level too.
@@ -52,7 +53,7 @@ pub fn run() -> Result<()> {
         for krate in NO_STD_CRATES {
             args.extend(["-p", krate]);
         }
-        args.extend(["--features", SENDER_CORTEX_M]);
+        args.extend(["--features", &sender_features]);
         sh("cargo", &args)?;
     }
     // rustdoc, warnings as errors: every crate as docs.rs would document it (the sender on
