@@ -181,15 +181,27 @@ impl Streams {
             tt_body,
         }
     }
+
+    /// A pipeline and a receiver that relayed the first cycle (the `Hello`, the call sites).
+    fn tunnel_receiver(&self) -> (Pipeline, Receiver) {
+        let mut receiver = Receiver::default();
+        let mut pipeline = Pipeline::new();
+        relay(&mut pipeline, &mut receiver, &mut self.setup.clone());
+        (pipeline, receiver)
+    }
+
+    /// tracing-tunnel's receiver after the first cycle.
+    fn tt_receiver(&self) -> TracingEventReceiver {
+        let mut receiver = TracingEventReceiver::default();
+        for event in self.tt_setup.iter().cloned() {
+            receiver.receive(event);
+        }
+        receiver
+    }
 }
 
 fn relay_benches(c: &mut Criterion, streams: &Streams) {
-    let Streams {
-        setup,
-        body,
-        tt_setup,
-        tt_body,
-    } = streams;
+    let (body, tt_body) = (&streams.body, &streams.tt_body);
     let messages = split_decode(&mut body.clone(), |frame| {
         assert!(
             !matches!(frame.message, Message::CallSite(_) | Message::Hello(_)),
@@ -215,9 +227,7 @@ fn relay_benches(c: &mut Criterion, streams: &Streams) {
     });
     for (name, dispatch) in subscribers() {
         dispatcher::with_default(&dispatch, || {
-            let mut receiver = Receiver::default();
-            let mut pipeline = Pipeline::new();
-            relay(&mut pipeline, &mut receiver, &mut setup.clone());
+            let (mut pipeline, mut receiver) = streams.tunnel_receiver();
             group.bench_function(format!("rtt-tunnel/{name}"), |b| {
                 b.iter_batched_ref(
                     || body.clone(),
@@ -234,10 +244,7 @@ fn relay_benches(c: &mut Criterion, streams: &Streams) {
             });
         });
         dispatcher::with_default(&dispatch, || {
-            let mut receiver = TracingEventReceiver::default();
-            for event in tt_setup.iter().cloned() {
-                receiver.receive(event);
-            }
+            let mut receiver = streams.tt_receiver();
             group.bench_function(format!("tracing-tunnel/{name}"), |b| {
                 b.iter_batched(
                     || tt_body.clone(),
@@ -257,23 +264,13 @@ fn relay_benches(c: &mut Criterion, streams: &Streams) {
 /// The paired rounds (see the module docs): nanoseconds per message of each pipeline in
 /// each round, into each subscriber, as JSON.
 fn paired_rounds(streams: &Streams) -> String {
-    let Streams {
-        setup,
-        body,
-        tt_setup,
-        tt_body,
-    } = streams;
+    let (body, tt_body) = (&streams.body, &streams.tt_body);
     let messages = f64::from(CYCLES * MESSAGES_PER_CYCLE) * PAIRED_BATCHES as f64;
     let mut json = format!("{{\"messages_per_round\": {messages}");
     for (name, dispatch) in subscribers() {
         let times = dispatcher::with_default(&dispatch, || {
-            let mut receiver = Receiver::default();
-            let mut pipeline = Pipeline::new();
-            relay(&mut pipeline, &mut receiver, &mut setup.clone());
-            let mut tt_receiver = TracingEventReceiver::default();
-            for event in tt_setup.iter().cloned() {
-                tt_receiver.receive(event);
-            }
+            let (mut pipeline, mut receiver) = streams.tunnel_receiver();
+            let mut tt_receiver = streams.tt_receiver();
             workload(0, 1);
             let mut times: [Vec<f64>; 3] = Default::default();
             for round in 0..PAIRED_ROUNDS {
